@@ -1,0 +1,132 @@
+"""Flows: the code under test, and the :class:`FlowContext` the runner hands it.
+
+A flow is any ``async def flow(input, ctx)`` (or plain ``def``) that returns an output: a
+string, a JSON-able value or a pydantic model. The context gives it everything that must be
+the harness's to control — the ``openai`` clients (so cassettes and traces see every call), the
+prompt version, the model settings, a tracer, and a random generator seeded per (task, epoch)
+so flows that need randomness replay exactly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import inspect
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from harness import trace
+from harness.prompts import PromptVersion
+
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI, OpenAI
+
+    from harness.dataset import Task
+    from harness.suite import ModelSettings
+
+__all__ = ["Flow", "FlowContext", "flow", "get_flow", "registered_flows", "run_flow", "FlowNotFound"]
+
+
+class Flow(Protocol):
+    def __call__(self, input: Any, ctx: FlowContext) -> Any | Awaitable[Any]: ...
+
+
+@dataclass
+class FlowContext:
+    """What a flow may use. Build nothing of this yourself: the runner (or ``harness.testing``) does."""
+
+    task: Task
+    variant: str
+    client: AsyncOpenAI
+    sync_client: OpenAI
+    settings: ModelSettings
+    prompt: PromptVersion | None
+    rng: random.Random
+    params: dict[str, Any] = field(default_factory=dict)
+    #: Anything the flow wants graders to see besides its output (e.g. the domain's end state).
+    state: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def model(self) -> str:
+        return self.settings.model
+
+    def model_kwargs(self) -> dict[str, Any]:
+        """``model``, ``temperature``, ``max_tokens``… ready for ``client.chat.completions.create(**…)``."""
+        return self.settings.request_kwargs()
+
+    def span(self, name: str, **attributes: Any) -> Any:
+        """A custom span around a block: ``with ctx.span("round", n=2): ...``."""
+        return trace.span(name, **attributes)
+
+    def event(self, name: str, **attributes: Any) -> Any:
+        """An instant custom span: ``ctx.event("route", category="refunds")``."""
+        return trace.event(name, **attributes)
+
+    def sdk_model(self) -> Any:
+        """An Agents SDK model over this context's client, using Chat Completions.
+
+        Chat Completions, not the Responses API, because most OpenAI-compatible servers (vLLM,
+        llama.cpp, Ollama) only have the former.
+        """
+        from agents import OpenAIChatCompletionsModel
+
+        return OpenAIChatCompletionsModel(model=self.settings.model, openai_client=self.client)
+
+    def sdk_settings(self) -> Any:
+        """Agents SDK ``ModelSettings`` from this variant's model settings."""
+        from agents import ModelSettings as SDKModelSettings
+
+        return SDKModelSettings(
+            temperature=self.settings.temperature,
+            max_tokens=self.settings.max_tokens,
+            top_p=self.settings.top_p,
+        )
+
+
+_registry: dict[str, Flow] = {}
+
+
+class FlowNotFound(LookupError):
+    pass
+
+
+def flow(fn: Callable[..., Any] | None = None, *, name: str | None = None) -> Any:
+    """Register a flow by name: ``@flow`` or ``@flow(name="triage")``."""
+
+    def register(target: Callable[..., Any]) -> Callable[..., Any]:
+        key = name or target.__name__
+        _registry[key] = target  # type: ignore[assignment]
+        target.flow_name = key  # type: ignore[attr-defined]
+        return target
+
+    return register(fn) if fn is not None else register
+
+
+def get_flow(name: str) -> Flow:
+    try:
+        return _registry[name]
+    except KeyError:
+        known = ", ".join(sorted(_registry)) or "none registered yet"
+        raise FlowNotFound(f"no flow named '{name}' (known: {known}); decorate it with @harness.flow") from None
+
+
+def registered_flows() -> dict[str, Flow]:
+    return dict(_registry)
+
+
+def flow_name(target: Callable[..., Any]) -> str:
+    return getattr(target, "flow_name", None) or getattr(target, "__qualname__", repr(target))
+
+
+async def run_flow(target: Callable[..., Any], input: Any, ctx: FlowContext) -> Any:
+    """Call a sync or async flow; sync flows run in a thread that keeps the request context."""
+    if inspect.iscoroutinefunction(target):
+        return await target(input, ctx)
+    call = functools.partial(target, input, ctx)
+    result = await asyncio.get_running_loop().run_in_executor(None, contextvars.copy_context().run, call)
+    if inspect.isawaitable(result):
+        return await result
+    return result

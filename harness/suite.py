@@ -1,0 +1,154 @@
+"""Suites and variants: what to run, declared at module level in ``evals/test_*.py``.
+
+A :class:`Variant` is one way of answering a task — a flow, a prompt version and model
+settings — under a short stable name (``triage@v2``). The name keys cassettes and results; the
+settings' hash goes in the run manifest, so changing a temperature is visible in reports
+without orphaning recordings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from harness.dataset import Dataset
+from harness.flow import flow_name, get_flow
+from harness.prompts import PromptVersion
+
+__all__ = ["ModelSettings", "Variant", "Suite", "SuiteError"]
+
+
+class SuiteError(ValueError):
+    """A suite declaration that cannot run (bad variant names, unknown flow, missing dataset)."""
+
+
+class ModelSettings(BaseModel):
+    """Settings of the model under test. Unset values are left to the server's defaults."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    model: str = "gpt-4o-mini"
+    temperature: float | None = 0.0
+    max_tokens: int | None = None
+    top_p: float | None = None
+    seed: int | None = None
+
+    def request_kwargs(self) -> dict[str, Any]:
+        data = self.model_dump(exclude_none=True)
+        return data
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One (flow × prompt version × model settings) combination under a stable short name."""
+
+    name: str
+    flow: Callable[..., Any] | str
+    prompt: PromptVersion | None = None
+    model: ModelSettings = field(default_factory=ModelSettings)
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def resolve_flow(self) -> Callable[..., Any]:
+        return get_flow(self.flow) if isinstance(self.flow, str) else self.flow
+
+    def settings(self) -> dict[str, Any]:
+        """Everything that decides this variant's behaviour, as recorded in ``run.json``."""
+        return {
+            "flow": self.flow if isinstance(self.flow, str) else flow_name(self.flow),
+            "prompt": None if self.prompt is None else {
+                "name": self.prompt.name,
+                "version": self.prompt.version,
+                "sha256": self.prompt.sha256,
+                "source": self.prompt.source,
+            },
+            "model": self.model.model_dump(),
+            "params": self.params,
+        }
+
+    @property
+    def settings_hash(self) -> str:
+        canonical = json.dumps(self.settings(), sort_keys=True, default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.@+")
+
+
+def _check_name(kind: str, name: str) -> None:
+    if not name or not set(name) <= _NAME_CHARS:
+        raise SuiteError(
+            f"{kind} name '{name}' must be non-empty and use only letters, digits and _-.@+ "
+            "(it becomes a folder name under cassettes/)"
+        )
+
+
+@dataclass
+class Suite:
+    """An eval suite: a dataset, the variants to compare, graders and gates.
+
+    Declare it at module level in ``evals/test_<name>.py``; ``harness run evals/test_x.py`` and
+    ``pytest evals/`` both find it there.
+    """
+
+    name: str
+    dataset: Dataset | str | Path
+    variants: Sequence[Variant]
+    graders: Sequence[Any] = ()
+    gates: Sequence[Any] = ()
+    epochs: int = 1
+    #: A task item passes (pytest, ``--epochs``) when its pass rate reaches this.
+    pass_threshold: float = 1.0
+    #: The variant that ships now: comparisons and no-regression gates measure against it.
+    baseline: str | None = None
+    description: str = ""
+    #: Where the suite was declared; relative dataset paths resolve against it.
+    root: Path | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check_name("suite", self.name)
+        seen: set[str] = set()
+        for variant in self.variants:
+            _check_name("variant", variant.name)
+            if variant.name in seen:
+                raise SuiteError(f"suite '{self.name}' declares variant '{variant.name}' twice")
+            seen.add(variant.name)
+        if not self.variants:
+            raise SuiteError(f"suite '{self.name}' declares no variants")
+        if self.baseline is not None and self.baseline not in seen:
+            raise SuiteError(f"suite '{self.name}': baseline '{self.baseline}' is not one of its variants")
+
+    def resolved_dataset(self) -> Dataset:
+        if isinstance(self.dataset, Dataset):
+            return self.dataset
+        path = Path(self.dataset)
+        if not path.is_absolute() and not path.exists() and self.root is not None:
+            for base in (self.root, *self.root.parents):
+                candidate = base / path
+                if candidate.exists():
+                    path = candidate
+                    break
+        if not path.exists():
+            raise SuiteError(f"suite '{self.name}': dataset {self.dataset} not found")
+        return Dataset(path)
+
+    def variant(self, name: str) -> Variant:
+        for variant in self.variants:
+            if variant.name == name:
+                return variant
+        raise SuiteError(f"suite '{self.name}' has no variant '{name}' (has: {', '.join(self.variant_names)})")
+
+    @property
+    def variant_names(self) -> list[str]:
+        return [v.name for v in self.variants]
+
+    def select_variants(self, names: Iterable[str] | None) -> list[Variant]:
+        if not names:
+            return list(self.variants)
+        return [self.variant(n) for n in names]
