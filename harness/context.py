@@ -8,11 +8,14 @@ passing anything along.
 
 Parallel branches. vcrpy replays the first unplayed matching interaction, so three parallel
 branches that send the same first prompt would steal each other's answers. Each asyncio task
-created inside a request context therefore gets its own *branch path* (``0``, ``0.1``,
-``0.2``…), assigned by a loop task factory **when the task is created**. Creation order is
-fixed by the code (``gather(a(), b(), c())`` creates a, b, c in that order) even when
-completion order is not, so a branch path names the same branch on record and on replay.
-Each branch numbers its own model calls; a request key is ``branch path + call number``.
+created inside a request context therefore gets its own *branch path* (``0``,
+``0/draft#1``, ``0/draft#2``…), assigned by a loop task factory **when the task is created**.
+Creation order is fixed by the code (``gather(a(), b(), c())`` creates a, b, c in that order)
+even when completion order is not, so a branch path names the same branch on record and on
+replay. Children are numbered *per coroutine name*: HTTP libraries create tasks of their own
+while connecting live (and none while replaying), and numbering those separately keeps them
+from shifting the numbers of the flow's own branches. Each branch numbers its own model
+calls; a request key is ``branch path + call number``.
 """
 
 from __future__ import annotations
@@ -70,7 +73,7 @@ class Branch:
     def __init__(self, path: str) -> None:
         self.path = path
         self._calls = itertools.count(1)
-        self._children = itertools.count(1)
+        self._children: dict[str, itertools.count[int]] = {}
         self._lock = threading.Lock()
         self.last_key: str | None = None
 
@@ -78,9 +81,11 @@ class Branch:
         with self._lock:
             return next(self._calls)
 
-    def child(self) -> Branch:
+    def child(self, name: str = "branch") -> Branch:
+        """The next child branch running ``name`` (numbered per name, in creation order)."""
         with self._lock:
-            return Branch(f"{self.path}.{next(self._children)}")
+            counter = self._children.setdefault(name, itertools.count(1))
+            return Branch(f"{self.path}/{name}#{next(counter)}")
 
 
 @dataclass
@@ -128,7 +133,7 @@ def branch_scope() -> Iterator[Branch | None]:
     if parent is None:
         yield None
         return
-    token = _branch.set(parent.child())
+    token = _branch.set(parent.child("scope"))
     try:
         yield _branch.get()
     finally:
@@ -157,7 +162,8 @@ def _branch_task_factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: A
         context = contextvars.copy_context()
     parent = context.get(_branch)
     if parent is not None:
-        context.run(_branch.set, parent.child())
+        name = getattr(coro, "__name__", None) or type(coro).__name__
+        context.run(_branch.set, parent.child(name))
     return asyncio.Task(coro, loop=loop, context=context, **kwargs)
 
 

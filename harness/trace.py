@@ -129,12 +129,31 @@ class Trajectory(BaseModel):
         return [s for s in self.spans if s.kind == "custom" and s.name == name]
 
     def structure(self) -> list[dict[str, Any]]:
-        """The trajectory without timings: equal for a recording and its replay."""
-        return [s.model_dump(exclude={"start_s", "end_s"}) | {"attributes": _untimed(s.attributes)} for s in self.spans]
+        """The trajectory without timings, in canonical (id) order: equal for a recording and its replay.
+
+        ``spans`` is a timeline, and parallel branches interleave differently from run to run;
+        span ids do not, so sorting by id gives one order for every run.
+        """
+        ordered = sorted(self.spans, key=lambda s: _id_key(s.id))
+        return [s.model_dump(exclude={"start_s", "end_s"}) | {"attributes": _untimed(s.attributes)} for s in ordered]
+
+
+#: Attributes that describe the environment of a run (timing, transient retries), not its behaviour.
+_ENVIRONMENTAL = frozenset({"latency_s", "retries"})
 
 
 def _untimed(attributes: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in attributes.items() if k not in {"latency_s"}}
+    return {k: v for k, v in attributes.items() if k not in _ENVIRONMENTAL}
+
+
+def _id_key(span_id: str) -> tuple[Any, ...]:
+    """``0/draft#2:3`` -> ((("0", 0), ("draft", 2)), 3): branches in creation order, then span number."""
+    path, _, number = span_id.rpartition(":")
+    parts = []
+    for part in path.split("/"):
+        name, _, index = part.partition("#")
+        parts.append((name, int(index) if index.isdigit() else 0))
+    return (tuple(parts), int(number) if number.isdigit() else 0)
 
 
 class TraceRecorder:
@@ -188,8 +207,9 @@ class TraceRecorder:
         return done
 
     def trajectory(self) -> Trajectory:
+        """The spans as a timeline (by start time)."""
         with self._lock:
-            return Trajectory(spans=list(self._spans))
+            return Trajectory(spans=sorted(self._spans, key=lambda s: s.start_s))
 
 
 _recorder: ContextVar[TraceRecorder | None] = ContextVar("harness_recorder", default=None)

@@ -1,0 +1,105 @@
+"""Cassette misses that a person can debug: who asked, what changed, how to fix it.
+
+Users of other record/replay tools say cache misses are nearly impossible to debug. A miss here
+names the suite, variant, task and epoch, and shows a field-by-field diff between the request
+sent and the nearest recorded one — the changed prompt text, model, temperature or tools.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from typing import Any
+
+__all__ = ["CassetteMiss", "json_body", "body_diff"]
+
+_MAX_FIELDS = 12
+
+
+def json_body(raw: Any) -> Any:
+    """A request body as JSON (``None`` when empty, the text itself when not JSON)."""
+    if raw is None or raw == b"" or raw == "":
+        return None
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _flatten(value: Any, path: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key in sorted(value):
+            out.update(_flatten(value[key], f"{path}.{key}" if path else str(key)))
+        return out or {path: {}}
+    if isinstance(value, list):
+        out = {}
+        for index, item in enumerate(value):
+            out.update(_flatten(item, f"{path}[{index}]"))
+        return out or {path: []}
+    return {path: value}
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _text_diff(recorded: str, sent: str) -> list[str]:
+    lines = difflib.unified_diff(recorded.splitlines(), sent.splitlines(), "recorded", "sent", lineterm="", n=1)
+    return ["      " + line for line in list(lines)[2:14]]
+
+
+def body_diff(recorded: Any, sent: Any) -> list[str]:
+    """Readable lines: one per differing field, text fields as a unified diff."""
+    if recorded == sent:
+        return []
+    old, new = _flatten(recorded), _flatten(sent)
+    lines: list[str] = []
+    for path in sorted(set(old) | set(new)):
+        if old.get(path, _MISSING) == new.get(path, _MISSING):
+            continue
+        before, after = old.get(path, _MISSING), new.get(path, _MISSING)
+        if isinstance(before, str) and isinstance(after, str) and ("\n" in before or len(before) > 80):
+            lines.append(f"  ~ {path}: text changed")
+            lines.extend(_text_diff(before, after))
+        elif before is _MISSING:
+            lines.append(f"  + {path}: {_show(after)} (not in the recording)")
+        elif after is _MISSING:
+            lines.append(f"  - {path}: {_show(before)} (recorded, no longer sent)")
+        else:
+            lines.append(f"  ~ {path}: recorded {_show(before)}, sent {_show(after)}")
+        if len(lines) >= _MAX_FIELDS * 3:
+            lines.append("  … more differences not shown")
+            break
+    return lines
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+_MISSING = _Missing()
+
+
+class CassetteMiss(Exception):
+    """A request with no recording, in a mode that may not record it."""
+
+    def __init__(self, key: str, reason: str, diff: list[str] | None = None, hint: str = "") -> None:
+        self.key = key
+        self.reason = reason
+        self.diff = diff or []
+        suite, channel, variant, task, epoch, *rest = (key.split("|") + [""] * 7)[:7]
+        where = f"suite '{suite}', variant '{variant}', task '{task}', epoch {epoch.lstrip('e')}"
+        if channel and channel != "flow":
+            where += f" ({channel})"
+        call = " ".join(part for part in rest if part)
+        lines = [f"cassette miss for {where}, call {call or '?'}: {reason}"]
+        if self.diff:
+            lines.append("  difference from the nearest recorded request:")
+            lines.extend(self.diff)
+        if hint:
+            lines.append(hint)
+        super().__init__("\n".join(lines))

@@ -1,0 +1,448 @@
+"""The runner: every (task, variant, epoch) of a suite, concurrently, into a run folder.
+
+Work is scheduled by a fixed pool of ``concurrency`` workers pulling from one iterator, so a
+100,000-task suite never holds 100,000 coroutines. Each unit of work runs the flow inside a
+runtime unit (keyed, recorded, traced), grades the attempt, and appends its row to
+``results.jsonl`` the moment it finishes. A task that raises becomes an error row; the run goes
+on. Retries of 429/5xx/timeouts are the ``openai`` client's own (it backs off and honours
+``Retry-After``). A budget (``max_cost_usd``, ``max_tokens``) stops scheduling new work once
+spent; work in flight finishes and is kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import importlib.metadata
+import logging
+import random
+import subprocess
+import time
+import traceback
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import openai
+from pydantic import BaseModel
+
+from harness.context import RequestContext, scope_extras
+from harness.dataset import Task
+from harness.flow import FlowContext, run_flow
+from harness.graders.base import Attempt, BaseGrader, jsonable_params
+from harness.results import (
+    ErrorInfo,
+    ResultRow,
+    ResultWriter,
+    RunFolder,
+    RunManifest,
+    ScoreRecord,
+    Usage,
+    VariantInfo,
+    new_run_id,
+    utc_now,
+)
+from harness.runtime import Runtime, RuntimeConfig, Unit
+from harness.suite import Suite, Variant
+
+__all__ = ["RunOptions", "RunResult", "run_suite", "run_suite_sync", "grade", "Shard"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Shard:
+    """``index`` of ``count`` (1-based): a stable subset of tasks by a hash of their id."""
+
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        try:
+            index, count = (int(part) for part in text.split("/"))
+        except ValueError:
+            raise ValueError(f"--shard takes i/N (e.g. 2/4), got '{text}'") from None
+        if not 1 <= index <= count:
+            raise ValueError(f"--shard {text}: i must lie in 1..N")
+        return cls(index, count)
+
+    def holds(self, task_id: str) -> bool:
+        digest = hashlib.sha256(task_id.encode()).digest()
+        return int.from_bytes(digest[:8], "big") % self.count == self.index - 1
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+@dataclass
+class RunOptions:
+    """How to run a suite. Everything a CLI flag or a pytest option can set."""
+
+    concurrency: int = 8
+    epochs: int | None = None
+    record_mode: str = "none"
+    variants: Sequence[str] | None = None
+    tags: Sequence[str] = ()
+    ids: Sequence[str] = ()
+    limit: int | None = None
+    sample: int | None = None
+    seed: int = 0
+    timeout_s: float = 300.0
+    max_cost_usd: float | None = None
+    max_tokens: int | None = None
+    resume: str | Path | None = None
+    runs_dir: Path = Path("reports/runs")
+    shard: Shard | None = None
+    progress: bool = False
+    #: Shuffle the order work is scheduled in (tests use it to prove order does not matter).
+    shuffle_seed: int | None = None
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+
+
+@dataclass
+class RunResult:
+    folder: RunFolder
+    manifest: RunManifest
+    rows: int = 0
+    errors: int = 0
+    grader_errors: int = 0
+
+    @property
+    def path(self) -> Path:
+        return self.folder.path
+
+
+@dataclass
+class _Totals:
+    rows: int = 0
+    errors: int = 0
+    grader_errors: int = 0
+    passed: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    model_calls: int = 0
+
+    def add(self, row: ResultRow) -> None:
+        self.rows += 1
+        self.errors += row.error is not None
+        self.grader_errors += row.grader_errors
+        self.passed += bool(row.scores) and all(s.passed for s in row.scores if s.error is None)
+        self.input_tokens += row.usage.input_tokens
+        self.output_tokens += row.usage.output_tokens
+        self.cost_usd += row.usage.cost_usd
+        self.model_calls += row.usage.model_calls
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class _Work:
+    task: Task
+    variant: Variant
+    epoch: int
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return value
+
+
+def _error_info(exc: BaseException) -> ErrorInfo:
+    miss = scope_extras().get("cassette_miss")
+    if miss is not None:
+        return ErrorInfo(kind="cassette_miss", type="CassetteMiss", message=str(miss))
+    if isinstance(exc, TimeoutError):
+        return ErrorInfo(kind="timeout", type="TimeoutError", message=f"task timed out ({exc or 'no reply in time'})")
+    kind = "model" if isinstance(exc, openai.APIError) else "task"
+    trace_text = "".join(traceback.format_exception(exc, limit=-8))
+    return ErrorInfo(kind=kind, type=type(exc).__name__, message=str(exc) or type(exc).__name__,
+                     traceback=trace_text[-4000:])
+
+
+def _metric_name(grader: Any) -> str:
+    return getattr(grader, "alias", None) or getattr(grader, "id", None) or getattr(grader, "name", "grader")
+
+
+async def grade(graders: Sequence[Any], attempt: Attempt) -> list[ScoreRecord]:
+    """Every grader's verdict; a grader that raises is a grader error, not a score of 0."""
+    records = []
+    for grader in graders:
+        record = ScoreRecord(grader=getattr(grader, "id", repr(grader)), name=_metric_name(grader),
+                             params=jsonable_params(getattr(grader, "params", {})))
+        try:
+            score = await grader(attempt)
+        except Exception as exc:  # noqa: BLE001 - any grader failure is recorded for that row
+            record.error = ErrorInfo(kind="grader", type=type(exc).__name__, message=str(exc) or type(exc).__name__)
+        else:
+            record.value, record.passed, record.reason = score.value, score.passed, score.reason
+            record.metadata = score.metadata
+        records.append(record)
+    return records
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def _packages() -> dict[str, str]:
+    names = ("orchestration-harness", "openai", "openai-agents", "vcrpy", "httpx2", "pydantic", "pandas")
+    found = {}
+    for name in names:
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+class _Run:
+    """One execution of a suite: state shared by the workers."""
+
+    def __init__(self, suite: Suite, options: RunOptions) -> None:
+        self.suite = suite
+        self.options = options
+        self.variants = suite.select_variants(options.variants)
+        self.epochs = options.epochs or suite.epochs
+        self.dataset = suite.resolved_dataset().select(
+            tags=options.tags or None, ids=options.ids or None, sample=options.sample,
+            seed=options.seed, limit=options.limit,
+        )
+        self.totals = _Totals()
+        self.stopped: str | None = None
+        self.progress: Any = None
+
+    def manifest(self, run_id: str, tasks: int) -> RunManifest:
+        return RunManifest(
+            run_id=run_id,
+            suite=self.suite.name,
+            suite_file=self.suite.metadata.get("file"),
+            created_at=utc_now(),
+            git_commit=_git_commit(),
+            packages=_packages(),
+            dataset={
+                "path": str(self.dataset.path),
+                "sha256": self.dataset.digest(),
+                "tasks": tasks,
+                "tags": list(self.dataset.tags),
+                "ids": list(self.dataset.ids),
+                "sample": self.dataset.sample,
+                "seed": self.dataset.seed,
+                "limit": self.dataset.limit,
+            },
+            variants=[VariantInfo(name=v.name, settings=v.settings(), settings_hash=v.settings_hash)
+                      for v in self.variants],
+            graders=[{"id": getattr(g, "id", repr(g)), "name": _metric_name(g),
+                      "params": jsonable_params(getattr(g, "params", {}))} for g in self.suite.graders],
+            gates=[_gate_dump(g) for g in self.suite.gates],
+            baseline_variant=self.suite.baseline,
+            epochs=self.epochs,
+            concurrency=self.options.concurrency,
+            record_mode=str(self.options.runtime.record_mode if not isinstance(self.options.runtime.record_mode, str)
+                            else self.options.runtime.record_mode),
+            shard=str(self.options.shard) if self.options.shard else None,
+            pass_threshold=self.suite.pass_threshold,
+        )
+
+    def work(self, tasks: list[Task], done: set[tuple[str, str, int]]) -> list[_Work]:
+        items = [
+            _Work(task, variant, epoch)
+            for task in tasks
+            for variant in self.variants
+            for epoch in range(1, self.epochs + 1)
+            if (variant.name, task.id, epoch) not in done
+        ]
+        if self.options.shuffle_seed is not None:
+            random.Random(self.options.shuffle_seed).shuffle(items)
+        return items
+
+    def over_budget(self) -> str | None:
+        opts = self.options
+        if opts.max_cost_usd is not None and self.totals.cost_usd >= opts.max_cost_usd:
+            return f"cost budget ${opts.max_cost_usd:.4f} spent (${self.totals.cost_usd:.4f})"
+        tokens = self.totals.input_tokens + self.totals.output_tokens
+        if opts.max_tokens is not None and tokens >= opts.max_tokens:
+            return f"token budget {opts.max_tokens} spent ({tokens})"
+        return None
+
+    async def execute(self, runtime: Runtime, item: _Work, run_id: str) -> ResultRow:
+        request = RequestContext(self.suite.name, item.variant.name, item.task.id, item.epoch)
+        meta = {
+            "prompt_sha256": item.variant.prompt.sha256 if item.variant.prompt else None,
+            "settings_hash": item.variant.settings_hash,
+            "model": item.variant.model.model,
+        }
+        started_at, t0 = utc_now(), time.perf_counter()
+        output: Any = None
+        error: ErrorInfo | None = None
+        ctx: FlowContext | None = None
+        unit: Unit | None = None
+        try:
+            async with runtime.unit(request, meta) as unit:
+                ctx = self._context(runtime, item)
+                try:
+                    async with asyncio.timeout(self.options.timeout_s):
+                        output = _jsonable(await run_flow(item.variant.resolve_flow(), item.task.input, ctx))
+                except Exception as exc:  # noqa: BLE001 - a failing task is a row, never a crashed run
+                    error = _error_info(exc)
+                    raise _TaskFailed from exc
+        except _TaskFailed:
+            pass
+        latency = time.perf_counter() - t0
+        assert unit is not None
+        trajectory = unit.trajectory
+        state = _jsonable(ctx.state) if ctx else {}
+        scores: list[ScoreRecord] = []
+        if error is None and self.suite.graders:
+            attempt = Attempt(task=item.task, output=output, trajectory=trajectory, state=state,
+                              variant=item.variant.name, epoch=item.epoch, suite=self.suite.name)
+            scores = await grade(self.suite.graders, attempt)
+        calls = trajectory.model_calls
+        return ResultRow(
+            run_id=run_id, suite=self.suite.name, variant=item.variant.name, task_id=item.task.id,
+            epoch=item.epoch, input=_jsonable(item.task.input), expected=item.task.expected,
+            tags=list(item.task.tags), output=output, state=state, error=error, scores=scores,
+            usage=Usage(model_calls=len(calls), input_tokens=trajectory.input_tokens,
+                        output_tokens=trajectory.output_tokens, cost_usd=trajectory.cost_usd),
+            latency_s=latency, trajectory=trajectory,
+            cassette=str(unit.cassette) if unit.cassette else None,
+            started_at=started_at, finished_at=utc_now(),
+        )
+
+    def _context(self, runtime: Runtime, item: _Work) -> FlowContext:
+        seed = int.from_bytes(hashlib.sha256(f"{item.task.id}|{item.epoch}".encode()).digest()[:8], "big")
+        return FlowContext(
+            task=item.task, variant=item.variant.name, client=runtime.client, sync_client=runtime.sync_client,
+            settings=item.variant.model, prompt=item.variant.prompt, rng=random.Random(seed),
+            params=dict(item.variant.params),
+        )
+
+    async def worker(self, runtime: Runtime, queue: Iterator[_Work], writer: ResultWriter, run_id: str) -> None:
+        for item in queue:
+            if self.stopped:
+                return
+            row = await self.execute(runtime, item, run_id)
+            writer.write(row)
+            self.totals.add(row)
+            if self.progress is not None:
+                self.progress(self.totals)
+            reason = self.over_budget()
+            if reason and not self.stopped:
+                self.stopped = reason
+                log.warning("budget reached: %s; no new work will start", reason)
+
+
+class _TaskFailed(Exception):
+    """Internal: leaves the unit with an exception so a partial recording is discarded."""
+
+
+def _gate_dump(gate: Any) -> dict[str, Any]:
+    if isinstance(gate, BaseModel):
+        return gate.model_dump(mode="json")
+    return {"repr": repr(gate)}
+
+
+def _open_folder(run: _Run, options: RunOptions, tasks: list[Task]) -> tuple[RunFolder, RunManifest, set[Any]]:
+    if options.resume is None:
+        manifest = run.manifest(new_run_id(run.suite.name), len(tasks))
+        return RunFolder.create(Path(options.runs_dir), manifest), manifest, set()
+    path = Path(options.resume)
+    folder = RunFolder.open(path if path.exists() else Path(options.runs_dir) / str(options.resume))
+    manifest = folder.manifest()
+    if manifest.suite != run.suite.name:
+        raise ValueError(f"cannot resume run {manifest.run_id}: it is of suite '{manifest.suite}', not '{run.suite.name}'")
+    kept = folder.repair()
+    for row in kept:
+        run.totals.add(row)
+    manifest.status = "running"
+    manifest.notes.append(f"resumed at {utc_now()} with {len(kept)} finished rows kept (error rows run again)")
+    return folder, manifest, {row.key for row in kept}
+
+
+async def run_suite(suite: Suite, options: RunOptions | None = None) -> RunResult:
+    """Run a suite and return its run folder. Safe to interrupt; resume with ``options.resume``."""
+    options = options or RunOptions()
+    options.runtime.record_mode = options.record_mode
+    run = _Run(suite, options)
+    tasks = run.dataset.tasks()
+    if options.shard is not None:
+        tasks = [t for t in tasks if options.shard.holds(t.id)]
+    folder, manifest, done = _open_folder(run, options, tasks)
+    items = run.work(tasks, done)
+    writer = ResultWriter(folder.results_path)
+    status = "complete"
+    try:
+        async with Runtime(options.runtime) as runtime:
+            manifest.backend = runtime.describe()
+            folder.write_manifest(manifest)
+            queue = iter(items)
+            with _progress(options.progress, len(items), run):
+                workers = [runtime_task(run.worker(runtime, queue, writer, manifest.run_id))
+                           for _ in range(max(1, min(options.concurrency, len(items) or 1)))]
+                await asyncio.gather(*workers)
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        status = "interrupted"
+        raise
+    finally:
+        writer.close()
+        manifest.status = "budget_exceeded" if run.stopped and status == "complete" else status  # type: ignore[assignment]
+        manifest.finished_at = utc_now()
+        manifest.totals = run.totals.as_dict() | {"expected_rows": len(tasks) * len(run.variants) * run.epochs}
+        if run.stopped:
+            manifest.notes.append(f"stopped early: {run.stopped}")
+        folder.write_manifest(manifest)
+    return RunResult(folder, manifest, run.totals.rows, run.totals.errors, run.totals.grader_errors)
+
+
+def runtime_task(coro: Any) -> asyncio.Task[Any]:
+    """Workers are created outside any request context, so they get no branch of their own."""
+    return asyncio.ensure_future(coro)
+
+
+class _progress:
+    """A rich progress bar: done/total, errors, tokens and cost so far."""
+
+    def __init__(self, enabled: bool, total: int, run: _Run) -> None:
+        self.enabled, self.total, self.run = enabled, total, run
+        self._bar: Any = None
+
+    def __enter__(self) -> _progress:
+        if not self.enabled:
+            return self
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._bar = Progress(
+            TextColumn(f"[bold]{self.run.suite.name}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), transient=False,
+        )
+        self._bar.start()
+        task_id = self._bar.add_task("run", total=self.total, stats="")
+        start_rows = self.run.totals.rows
+
+        def update(totals: _Totals) -> None:
+            stats = (f"errors {totals.errors} · tokens {totals.input_tokens + totals.output_tokens:,} "
+                     f"· ${totals.cost_usd:.4f}")
+            self._bar.update(task_id, completed=totals.rows - start_rows, stats=stats)
+
+        self.run.progress = update
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+        self.run.progress = None
+
+
+def run_suite_sync(suite: Suite, options: RunOptions | None = None) -> RunResult:
+    return asyncio.run(run_suite(suite, options))

@@ -1,0 +1,186 @@
+"""The runtime: clients, cassettes and capture for the duration of a run.
+
+One :class:`Runtime` is open while a run (or a test) executes. It builds the ``openai``
+clients over the harness transport, activates the cassette store (and the network guard in
+record mode ``none``), installs the Agents SDK trace processor and the branch task factory,
+and opens a *unit* per piece of work::
+
+    async with Runtime(RuntimeConfig(record_mode="once")) as runtime:
+        async with runtime.unit(RequestContext("suite", "v1", "task-1")) as unit:
+            ...                      # model calls here are keyed, recorded, traced
+        unit.trajectory              # the span tree of that unit
+
+Judges use the same mechanism with their own channel, so their calls live in their own
+cassettes: ``runtime.unit(RequestContext(..., channel="judge/relevance"))``.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import ExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx2
+from openai import AsyncOpenAI, OpenAI
+
+from harness.backends import get_profile
+from harness.cassette.scrub import Scrubber
+from harness.cassette.store import CassetteStore, RecordMode
+from harness.context import RequestContext, install_branch_factory, request_scope
+from harness.suite import ModelSettings
+from harness.trace import TraceRecorder, Trajectory, recording
+from harness.transport import HarnessAsyncTransport, HarnessSyncTransport
+
+__all__ = ["RuntimeConfig", "Runtime", "Unit", "current_runtime", "NoRuntime"]
+
+log = logging.getLogger(__name__)
+
+#: Used when no key is configured: replay and local servers need none, and the value is not secret.
+PLACEHOLDER_KEY = "sk-harness-no-key"
+
+
+class NoRuntime(RuntimeError):
+    pass
+
+
+@dataclass
+class RuntimeConfig:
+    """Where model calls go and how they are recorded. Unset values come from the environment."""
+
+    base_url: str | None = None
+    api_key: str | None = None
+    record_mode: RecordMode | str = RecordMode.NONE
+    cassette_dir: Path = Path("cassettes")
+    backend: str = "openai"
+    #: Retries of 429/5xx/timeouts by the openai client itself (0 while replaying).
+    max_retries: int = 3
+    request_timeout_s: float = 120.0
+    judge_base_url: str | None = None
+    judge_api_key: str | None = None
+    judge_settings: ModelSettings = field(default_factory=lambda: ModelSettings(model="gpt-4o-mini", temperature=0.0))
+    scrub_patterns: list[str] = field(default_factory=list)
+    max_connections: int = 256
+
+    def resolved_base_url(self) -> str | None:
+        return self.base_url or os.environ.get("OPENAI_BASE_URL") or None
+
+    def resolved_api_key(self) -> str:
+        return self.api_key or os.environ.get("OPENAI_API_KEY") or PLACEHOLDER_KEY
+
+
+@dataclass
+class Unit:
+    """One piece of work inside a runtime: its request context and its trace."""
+
+    request: RequestContext
+    recorder: TraceRecorder
+    cassette: Path | None = None
+
+    @property
+    def trajectory(self) -> Trajectory:
+        return self.recorder.trajectory()
+
+
+_current: contextvars.ContextVar[Runtime | None] = contextvars.ContextVar("harness_runtime", default=None)
+
+
+def current_runtime() -> Runtime:
+    runtime = _current.get()
+    if runtime is None:
+        raise NoRuntime("no harness runtime is open: run this inside `harness run`, pytest, or `async with Runtime()`")
+    return runtime
+
+
+class Runtime:
+    """Clients + cassette store + capture, opened around a run."""
+
+    def __init__(self, config: RuntimeConfig | None = None) -> None:
+        self.config = config or RuntimeConfig()
+        self.mode = RecordMode(self.config.record_mode)
+        self.profile = get_profile(self.config.backend)
+        scrubber = Scrubber(patterns=list(self.config.scrub_patterns))
+        scrubber.add_secret(self.config.api_key)
+        scrubber.add_secret(self.config.judge_api_key)
+        self.store = CassetteStore(self.config.cassette_dir, self.mode, scrubber)
+        self._stack = ExitStack()
+        self._token: contextvars.Token[Runtime | None] | None = None
+        retries = 0 if self.mode is RecordMode.NONE else self.config.max_retries
+        self.client = self._async_client(self.config.resolved_base_url(), self.config.resolved_api_key(), retries)
+        self.sync_client = self._sync_client(retries)
+        judge_url = self.config.judge_base_url or self.config.resolved_base_url()
+        judge_key = self.config.judge_api_key or self.config.resolved_api_key()
+        self.judge_client = self._async_client(judge_url, judge_key, retries)
+
+    def _limits(self) -> httpx2.Limits:
+        n = self.config.max_connections
+        return httpx2.Limits(max_connections=n, max_keepalive_connections=n)
+
+    def _async_client(self, base_url: str | None, api_key: str, retries: int) -> AsyncOpenAI:
+        transport = HarnessAsyncTransport(httpx2.AsyncHTTPTransport(limits=self._limits()), self.profile)
+        http = httpx2.AsyncClient(transport=transport, timeout=self.config.request_timeout_s)
+        return AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=retries, http_client=http,
+                           timeout=self.config.request_timeout_s)
+
+    def _sync_client(self, retries: int) -> OpenAI:
+        transport = HarnessSyncTransport(httpx2.HTTPTransport(limits=self._limits()), self.profile)
+        http = httpx2.Client(transport=transport, timeout=self.config.request_timeout_s)
+        return OpenAI(base_url=self.config.resolved_base_url(), api_key=self.config.resolved_api_key(),
+                      max_retries=retries, http_client=http, timeout=self.config.request_timeout_s)
+
+    def describe(self) -> dict[str, Any]:
+        """The backend as the run manifest records it (never the key)."""
+        return {
+            "base_url": self.config.resolved_base_url() or "https://api.openai.com/v1",
+            "profile": self.profile.describe(),
+            "record_mode": self.mode.value,
+            "max_retries": self.client.max_retries,
+            "judge": self.config.judge_settings.model_dump(exclude_none=True),
+        }
+
+    async def __aenter__(self) -> Runtime:
+        install_branch_factory()
+        _install_sdk_capture()
+        self._stack.enter_context(self.store.activate())
+        self._token = _current.set(self)
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        if self._token is not None:
+            _current.reset(self._token)
+        self._stack.close()
+        await self.client.close()
+        await self.judge_client.close()
+        self.sync_client.close()
+
+    @asynccontextmanager
+    async def unit(self, request: RequestContext, meta: dict[str, Any] | None = None) -> AsyncIterator[Unit]:
+        """Run a block as one keyed, recorded, traced unit of work.
+
+        The unit's recording is written when the block exits without an exception (a failed
+        task's partial recording is discarded, so ``once`` records it again whole).
+        """
+        recorder = TraceRecorder()
+        unit = Unit(request=request, recorder=recorder)
+        self.store.begin(request, meta)
+        ok = False
+        try:
+            with request_scope(request), recording(recorder):
+                yield unit
+            ok = True
+        finally:
+            unit.cassette = self.store.end(request, ok)
+
+
+def _install_sdk_capture() -> None:
+    """Route Agents SDK spans to the harness (and never to the network), if the SDK is installed."""
+    try:
+        from harness import sdk_tracing
+    except ImportError:  # pragma: no cover - the SDK is a dependency, but flows may not use it
+        log.debug("openai-agents not importable; SDK spans will not be captured")
+        return
+    sdk_tracing.install()
