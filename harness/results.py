@@ -245,13 +245,21 @@ def read_rows(path: Path, tolerate_torn_tail: bool = True) -> Iterator[ResultRow
 
 
 class ResultWriter:
-    """Appends rows and flushes each one: a finished row survives kill -9."""
+    """Appends rows and flushes each one: a finished row survives kill -9.
 
-    def __init__(self, path: Path) -> None:
+    ``scrub`` (the cassette layer's secret scrubber) runs over every row, so a key that a task
+    quoted in its input or a model echoed in its output never reaches the run folder.
+    """
+
+    def __init__(self, path: Path, scrub: Any = None) -> None:
         self._handle = path.open("a", encoding="utf-8")
+        self._scrub = scrub
 
     def write(self, row: ResultRow) -> None:
-        self._handle.write(row.model_dump_json() + "\n")
+        text = row.model_dump_json()
+        if self._scrub is not None:
+            text = self._scrub(text)
+        self._handle.write(text + "\n")
         self._handle.flush()
 
     def close(self) -> None:

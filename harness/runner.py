@@ -380,10 +380,11 @@ async def run_suite(suite: Suite, options: RunOptions | None = None) -> RunResul
         tasks = [t for t in tasks if options.shard.holds(t.id)]
     folder, manifest, done = _open_folder(run, options, tasks)
     items = run.work(tasks, done)
-    writer = ResultWriter(folder.results_path)
     status = "complete"
+    runtime = Runtime(options.runtime)
+    writer = ResultWriter(folder.results_path, scrub=runtime.store.scrubber.text)
     try:
-        async with Runtime(options.runtime) as runtime:
+        async with runtime:
             manifest.backend = runtime.describe()
             folder.write_manifest(manifest)
             queue = iter(items)

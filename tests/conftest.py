@@ -1,0 +1,75 @@
+"""Shared fixtures: the stub model server and a small suite factory.
+
+Tests talk to a real HTTP server on 127.0.0.1 through the real ``openai`` client; nothing here
+mocks the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.runner import RunOptions, RunResult, run_suite
+from harness.runtime import RuntimeConfig
+from harness.suite import ModelSettings, Suite, Variant
+from harness.testing.stub_server import StubServer
+
+
+@pytest.fixture
+def stub() -> Iterator[StubServer]:
+    """A deterministic stub model server, fresh per test."""
+    with StubServer() as server:
+        yield server
+
+
+@pytest.fixture
+def nonce_stub() -> Iterator[StubServer]:
+    """A stub whose every reply carries a random nonce: identical requests get different replies."""
+    with StubServer(nonce=True) as server:
+        yield server
+
+
+def write_dataset(path: Path, n: int, prefix: str = "t") -> Path:
+    path.write_text("".join(json.dumps({"id": f"{prefix}{i:03d}", "input": f"question {i}",
+                                        "expected": f"answer {i}", "tags": ["dev" if i % 2 else "test"]}) + "\n"
+                            for i in range(n)))
+    return path
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> Callable[[int], Path]:
+    return lambda n=6: write_dataset(tmp_path / "tasks.jsonl", n)
+
+
+async def ask(input: Any, ctx: Any) -> str:
+    """The simplest flow: one chat completion."""
+    reply = await ctx.client.chat.completions.create(
+        messages=[{"role": "user", "content": str(input)}], **ctx.model_kwargs())
+    return reply.choices[0].message.content
+
+
+@pytest.fixture
+def make_suite(tmp_path: Path, dataset: Callable[[int], Path]) -> Callable[..., Suite]:
+    def build(flow: Any = ask, n: int = 6, name: str = "demo", variants: list[str] | None = None,
+              **kwargs: Any) -> Suite:
+        path = dataset(n)
+        names = variants or ["ask@v1"]
+        return Suite(name=name, dataset=path, root=tmp_path,
+                     variants=[Variant(v, flow=flow, model=ModelSettings(model="stub")) for v in names], **kwargs)
+    return build
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Callable[..., RunResult]:
+    """Run a suite synchronously with run folder and cassettes under tmp_path."""
+    def go(suite: Suite, base_url: str | None = None, record_mode: str = "off", **options: Any) -> RunResult:
+        runtime = RuntimeConfig(base_url=base_url or "http://127.0.0.1:9/v1", api_key=options.pop("api_key", None),
+                                cassette_dir=tmp_path / "cassettes", max_retries=options.pop("max_retries", 2))
+        opts = RunOptions(record_mode=record_mode, runtime=runtime, runs_dir=tmp_path / "runs", **options)
+        return asyncio.run(run_suite(suite, opts))
+    return go
