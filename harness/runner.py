@@ -28,6 +28,8 @@ from typing import Any
 import openai
 from pydantic import BaseModel
 
+from harness.cassette.guard import NetworkBlocked
+from harness.cassette.miss import CassetteMiss
 from harness.context import RequestContext, scope_extras
 from harness.dataset import Task
 from harness.flow import FlowContext, run_flow
@@ -155,10 +157,20 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
 def _error_info(exc: BaseException) -> ErrorInfo:
-    miss = scope_extras().get("cassette_miss")
+    miss = scope_extras().get("cassette_miss") or next(
+        (e for e in _chain(exc) if isinstance(e, CassetteMiss | NetworkBlocked)), None)
     if miss is not None:
-        return ErrorInfo(kind="cassette_miss", type="CassetteMiss", message=str(miss))
+        return ErrorInfo(kind="cassette_miss", type=type(miss).__name__, message=str(miss))
     if isinstance(exc, TimeoutError):
         return ErrorInfo(kind="timeout", type="TimeoutError", message=f"task timed out ({exc or 'no reply in time'})")
     kind = "model" if isinstance(exc, openai.APIError) else "task"

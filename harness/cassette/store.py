@@ -39,7 +39,7 @@ from vcr.serializers import jsonserializer
 from harness.cassette.guard import block_network
 from harness.cassette.miss import CassetteMiss, body_diff, json_body
 from harness.cassette.scrub import Scrubber
-from harness.context import RequestContext
+from harness.context import RequestContext, current_request
 from harness.results import utc_now
 
 __all__ = ["RecordMode", "CassetteStore", "IndexedCassette", "CassetteMiss", "cassette_path", "read_cassette"]
@@ -132,8 +132,7 @@ class IndexedCassette(Cassette):
         unit = self.store.unit_for(key)
         if unit is None:
             if self.store.mode is RecordMode.NONE:
-                raise CassetteMiss(key or "?|?|?|?|?", f"request to {request.uri} made outside any task; "
-                                   "record mode 'none' forbids it")
+                raise _unkeyed_miss(request, key)
             return False
         if unit.mode != "replay":
             return False
@@ -280,26 +279,32 @@ class CassetteStore:
         return self.scrubber.request(clone)
 
     def miss(self, unit: _Unit, request: Request, key: str) -> CassetteMiss:
-        """Explain a miss: no file, a played-out recording, or a changed request (with a diff)."""
+        """Explain a miss: no file, a call the recording lacks, or a changed request (with a diff)."""
         if unit.missing:
             return CassetteMiss(key, f"no recording at {unit.path}", hint=_record_hint(unit))
-        nearest = _nearest(unit, key)
-        if nearest is None:
-            return CassetteMiss(key, f"the recording at {unit.path} has no call with this key "
-                                "(the flow now makes more or different calls than when it was recorded)",
-                                hint=_record_hint(unit))
         sent = json_body(self.scrub(request).body)
-        return CassetteMiss(key, f"the request differs from the one recorded in {unit.path}",
-                            diff=body_diff(json_body(nearest.body), sent), hint=_record_hint(unit))
+        same_key = [stored for stored, _ in unit.loaded if _key_of(stored) == key]
+        if same_key:
+            return CassetteMiss(key, f"the request differs from the one recorded in {unit.path}",
+                                diff=body_diff(json_body(same_key[0].body), sent), hint=_record_hint(unit))
+        branch = key.rsplit("|c", 1)[0]
+        in_branch = [stored for stored, _ in unit.loaded if (_key_of(stored) or "").startswith(branch + "|")]
+        calls = ", ".join((_key_of(s) or "").rsplit("|", 1)[-1] for s in in_branch) or "none"
+        reason = (f"the recording at {unit.path} has no such call (this branch recorded: {calls}); "
+                  "the flow now makes more or different calls than when it was recorded")
+        diff = body_diff(json_body(in_branch[-1].body), sent) if in_branch else []
+        return CassetteMiss(key, reason, diff=diff, hint=_record_hint(unit))
 
 
-def _nearest(unit: _Unit, key: str) -> Request | None:
-    same = [stored for stored, _ in unit.loaded if _key_of(stored) == key]
-    if same:
-        return same[0]
-    branch = key.rsplit("|c", 1)[0]
-    in_branch = [stored for stored, _ in unit.loaded if (_key_of(stored) or "").startswith(branch + "|")]
-    return in_branch[0] if in_branch else None
+def _unkeyed_miss(request: Request, key: str | None) -> CassetteMiss:
+    """A request the harness did not key: made outside a task, or not through the harness clients."""
+    task = current_request()
+    if task is None:
+        return CassetteMiss(key or "?|?|?|?|?", f"request to {request.uri} was made outside any task, "
+                            "and record mode 'none' forbids it")
+    return CassetteMiss(f"{task.prefix}|b?|c?", f"request to {request.uri} did not go through the harness's "
+                        "openai clients (ctx.client / ctx.sync_client), so it has no recording; record mode "
+                        "'none' forbids it. Route model calls through the FlowContext clients.")
 
 
 def _record_hint(unit: _Unit) -> str:
