@@ -132,29 +132,31 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any, str | None]]:
 
 
 def _csv_rows(path: Path) -> Iterator[tuple[int, Any, str | None]]:
-    """CSV columns map to Task fields; ``expected``/``metadata``/``tags`` cells may hold JSON."""
+    """CSV columns map to Task fields; ``input``/``expected``/``metadata``/``tags`` cells may hold JSON.
+
+    An empty optional cell means "not given". Line numbers count the header as line 1.
+    """
     import pandas as pd
 
     line = 1
     for chunk in pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=10_000):
         for record in chunk.to_dict(orient="records"):
             line += 1
-            row: dict[str, Any] = {}
-            for key, cell in record.items():
-                row[str(key)] = _csv_cell(str(key), cell)
+            row = {str(k): _csv_cell(str(k), v) for k, v in record.items() if v != "" or str(k) in _REQUIRED}
             yield line, row, None
 
 
+_REQUIRED = {"id", "input"}
+
+
 def _csv_cell(column: str, cell: str) -> Any:
-    if column in {"expected", "metadata", "tags", "input"} and cell[:1] in "[{":
+    if column in {"expected", "metadata", "tags", "input"} and cell[:1] in ("[", "{"):
         try:
             return json.loads(cell)
         except ValueError:
             return cell
     if column == "tags":
         return [t.strip() for t in cell.split(",") if t.strip()]
-    if column == "expected" and cell == "":
-        return None
     return cell
 
 

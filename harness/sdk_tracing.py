@@ -33,8 +33,11 @@ __all__ = ["HarnessTraceProcessor", "install", "current_sdk_parent"]
 _MAP_ATTR = "_sdk_span_map"
 
 
-def _span_map(recorder: TraceRecorder) -> dict[str, tuple[str | None, Span | None]]:
-    """SDK span id -> (harness parent id to use for children, harness span or None)."""
+_Entry = tuple[str | None, Span | None, str | None]
+
+
+def _span_map(recorder: TraceRecorder) -> dict[str, _Entry]:
+    """SDK span id -> (harness id its children hang under, its harness span or None, SDK parent id)."""
     mapping = getattr(recorder, _MAP_ATTR, None)
     if mapping is None:
         mapping = {}
@@ -51,13 +54,12 @@ def _parse(text: Any) -> Any:
         return text
 
 
-def _agent_of(mapping: dict[str, tuple[str | None, Span | None]], sdk_parent: str | None,
-              recorder: TraceRecorder) -> str | None:
+def _agent_of(mapping: dict[str, _Entry], sdk_parent: str | None) -> str | None:
+    """The nearest enclosing agent, walking up through spans the harness does not copy."""
     while sdk_parent is not None and sdk_parent in mapping:
-        _, found = mapping[sdk_parent]
+        _, found, sdk_parent = mapping[sdk_parent]
         if found is not None and found.kind == "agent":
             return found.name
-        sdk_parent = getattr(found, "_sdk_parent", None) if found is not None else None
     return None
 
 
@@ -79,15 +81,13 @@ class HarnessTraceProcessor(TracingProcessor):
             return
         with self._lock:
             mapping = _span_map(recorder)
-            parent_id, _ = mapping.get(span.parent_id, (None, None)) if span.parent_id else (None, None)
+            parent_id = mapping[span.parent_id][0] if span.parent_id in mapping else None
             started = self._start(recorder, span.span_data, parent_id, mapping, span.parent_id)
-            if started is None:
-                mapping[span.span_id] = (parent_id, None)
-            else:
-                mapping[span.span_id] = (started.id, started)
+            own_id = started.id if started is not None else parent_id
+            mapping[span.span_id] = (own_id, started, span.parent_id)
 
     def _start(self, recorder: TraceRecorder, data: Any, parent_id: str | None,
-               mapping: dict[str, tuple[str | None, Span | None]], sdk_parent: str | None) -> Span | None:
+               mapping: dict[str, _Entry], sdk_parent: str | None) -> Span | None:
         if isinstance(data, AgentSpanData):
             return recorder.start("agent", data.name, parent_id=parent_id, tools=data.tools or [],
                                   handoffs=data.handoffs or [], output_type=data.output_type)
@@ -96,7 +96,7 @@ class HarnessTraceProcessor(TracingProcessor):
                                   to_agent=data.to_agent)
         if isinstance(data, FunctionSpanData):
             return recorder.start("tool", data.name, parent_id=parent_id, arguments=_parse(data.input),
-                                  agent=_agent_of(mapping, sdk_parent, recorder))
+                                  agent=_agent_of(mapping, sdk_parent))
         if isinstance(data, GuardrailSpanData):
             return recorder.start("guardrail", data.name, parent_id=parent_id)
         if isinstance(data, CustomSpanData):
@@ -108,7 +108,7 @@ class HarnessTraceProcessor(TracingProcessor):
         if recorder is None:
             return
         with self._lock:
-            _, ours = _span_map(recorder).get(span.span_id, (None, None))
+            _, ours, _ = _span_map(recorder).get(span.span_id, (None, None, None))
         if ours is None:
             return
         data = span.span_data
@@ -138,7 +138,7 @@ def current_sdk_parent() -> str | None:
     sdk_span = get_current_span()
     if recorder is None or sdk_span is None:
         return None
-    parent_id, _ = _span_map(recorder).get(sdk_span.span_id, (None, None))
+    parent_id, _, _ = _span_map(recorder).get(sdk_span.span_id, (None, None, None))
     return parent_id
 
 

@@ -12,6 +12,9 @@ settings produced it — and ``harness regrade`` can rebuild it::
 
     contains("refund").id  ->  'contains(text="refund")'
 
+A factory's scoring function may carry a ``grader_params`` dict: those derived parameters (a
+judge's prompt version and sha256) are recorded too.
+
 A grader that raises is a *grader error* (recorded in the row, distinct from a score of 0);
 the run goes on.
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -92,13 +96,35 @@ class Grader(Protocol):
     async def __call__(self, attempt: Attempt) -> Score: ...
 
 
-def _format_param(value: Any) -> str:
-    if callable(value):
-        return getattr(value, "__name__", "fn")
+def _json_default(value: Any) -> Any:
+    """How values JSON cannot hold appear in ids and params: stable names, never memory addresses.
+
+    Graders by id, classes and functions by name, compiled patterns by their text; objects that
+    define ``__grader_repr__`` (argument matchers) by what it returns.
+    """
+    if isinstance(value, BaseGrader):
+        return value.id
+    described = getattr(value, "__grader_repr__", None)
+    if callable(described):
+        return described()
+    if isinstance(value, re.Pattern):
+        return f"re:{value.pattern}"
     if isinstance(value, type):
         return value.__name__
+    if callable(value):
+        return getattr(value, "__name__", "fn")
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=repr)
+    return str(value)
+
+
+def _format_param(value: Any) -> str:
+    if isinstance(value, BaseGrader):
+        return value.id
+    if callable(value) or isinstance(value, type):
+        return str(_json_default(value))
     try:
-        return json.dumps(value, ensure_ascii=False, default=str, sort_keys=True)
+        return json.dumps(value, ensure_ascii=False, default=_json_default, sort_keys=True)
     except (TypeError, ValueError):
         return repr(value)
 
@@ -116,7 +142,7 @@ def jsonable_params(params: dict[str, Any]) -> dict[str, Any]:
         elif isinstance(value, list | tuple) and any(isinstance(v, BaseGrader) for v in value):
             out[key] = [v.id if isinstance(v, BaseGrader) else v for v in value]
         else:
-            out[key] = json.loads(json.dumps(value, default=str))
+            out[key] = json.loads(json.dumps(value, default=_json_default))
     return out
 
 
@@ -136,6 +162,11 @@ class BaseGrader:
             return self.alias
         shown = ", ".join(f"{k}={_format_param(v)}" for k, v in self.params.items())
         return f"{self.name}({shown})"
+
+    @property
+    def fn(self) -> ScoreFn:
+        """The scoring function itself (composite graders reach judges' extra methods through it)."""
+        return self._fn
 
     def named(self, alias: str) -> BaseGrader:
         """The same grader under a short metric name (``accuracy``), used by reports and gates."""
@@ -178,7 +209,10 @@ def grader(factory: Callable[..., ScoreFn] | None = None, *, name: str | None = 
             for pname, parameter in signature.parameters.items():
                 if parameter.kind is inspect.Parameter.VAR_KEYWORD and pname in params:
                     params.update(params.pop(pname))
-            return BaseGrader(name or make.__name__, params, make(*args, **kwargs))
+            fn = make(*args, **kwargs)
+            # A factory may add parameters it derived (a judge's prompt sha256) for the record.
+            params.update(getattr(fn, "grader_params", None) or {})
+            return BaseGrader(name or make.__name__, params, fn)
 
         build.grader_name = name or make.__name__  # type: ignore[attr-defined]
         return build
