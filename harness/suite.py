@@ -8,6 +8,7 @@ without orphaning recordings.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
@@ -71,7 +72,7 @@ class Variant:
             "params": self.params,
         }
 
-    @property
+    @functools.cached_property
     def settings_hash(self) -> str:
         canonical = json.dumps(self.settings(), sort_keys=True, default=str)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]

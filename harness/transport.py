@@ -223,7 +223,10 @@ class HarnessAsyncTransport(httpx2.AsyncBaseTransport):
         writer = _SpanWriter(current_recorder(), request)
         try:
             response = await self.inner.handle_async_request(request)
-            content = await response.aread()
+            try:
+                content = await response.aread()
+            finally:
+                await response.aclose()  # hands the connection back to the pool
         except CassetteMiss as miss:
             writer.fail(miss)
             return _miss_response(miss, request)
@@ -250,7 +253,10 @@ class HarnessSyncTransport(httpx2.BaseTransport):
         writer = _SpanWriter(current_recorder(), request)
         try:
             response = self.inner.handle_request(request)
-            content = response.read()
+            try:
+                content = response.read()
+            finally:
+                response.close()  # hands the connection back to the pool
         except CassetteMiss as miss:
             writer.fail(miss)
             return _miss_response(miss, request)
