@@ -49,7 +49,7 @@ from harness.results import (
 from harness.runtime import Runtime, RuntimeConfig, Unit
 from harness.suite import Suite, Variant
 
-__all__ = ["RunOptions", "RunResult", "run_suite", "run_suite_sync", "grade", "Shard"]
+__all__ = ["RunOptions", "RunResult", "RunTotals", "run_suite", "run_suite_sync", "grade", "metric_name", "gate_spec", "Shard"]
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,9 @@ class RunResult:
 
 
 @dataclass
-class _Totals:
+class RunTotals:
+    """Running sums over the rows of a run (what `run.json` `totals` holds)."""
+
     rows: int = 0
     errors: int = 0
     grader_errors: int = 0
@@ -179,7 +181,7 @@ def _error_info(exc: BaseException) -> ErrorInfo:
                      traceback=trace_text[-4000:])
 
 
-def _metric_name(grader: Any) -> str:
+def metric_name(grader: Any) -> str:
     return getattr(grader, "alias", None) or getattr(grader, "id", None) or getattr(grader, "name", "grader")
 
 
@@ -187,7 +189,7 @@ async def grade(graders: Sequence[Any], attempt: Attempt) -> list[ScoreRecord]:
     """Every grader's verdict; a grader that raises is a grader error, not a score of 0."""
     records = []
     for grader in graders:
-        record = ScoreRecord(grader=getattr(grader, "id", repr(grader)), name=_metric_name(grader),
+        record = ScoreRecord(grader=getattr(grader, "id", repr(grader)), name=metric_name(grader),
                              params=jsonable_params(getattr(grader, "params", {})))
         try:
             score = await grader(attempt)
@@ -231,7 +233,7 @@ class _Run:
             tags=options.tags or None, ids=options.ids or None, sample=options.sample,
             seed=options.seed, limit=options.limit,
         )
-        self.totals = _Totals()
+        self.totals = RunTotals()
         self.stopped: str | None = None
         self.progress: Any = None
 
@@ -255,9 +257,9 @@ class _Run:
             },
             variants=[VariantInfo(name=v.name, settings=v.settings(), settings_hash=v.settings_hash)
                       for v in self.variants],
-            graders=[{"id": getattr(g, "id", repr(g)), "name": _metric_name(g),
+            graders=[{"id": getattr(g, "id", repr(g)), "name": metric_name(g),
                       "params": jsonable_params(getattr(g, "params", {}))} for g in self.suite.graders],
-            gates=[_gate_dump(g) for g in self.suite.gates],
+            gates=[gate_spec(g) for g in self.suite.gates],
             baseline_variant=self.suite.baseline,
             epochs=self.epochs,
             concurrency=self.options.concurrency,
@@ -359,7 +361,7 @@ class _TaskFailed(Exception):
     """Internal: leaves the unit with an exception so a partial recording is discarded."""
 
 
-def _gate_dump(gate: Any) -> dict[str, Any]:
+def gate_spec(gate: Any) -> dict[str, Any]:
     if isinstance(gate, BaseModel):
         return gate.model_dump(mode="json")
     return {"repr": repr(gate)}
@@ -443,7 +445,7 @@ class _progress:
         task_id = self._bar.add_task("run", total=self.total, stats="")
         start_rows = self.run.totals.rows
 
-        def update(totals: _Totals) -> None:
+        def update(totals: RunTotals) -> None:
             stats = (f"errors {totals.errors} · tokens {totals.input_tokens + totals.output_tokens:,} "
                      f"· ${totals.cost_usd:.4f}")
             self._bar.update(task_id, completed=totals.rows - start_rows, stats=stats)

@@ -69,6 +69,7 @@ Stability = Literal["stable pass", "stable fail", "flaky"]
 #: Above this many values the BCa jackknife (an n x n array) costs more than it is worth.
 BCA_MAX_N = 1000
 DEFAULT_RESAMPLES = 2000
+LARGE_N_RESAMPLES = 1000
 DEFAULT_SEED = 20240917
 
 #: A float that JSON carries as ``null`` when NaN (pydantic's default) and reads back as NaN.
@@ -141,6 +142,9 @@ def bootstrap_ci(values: Iterable[float], statistic: Callable[..., Any] = np.mea
         return Interval(estimate=estimate, low=estimate, high=estimate, n=n, confidence=confidence,
                         method="bootstrap")
     method = method or ("BCa" if n <= BCA_MAX_N else "percentile")
+    if n > BCA_MAX_N:
+        # with this many values the bootstrap distribution is smooth; fewer resamples keep reports fast
+        n_resamples = min(n_resamples, LARGE_N_RESAMPLES)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=sps.DegenerateDataWarning)
         warnings.simplefilter("ignore", category=RuntimeWarning)

@@ -121,6 +121,8 @@ def _json_default(value: Any) -> Any:
 def _format_param(value: Any) -> str:
     if isinstance(value, BaseGrader):
         return value.id
+    if isinstance(value, list | tuple) and any(isinstance(v, BaseGrader) for v in value):
+        return "[" + ", ".join(_format_param(v) for v in value) + "]"
     if callable(value) or isinstance(value, type):
         return str(_json_default(value))
     try:

@@ -39,11 +39,15 @@ SIZE = (6.4, 3.8)
 WIN, LOSS, TIE, MISSING = "#2e7d32", "#c62828", "#9e9e9e", "#ffffff"
 
 
-def _figure(size: tuple[float, float] = SIZE, right: float = 0.97) -> Figure:
-    # fixed margins: constrained layout costs more than drawing the plot itself
+def _figure(size: tuple[float, float] = SIZE, right_in: float = 0.2) -> Figure:
+    """A figure on the Agg canvas with fixed margins in inches (labels never clip at any height).
+
+    Fixed margins, not constrained layout: the layout engine costs more than drawing the plot.
+    """
+    width, height = size
     fig = Figure(figsize=size, dpi=DPI)
-    fig.subplots_adjust(left=0.12, right=right, bottom=0.14, top=0.9)
     FigureCanvasAgg(fig)  # the Agg canvas, attached per figure: no pyplot, no global backend switch
+    fig.subplots_adjust(left=0.8 / width, right=1 - right_in / width, bottom=0.6 / height, top=1 - 0.4 / height)
     return fig
 
 
@@ -97,7 +101,7 @@ def plot_quality_vs(summary: RunSummary, x: str = "cost", metric: str | None = N
         points = ax.scatter([xv], [row.mean.estimate], label=variant, zorder=3)
         # the error bar is drawn unlabelled: a labelled errorbar makes the legend deep-copy it (slow)
         ax.errorbar([xv], [row.mean.estimate], yerr=err, fmt="none", capsize=3, ecolor=points.get_facecolor()[0])
-        ax.annotate(variant, (xv, row.mean.estimate), textcoords="offset points", xytext=(5, 5), fontsize="small")
+    ax.margins(x=0.15, y=0.1)
     ax.set_xlabel("Mean cost per task (USD)" if x == "cost" else "Median latency per task (s)")
     ax.set_ylabel(f"{metric} (mean per task, 0–1)")
     ax.set_title(f"{metric} vs {'cost' if x == 'cost' else 'latency'} (error bars: 95% CI)")
@@ -114,7 +118,7 @@ def plot_win_loss(baseline: Mapping[str, float], candidate: Mapping[str, float],
     cols = max(1, math.ceil(math.sqrt(n * 2)))
     rows = max(1, math.ceil(n / cols))
     palette = [MISSING, WIN, LOSS, TIE]
-    grid = np.zeros((rows, cols), dtype=int)
+    grid = np.full((rows, cols), -1, dtype=int)
     counts = {"win": 0, "loss": 0, "tie": 0, "missing": 0}
     for i, task in enumerate(tasks):
         before, after = baseline.get(task), candidate.get(task)
@@ -128,9 +132,10 @@ def plot_win_loss(baseline: Mapping[str, float], candidate: Mapping[str, float],
             code, key = 3, "tie"
         grid[i // cols, i % cols] = code
         counts[key] += 1
-    fig = _figure((7.2, max(2.6, min(6.0, 1.2 + rows * 0.25))), right=0.78)
+    fig = _figure((7.2, max(2.6, min(6.0, 1.2 + rows * 0.25))), right_in=1.6)
     ax = fig.add_subplot()
-    ax.imshow(grid, cmap=ListedColormap(palette), vmin=0, vmax=3, aspect="auto", interpolation="nearest")
+    cells = np.ma.masked_less(grid, 0)  # cells past the last task stay blank
+    ax.imshow(cells, cmap=ListedColormap(palette), vmin=0, vmax=3, aspect="auto", interpolation="nearest")
     ax.set_xlabel(f"Task (column; {cols} per row, sorted by task id)")
     ax.set_ylabel("Task (row)")
     ax.set_title(f"{metric}: {candidate_label} vs {baseline_label} per task")
@@ -164,7 +169,7 @@ def plot_calibration(calibration: JudgeCalibration) -> Figure:
     """The judge's confusion matrix against human labels, with counts in the cells."""
     matrix = np.asarray(calibration.confusion or [[0]], dtype=float)
     labels = calibration.labels or [str(i) for i in range(matrix.shape[0])]
-    fig = _figure((5.2, 4.2), right=0.92)
+    fig = _figure((5.2, 4.2), right_in=0.3)
     ax = fig.add_subplot()
     image = ax.imshow(matrix, cmap="Blues")
     for (i, j), count in np.ndenumerate(matrix):

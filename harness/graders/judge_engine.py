@@ -1,0 +1,185 @@
+"""The machinery every LLM judge shares: one structured-output call, validated, retried, recorded.
+
+A judge call
+
+* uses the runtime's judge client and judge settings (``RuntimeConfig.judge_settings``), with the
+  judge's own ``model`` / ``temperature`` overriding them;
+* asks for structured output (``response_format`` = the verdict's JSON schema, strict) and then
+  parses and validates the reply itself with pydantic, so a reply that is not JSON, misses a
+  field or breaks a bound is caught rather than trusted;
+* runs inside ``runtime.unit(RequestContext(..., channel="judge/<slug>"))``, so its requests are
+  keyed, traced and recorded in cassettes of their own (``cassettes/<suite>/_judges/<slug>/…``)
+  and replay like any flow;
+* retries an invalid reply, a refusal or a transient API error up to ``retries`` times, then
+  raises :class:`JudgeError` — which the runner records as a *grader error*, never as a score
+  of 0. HTTP-level retries (429/5xx with back-off) are the ``openai`` client's own, configured by
+  ``RuntimeConfig.max_retries``; a judge retry comes on top, as a new call.
+
+Errors that no retry can fix — a cassette miss while replaying, a 4xx such as a bad request or a
+bad key — raise :class:`JudgeError` at once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import openai
+from pydantic import BaseModel, ValidationError
+
+from harness.context import RequestContext
+from harness.graders.base import GraderConfigError
+from harness.runtime import current_runtime
+
+__all__ = ["JudgeError", "JudgeSettings", "JudgeReply", "UnitKey", "ask_judge", "verdict_schema", "slugify"]
+
+_TRANSIENT_STATUS = {408, 409, 429}
+_MISS_HEADER = "x-harness-cassette-miss"
+
+
+class JudgeError(RuntimeError):
+    """A judge gave no valid verdict: invalid replies, refusals or API errors, after its retries.
+
+    ``problems`` lists what went wrong on each try, oldest first.
+    """
+
+    def __init__(self, message: str, problems: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.problems = list(problems)
+
+
+@dataclass(frozen=True)
+class JudgeSettings:
+    """A judge's own overrides of the runtime's judge settings, and its retry budget."""
+
+    model: str | None = None
+    temperature: float | None = None
+    retries: int = 2
+
+    def __post_init__(self) -> None:
+        if isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 0:
+            raise GraderConfigError(f"judge retries must be an integer >= 0, got {self.retries!r}")
+        if self.temperature is not None and not 0.0 <= self.temperature <= 2.0:
+            raise GraderConfigError(f"judge temperature must lie in [0, 2], got {self.temperature}")
+
+    def request_kwargs(self, runtime_settings: Any) -> dict[str, Any]:
+        """The runtime's judge settings (model, temperature, max_tokens, seed…) with these overrides."""
+        kwargs = dict(runtime_settings.request_kwargs()) if runtime_settings is not None else {}
+        if self.model is not None:
+            kwargs["model"] = self.model
+        if self.temperature is not None:
+            kwargs["temperature"] = self.temperature
+        kwargs.setdefault("model", "gpt-4o-mini")
+        return kwargs
+
+
+@dataclass(frozen=True)
+class UnitKey:
+    """Who a judge call is about: the unit it is recorded under (with channel ``judge/<slug>``)."""
+
+    suite: str
+    variant: str
+    task_id: str
+    epoch: int = 1
+
+    def request(self, slug: str) -> RequestContext:
+        return RequestContext(self.suite or "adhoc", self.variant or "default", self.task_id, self.epoch,
+                              channel=f"judge/{slug}")
+
+
+@dataclass(frozen=True)
+class JudgeReply:
+    """One validated verdict and how it was obtained."""
+
+    verdict: BaseModel
+    model: str
+    tries: int
+
+
+def slugify(text: str) -> str:
+    """A judge name as a cassette folder name: letters, digits and ``-_.``."""
+    slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in text.strip()).strip("-")
+    if not slug:
+        raise GraderConfigError(f"judge name {text!r} has no usable characters")
+    return slug
+
+
+def verdict_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The ``response_format`` for a verdict model: a strict JSON schema, fields in declared order."""
+    schema = model.model_json_schema()
+    schema["additionalProperties"] = False
+    schema["required"] = list(schema.get("properties", {}))
+    return {"type": "json_schema", "json_schema": {"name": model.__name__, "strict": True, "schema": schema}}
+
+
+async def ask_judge(*, slug: str, key: UnitKey, messages: Sequence[Sequence[dict[str, str]]],
+                    verdict: type[BaseModel], settings: JudgeSettings) -> list[JudgeReply]:
+    """One validated verdict per message list, all within one judge unit (calls ``c1``, ``c2``…)."""
+    runtime = current_runtime()
+    kwargs = settings.request_kwargs(runtime.config.judge_settings)
+    response_format = verdict_schema(verdict)
+    async with runtime.unit(key.request(slug)):
+        return [await _one_verdict(runtime.judge_client, list(m), kwargs, response_format, verdict, settings, slug)
+                for m in messages]
+
+
+async def _one_verdict(client: Any, messages: list[dict[str, str]], kwargs: dict[str, Any],
+                       response_format: dict[str, Any], verdict: type[BaseModel], settings: JudgeSettings,
+                       slug: str) -> JudgeReply:
+    problems: list[str] = []
+    for attempt in range(1, settings.retries + 2):
+        try:
+            completion = await client.chat.completions.create(messages=messages, response_format=response_format,
+                                                              **kwargs)
+            parsed = _validated(completion, verdict)
+        except openai.APIStatusError as exc:
+            if _is_final(exc):
+                raise JudgeError(f"judge {slug}: {_describe_status(exc)} (not retried)", [*problems, str(exc)]) from exc
+            problems.append(f"try {attempt}: {_describe_status(exc)}")
+        except (openai.APIError, _InvalidReply, ValueError) as exc:
+            problems.append(f"try {attempt}: {type(exc).__name__}: {exc}")
+        else:
+            return JudgeReply(verdict=parsed, model=str(getattr(completion, "model", kwargs["model"])), tries=attempt)
+    raise JudgeError(f"judge {slug}: no valid verdict after {settings.retries + 1} tries: " + " | ".join(problems),
+                     problems)
+
+
+class _InvalidReply(ValueError):
+    """A reply that arrived but holds no usable verdict (refusal, empty, not JSON, invalid)."""
+
+
+def _validated(completion: Any, verdict: type[BaseModel]) -> BaseModel:
+    choices = getattr(completion, "choices", None) or []
+    if not choices:
+        raise _InvalidReply("the reply has no choices")
+    message = choices[0].message
+    if getattr(message, "refusal", None):
+        raise _InvalidReply(f"the judge refused: {message.refusal}")
+    content = message.content
+    if not content or not content.strip():
+        raise _InvalidReply(f"the reply is empty (finish_reason={choices[0].finish_reason})")
+    try:
+        data = json.loads(content)
+    except json.JSONDecodeError as exc:
+        raise _InvalidReply(f"the reply is not JSON ({exc.msg}): {content[:120]!r}") from None
+    try:
+        return verdict.model_validate(data)
+    except ValidationError as exc:
+        shown = "; ".join(f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}" for e in exc.errors()[:4])
+        raise _InvalidReply(f"the reply does not fit {verdict.__name__}: {shown}") from None
+
+
+def _is_final(exc: openai.APIStatusError) -> bool:
+    """Errors a retry cannot fix: a cassette miss, and 4xx other than timeouts/conflicts/rate limits."""
+    if exc.response is not None and exc.response.headers.get(_MISS_HEADER):
+        return True
+    return exc.status_code < 500 and exc.status_code not in _TRANSIENT_STATUS
+
+
+def _describe_status(exc: openai.APIStatusError) -> str:
+    if exc.response is not None and exc.response.headers.get(_MISS_HEADER):
+        body = exc.body if isinstance(exc.body, dict) else {}
+        return f"cassette miss: {body.get('message') or exc}"
+    return f"HTTP {exc.status_code}: {exc.message}"

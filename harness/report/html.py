@@ -1,0 +1,459 @@
+"""The report as ONE self-contained HTML file: opens from file://, needs no network.
+
+Plots are embedded as base64 ``data:`` URIs, CSS and JS are inline, and the rows travel as a JSON
+island (``<script type="application/json">``) that a small script renders into a filterable,
+sortable table. Clicking a row opens its drill-down: input, output, every grader's score and
+reason, and the trajectory (agents, handoffs, tool calls with arguments, model calls with tokens).
+
+Big runs stay usable: the summary tables are computed over every row, but the explorer embeds
+at most ``failure_cap`` failures/errors plus a seeded sample of ``sample_size`` other rows, the
+page says exactly what was sampled, and links to ``results.csv``/``results.parquet`` for the rest.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import logging
+import math
+import random
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from harness.gate import GateReport
+from harness.report.data import row_status
+from harness.report.markdown import VERDICT, ci, num, pval, sig
+from harness.report.summary import Analysis, RunSummary
+from harness.results import ResultRow
+
+__all__ = ["render_html", "select_rows", "Sampling"]
+
+log = logging.getLogger(__name__)
+
+#: Runs up to this many rows embed every row; bigger ones embed failures plus a sample.
+MAX_ROWS = 5000
+FAILURE_CAP = 2000
+SAMPLE_SIZE = 2000
+#: Long inputs/outputs/attributes are cut to this many characters in the page.
+MAX_TEXT = 4000
+MAX_SPANS = 300
+#: One encoder for every value: json.dumps with options builds a new encoder per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
+class Sampling(BaseModel):
+    """What the explorer holds out of the whole run, said on the page."""
+
+    total: int
+    embedded: int
+    failures_total: int
+    failures_embedded: int
+    others_total: int
+    others_embedded: int
+    sampled: bool
+
+
+def select_rows(rows: Sequence[ResultRow], max_rows: int = MAX_ROWS, failure_cap: int = FAILURE_CAP,
+                sample_size: int = SAMPLE_SIZE, seed: int = 0) -> tuple[list[ResultRow], Sampling]:
+    """Every row when there are at most ``max_rows``; else failures first (up to a cap) and a sample."""
+    failures = [r for r in rows if row_status(r) != "pass"]
+    others = [r for r in rows if row_status(r) == "pass"]
+    if len(rows) <= max_rows:
+        return list(rows), Sampling(total=len(rows), embedded=len(rows), failures_total=len(failures),
+                                    failures_embedded=len(failures), others_total=len(others),
+                                    others_embedded=len(others), sampled=False)
+    kept_failures = failures[:failure_cap]
+    kept_others = random.Random(seed).sample(others, min(sample_size, len(others)))
+    chosen = {id(r) for r in kept_failures} | {id(r) for r in kept_others}
+    selected = [r for r in rows if id(r) in chosen]
+    return selected, Sampling(total=len(rows), embedded=len(selected), failures_total=len(failures),
+                              failures_embedded=len(kept_failures), others_total=len(others),
+                              others_embedded=len(kept_others), sampled=True)
+
+
+def _value(value: Any) -> Any:
+    """A value for the page: kept as JSON (the page pretty-prints it on demand) unless too long.
+
+    Pretty-printing here would push every row through Python's slow indenting JSON encoder;
+    the browser does it only for the rows a person opens.
+    """
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    text = value if isinstance(value, str) else _ENCODER.encode(value)
+    if len(text) > MAX_TEXT:
+        return f"{text[:MAX_TEXT]}… (truncated: {len(text)} characters; full text in results.jsonl)"
+    return value
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+
+
+def _span(span: Any) -> dict[str, Any]:
+    attributes = dict(span.attributes)
+    out: dict[str, Any] = {"id": span.id, "parent": span.parent_id, "kind": span.kind, "name": span.name,
+                           "dur": _finite(span.duration_s), "error": span.error}
+    if span.kind == "handoff":
+        out["detail"] = f"{attributes.get('from_agent')} → {attributes.get('to_agent')}"
+    elif span.kind == "tool":
+        out["detail"] = _value(attributes.get("arguments"))
+        out["result"] = _value(attributes.get("result"))
+        out["agent"] = attributes.get("agent")
+    elif span.kind == "model":
+        out["detail"] = (f"{attributes.get('model', '')} · in {attributes.get('input_tokens', 0)} / "
+                         f"out {attributes.get('output_tokens', 0)} tokens · ${float(attributes.get('cost_usd') or 0):.5f}")
+    else:
+        out["detail"] = _value(attributes) if attributes else ""
+    return out
+
+
+def _row(index: int, row: ResultRow) -> dict[str, Any]:
+    spans = row.trajectory.spans
+    return {
+        "i": index,
+        "task": row.task_id,
+        "variant": row.variant,
+        "epoch": row.epoch,
+        "status": row_status(row),
+        "tags": row.tags,
+        "latency": round(row.latency_s, 4),
+        "cost": row.usage.cost_usd,
+        "tokens": row.usage.total_tokens,
+        "calls": row.usage.model_calls,
+        "error": None if row.error is None else f"{row.error.kind}: {row.error.type}: {row.error.message}",
+        "scores": [
+            {"name": s.name, "grader": s.grader, "value": _finite(s.value), "passed": s.passed, "reason": s.reason,
+             "error": None if s.error is None else f"{s.error.type}: {s.error.message}"}
+            for s in row.scores
+        ],
+        "input": _value(row.input),
+        "expected": _value(row.expected),
+        "output": _value(row.output),
+        "agents": row.trajectory.handoff_path,
+        "spans": [_span(s) for s in spans[:MAX_SPANS]],
+        "spans_total": len(spans),
+    }
+
+
+def _json_island(data: Any) -> str:
+    """JSON that is safe inside <script>: no '<', '>' or '&' can end the element early."""
+    text = json.dumps(data, ensure_ascii=False, default=str, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: Sequence[int] = ()) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>" + "".join(f'<td class="{"num" if i in numeric else ""}">{_e(c)}</td>' for i, c in enumerate(r)) + "</tr>"
+        for r in rows)
+    return f'<table class="summary"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _gates_html(report: GateReport) -> str:
+    rows = []
+    for r in report.results:
+        against = (f"baseline {sig(r.baseline_value)} ({r.baseline}), tolerance {r.tolerance:g}"
+                   if r.kind == "no_regression" else f"{r.op} {r.threshold:g}" if r.op else "")
+        drivers = ", ".join(r.drivers[:10]) + (f" (+{r.drivers_total - 10} more)" if r.drivers_total > 10 else "")
+        rows.append([r.status.upper(), r.gate, r.variant or "all", sig(r.value), ci(r.ci), against, drivers])
+    verdict = "all gates passed" if report.passed else f"exit code {int(report.exit_code)} ({report.exit_code.name})"
+    problems = "".join(f"<li>{_e(p)}</li>" for p in report.problems)
+    return (f'<section id="gates"><h2>Gates — {_e(verdict)}</h2>'
+            + _table(["Result", "Gate", "Variant", "Value", "95% CI", "Threshold / baseline", "Tasks that drove it"],
+                     rows)
+            + (f"<ul>{problems}</ul>" if problems else "") + "</section>")
+
+
+def _summary_html(s: RunSummary) -> str:
+    parts = []
+    board = [[r.variant, r.metric, num(r.mean.estimate), ci(r.mean), num(r.pass_rate.estimate), ci(r.pass_rate),
+              str(r.n_tasks), str(r.task_errors), str(r.grader_errors)] for r in s.leaderboard]
+    parts.append('<section id="leaderboard"><h2>Leaderboard</h2><p class="note">Per-task means (epochs averaged '
+                 'first), 95% intervals. Attempts with task errors are excluded and counted.</p>'
+                 + _table(["Variant", "Metric", "Mean", "95% CI", "Pass rate", "95% CI", "Tasks", "Task errors",
+                           "Grader errors"], board, numeric=[2, 4, 6, 7, 8]) + "</section>")
+    if s.comparisons:
+        comp = [[c.candidate, c.metric, c.baseline, num(c.result.baseline_mean), num(c.result.candidate_mean),
+                 "–" if math.isnan(c.result.diff) else f"{c.result.diff:+.3f}", ci(c.result.ci), pval(c.result.p_value),
+                 pval(c.result.p_adjusted), c.result.test, VERDICT[c.result.label], str(c.result.n)]
+                for c in s.comparisons]
+        parts.append(f'<section id="comparisons"><h2>Comparisons vs baseline {_e(s.baseline)}</h2>'
+                     f'<p class="note">Paired over tasks both completed. Verdicts use {_e(s.correction)}.</p>'
+                     + _table(["Candidate", "Metric", "Baseline", "Base", "Cand.", "Δ", "95% CI", "p", "p (Holm)",
+                               "Test", "Verdict", "Tasks"], comp, numeric=[3, 4, 5, 7, 8, 11]) + "</section>")
+    usage = [[v.variant, str(v.attempts), f"{v.cost_usd.mean:.5f}", f"{v.cost_usd.p95:.5f}", f"{v.tokens.mean:.0f}",
+              f"{v.tokens.p95:.0f}", f"{v.latency_s.mean:.2f}", f"{v.latency_s.p50:.2f}", f"{v.latency_s.p95:.2f}",
+              str(v.task_errors), str(v.grader_errors)] for v in s.variants if v.attempts]
+    parts.append('<section id="usage"><h2>Cost, tokens and latency per task</h2>'
+                 + _table(["Variant", "Attempts", "Cost mean (USD)", "Cost p95", "Tokens mean", "Tokens p95",
+                           "Latency mean (s)", "p50", "p95", "Task errors", "Grader errors"], usage,
+                          numeric=list(range(1, 11))) + "</section>")
+    if s.flips_total:
+        flips = [[f.task_id, f.baseline, f.candidate, f.direction] for f in s.flips]
+        parts.append(f'<section id="flips"><details><summary>{s.flips_total} tasks flipped between pass and fail'
+                     f'</summary>' + _table(["Task", "Baseline", "Candidate", "Direction"], flips) + "</details></section>")
+    if s.pass_at_k:
+        rows = [[p.variant, str(p.k), num(p.pass_at_k), num(p.pass_hat_k), str(p.n_tasks)] for p in s.pass_at_k]
+        stab = [[r.variant, str(r.stable_pass), str(r.stable_fail), str(r.flaky)] for r in s.stability]
+        parts.append('<section id="epochs"><h2>Repeated epochs</h2>'
+                     + _table(["Variant", "k", "pass@k", "pass^k", "Tasks"], rows, numeric=[1, 2, 3, 4])
+                     + _table(["Variant", "Stable pass", "Stable fail", "Flaky"], stab, numeric=[1, 2, 3]) + "</section>")
+    if s.judge_calibration:
+        rows = [[c.grader or "judge", sig(c.n), num(c.agreement), num(c.kappa)] for c in s.judge_calibration]
+        parts.append('<section id="calibration"><h2>Judge calibration</h2>'
+                     + _table(["Grader", "n", "Agreement", "Cohen's κ"], rows, numeric=[1, 2, 3]) + "</section>")
+    if s.notes:
+        parts.append("<section id=\"notes\"><h2>Notes</h2><ul>" + "".join(f"<li>{_e(n)}</li>" for n in s.notes)
+                     + "</ul></section>")
+    return "".join(parts)
+
+
+def _plots_html(plots: Mapping[str, Path]) -> str:
+    if not plots:
+        return ""
+    figures = []
+    for name, path in plots.items():
+        encoded = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+        title = name.replace("_", " ")
+        figures.append(f'<figure><img alt="{_e(title)}" src="data:image/png;base64,{encoded}">'
+                       f"<figcaption>{_e(title)}</figcaption></figure>")
+    return f'<section id="plots"><h2>Plots</h2><div class="plots">{"".join(figures)}</div></section>'
+
+
+def _sampling_html(sampling: Sampling, links: Mapping[str, str]) -> str:
+    files = " · ".join(f'<a href="{_e(path)}">{_e(label)}</a>' for label, path in links.items())
+    if sampling.sampled:
+        text = (f"This run has {sampling.total:,} attempts; the explorer embeds {sampling.embedded:,}: "
+                f"{sampling.failures_embedded:,} of {sampling.failures_total:,} failed or errored attempts "
+                f"and a random sample (seeded) of {sampling.others_embedded:,} of {sampling.others_total:,} passing "
+                f"attempts. Summary tables and plots use every attempt. All rows: {files}.")
+    else:
+        text = f"All {sampling.total:,} attempts are embedded. Data: {files}."
+    return f'<p id="sampling" class="note" data-sampled="{str(sampling.sampled).lower()}">{text}</p>'
+
+
+def render_html(analysis: Analysis, gates: GateReport | None = None, plots: Mapping[str, Path] | None = None, *,
+                links: Mapping[str, str] | None = None, max_rows: int = MAX_ROWS, failure_cap: int = FAILURE_CAP,
+                sample_size: int = SAMPLE_SIZE, seed: int = 0) -> str:
+    """The whole report as one HTML document (a string)."""
+    summary = analysis.summary
+    links = dict(links or {"results.csv": "results.csv", "results.parquet": "results.parquet",
+                           "summary.json": "summary.json"})
+    rows, sampling = select_rows(analysis.data.rows, max_rows, failure_cap, sample_size, seed)
+    payload = {
+        "scoreNames": analysis.data.score_names,
+        "variants": analysis.data.variants,
+        "tags": sorted({t for r in rows for t in r.tags}),
+        "rows": [_row(i, r) for i, r in enumerate(rows)],
+    }
+    run = summary.run
+    title = f"{run.suite} eval report — {run.run_id}"
+    header = (f"<header><h1>{_e(title)}</h1><p class=\"meta\">status <b>{_e(run.status)}</b> · "
+              f"{len(run.variants)} variants · {run.epochs} epoch(s) · created {_e(run.created_at)}"
+              + (f" · commit <code>{_e(run.git_commit[:10])}</code>" if run.git_commit else "")
+              + (f" · compared with run <code>{_e(summary.vs.run_id)}</code>" if summary.vs else "")
+              + "</p></header>")
+    body = "".join([
+        header,
+        _gates_html(gates) if gates is not None else "",
+        _summary_html(summary),
+        _plots_html(plots or {}),
+        '<section id="explorer"><h2>Results</h2>',
+        _sampling_html(sampling, links),
+        _EXPLORER,
+        "</section>",
+    ])
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f'<link rel="icon" href="data:,"><title>{_e(title)}</title><style>{_CSS}</style></head>'
+            f'<body>{body}<script type="application/json" id="report-data">{_json_island(payload)}</script>'
+            f"<script>{_JS}</script></body></html>")
+
+
+_EXPLORER = """
+<div class="controls">
+  <label>Variant <select id="filter-variant"><option value="">all</option></select></label>
+  <label>Grader <select id="filter-grader" title="with a grader chosen, Status filters that grader's verdict">
+    <option value="">all</option></select></label>
+  <label>Status <select id="filter-status"><option value="">all</option><option>pass</option><option>fail</option>
+    <option>error</option></select></label>
+  <label>Tag <select id="filter-tag"><option value="">all</option></select></label>
+  <label>Search <input id="search" type="search" placeholder="task, output, reason…"></label>
+  <label>Rows per page <select id="page-size"><option>50</option><option selected>100</option><option>500</option>
+    <option value="0">all</option></select></label>
+</div>
+<p id="count" aria-live="polite"></p>
+<table id="results"><thead><tr id="results-head"></tr></thead><tbody id="rows"></tbody></table>
+<div class="pager"><button id="prev" type="button">‹ previous</button><span id="page"></span>
+  <button id="next" type="button">next ›</button></div>
+"""
+
+_CSS = """
+:root{--fg:#1f2328;--bg:#fff;--muted:#59636e;--line:#d1d9e0;--pass:#1a7f37;--fail:#cf222e;--error:#9a6700;--hl:#f6f8fa}
+@media (prefers-color-scheme: dark){:root{--fg:#e6edf3;--bg:#0d1117;--muted:#9198a1;--line:#3d444d;--pass:#3fb950;
+--fail:#f85149;--error:#d29922;--hl:#161b22}}
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg);
+margin:0 auto;max-width:1400px;padding:16px 24px}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:24px 0 8px;border-bottom:1px solid var(--line)}
+.meta,.note{color:var(--muted)}code{font-family:ui-monospace,SFMono-Regular,Menlo,monospace}
+table{border-collapse:collapse;margin:8px 0;width:100%}th,td{border:1px solid var(--line);padding:4px 8px;
+text-align:left;vertical-align:top}td.num{text-align:right;font-variant-numeric:tabular-nums}
+th{background:var(--hl)}#results th{cursor:pointer;user-select:none;white-space:nowrap}
+#results th.sorted-asc::after{content:" ▲"}#results th.sorted-desc::after{content:" ▼"}
+tr.row{cursor:pointer}tr.row:hover,tr.row:focus{background:var(--hl);outline:none}
+.status-pass{color:var(--pass);font-weight:600}.status-fail{color:var(--fail);font-weight:600}
+.status-error{color:var(--error);font-weight:600}
+.controls{display:flex;flex-wrap:wrap;gap:12px;margin:8px 0}.controls label{display:flex;gap:4px;align-items:center}
+.plots{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0;border:1px solid var(--line);padding:6px}
+figure img{max-width:100%;height:auto;display:block}figcaption{color:var(--muted);font-size:12px}
+.detail td{background:var(--hl)}.detail pre{white-space:pre-wrap;word-break:break-word;margin:2px 0 8px;
+max-height:320px;overflow:auto;font:12px ui-monospace,SFMono-Regular,Menlo,monospace}
+.detail h4{margin:8px 0 2px}.pager{display:flex;gap:12px;align-items:center}
+.span-model{color:#0969da}.span-tool{color:#8250df}.span-handoff{color:#bf3989}.span-agent{font-weight:600}
+"""
+
+_JS = r"""
+(function(){
+"use strict";
+var DATA = JSON.parse(document.getElementById("report-data").textContent);
+var rows = DATA.rows, names = DATA.scoreNames;
+var state = {variant:"", grader:"", status:"", tag:"", q:"", sort:null, dir:1, page:0, size:100};
+var columns = [
+  {key:"task", label:"Task"}, {key:"variant", label:"Variant"}, {key:"epoch", label:"Epoch", num:true},
+  {key:"status", label:"Status"}
+].concat(names.map(function(n){return {key:"score:"+n, label:n, num:true};})).concat([
+  {key:"latency", label:"Latency (s)", num:true}, {key:"cost", label:"Cost (USD)", num:true},
+  {key:"tokens", label:"Tokens", num:true}, {key:"tags", label:"Tags"}
+]);
+function el(tag, cls, text){var e=document.createElement(tag); if(cls){e.className=cls;}
+  if(text!==undefined&&text!==null){e.textContent=String(text);} return e;}
+function score(r, name){for(var i=0;i<r.scores.length;i++){if(r.scores[i].name===name){return r.scores[i];}} return null;}
+function verdict(s){if(!s){return "";} if(s.error){return "error";} return s.passed?"pass":"fail";}
+function value(r, key){
+  if(key.indexOf("score:")===0){var s=score(r, key.slice(6)); return s&&s.value!==null?s.value:null;}
+  if(key==="tags"){return r.tags.join(",");} return r[key];
+}
+function fmt(v, key){
+  if(v===null||v===undefined){return "–";}
+  if(key==="cost"){return Number(v).toFixed(5);} if(key==="latency"){return Number(v).toFixed(2);}
+  if(key.indexOf("score:")===0){return Number(v).toFixed(2);} return String(v);
+}
+function show(v){if(v===null||v===undefined||v===""){return "";}
+  return typeof v==="string"?v:JSON.stringify(v,null,1);}
+function flat(v){return typeof v==="string"?v:JSON.stringify(v);}
+function haystack(r){
+  if(r._text===undefined){
+    r._text=[r.task,r.variant,r.status,r.tags.join(" "),flat(r.input),flat(r.output),flat(r.expected),r.error||""].concat(
+      r.scores.map(function(s){return s.name+" "+s.reason+" "+(s.error||"");})).join("\n").toLowerCase();
+  }
+  return r._text;
+}
+function matches(r){
+  if(state.variant&&r.variant!==state.variant){return false;}
+  if(state.tag&&r.tags.indexOf(state.tag)<0){return false;}
+  if(state.grader){var s=score(r,state.grader); if(!s){return false;}
+    if(state.status&&verdict(s)!==state.status){return false;}}
+  else if(state.status&&r.status!==state.status){return false;}
+  if(state.q&&haystack(r).indexOf(state.q)<0){return false;}
+  return true;
+}
+function compare(a, b){
+  var x=value(a,state.sort), y=value(b,state.sort);
+  if(x===y){return a.i-b.i;} if(x===null||x===undefined){return 1;} if(y===null||y===undefined){return -1;}
+  return (x<y?-1:1)*state.dir;
+}
+function pre(v){var p=el("pre"); p.textContent=show(v)||"–"; return p;}
+function detail(r){
+  var box=el("div");
+  box.appendChild(el("h4",null,"Input")); box.appendChild(pre(r.input));
+  if(r.expected!==null&&r.expected!==undefined){box.appendChild(el("h4",null,"Expected")); box.appendChild(pre(r.expected));}
+  box.appendChild(el("h4",null,"Output")); box.appendChild(pre(r.output));
+  if(r.error){box.appendChild(el("h4",null,"Task error")); box.appendChild(pre(r.error));}
+  box.appendChild(el("h4",null,"Scores"));
+  var t=el("table","scores"), h=el("tr");
+  ["Metric","Grader","Value","Verdict","Reason"].forEach(function(c){h.appendChild(el("th",null,c));});
+  t.appendChild(h);
+  r.scores.forEach(function(s){var tr=el("tr","score");
+    tr.appendChild(el("td",null,s.name)); tr.appendChild(el("td",null,s.grader));
+    tr.appendChild(el("td","num",s.value===null?"–":Number(s.value).toFixed(3)));
+    tr.appendChild(el("td","status-"+verdict(s),verdict(s)));
+    tr.appendChild(el("td","reason",s.error?("grader error: "+s.error):s.reason)); t.appendChild(tr);});
+  box.appendChild(t);
+  box.appendChild(el("h4",null,"Trajectory"+(r.agents.length?" — "+r.agents.join(" → "):"")));
+  var tt=el("table","trajectory"), hh=el("tr");
+  ["Span","Kind","Name","Details","Duration (s)"].forEach(function(c){hh.appendChild(el("th",null,c));});
+  tt.appendChild(hh);
+  r.spans.forEach(function(s){var tr=el("tr","span span-"+s.kind);
+    tr.appendChild(el("td",null,s.id)); tr.appendChild(el("td",null,s.kind));
+    tr.appendChild(el("td",null,s.name+(s.agent?" ("+s.agent+")":"")));
+    var d=el("td"); d.appendChild(pre(show(s.detail)+(s.result!==undefined&&s.result!==null?"\n→ "+show(s.result):"")+
+      (s.error?"\nerror: "+s.error:"")));
+    tr.appendChild(d); tr.appendChild(el("td","num",s.dur===null?"–":Number(s.dur).toFixed(3))); tt.appendChild(tr);});
+  box.appendChild(tt);
+  if(r.spans_total>r.spans.length){box.appendChild(el("p","note","showing "+r.spans.length+" of "+r.spans_total+" spans"));}
+  return box;
+}
+function toggle(tr, r){
+  var next=tr.nextSibling;
+  if(next&&next.classList&&next.classList.contains("detail")){next.parentNode.removeChild(next);
+    tr.setAttribute("aria-expanded","false"); return;}
+  var d=el("tr","detail"), td=el("td"); td.colSpan=columns.length; td.appendChild(detail(r)); d.appendChild(td);
+  tr.parentNode.insertBefore(d, tr.nextSibling); tr.setAttribute("aria-expanded","true");
+}
+function renderRow(r){
+  var tr=el("tr","row status-row-"+r.status); tr.tabIndex=0; tr.dataset.task=r.task; tr.dataset.variant=r.variant;
+  tr.dataset.status=r.status; tr.setAttribute("aria-expanded","false");
+  columns.forEach(function(c){var v=value(r,c.key);
+    var td=el("td",(c.num?"num ":"")+(c.key==="status"?"status-"+r.status:""),fmt(v,c.key)); tr.appendChild(td);});
+  tr.addEventListener("click",function(){toggle(tr,r);});
+  tr.addEventListener("keydown",function(e){if(e.key==="Enter"||e.key===" "){e.preventDefault(); toggle(tr,r);}});
+  return tr;
+}
+function render(){
+  var list=rows.filter(matches);
+  if(state.sort){list.sort(compare);}
+  var size=state.size||list.length||1, pages=Math.max(1,Math.ceil(list.length/size));
+  state.page=Math.min(state.page,pages-1);
+  var start=state.page*size, shown=list.slice(start,start+size), body=document.getElementById("rows");
+  var frag=document.createDocumentFragment(); shown.forEach(function(r){frag.appendChild(renderRow(r));});
+  body.textContent=""; body.appendChild(frag);
+  document.getElementById("count").textContent=list.length+" of "+rows.length+" embedded rows match"+
+    (list.length?" · showing "+(start+1)+"–"+(start+shown.length):"");
+  document.getElementById("page").textContent="page "+(state.page+1)+" of "+pages;
+  document.getElementById("prev").disabled=state.page===0;
+  document.getElementById("next").disabled=state.page>=pages-1;
+}
+function fill(id, values){var s=document.getElementById(id);
+  values.forEach(function(v){var o=el("option",null,v); o.value=v; s.appendChild(o);});}
+function header(){
+  var head=document.getElementById("results-head");
+  columns.forEach(function(c){var th=el("th",null,c.label); th.dataset.key=c.key; th.tabIndex=0;
+    th.setAttribute("aria-sort","none");
+    var sort=function(){if(state.sort===c.key){state.dir=-state.dir;}else{state.sort=c.key; state.dir=1;}
+      Array.prototype.forEach.call(head.children,function(h){h.className=""; h.setAttribute("aria-sort","none");});
+      th.className=state.dir>0?"sorted-asc":"sorted-desc";
+      th.setAttribute("aria-sort",state.dir>0?"ascending":"descending"); render();};
+    th.addEventListener("click",sort);
+    th.addEventListener("keydown",function(e){if(e.key==="Enter"){sort();}});
+    head.appendChild(th);});
+}
+function bind(id, key, transform){document.getElementById(id).addEventListener("input",function(e){
+  state[key]=transform?transform(e.target.value):e.target.value; state.page=0; render();});}
+fill("filter-variant", DATA.variants); fill("filter-grader", names); fill("filter-tag", DATA.tags);
+header();
+bind("filter-variant","variant"); bind("filter-grader","grader"); bind("filter-status","status");
+bind("filter-tag","tag"); bind("search","q",function(v){return v.trim().toLowerCase();});
+bind("page-size","size",function(v){return parseInt(v,10)||0;});
+document.getElementById("prev").addEventListener("click",function(){state.page-=1; render();});
+document.getElementById("next").addEventListener("click",function(){state.page+=1; render();});
+render();
+})();
+"""

@@ -1,0 +1,102 @@
+"""Write every report file for a run folder into ``<run>/report/`` (or ``out_dir``).
+
+``report.md``, ``report.html``, ``summary.json``, ``results.csv``, ``results.parquet`` and
+``plots/*.png``. The run folder is read once; every file is written from the same
+:class:`~harness.report.summary.Analysis`, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.gate import DEFAULT_MAX_ERROR_RATE, GateReport, evaluate_gates
+from harness.report.data import export_frame, load_run_data
+from harness.report.html import render_html
+from harness.report.markdown import render_markdown
+from harness.report.summary import Analysis, analyse
+
+__all__ = ["ReportPaths", "write_report"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    """Where each report file went."""
+
+    root: Path
+    markdown: Path
+    html: Path
+    summary_json: Path
+    results_csv: Path
+    results_parquet: Path
+    plots: dict[str, Path] = field(default_factory=dict)
+    gates: GateReport | None = None
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _gate_report(analysis: Analysis, gates: Sequence[Any] | GateReport | None, baseline: str | Path | None,
+                 max_error_rate: float) -> GateReport | None:
+    if gates is None or isinstance(gates, GateReport):
+        return gates
+    return evaluate_gates(analysis.data, gates, baseline=baseline, max_error_rate=max_error_rate)
+
+
+def write_report(run_folder: str | Path, out_dir: str | Path | None = None, vs: str | Path | None = None,
+                 gates: Sequence[Any] | GateReport | None = None, *, plots: bool = True,
+                 baseline: str | Path | None = None, max_error_rate: float = DEFAULT_MAX_ERROR_RATE) -> ReportPaths:
+    """Write the report files and return their paths.
+
+    ``vs``: another run folder or a variant of this run to compare against (default: the
+    manifest's baseline variant). ``gates``: gate specs to evaluate (or an evaluated
+    :class:`GateReport`) whose results the Markdown and HTML include. ``plots=False`` skips the
+    PNGs (the HTML then has none).
+    """
+    started = time.perf_counter()
+    data = load_run_data(run_folder)
+    analysis = analyse(data, vs)
+    gate_report = _gate_report(analysis, gates, baseline, max_error_rate)
+    root = Path(out_dir) if out_dir is not None else data.path / "report"
+    root.mkdir(parents=True, exist_ok=True)
+    paths = ReportPaths(root=root, markdown=root / "report.md", html=root / "report.html",
+                        summary_json=root / "summary.json", results_csv=root / "results.csv",
+                        results_parquet=root / "results.parquet", gates=gate_report)
+
+    frame = export_frame(data.scores)
+    frame.to_csv(paths.results_csv, index=False)
+    frame.to_parquet(paths.results_parquet, index=False)
+
+    summary_doc: dict[str, Any] = analysis.summary.model_dump(mode="json")
+    if gate_report is not None:
+        summary_doc["gates"] = gate_report.model_dump(mode="json")
+    _atomic_text(paths.summary_json, json.dumps(summary_doc, indent=2, ensure_ascii=False))
+
+    plot_paths: dict[str, Path] = {}
+    if plots:
+        from harness.report.plots import render_plots  # matplotlib only when plots are wanted
+
+        plot_paths = render_plots(analysis, root / "plots")
+    paths.plots.update(plot_paths)
+
+    links = {"HTML report": "report.html", "summary.json": "summary.json", "results.csv": "results.csv",
+             "results.parquet": "results.parquet"}
+    markdown = render_markdown(analysis.summary, gate_report, links=links)
+    if plot_paths:  # links, not inline images: a PR comment or step summary cannot reach these files
+        markdown += "\nPlots: " + " · ".join(f"[{name}](plots/{p.name})" for name, p in plot_paths.items()) + "\n"
+    _atomic_text(paths.markdown, markdown)
+    _atomic_text(paths.html, render_html(analysis, gate_report, plot_paths, links={
+        "results.csv": "results.csv", "results.parquet": "results.parquet", "summary.json": "summary.json"}))
+    log.info("report for %s written to %s in %.2f s", data.manifest.run_id, root, time.perf_counter() - started)
+    return paths
