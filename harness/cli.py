@@ -81,7 +81,7 @@ def _runtime(record_mode: str, base_url: str | None, backend: str | None, casset
     from harness.runtime import RuntimeConfig
 
     config = RuntimeConfig(base_url=base_url, record_mode=record_mode, cassette_dir=cassettes,
-                           backend=backend or os.environ.get("HARNESS_BACKEND", "openai"))
+                           backend=backend)
     if timeout is not None:
         config.request_timeout_s = timeout
     return config

@@ -57,11 +57,11 @@ class FlowContext:
         """``model``, ``temperature``, ``max_tokens``… ready for ``client.chat.completions.create(**…)``."""
         return self.settings.request_kwargs()
 
-    def span(self, name: str, **attributes: Any) -> Any:
+    def span(self, name: str, /, **attributes: Any) -> Any:
         """A custom span around a block: ``with ctx.span("round", n=2): ...``."""
         return trace.span(name, **attributes)
 
-    def event(self, name: str, **attributes: Any) -> Any:
+    def event(self, name: str, /, **attributes: Any) -> Any:
         """An instant custom span: ``ctx.event("route", category="refunds")``."""
         return trace.event(name, **attributes)
 

@@ -54,7 +54,9 @@ async def regrade(run_folder: str | Path, suite: Suite, runs_dir: Path,
     writer = ResultWriter(folder.results_path)
     totals = RunTotals()
     try:
-        async with Runtime(runtime or RuntimeConfig()):
+        config = runtime or RuntimeConfig()
+        config.backend = config.backend or suite.backend
+        async with Runtime(config):
             for row in source.rows():
                 scores = [] if row.error else await grade(suite.graders, _attempt(row, tasks))
                 fresh = row.model_copy(update={"run_id": new_id, "scores": scores})

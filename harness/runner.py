@@ -388,6 +388,8 @@ async def run_suite(suite: Suite, options: RunOptions | None = None) -> RunResul
     """Run a suite and return its run folder. Safe to interrupt; resume with ``options.resume``."""
     options = options or RunOptions()
     options.runtime.record_mode = options.record_mode
+    if options.runtime.backend is None and suite.backend is not None:
+        options.runtime.backend = suite.backend
     run = _Run(suite, options)
     tasks = run.dataset.tasks()
     if options.shard is not None:

@@ -56,7 +56,8 @@ class RuntimeConfig:
     api_key: str | None = None
     record_mode: RecordMode | str = RecordMode.NONE
     cassette_dir: Path = Path("cassettes")
-    backend: str = "openai"
+    #: Backend profile name (see harness.backends); ``None``: the suite's, then $HARNESS_BACKEND, then "openai".
+    backend: str | None = None
     #: Retries of 429/5xx/timeouts by the openai client itself (0 while replaying).
     max_retries: int = 3
     request_timeout_s: float = 120.0
@@ -102,7 +103,7 @@ class Runtime:
     def __init__(self, config: RuntimeConfig | None = None) -> None:
         self.config = config or RuntimeConfig()
         self.mode = RecordMode(self.config.record_mode)
-        self.profile = get_profile(self.config.backend)
+        self.profile = get_profile(self.config.backend or os.environ.get("HARNESS_BACKEND") or "openai")
         scrubber = Scrubber(patterns=list(self.config.scrub_patterns))
         scrubber.add_secret(self.config.api_key)
         scrubber.add_secret(self.config.judge_api_key)

@@ -108,6 +108,9 @@ class Suite:
     #: The variant that ships now: comparisons and no-regression gates measure against it.
     baseline: str | None = None
     description: str = ""
+    #: The backend profile the suite's cassettes were recorded through (e.g. "llama-cpp"): request
+    #: adaptations change the body that replay matches on, so replay must use the same profile.
+    backend: str | None = None
     #: Where the suite was declared; relative dataset paths resolve against it.
     root: Path | None = None
     metadata: dict[str, Any] = field(default_factory=dict)

@@ -173,7 +173,7 @@ class TraceRecorder:
         counter = self._counters.setdefault(branch, itertools.count(1))
         return f"{branch}:{next(counter)}"
 
-    def start(self, kind: SpanKind, name: str, parent_id: str | None = None, **attributes: Any) -> Span:
+    def start(self, kind: SpanKind, name: str, /, parent_id: str | None = None, **attributes: Any) -> Span:
         branch = current_branch()
         path = branch.path if branch else "0"
         with self._lock:
@@ -198,7 +198,7 @@ class TraceRecorder:
                 span_.error = error
             self._open.pop(span_.id, None)
 
-    def add(self, kind: SpanKind, name: str, start_s: float, parent_id: str | None = None,
+    def add(self, kind: SpanKind, name: str, /, start_s: float, parent_id: str | None = None,
             error: str | None = None, **attributes: Any) -> Span:
         """Record a finished span in one step (the transport knows the whole call at once)."""
         done = self.start(kind, name, parent_id=parent_id, **attributes)
@@ -244,7 +244,7 @@ def parent(span_id: str | None) -> Iterator[None]:
 
 
 @contextmanager
-def span(name: str, kind: SpanKind = "custom", **attributes: Any) -> Iterator[Span | None]:
+def span(name: str, /, kind: SpanKind = "custom", **attributes: Any) -> Iterator[Span | None]:
     """Record a span around a block: ``with span("route", category="refunds"): ...``.
 
     Yields the span so the block can add attributes (``s.attributes["rounds"] = 3``); yields
@@ -267,7 +267,7 @@ def span(name: str, kind: SpanKind = "custom", **attributes: Any) -> Iterator[Sp
         _current_span.reset(token)
 
 
-def event(name: str, **attributes: Any) -> Span | None:
+def event(name: str, /, **attributes: Any) -> Span | None:
     """Record an instant custom span (a decision, a vote): ``event("route", category="refunds")``."""
     recorder = _recorder.get()
     if recorder is None:
