@@ -76,6 +76,8 @@ LOWER_IS_BETTER = {"cost_per_task_usd", "tokens_per_task", "latency_s", "p50_lat
                    "error_rate", "grader_errors"}
 BUILTIN = {PASS_RATE, "error_rate", "grader_errors", "p50_latency_s", "p95_latency_s", "cost_per_task_usd",
            "tokens_per_task", "judge_kappa"}
+#: Metrics of the run as a whole (not of a variant): a gate on them is checked once.
+RUN_LEVEL = {"judge_kappa"}
 PAIRED_BUILTIN = {PASS_RATE, "cost_per_task_usd", "tokens_per_task", "latency_s"}
 
 
@@ -292,11 +294,11 @@ def _violators(measured: _Measured, op: str, threshold: float) -> list[str]:
     return sorted(bad, key=lambda t: (measured.per_task[t], t), reverse=descending)
 
 
-def _evaluate_metric(gate: MetricGate, data: RunData, variant: str) -> GateResult:
-    measured = _measure(data, variant, gate.metric)
+def _evaluate_metric(gate: MetricGate, data: RunData, variant: str | None) -> GateResult:
+    measured = _measure(data, variant or "", gate.metric)
     ok = not math.isnan(measured.value) and OPS[gate.op](measured.value, gate.threshold)
     drivers = [] if ok else _violators(measured, gate.op, gate.threshold)
-    where = "" if gate.variant else f" [{variant}]"
+    where = "" if gate.variant or variant is None else f" [{variant}]"
     head = f"{'PASS' if ok else 'FAIL'} {gate.describe()}{where}"
     message = (f"{head}: {gate.metric} = {_fmt(measured.value)} ({_fmt_ci(measured.ci)}), "
                f"threshold {gate.op} {gate.threshold:g}"
@@ -437,7 +439,8 @@ def evaluate_gates(run_folder: str | Path | RunData, gates: Sequence[Any] | None
             if spec.variant is not None:
                 _check_variant(data, spec.variant)
             if isinstance(spec, MetricGate):
-                for variant in [spec.variant] if spec.variant else data.variants:
+                run_level = spec.metric in RUN_LEVEL
+                for variant in [spec.variant] if spec.variant or run_level else data.variants:
                     results.append(_evaluate_metric(spec, data, variant))
             else:
                 results.extend(_regression_results(spec, data, baseline, cache))
@@ -456,7 +459,7 @@ def evaluate_gates(run_folder: str | Path | RunData, gates: Sequence[Any] | None
         code = ExitCode.OK
     problems = [*config, *(f"INCOMPLETE {p}" for p in incomplete)]
     for line in problems:
-        log.warning("%s", line)
+        log.info("%s", line)
     return GateReport(run_id=data.manifest.run_id, status=data.manifest.status, exit_code=code,
                       results=results, problems=problems, max_error_rate=max_error_rate, error_rates=rates)
 

@@ -267,7 +267,7 @@ def _is_binary(*arrays: np.ndarray) -> bool:
 
 def paired_compare(baseline: Mapping[str, float], candidate: Mapping[str, float], *, alpha: float = 0.05,
                    confidence: float = 0.95, effect: float = 0.05, power: float = 0.8,
-                   seed: int = DEFAULT_SEED) -> PairedComparison:
+                   seed: int = DEFAULT_SEED, n_resamples: int = DEFAULT_RESAMPLES) -> PairedComparison:
     """Compare two variants task by task (keys are task ids, values per-task means).
 
     Only tasks present in both count: a task one variant errored on says nothing about the
@@ -284,10 +284,10 @@ def paired_compare(baseline: Mapping[str, float], candidate: Mapping[str, float]
                                 power_method="none")
     d = b - a
     diff = float(d.mean())
-    ci = bootstrap_mean_ci(d, confidence=confidence, seed=seed)
+    ci = bootstrap_mean_ci(d, confidence=confidence, seed=seed, n_resamples=n_resamples)
     ci = ci.model_copy(update={"method": f"paired {ci.method}"})
-    common = dict(n=n, baseline_mean=float(a.mean()), candidate_mean=float(b.mean()), diff=diff, ci=ci,
-                  alpha=alpha, effect=effect)
+    common: dict[str, Any] = {"n": n, "baseline_mean": float(a.mean()), "candidate_mean": float(b.mean()),
+                              "diff": diff, "ci": ci, "alpha": alpha, "effect": effect}
     if _is_binary(a, b):
         baseline_only = int(np.sum((a == 1) & (b == 0)))
         candidate_only = int(np.sum((a == 0) & (b == 1)))

@@ -13,8 +13,8 @@ Per-task values average a task's epochs first, so statistics count tasks, not at
 
 from __future__ import annotations
 
+import json
 import logging
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -91,14 +91,17 @@ class JudgeCalibration(BaseModel):
     ``{"grader": "helpfulness", "labels": ["fail", "pass"], "confusion": [[40, 5], [3, 52]]}``
     where ``confusion[i][j]`` counts items humans labelled ``labels[i]`` and the judge
     ``labels[j]``. Missing ``kappa``/``agreement``/``n`` are computed from the confusion matrix.
+    :func:`harness.graders.calibration.save_calibration` writes this form; other keys are ignored.
     """
 
     grader: str | None = None
+    judge: str | None = None
     kappa: float | None = None
     agreement: float | None = None
     n: int | None = None
     labels: list[str] = Field(default_factory=list)
     confusion: list[list[int]] | None = None
+    self_consistency: float | None = None
 
     def completed(self) -> JudgeCalibration:
         if self.confusion is None:
@@ -188,7 +191,7 @@ class RunData:
         valid = frame[frame["error_kind"].isna() & frame["grader_error"].isna() & frame["grader_name"].notna()]
         valid = valid.assign(
             value=pd.to_numeric(valid["value"], errors="coerce"),
-            passed=valid["passed"].map(lambda v: math.nan if v is None else float(bool(v))).astype(float),
+            passed=valid["passed"].map({True: 1.0, False: 0.0}).astype(float),
         )
         valid["value"] = valid["value"].fillna(valid["passed"])
         return valid
@@ -256,19 +259,18 @@ def tasks_sorted(values: dict[str, float], descending: bool = False) -> list[str
     return sorted(values, key=lambda t: (values[t], t), reverse=descending)
 
 
+_ENCODER = json.JSONEncoder(default=str)
+
+
 def export_frame(frame: pd.DataFrame, json_columns: Sequence[str] = ("tags", "output", "grader_params")) -> pd.DataFrame:
     """The per-grader frame with nested columns as JSON text, so CSV and Parquet both take it."""
-    import json
-
     out = frame.copy()
+    encode = _ENCODER.encode
     for column in json_columns:
         if column in out:
-            out[column] = out[column].map(
-                lambda v: None if v is None else v if isinstance(v, str) else json.dumps(v, default=str))
-    for column in ("passed",):
-        if column in out:
-            out[column] = out[column].astype("boolean")
-    for column in ("value",):
-        if column in out:
-            out[column] = pd.to_numeric(out[column], errors="coerce")
+            out[column] = [None if v is None else v if isinstance(v, str) else encode(v) for v in out[column]]
+    if "passed" in out:
+        out["passed"] = out["passed"].astype("boolean")
+    if "value" in out:
+        out["value"] = pd.to_numeric(out["value"], errors="coerce")
     return out

@@ -139,9 +139,23 @@ def _row(index: int, row: ResultRow) -> dict[str, Any]:
     }
 
 
+def _finite_only(value: Any) -> Any:
+    """NaN and infinities as null: Python writes them as bare NaN, which JSON.parse rejects."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite_only(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_only(v) for v in value]
+    return value
+
+
 def _json_island(data: Any) -> str:
     """JSON that is safe inside <script>: no '<', '>' or '&' can end the element early."""
-    text = json.dumps(data, ensure_ascii=False, default=str, separators=(",", ":"))
+    try:
+        text = json.dumps(data, ensure_ascii=False, default=str, separators=(",", ":"), allow_nan=False)
+    except ValueError:  # a non-finite float somewhere in an input or output: rare, so cleaned only then
+        text = json.dumps(_finite_only(data), ensure_ascii=False, default=str, separators=(",", ":"))
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
@@ -283,12 +297,12 @@ _EXPLORER = """
   <label>Variant <select id="filter-variant"><option value="">all</option></select></label>
   <label>Grader <select id="filter-grader" title="with a grader chosen, Status filters that grader's verdict">
     <option value="">all</option></select></label>
-  <label>Status <select id="filter-status"><option value="">all</option><option>pass</option><option>fail</option>
-    <option>error</option></select></label>
+  <label>Status <select id="filter-status"><option value="">all</option><option value="pass">pass</option>
+    <option value="fail">fail</option><option value="error">error</option></select></label>
   <label>Tag <select id="filter-tag"><option value="">all</option></select></label>
   <label>Search <input id="search" type="search" placeholder="task, output, reason…"></label>
-  <label>Rows per page <select id="page-size"><option>50</option><option selected>100</option><option>500</option>
-    <option value="0">all</option></select></label>
+  <label>Rows per page <select id="page-size"><option value="50">50</option>
+    <option value="100" selected>100</option><option value="500">500</option><option value="0">all</option></select></label>
 </div>
 <p id="count" aria-live="polite"></p>
 <table id="results"><thead><tr id="results-head"></tr></thead><tbody id="rows"></tbody></table>
@@ -445,8 +459,12 @@ function header(){
     th.addEventListener("keydown",function(e){if(e.key==="Enter"){sort();}});
     head.appendChild(th);});
 }
-function bind(id, key, transform){document.getElementById(id).addEventListener("input",function(e){
-  state[key]=transform?transform(e.target.value):e.target.value; state.page=0; render();});}
+function bind(id, key, transform){
+  var node=document.getElementById(id);
+  var update=function(){var v=transform?transform(node.value):node.value;
+    if(v===state[key]){return;} state[key]=v; state.page=0; render();};
+  node.addEventListener("input",update); node.addEventListener("change",update);
+}
 fill("filter-variant", DATA.variants); fill("filter-grader", names); fill("filter-tag", DATA.tags);
 header();
 bind("filter-variant","variant"); bind("filter-grader","grader"); bind("filter-status","status");

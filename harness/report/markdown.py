@@ -120,8 +120,8 @@ def _leaderboard(s: RunSummary) -> list[str]:
         rows.append([name, r.metric, num(r.mean.estimate), ci(r.mean), num(r.pass_rate.estimate), ci(r.pass_rate),
                      str(r.n_tasks), str(r.task_errors), str(r.grader_errors)])
     return ["## Leaderboard", "",
-            "_Per-task means (epochs averaged first), 95% intervals: Wilson for pass/fail, bootstrap otherwise. "
-            "Attempts with task errors are excluded from the metric and counted._", "",
+            ("_Per-task means (epochs averaged first), 95% intervals: Wilson for pass/fail, bootstrap otherwise. "
+             "Attempts with task errors are excluded from the metric and counted._"), "",
             table(["Variant", "Metric", "Mean", "95% CI", "Pass rate", "95% CI", "Tasks", "Task errors (excl.)",
                    "Grader errors (excl.)"], rows, right=[2, 4, 6, 7, 8])]
 
@@ -193,8 +193,8 @@ def _repeats(s: RunSummary) -> list[str]:
     if not s.pass_at_k and not s.stability:
         return []
     lines = ["## Repeated epochs", "",
-             "_pass@k: chance at least one of k attempts passes (Chen et al. 2021, unbiased); pass^k: chance all k "
-             "pass. Averaged over tasks._", ""]
+             ("_pass@k: chance at least one of k attempts passes (Chen et al. 2021, unbiased); pass^k: chance all "
+              "k pass. Averaged over tasks._"), ""]
     lines.append(table(["Variant", "k", "pass@k", "pass^k", "Tasks"],
                        [[p.variant, str(p.k), num(p.pass_at_k), num(p.pass_hat_k), str(p.n_tasks)] for p in s.pass_at_k],
                        right=[1, 2, 3, 4]))
@@ -207,11 +207,12 @@ def _repeats(s: RunSummary) -> list[str]:
 def _calibration(s: RunSummary) -> list[str]:
     if not s.judge_calibration:
         return []
-    rows = [[c.grader or "judge", sig(c.n), num(c.agreement), num(c.kappa),
+    rows = [[c.grader or "judge", sig(c.n), num(c.agreement), num(c.kappa), num(c.self_consistency),
              "; ".join(f"{lab}: {row}" for lab, row in zip(c.labels, c.confusion or [], strict=False)) or "–"]
             for c in s.judge_calibration]
-    return ["## Judge calibration", "", "_Agreement with human labels; confusion rows are human labels, columns the "
-            "judge's._", "", table(["Grader", "n", "Agreement", "Cohen's κ", "Confusion"], rows, right=[1, 2, 3])]
+    return ["## Judge calibration", "",
+            "_Agreement with human labels; confusion rows are human labels, columns the judge's._", "", table(["Grader", "n", "Agreement", "Cohen's κ", "Self-consistency", "Confusion"], rows,
+                                   right=[1, 2, 3, 4])]
 
 
 def _notes(s: RunSummary) -> list[str]:

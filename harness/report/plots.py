@@ -102,6 +102,7 @@ def plot_quality_vs(summary: RunSummary, x: str = "cost", metric: str | None = N
         # the error bar is drawn unlabelled: a labelled errorbar makes the legend deep-copy it (slow)
         ax.errorbar([xv], [row.mean.estimate], yerr=err, fmt="none", capsize=3, ecolor=points.get_facecolor()[0])
     ax.margins(x=0.15, y=0.1)
+    ax.locator_params(nbins=5)  # every tick label is laid-out text: the main cost of a small figure
     ax.set_xlabel("Mean cost per task (USD)" if x == "cost" else "Median latency per task (s)")
     ax.set_ylabel(f"{metric} (mean per task, 0–1)")
     ax.set_title(f"{metric} vs {'cost' if x == 'cost' else 'latency'} (error bars: 95% CI)")
@@ -159,6 +160,7 @@ def plot_latency(latencies: Mapping[str, Sequence[float]]) -> Figure:
             p95 = float(np.percentile(data, 95))
             ax.hist(data, bins=bins, histtype="step", linewidth=1.5, label=f"{variant} (p95 {p95:.2f} s)")
         ax.legend(title="Variant", fontsize="small")
+    ax.locator_params(nbins=6)
     ax.set_xlabel("Latency per attempt (s)")
     ax.set_ylabel("Attempts")
     ax.set_title("Latency distribution")

@@ -88,10 +88,11 @@ def _row(run_id: str, suite: str, spec: VariantSpec, task_id: str, epoch: int, u
          rng: random.Random) -> ResultRow:
     tags = [TAGS[int(task_id.rsplit("-", 1)[-1]) % len(TAGS)]]
     latency = max(0.05, rng.gauss(spec.latency_s, spec.latency_s * 0.25))
-    base: dict[str, Any] = dict(run_id=run_id, suite=suite, variant=spec.name, task_id=task_id, epoch=epoch,
-                                input={"message": f"Where is my refund for {task_id}?"},
-                                expected={"category": "refunds"}, tags=tags, latency_s=latency,
-                                started_at=utc_now(), finished_at=utc_now())
+    base: dict[str, Any] = {
+        "run_id": run_id, "suite": suite, "variant": spec.name, "task_id": task_id, "epoch": epoch,
+        "input": {"message": f"Where is my refund for {task_id}?"}, "expected": {"category": "refunds"},
+        "tags": tags, "latency_s": latency, "started_at": utc_now(), "finished_at": utc_now(),
+    }
     if task_id in spec.error_tasks or rng.random() < spec.task_error_rate:
         return ResultRow(**base, error=ErrorInfo(kind="timeout", type="TimeoutError",
                                                  message=f"{task_id} timed out after 30 s"))

@@ -16,6 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
 from harness.gate import DEFAULT_MAX_ERROR_RATE, GateReport, evaluate_gates
 from harness.report.data import export_frame, load_run_data
 from harness.report.html import render_html
@@ -47,6 +52,13 @@ def _atomic_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _write_tables(frame: pd.DataFrame, csv_path: Path, parquet_path: Path) -> None:
+    """CSV and Parquet from one Arrow table: Arrow's CSV writer is an order of magnitude faster than pandas'."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    pacsv.write_csv(table, csv_path)
+    pq.write_table(table, parquet_path)
+
+
 def _gate_report(analysis: Analysis, gates: Sequence[Any] | GateReport | None, baseline: str | Path | None,
                  max_error_rate: float) -> GateReport | None:
     if gates is None or isinstance(gates, GateReport):
@@ -74,9 +86,7 @@ def write_report(run_folder: str | Path, out_dir: str | Path | None = None, vs: 
                         summary_json=root / "summary.json", results_csv=root / "results.csv",
                         results_parquet=root / "results.parquet", gates=gate_report)
 
-    frame = export_frame(data.scores)
-    frame.to_csv(paths.results_csv, index=False)
-    frame.to_parquet(paths.results_parquet, index=False)
+    _write_tables(export_frame(data.scores), paths.results_csv, paths.results_parquet)
 
     summary_doc: dict[str, Any] = analysis.summary.model_dump(mode="json")
     if gate_report is not None:

@@ -1,0 +1,262 @@
+"""Gates: specs, each exit code, and no-regression checks that fail a degraded variant only."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from harness.gate import (
+    ExitCode,
+    Gate,
+    GateConfigError,
+    GateReport,
+    MetricGate,
+    NoRegressionGate,
+    evaluate_gates,
+    promote_baseline,
+)
+from harness.report.data import load_run_data
+from harness.report.synthetic import VariantSpec
+from harness.results import RunFolder
+
+
+def test_exit_codes_are_stable_numbers() -> None:
+    assert [int(c) for c in ExitCode] == [0, 1, 2, 3]
+    assert ExitCode(3) is ExitCode.RUN_INCOMPLETE
+
+
+def test_gate_specs_round_trip_through_run_json(two_variant_run: Path) -> None:
+    gates = [Gate.metric("accuracy", ">=", 0.8, variant="triage@v2"),
+             Gate.no_regression("accuracy", baseline="reports/baseline", tolerance=0.02)]
+    folder = RunFolder.open(two_variant_run)
+    manifest = folder.manifest()
+    manifest.gates = [g.model_dump(mode="json") for g in gates]
+    folder.write_manifest(manifest)
+    stored = json.loads(folder.manifest_path.read_text())["gates"]
+    assert stored[0] == {"kind": "metric", "metric": "accuracy", "op": ">=", "threshold": 0.8,
+                         "variant": "triage@v2", "name": None}
+    assert [Gate.parse(g) for g in stored] == gates
+    assert isinstance(Gate.parse(stored[1]), NoRegressionGate)
+
+
+def test_a_bad_operator_is_rejected_where_the_gate_is_declared() -> None:
+    with pytest.raises(ValidationError):
+        Gate.metric("accuracy", "=>", 0.8)  # type: ignore[arg-type]
+    with pytest.raises(GateConfigError):
+        Gate.no_regression("accuracy", baseline="reports/baseline", baseline_variant="v1")
+
+
+def test_all_gates_pass_exits_0(two_variant_run: Path) -> None:
+    report = evaluate_gates(two_variant_run, [
+        Gate.metric("accuracy", ">=", 0.75, variant="triage@v1"),
+        Gate.metric("p95_latency_s", "<=", 20),
+        Gate.metric("cost_per_task_usd", "<=", 0.01),
+        Gate.metric("tokens_per_task", "<=", 1000),
+        Gate.metric("judge_kappa", ">=", 0.6),
+        Gate.metric("grader_errors", "==", 0, variant="triage@v1"),
+        Gate.metric("error_rate", "<=", 0.01),
+    ])
+    assert report.exit_code == ExitCode.OK, report.messages()
+    assert report.passed and report.messages() == []
+    assert len(report.results) == 2 + 4 * 2 + 1  # per variant when none is named; judge_kappa once per run
+
+
+def test_a_failed_threshold_exits_1_and_says_why(two_variant_run: Path) -> None:
+    report = evaluate_gates(two_variant_run, [Gate.metric("accuracy", ">=", 0.8, variant="triage@v2")])
+    assert report.exit_code == ExitCode.GATE_FAILED
+    (result,) = report.results
+    assert result.status == "fail" and result.value is not None and result.value < 0.8
+    assert result.ci is not None and result.ci.low < result.value < result.ci.high
+    assert result.drivers and result.drivers_total == len(result.drivers)
+    message = result.message
+    for part in ("accuracy", f"{result.value:.4g}", "95% CI", ">= 0.8", result.drivers[0]):
+        assert part in message
+    assert report.messages() == [message]
+
+
+def test_drivers_are_the_tasks_that_break_the_gate(two_variant_run: Path) -> None:
+    report = evaluate_gates(two_variant_run, [Gate.metric("p95_latency_s", "<=", 3.0, variant="triage@v2"),
+                                              Gate.metric("grader_errors", "==", 0, variant="triage@v2")])
+    latency, grader_errors = report.results
+    assert latency.status == "fail" and latency.drivers
+    assert latency.drivers_reason.startswith("slowest tasks")
+    assert grader_errors.status == "fail" and grader_errors.value == grader_errors.drivers_total > 0
+
+
+def test_judge_kappa_gate_reads_the_calibration_once_per_run(two_variant_run: Path) -> None:
+    report = evaluate_gates(two_variant_run, [Gate.metric("judge_kappa", ">=", 0.9)])
+    assert report.exit_code == ExitCode.GATE_FAILED
+    (result,) = report.results
+    assert result.variant is None and result.value == pytest.approx(0.838, abs=1e-3)
+
+
+def test_judge_kappa_takes_the_worst_judge_in_the_calibration_module_format(new_run: Callable[..., Path]) -> None:
+    """The list form harness.graders.calibration.save_calibration keeps in run.json totals."""
+    entries = [{"grader": "helpfulness", "judge": "gpt", "kappa": 0.81, "agreement": 0.9, "n": 50,
+                "labels": ["fail", "pass"], "confusion": [[20, 3], [2, 25]], "samples": 3, "self_consistency": 0.95,
+                "errors": 0},
+               {"grader": "tone", "kappa": 0.55, "agreement": 0.8, "n": 40, "labels": ["fail", "pass"],
+                "confusion": [[10, 4], [4, 22]]}]
+    run = new_run([VariantSpec("v", 0.9)], n_tasks=5, totals={"judge_calibration": entries})
+    (result,) = evaluate_gates(run, [Gate.metric("judge_kappa", ">=", 0.6)]).results
+    assert result.status == "fail" and result.value == pytest.approx(0.55)
+
+
+@pytest.mark.parametrize(
+    ("gate", "needle"),
+    [
+        (Gate.metric("acuracy", ">=", 0.8), "unknown metric 'acuracy'"),
+        (Gate.metric("accuracy", ">=", 0.8, variant="triage@v9"), "unknown variant 'triage@v9'"),
+        (Gate.no_regression("accuracy", baseline="does/not/exist"), "baseline does/not/exist not found"),
+        (Gate.no_regression("accuracy", baseline_variant="triage@v9"), "unknown baseline variant 'triage@v9'"),
+        (Gate.no_regression("p95_latency_s", baseline_variant="triage@v1"), "only per-task metrics"),
+    ],
+)
+def test_configuration_errors_exit_2(two_variant_run: Path, gate: MetricGate | NoRegressionGate, needle: str) -> None:
+    report = evaluate_gates(two_variant_run, [gate])
+    assert report.exit_code == ExitCode.CONFIG_ERROR
+    assert any(needle in p for p in report.problems), report.problems
+    assert report.results[0].status == "error"
+
+
+def test_judge_kappa_without_calibration_is_a_configuration_error(new_run: Callable[..., Path]) -> None:
+    run = new_run([VariantSpec("v", 0.9)], n_tasks=10)
+    assert evaluate_gates(run, [Gate.metric("judge_kappa", ">=", 0.6)]).exit_code == ExitCode.CONFIG_ERROR
+
+
+def test_an_invalid_gate_in_run_json_is_a_configuration_error(two_variant_run: Path) -> None:
+    report = evaluate_gates(two_variant_run, [{"kind": "metric", "metric": "accuracy", "op": "~", "threshold": 1}])
+    assert report.exit_code == ExitCode.CONFIG_ERROR
+
+
+def test_a_missing_run_folder_is_a_configuration_error(tmp_path: Path) -> None:
+    assert evaluate_gates(tmp_path / "nope", []).exit_code == ExitCode.CONFIG_ERROR
+
+
+def test_an_interrupted_run_exits_3_even_if_gates_pass(new_run: Callable[..., Path]) -> None:
+    run = new_run([VariantSpec("v", 0.9)], n_tasks=20, status="interrupted")
+    report = evaluate_gates(run, [Gate.metric("p95_latency_s", "<=", 60)])
+    assert report.exit_code == ExitCode.RUN_INCOMPLETE
+    assert report.results[0].status == "pass"
+    assert any("interrupted" in p for p in report.problems)
+
+
+def test_task_errors_above_the_allowed_rate_exit_3(new_run: Callable[..., Path]) -> None:
+    errors = frozenset(f"task-{i:04d}" for i in range(3))
+    run = new_run([VariantSpec("v", 0.9, error_tasks=errors)], n_tasks=20)  # 15% task errors
+    assert evaluate_gates(run, [], max_error_rate=0.05).exit_code == ExitCode.RUN_INCOMPLETE
+    assert evaluate_gates(run, [], max_error_rate=0.2).exit_code == ExitCode.OK
+    report = evaluate_gates(run, [], max_error_rate=0.05)
+    assert report.error_rates == {"v": pytest.approx(0.15)}
+    assert any("15.0%" in p for p in report.problems)
+
+
+def test_configuration_errors_take_precedence_over_an_incomplete_run(new_run: Callable[..., Path]) -> None:
+    run = new_run([VariantSpec("v", 0.9)], n_tasks=10, status="failed")
+    assert evaluate_gates(run, [Gate.metric("nope", ">", 0)]).exit_code == ExitCode.CONFIG_ERROR
+
+
+def test_gates_declared_in_run_json_are_used_by_default(two_variant_run: Path) -> None:
+    folder = RunFolder.open(two_variant_run)
+    manifest = folder.manifest()
+    manifest.gates = [Gate.metric("accuracy", ">=", 0.8, variant="triage@v2").model_dump(mode="json")]
+    folder.write_manifest(manifest)
+    assert evaluate_gates(two_variant_run).exit_code == ExitCode.GATE_FAILED
+
+
+def test_no_regression_against_a_variant_of_the_same_run(new_run: Callable[..., Path]) -> None:
+    run = new_run([VariantSpec("triage@v1", 0.85), VariantSpec("triage@v2", 0.55), VariantSpec("triage@v3", 0.85)],
+                  n_tasks=80, baseline_variant="triage@v1")
+    report = evaluate_gates(run, [Gate.no_regression("accuracy", baseline_variant="triage@v1", tolerance=0.02)])
+    by_variant = {r.variant: r for r in report.results}
+    assert set(by_variant) == {"triage@v2", "triage@v3"}
+    assert by_variant["triage@v2"].status == "fail"
+    assert by_variant["triage@v3"].status == "pass"
+    assert report.exit_code == ExitCode.GATE_FAILED
+
+
+def test_no_regression_defaults_to_the_manifest_baseline_variant(two_variant_run: Path) -> None:
+    (result,) = evaluate_gates(two_variant_run, [Gate.no_regression("accuracy")]).results
+    assert result.baseline == "triage@v1" and result.status == "fail"
+
+
+@pytest.fixture
+def baseline_dir(new_run: Callable[..., Path], tmp_path: Path) -> Path:
+    shipped = new_run([VariantSpec("triage@v2", 0.85)], n_tasks=100, seed=9)
+    return promote_baseline(shipped, tmp_path / "reports" / "baseline")
+
+
+def test_promote_baseline_copies_the_manifest_and_results(new_run: Callable[..., Path], tmp_path: Path) -> None:
+    run = new_run([VariantSpec("v", 0.8)], n_tasks=5)
+    dest = promote_baseline(run, tmp_path / "reports" / "baseline")
+    assert sorted(p.name for p in dest.iterdir()) == ["results.jsonl", "run.json"]
+    for name in ("run.json", "results.jsonl"):
+        assert (dest / name).read_bytes() == (run / name).read_bytes()
+
+
+def test_promote_baseline_refuses_an_incomplete_run(new_run: Callable[..., Path], tmp_path: Path) -> None:
+    run = new_run([VariantSpec("v", 0.8)], n_tasks=5, status="interrupted")
+    with pytest.raises(GateConfigError, match="interrupted"):
+        promote_baseline(run, tmp_path / "baseline")
+    assert promote_baseline(run, tmp_path / "baseline", allow_incomplete=True).is_dir()
+
+
+def test_a_degraded_variant_fails_no_regression_against_the_baseline(new_run: Callable[..., Path],
+                                                                     baseline_dir: Path) -> None:
+    degraded = new_run([VariantSpec("triage@v2", 0.55)], n_tasks=100, seed=9)
+    report = evaluate_gates(degraded, [Gate.no_regression("accuracy", baseline=str(baseline_dir), tolerance=0.02)])
+    assert report.exit_code == ExitCode.GATE_FAILED
+    (result,) = report.results
+    assert result.comparison is not None and result.comparison.label == "worse"
+    assert result.baseline is not None and result.baseline.endswith(":triage@v2")
+    assert result.drivers_total == result.comparison.baseline_only  # the tasks that flipped pass -> fail
+    for part in ("accuracy", "baseline", "Δ", "95% CI", "mcnemar-exact", "tolerance 0.02", result.drivers[0]):
+        assert part in result.message
+
+
+def test_an_unchanged_variant_passes_no_regression(new_run: Callable[..., Path], baseline_dir: Path) -> None:
+    unchanged = new_run([VariantSpec("triage@v2", 0.85)], n_tasks=100, seed=9)
+    report = evaluate_gates(unchanged, [Gate.no_regression("accuracy", baseline=str(baseline_dir))])
+    assert report.exit_code == ExitCode.OK, report.messages()
+
+
+def test_noise_alone_does_not_fail_no_regression(new_run: Callable[..., Path], baseline_dir: Path) -> None:
+    """Same quality, different luck (another seed): the paired test finds no difference."""
+    rerun = new_run([VariantSpec("triage@v2", 0.85)], n_tasks=100, seed=10)
+    (result,) = evaluate_gates(rerun, [Gate.no_regression("accuracy", baseline=str(baseline_dir))]).results
+    assert result.comparison is not None and result.comparison.diff != 0
+    assert result.status == "pass"
+
+
+def test_the_baseline_argument_overrides_the_gates_baseline(new_run: Callable[..., Path], baseline_dir: Path) -> None:
+    degraded = new_run([VariantSpec("triage@v2", 0.55)], n_tasks=100, seed=9)
+    gate = Gate.no_regression("accuracy", baseline="somewhere/else")
+    assert evaluate_gates(degraded, [gate], baseline=baseline_dir).exit_code == ExitCode.GATE_FAILED
+
+
+def test_a_real_drop_within_the_tolerance_passes(new_run: Callable[..., Path]) -> None:
+    run = load_run_data(new_run([VariantSpec("v1", 0.85), VariantSpec("v2", 0.82)], n_tasks=600,
+                                baseline_variant="v1"))
+    strict = evaluate_gates(run, [Gate.no_regression("accuracy", tolerance=0.0)]).results[0]
+    lenient = evaluate_gates(run, [Gate.no_regression("accuracy", tolerance=0.05)]).results[0]
+    assert strict.comparison is not None and strict.comparison.label == "worse"
+    assert -0.05 < strict.comparison.diff < 0
+    assert strict.status == "fail" and lenient.status == "pass"
+
+
+def test_no_regression_on_cost_fails_when_cost_rises(new_run: Callable[..., Path]) -> None:
+    run = new_run([VariantSpec("v1", 0.8, cost_usd=0.001), VariantSpec("v2", 0.8, cost_usd=0.002)], n_tasks=40)
+    (result,) = evaluate_gates(run, [Gate.no_regression("cost_per_task_usd", baseline_variant="v1")]).results
+    assert result.status == "fail" and result.comparison is not None and result.comparison.diff > 0
+    (cheaper,) = evaluate_gates(run, [Gate.no_regression("cost_per_task_usd", baseline_variant="v2")]).results
+    assert cheaper.status == "pass"
+
+
+def test_gate_report_is_json_serialisable(two_variant_run: Path) -> None:
+    report = evaluate_gates(two_variant_run, [Gate.metric("accuracy", ">=", 0.8), Gate.no_regression("accuracy")])
+    again = GateReport.model_validate_json(report.model_dump_json())
+    assert again.exit_code == report.exit_code and len(again.results) == len(report.results)

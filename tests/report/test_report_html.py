@@ -1,0 +1,103 @@
+"""The HTML report without a browser: self-contained, escaped, and sampled honestly for big runs."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from harness.report.html import render_html, select_rows
+from harness.report.summary import analyse
+from harness.report.synthetic import VariantSpec
+from harness.report.writer import write_report
+from harness.results import ResultRow, ResultWriter, RunFolder
+
+
+def _payload(page: str) -> dict:
+    match = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', page, re.DOTALL)
+    assert match, "the rows travel as a JSON island"
+    return json.loads(match.group(1))
+
+
+def test_page_is_one_self_contained_file(ab_run: Path) -> None:
+    page = write_report(ab_run).html.read_text()
+    assert page.startswith("<!DOCTYPE html>")
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page), "no external resources"
+    assert "<link rel=\"stylesheet\"" not in page and "<script src" not in page
+    images = re.findall(r'<img [^>]*src="([^"]+)"', page)
+    assert len(images) == 7 and all(src.startswith("data:image/png;base64,") for src in images)
+
+
+def test_every_row_is_embedded_for_a_normal_run(ab_run: Path) -> None:
+    page = render_html(analyse(ab_run))
+    payload = _payload(page)
+    assert len(payload["rows"]) == 180
+    assert payload["scoreNames"] == ["accuracy", "helpfulness"]
+    assert set(payload["variants"]) == {"triage@v1", "triage@v2", "triage@v3"}
+    assert 'data-sampled="false"' in page
+
+
+def test_rows_carry_what_the_drill_down_shows(ab_run: Path) -> None:
+    rows = _payload(render_html(analyse(ab_run)))["rows"]
+    row = next(r for r in rows if r["variant"] == "triage@v1" and r["status"] == "fail")
+    assert {s["name"] for s in row["scores"]} == {"accuracy", "helpfulness"}
+    assert all(s["reason"] for s in row["scores"])
+    assert row["agents"] == ["triage", "refunds"]
+    kinds = [s["kind"] for s in row["spans"]]
+    assert kinds.count("model") == 2 and "tool" in kinds and "handoff" in kinds
+    tool = next(s for s in row["spans"] if s["kind"] == "tool")
+    assert tool["detail"] == {"order_id": f"A-{row['task'].split('-')[1]}", "reason": "damaged"}
+    model = next(s for s in row["spans"] if s["kind"] == "model")
+    assert "tokens" in model["detail"]
+    errored = next(r for r in rows if r["status"] == "error")
+    assert errored["error"].startswith("timeout:") and errored["scores"] == []
+
+
+def test_script_breaking_text_is_escaped(make_run_folder: Callable[..., Path], tmp_path: Path) -> None:
+    run = make_run_folder([VariantSpec("v", 0.5)], n_tasks=2)
+    folder = RunFolder.open(run)
+    row = next(folder.rows())
+    hostile = row.model_copy(update={"task_id": "task-9999", "output": "</script><script>alert(1)</script>"})
+    writer = ResultWriter(folder.results_path)
+    writer.write(hostile)
+    writer.close()
+    page = render_html(analyse(run))
+    assert "<script>alert(1)" not in page
+    assert any(r["output"] == "</script><script>alert(1)</script>" for r in _payload(page)["rows"])
+
+
+def test_big_runs_embed_failures_and_a_sample_and_say_so(make_run_folder: Callable[..., Path]) -> None:
+    run = make_run_folder([VariantSpec("v", 0.7)], n_tasks=400, seed=3)
+    analysis = analyse(run)
+    failures = sum(1 for r in analysis.data.rows if r.scores and not all(s.passed for s in r.scores))
+    page = render_html(analysis, max_rows=100, failure_cap=50, sample_size=30)
+    payload = _payload(page)
+    assert len(payload["rows"]) == 80
+    assert sum(1 for r in payload["rows"] if r["status"] != "pass") == 50
+    assert 'data-sampled="true"' in page
+    text = re.sub(r"<[^>]+>", "", page)
+    assert f"50 of {failures} failed or errored attempts" in text
+    assert "random sample (seeded) of 30 of" in text
+    assert 'href="results.csv"' in page and 'href="results.parquet"' in page
+
+
+def test_sampling_is_reproducible_and_keeps_run_order() -> None:
+    rows = [ResultRow(run_id="r", suite="s", variant="v", task_id=f"t{i:05d}") for i in range(1000)]
+    first, info = select_rows(rows, max_rows=100, failure_cap=10, sample_size=40, seed=1)
+    again, _ = select_rows(rows, max_rows=100, failure_cap=10, sample_size=40, seed=1)
+    assert [r.task_id for r in first] == [r.task_id for r in again]
+    assert [r.task_id for r in first] == sorted(r.task_id for r in first)
+    assert info.sampled and info.embedded == 40 and info.total == 1000
+
+
+def test_non_finite_numbers_do_not_break_the_page(make_run_folder: Callable[..., Path]) -> None:
+    """Python writes NaN as a bare token, which JSON.parse rejects: the page must carry null instead."""
+    analysis = analyse(make_run_folder([VariantSpec("v", 0.5)], n_tasks=2))
+    first = analysis.data.rows[0]
+    analysis.data.rows[0] = first.model_copy(update={"output": {"confidence": float("nan")},
+                                                     "latency_s": float("inf")})
+    island = re.search(r'id="report-data">(.*?)</script>', render_html(analysis), re.DOTALL).group(1)  # type: ignore[union-attr]
+    assert "NaN" not in island and "Infinity" not in island
+    row = json.loads(island)["rows"][0]
+    assert row["output"] == {"confidence": None} and row["latency"] is None

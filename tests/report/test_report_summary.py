@@ -1,0 +1,152 @@
+"""RunSummary: what a report says about a run, before any rendering."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from harness.report.summary import ReportError, RunSummary, analyse, build_summary
+from harness.report.synthetic import VariantSpec
+from harness.results import load_run
+
+
+def test_leaderboard_has_a_row_per_variant_and_metric(ab_run: Path) -> None:
+    summary = build_summary(ab_run)
+    assert summary.metrics == ["accuracy", "helpfulness", "pass_rate"]
+    assert {(r.variant, r.metric) for r in summary.leaderboard} == {
+        (v, m) for v in ("triage@v1", "triage@v2", "triage@v3") for m in summary.metrics
+    }
+    for row in summary.leaderboard:
+        assert row.mean.low <= row.mean.estimate <= row.mean.high
+
+
+def test_task_errors_are_excluded_from_metrics_and_counted(ab_run: Path) -> None:
+    summary = build_summary(ab_run)
+    degraded = summary.metric_row("triage@v2", "accuracy")
+    assert degraded is not None
+    assert degraded.task_errors == 2
+    assert degraded.n_tasks == 58
+    stats_ = summary.variant_stats("triage@v2")
+    assert stats_ is not None and stats_.errors_by_kind == {"timeout": 2}
+    assert stats_.error_rate == pytest.approx(2 / 60)
+
+
+def test_grader_errors_are_counted_per_metric(ab_run: Path) -> None:
+    frame = load_run(ab_run)
+    expected = int(((frame["variant"] == "triage@v2") & frame["grader_error"].notna()).sum())
+    assert expected > 0
+    summary = build_summary(ab_run)
+    assert summary.metric_row("triage@v2", "helpfulness").grader_errors == expected  # type: ignore[union-attr]
+    assert summary.metric_row("triage@v2", "accuracy").grader_errors == 0  # type: ignore[union-attr]
+    helpfulness = summary.metric_row("triage@v2", "helpfulness")
+    assert helpfulness.n_tasks == 58 - expected  # type: ignore[union-attr]
+
+
+def test_leaderboard_means_match_pandas_on_load_run(ab_run: Path) -> None:
+    frame = load_run(ab_run)
+    ok = frame[(frame["grader_name"] == "accuracy") & frame["error_kind"].isna() & (frame["variant"] == "triage@v1")]
+    assert build_summary(ab_run).metric_row("triage@v1", "accuracy").mean.estimate == pytest.approx(  # type: ignore[union-attr]
+        ok["value"].astype(float).mean())
+
+
+def test_comparisons_are_against_the_manifest_baseline_with_holm_stated(ab_run: Path) -> None:
+    summary = build_summary(ab_run)
+    assert summary.baseline == "triage@v1"
+    assert {c.candidate for c in summary.comparisons} == {"triage@v2", "triage@v3"}
+    assert "Holm" in summary.correction and "6 comparisons" in summary.correction
+    by = {(c.candidate, c.metric): c.result for c in summary.comparisons}
+    assert by[("triage@v2", "accuracy")].label == "worse"
+    assert by[("triage@v2", "accuracy")].test == "mcnemar-exact"
+    assert by[("triage@v3", "accuracy")].label == "no detectable difference"
+    for result in by.values():
+        assert result.p_adjusted is not None and result.p_adjusted >= result.p_value
+
+
+def test_without_a_baseline_variant_the_first_variant_is_the_baseline(make_run_folder: Callable[..., Path]) -> None:
+    run = make_run_folder([VariantSpec("x", 0.7), VariantSpec("y", 0.7)], n_tasks=10)
+    assert build_summary(run).baseline == "x"
+
+
+def test_vs_another_variant_of_the_same_run(ab_run: Path) -> None:
+    summary = build_summary(ab_run, vs="triage@v3")
+    assert summary.vs_kind == "variant" and summary.baseline == "triage@v3"
+    assert {c.candidate for c in summary.comparisons} == {"triage@v1", "triage@v2"}
+
+
+def test_vs_an_unknown_variant_is_an_error(ab_run: Path) -> None:
+    with pytest.raises(ReportError, match="triage@v9"):
+        build_summary(ab_run, vs="triage@v9")
+
+
+def test_vs_another_run_pairs_the_same_variant(make_run_folder: Callable[..., Path]) -> None:
+    before = make_run_folder([VariantSpec("triage@v2", 0.9)], n_tasks=80, seed=1)
+    after = make_run_folder([VariantSpec("triage@v2", 0.5)], n_tasks=80, seed=1)
+    summary = build_summary(after, vs=before)
+    assert summary.vs_kind == "run" and summary.vs is not None
+    comparison = next(c for c in summary.comparisons if c.metric == "accuracy")
+    assert comparison.baseline.endswith(":triage@v2") and comparison.candidate == "triage@v2"
+    assert comparison.result.label == "worse"
+    assert summary.flips_total > 0 and all(f.direction == "pass→fail" for f in summary.flips)
+
+
+def test_flips_list_tasks_that_changed_between_pass_and_fail(ab_run: Path) -> None:
+    analysis = analyse(ab_run)
+    before = analysis.data.task_passes("triage@v1")
+    after = analysis.data.task_passes("triage@v2")
+    expected = {t for t in before.keys() & after.keys() if before[t] != after[t]}
+    got = {f.task_id for f in analysis.summary.flips if f.candidate == "triage@v2"}
+    assert got == expected and expected
+
+
+def test_cost_tokens_and_latency_per_task(ab_run: Path) -> None:
+    summary = build_summary(ab_run)
+    fast, slow = summary.variant_stats("triage@v1"), summary.variant_stats("triage@v2")
+    assert fast is not None and slow is not None
+    assert slow.latency_s.p50 > fast.latency_s.p50
+    assert slow.cost_usd.mean > fast.cost_usd.mean
+    assert fast.latency_s.p50 <= fast.latency_s.p95
+    assert fast.tokens.mean == 500
+
+
+def test_single_epoch_runs_have_no_pass_at_k(ab_run: Path) -> None:
+    summary = build_summary(ab_run)
+    assert summary.pass_at_k == [] and summary.stability == []
+
+
+def test_epochs_give_pass_at_k_and_stability(epochs_run: Path) -> None:
+    summary = build_summary(epochs_run)
+    assert summary.run.epochs == 4
+    assert {p.k for p in summary.pass_at_k if p.variant == "a"} == {1, 2, 3, 4}
+    for p in summary.pass_at_k:
+        assert p.pass_hat_k <= p.pass_at_k
+    at1 = next(p for p in summary.pass_at_k if p.variant == "a" and p.k == 1)
+    assert at1.pass_at_k == pytest.approx(summary.metric_row("a", "pass_rate").mean.estimate)  # type: ignore[union-attr]
+    stability = {s.variant: s for s in summary.stability}
+    assert stability["a"].stable_pass + stability["a"].stable_fail + stability["a"].flaky == 20
+    assert len(stability["b"].flaky_tasks) == stability["b"].flaky
+
+
+def test_epoch_comparisons_use_task_means_so_n_counts_tasks(epochs_run: Path) -> None:
+    comparison = next(c for c in build_summary(epochs_run).comparisons if c.metric == "pass_rate")
+    assert comparison.result.n == 20
+    assert comparison.result.test == "paired-t"
+
+
+def test_judge_calibration_hook_reads_manifest_totals(ab_run: Path) -> None:
+    (calibration,) = build_summary(ab_run).judge_calibration
+    assert calibration.n == 100
+    assert calibration.agreement == pytest.approx(0.92)
+    assert calibration.kappa == pytest.approx(0.8383, abs=1e-3)
+
+
+def test_summary_survives_a_json_round_trip(ab_run: Path) -> None:
+    summary = build_summary(ab_run)
+    text = summary.model_dump_json()
+    assert "NaN" not in text
+    again = RunSummary.model_validate(json.loads(text))
+    assert again.leaderboard[0].mean.estimate == summary.leaderboard[0].mean.estimate
+    assert not math.isnan(again.comparisons[0].result.diff)

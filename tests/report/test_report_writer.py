@@ -1,0 +1,84 @@
+"""write_report: every file, where it belongs, consistent with load_run, and fast."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from harness.gate import ExitCode, Gate
+from harness.report.summary import RunSummary
+from harness.report.synthetic import VariantSpec
+from harness.report.writer import write_report
+from harness.results import load_run
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def test_writes_every_file_into_the_run_report_folder(ab_run: Path) -> None:
+    paths = write_report(ab_run)
+    assert paths.root == ab_run / "report"
+    for path in (paths.markdown, paths.html, paths.summary_json, paths.results_csv, paths.results_parquet):
+        assert path.is_file() and path.parent == paths.root
+    assert paths.plots and all(p.parent == paths.root / "plots" for p in paths.plots.values())
+    assert all(p.read_bytes().startswith(PNG_MAGIC) for p in paths.plots.values())
+
+
+def test_out_dir_is_respected(ab_run: Path, tmp_path: Path) -> None:
+    paths = write_report(ab_run, out_dir=tmp_path / "elsewhere", plots=False)
+    assert paths.markdown == tmp_path / "elsewhere" / "report.md"
+    assert paths.plots == {}
+    assert not (ab_run / "report").exists()
+
+
+def test_summary_json_is_the_run_summary_plus_gates(ab_run: Path) -> None:
+    paths = write_report(ab_run, gates=[Gate.metric("accuracy", ">=", 0.8)], plots=False)
+    document = json.loads(paths.summary_json.read_text())
+    assert document["gates"]["exit_code"] == int(ExitCode.GATE_FAILED)
+    del document["gates"]
+    summary = RunSummary.model_validate(document)
+    assert summary.run.run_id == ab_run.name
+    assert paths.gates is not None and paths.gates.exit_code == ExitCode.GATE_FAILED
+
+
+def test_csv_and_parquet_hold_the_load_run_frame(ab_run: Path) -> None:
+    paths = write_report(ab_run, plots=False)
+    expected = load_run(ab_run)
+    from_csv = pd.read_csv(paths.results_csv)
+    from_parquet = pd.read_parquet(paths.results_parquet)
+    for frame in (from_csv, from_parquet):
+        assert list(frame.columns) == list(expected.columns)
+        assert len(frame) == len(expected)
+        assert frame["value"].sum() == pytest.approx(pd.to_numeric(expected["value"]).sum())
+    assert from_parquet["passed"].dropna().isin([True, False]).all()
+    assert json.loads(from_parquet["tags"].iloc[0]) == expected["tags"].iloc[0]
+
+
+def test_markdown_and_html_include_gate_results_when_given(ab_run: Path) -> None:
+    paths = write_report(ab_run, gates=[Gate.metric("p95_latency_s", "<=", 30)], plots=False)
+    assert "## Gates — ✅ all gates passed" in paths.markdown.read_text()
+    assert 'id="gates"' in paths.html.read_text()
+
+
+def test_vs_another_run_is_reported(make_run_folder: Callable[..., Path]) -> None:
+    before = make_run_folder([VariantSpec("triage@v2", 0.9)], n_tasks=30, seed=2)
+    after = make_run_folder([VariantSpec("triage@v2", 0.9)], n_tasks=30, seed=2)
+    paths = write_report(after, vs=before, plots=False)
+    assert f"Compared with run `{before.name}`" in paths.markdown.read_text()
+
+
+def test_a_4000_row_run_reports_well_under_two_seconds(make_run_folder: Callable[..., Path]) -> None:
+    run = make_run_folder([VariantSpec("triage@v1", 0.8), VariantSpec("triage@v2", 0.7, task_error_rate=0.02,
+                                                                       grader_error_rate=0.02)], n_tasks=2000)
+    warm = make_run_folder([VariantSpec("triage@v1", 0.8), VariantSpec("triage@v2", 0.7)], n_tasks=5)
+    write_report(warm)  # warm imports and caches, as a CLI process would have them
+    started_cpu, started = time.process_time(), time.perf_counter()
+    paths = write_report(run)
+    cpu, wall = time.process_time() - started_cpu, time.perf_counter() - started
+    # CPU time of this process, so other work on a shared CI machine cannot fail the test
+    assert cpu < 2.0, f"report took {cpu:.2f} s CPU ({wall:.2f} s wall) for 4,000 rows"
+    assert len(paths.plots) == 5
