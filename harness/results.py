@@ -165,6 +165,9 @@ class RunFolder:
 
     path: Path
 
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+
     @property
     def manifest_path(self) -> Path:
         return self.path / "run.json"

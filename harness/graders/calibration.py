@@ -34,7 +34,8 @@ from harness.results import RunFolder, utc_now
 from harness.runtime import Runtime, RuntimeConfig
 
 __all__ = [
-    "CalibrationItem", "CalibrationReport", "CalibrationSetError", "Disagreement", "KAPPA_METRIC", "LABELS", "calibrate", "calibrate_sync", "cohen_kappa", "confusion_matrix", "load_calibration_set",
+    "CalibrationItem", "CalibrationReport", "CalibrationSetError", "Disagreement", "KAPPA_METRIC", "LABELS",
+    "calibrate", "calibrate_sync", "cohen_kappa", "confusion_matrix", "load_calibration_set",
     "load_calibrations", "require_kappa", "save_calibration",
 ]
 
@@ -180,7 +181,8 @@ class CalibrationReport(BaseModel):
 
 def _judge_names(judge: Any) -> tuple[str, str]:
     """(metric name, file-safe judge name) of a grader: alias, else LLM slug, else its name."""
-    grader_name = str(getattr(judge, "alias", None) or getattr(judge, "id", None) or getattr(judge, "__name__", "judge"))
+    grader_name = str(getattr(judge, "alias", None) or getattr(judge, "id", None)
+                      or getattr(judge, "__name__", "judge"))
     slug = getattr(getattr(judge, "fn", None), "slug", None)
     file_name = getattr(judge, "alias", None) or slug or getattr(judge, "name", None) or grader_name
     return grader_name, slugify(str(file_name))

@@ -397,7 +397,8 @@ def pydantic_model(model: type[BaseModel], *, strict: bool = False, strip_code_f
             return Score.of(False, str(exc))
         except ValidationError as exc:
             problems = exc.errors()
-            shown = "; ".join(f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}" for e in problems[:max_errors])
+            shown = "; ".join(f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}"
+                              for e in problems[:max_errors])
             return Score.of(False, f"not a valid {model.__name__}: {shown}", errors=len(problems))
         return Score.of(True, f"valid {model.__name__}")
 
@@ -425,7 +426,8 @@ def fields(expected: Mapping[str, Any] | None = None, *, from_expected: str | No
     def score(attempt: Attempt) -> Score:
         want = reference(attempt)
         if not isinstance(want, Mapping) or not want:
-            raise ValueError(f"fields: task '{attempt.task.id}': expected a non-empty dict of fields, got {shorten(want)}")
+            raise ValueError(f"fields: task '{attempt.task.id}': expected a non-empty dict of fields, "
+                             f"got {shorten(want)}")
         try:
             got = parse_structured(attempt.output, strip_code_fences)
         except NotJSON as exc:

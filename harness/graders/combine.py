@@ -85,7 +85,8 @@ def any_of(graders: Sequence[BaseGrader]) -> ScoreFn:
     async def score(attempt: Attempt) -> Score:
         scores = await _scores(children, attempt)
         passing = [_child_id(c) for c, s in zip(children, scores, strict=True) if s.passed]
-        reason = f"passed: {', '.join(passing)}" if passing else "none passed: " + " | ".join(_failing(children, scores))
+        failing = " | ".join(_failing(children, scores))
+        reason = f"passed: {', '.join(passing)}" if passing else f"none passed: {failing}"
         return Score(value=max(s.value for s in scores), passed=bool(passing), reason=reason,
                      metadata={"children": _children_metadata(children, scores)})
 
@@ -118,7 +119,8 @@ def _check_weights(weights: list[float], count: int) -> list[float]:
     if len(weights) != count:
         raise GraderConfigError(f"weighted_mean: {count} graders but {len(weights)} weights")
     for weight in weights:
-        if isinstance(weight, bool) or not isinstance(weight, int | float) or not math.isfinite(weight) or weight < 0:
+        number = isinstance(weight, int | float) and not isinstance(weight, bool)
+        if not number or not math.isfinite(weight) or weight < 0:
             raise GraderConfigError(f"weighted_mean: weights must be finite numbers >= 0, got {weight!r}")
     if sum(weights) <= 0:
         raise GraderConfigError("weighted_mean: the weights sum to 0")

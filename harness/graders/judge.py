@@ -32,7 +32,13 @@ from harness.graders.ensemble import ensemble
 from harness.graders.expected import MISSING, resolve_expected
 from harness.graders.judge_engine import JudgeError, JudgeReply, JudgeSettings, UnitKey, ask_judge, slugify
 from harness.graders.judge_prompt import JudgePrompt, render_value
-from harness.graders.pairwise import PairwiseBatch, PairwiseResult, pairwise_batch, pairwise_compare, pairwise_judge
+from harness.graders.pairwise import (
+    PairwiseBatch,
+    PairwiseResult,
+    pairwise_batch,
+    pairwise_compare,
+    pairwise_judge,
+)
 from harness.prompts import PromptVersion
 
 __all__ = [
@@ -75,7 +81,12 @@ class VerdictScale:
     def _labelled(cls, labels: tuple[str, ...], pass_at: Any, judge: str) -> VerdictScale:
         if len(labels) < 2 or len(set(labels)) != len(labels) or not all(isinstance(x, str) and x for x in labels):
             raise GraderConfigError(f"{judge}: labels must be at least two distinct non-empty strings, got {labels!r}")
-        chosen = [labels[0]] if pass_at is None else [pass_at] if isinstance(pass_at, str) else list(pass_at)
+        if pass_at is None or isinstance(pass_at, str):
+            chosen = [labels[0] if pass_at is None else pass_at]
+        elif isinstance(pass_at, list | tuple | set | frozenset):
+            chosen = list(pass_at)
+        else:
+            raise GraderConfigError(f"{judge}: with labels, pass_at names the passing label(s), got {pass_at!r}")
         unknown = [p for p in chosen if p not in labels]
         if unknown or not chosen:
             raise GraderConfigError(f"{judge}: pass_at {pass_at!r} must name labels among {list(labels)}")

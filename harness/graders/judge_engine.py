@@ -17,6 +17,11 @@ A judge call
 
 Errors that no retry can fix — a cassette miss while replaying, a 4xx such as a bad request or a
 bad key — raise :class:`JudgeError` at once.
+
+Retries replay. A reply that arrived but was invalid is recorded, so the retry is a new call
+(the next request key). A failed HTTP attempt (5xx, 429, a dropped connection) is not recorded,
+so its retry is sent as a repeat of the same call (marked with the ``openai`` client's own retry
+header, which makes the transport reuse the key): on replay, the one recorded success answers it.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ __all__ = ["JudgeError", "JudgeSettings", "JudgeReply", "UnitKey", "ask_judge", 
 
 _TRANSIENT_STATUS = {408, 409, 429}
 _MISS_HEADER = "x-harness-cassette-miss"
+#: The ``openai`` client's retry header; the harness transport gives a marked request its previous key.
+_RETRY_HEADER = "x-stainless-retry-count"
 
 
 class JudgeError(RuntimeError):
@@ -121,29 +128,38 @@ async def ask_judge(*, slug: str, key: UnitKey, messages: Sequence[Sequence[dict
     kwargs = settings.request_kwargs(runtime.config.judge_settings)
     response_format = verdict_schema(verdict)
     async with runtime.unit(key.request(slug)):
-        return [await _one_verdict(runtime.judge_client, list(m), kwargs, response_format, verdict, settings, slug)
-                for m in messages]
+        return [await _one_verdict(runtime.judge_client, list(m), kwargs, response_format, verdict, settings,
+                                   slug) for m in messages]
 
 
 async def _one_verdict(client: Any, messages: list[dict[str, str]], kwargs: dict[str, Any],
                        response_format: dict[str, Any], verdict: type[BaseModel], settings: JudgeSettings,
                        slug: str) -> JudgeReply:
     problems: list[str] = []
+    resends = 0  # tries that repeat the same call (its failed attempt left no recording)
     for attempt in range(1, settings.retries + 2):
+        headers = {_RETRY_HEADER: str(resends)} if resends else None
         try:
             completion = await client.chat.completions.create(messages=messages, response_format=response_format,
-                                                              **kwargs)
+                                                              extra_headers=headers, **kwargs)
             parsed = _validated(completion, verdict)
         except openai.APIStatusError as exc:
             if _is_final(exc):
-                raise JudgeError(f"judge {slug}: {_describe_status(exc)} (not retried)", [*problems, str(exc)]) from exc
+                message = f"judge {slug}: {_describe_status(exc)} (not retried)"
+                raise JudgeError(message, [*problems, str(exc)]) from exc
             problems.append(f"try {attempt}: {_describe_status(exc)}")
-        except (openai.APIError, _InvalidReply, ValueError) as exc:
+            resends += 1
+        except openai.APIConnectionError as exc:  # timeouts included
             problems.append(f"try {attempt}: {type(exc).__name__}: {exc}")
+            resends += 1
+        except (openai.APIError, ValueError) as exc:  # a reply arrived (and was recorded) but holds no verdict
+            problems.append(f"try {attempt}: {type(exc).__name__}: {exc}")
+            resends = 0
         else:
-            return JudgeReply(verdict=parsed, model=str(getattr(completion, "model", kwargs["model"])), tries=attempt)
-    raise JudgeError(f"judge {slug}: no valid verdict after {settings.retries + 1} tries: " + " | ".join(problems),
-                     problems)
+            model = str(getattr(completion, "model", None) or kwargs["model"])
+            return JudgeReply(verdict=parsed, model=model, tries=attempt)
+    tries = settings.retries + 1
+    raise JudgeError(f"judge {slug}: no valid verdict after {tries} tries: " + " | ".join(problems), problems)
 
 
 class _InvalidReply(ValueError):
@@ -179,7 +195,8 @@ def _is_final(exc: openai.APIStatusError) -> bool:
 
 
 def _describe_status(exc: openai.APIStatusError) -> str:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    message = body.get("message") or exc.message
     if exc.response is not None and exc.response.headers.get(_MISS_HEADER):
-        body = exc.body if isinstance(exc.body, dict) else {}
-        return f"cassette miss: {body.get('message') or exc}"
-    return f"HTTP {exc.status_code}: {exc.message}"
+        return f"cassette miss: {message}"
+    return f"HTTP {exc.status_code}: {message}"

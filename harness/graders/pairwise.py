@@ -171,7 +171,8 @@ async def pairwise_batch(items: Iterable[tuple[Task, Any, Any]], *, concurrency:
     ids = [task.id for task, _, _ in pairs]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
-        raise ValueError(f"pairwise_batch: task ids must be unique (each pair is one cassette unit); repeated: {duplicates}")
+        raise ValueError("pairwise_batch: task ids must be unique (each pair is one cassette unit); "
+                         f"repeated: {duplicates}")
     if concurrency < 1:
         raise ValueError(f"pairwise_batch: concurrency must be >= 1, got {concurrency}")
     judge = PairwiseJudge.build(criteria, both_orders, prompt, model, temperature, retries, name)

@@ -15,7 +15,8 @@ from typing import Any, Literal
 
 from harness.trace import Span, ToolCall, Trajectory
 
-__all__ = ["ToolSource", "agent_of", "tool_calls", "model_calls_per_agent", "wall_time_s", "HANDOFF_TOOL_PREFIX"]
+__all__ = ["ToolSource", "agent_of", "tool_calls", "model_calls_per_agent", "wall_time_s",
+           "HANDOFF_TOOL_PREFIX"]
 
 ToolSource = Literal["auto", "executed", "requested"]
 
