@@ -1,0 +1,42 @@
+"""Parallel fan-out: three classifiers run with ``asyncio.gather``, a vote decides (a selector agent
+breaks ties). Each identical parallel request replays into the branch that recorded it.
+"""
+
+from pathlib import Path
+
+from harness import Dataset, ModelSettings, Score, Suite, Variant, grader
+from harness.gate import Gate
+from harness.graders import branch_count
+from shopdesk.flows import fanout
+from shopdesk.prompt_library import load_prompt
+
+DATASETS = Path(__file__).resolve().parent.parent / "datasets"
+MODEL = ModelSettings(model="smollm2", temperature=0.0, max_tokens=64)
+
+
+@grader
+def voted_category():
+    """The category the vote settled on is the expected one (or one of the acceptable ones)."""
+
+    def score(attempt):
+        expected = attempt.task.expected
+        acceptable = {expected["category"], *expected.get("acceptable_categories", [])}
+        got = (attempt.output or {}).get("category")
+        return Score.of(got in acceptable, reason=f"voted {got!r}, expected {' or '.join(sorted(acceptable))}")
+
+    return score
+
+suite = Suite(
+    name="fanout",
+    # The demo replays the dev split (recorded against a 135M model on 2 CPU cores); run the
+    # test split too when you record against a real endpoint: `harness run ... --tag test`.
+    dataset=Dataset(DATASETS / "classify.jsonl", tags=("dev",)),
+    variants=[Variant(f"fanout@{v}", flow=fanout, prompt=load_prompt("fanout", v), model=MODEL) for v in ("v1", "v2")],
+    graders=[
+        voted_category().named("category"),
+        branch_count(min=3).named("three_branches"),
+    ],
+    gates=[Gate.metric("three_branches", ">=", 1.0), Gate.no_regression("category", tolerance=0.05)],
+    baseline="fanout@v1",
+    backend="llama-cpp",
+)
