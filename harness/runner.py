@@ -310,6 +310,7 @@ class _Run:
                         output = _jsonable(await run_flow(item.variant.resolve_flow(), item.task.input, ctx))
                 except Exception as exc:  # noqa: BLE001 - a failing task is a row, never a crashed run
                     error = _error_info(exc)
+                    unit.keep_failed_recording = error.kind == "task"
                     raise _TaskFailed from exc
         except _TaskFailed:
             pass

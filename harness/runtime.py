@@ -81,6 +81,9 @@ class Unit:
     request: RequestContext
     recorder: TraceRecorder
     cassette: Path | None = None
+    #: Keep the recording although the block raised: the flow itself failed, deterministically
+    #: given the replies it got, so replay must reproduce that failure rather than miss.
+    keep_failed_recording: bool = False
 
     @property
     def trajectory(self) -> Trajectory:
@@ -162,8 +165,9 @@ class Runtime:
     async def unit(self, request: RequestContext, meta: dict[str, Any] | None = None) -> AsyncIterator[Unit]:
         """Run a block as one keyed, recorded, traced unit of work.
 
-        The unit's recording is written when the block exits without an exception (a failed
-        task's partial recording is discarded, so ``once`` records it again whole).
+        The unit's recording is written when the block exits without an exception. When it
+        raises, the partial recording is discarded (so ``once`` records the task again whole),
+        unless the caller set ``unit.keep_failed_recording`` because the flow's own code failed.
         """
         recorder = TraceRecorder()
         unit = Unit(request=request, recorder=recorder)
@@ -174,7 +178,8 @@ class Runtime:
                 yield unit
             ok = True
         finally:
-            unit.cassette = self.store.end(request, ok)
+            unit.cassette = self.store.end(request, ok or unit.keep_failed_recording,
+                                           outcome="ok" if ok else "error")
 
 
 def _install_sdk_capture() -> None:

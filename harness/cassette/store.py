@@ -219,8 +219,8 @@ class CassetteStore:
                 if key is not None:
                     self._index.setdefault(key, []).append((stored, response))
 
-    def end(self, request: RequestContext, ok: bool) -> Path | None:
-        """Close a unit; a successful recording is written atomically and its path returned."""
+    def end(self, request: RequestContext, ok: bool, outcome: str = "ok") -> Path | None:
+        """Close a unit; a recording to keep is written atomically and its path returned."""
         with self._lock:
             unit = self._units.pop(request.prefix, None)
             if unit is None:
@@ -228,6 +228,7 @@ class CassetteStore:
             for stored, _ in unit.loaded:
                 self._index.pop(_key_of(stored) or "", None)
         if unit.mode == "record" and ok:
+            unit.meta["outcome"] = outcome
             self._write(unit)
             return unit.path
         return unit.path if unit.mode == "replay" and not unit.missing else None

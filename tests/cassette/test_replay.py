@@ -95,25 +95,38 @@ def test_rewrite_records_everything_again(make_suite, run, nonce_stub):
     assert outs(replay) == outs(second)
 
 
-def test_a_failed_task_leaves_no_partial_recording(make_suite, run, nonce_stub, tmp_path: Path):
-    async def two_calls_then_fail(input, ctx):
-        await ctx.client.chat.completions.create(messages=[{"role": "user", "content": input}], **ctx.model_kwargs())
-        if ctx.params.get("fail"):
-            raise RuntimeError("failed after one call")
-        await ctx.client.chat.completions.create(messages=[{"role": "user", "content": "2"}], **ctx.model_kwargs())
-        return "done"
+async def two_calls(input, ctx):
+    await ctx.client.chat.completions.create(messages=[{"role": "user", "content": input}], **ctx.model_kwargs())
+    second = await ctx.client.chat.completions.create(messages=[{"role": "user", "content": "second call"}],
+                                                      **ctx.model_kwargs())
+    if ctx.params.get("fail"):
+        raise RuntimeError(f"the flow rejected: {second.choices[0].message.content}")
+    return "done"
 
-    from harness.suite import ModelSettings, Suite, Variant
 
-    suite = make_suite(flow=two_calls_then_fail, n=1)
-    failing = Suite(name="demo", dataset=suite.dataset, root=tmp_path,
-                    variants=[Variant("ask@v1", flow=two_calls_then_fail, model=ModelSettings(model="stub"),
-                                      params={"fail": True})])
-    assert run(failing, nonce_stub.base_url, record_mode="once").errors == 1
-    assert not list((tmp_path / "cassettes").rglob("*.json"))
-    assert run(suite, nonce_stub.base_url, record_mode="once").errors == 0
+def test_a_model_error_leaves_no_partial_recording_and_once_records_the_task_whole(make_suite, run, tmp_path):
+    suite = make_suite(flow=two_calls, n=1)
+    with StubServer(nonce=True, rules=[Rule(contains="second call", fault="server_error", times=1)]) as stub:
+        assert run(suite, stub.base_url, record_mode="once", max_retries=0).errors == 1
+        assert not list((tmp_path / "cassettes").rglob("*.json")), "a partial recording is never kept"
+        assert run(suite, stub.base_url, record_mode="once", max_retries=0).errors == 0
     (path,) = (tmp_path / "cassettes").rglob("*.json")
     assert len(read_cassette(path)[0]) == 2, "recorded again whole"
+
+
+def test_a_flow_that_fails_on_its_own_replays_the_same_failure(make_suite, run, nonce_stub, tmp_path):
+    from harness.suite import ModelSettings, Suite, Variant
+
+    suite = Suite(name="demo", dataset=make_suite(n=2).dataset, root=tmp_path,
+                  variants=[Variant("ask@v1", flow=two_calls, model=ModelSettings(model="stub"), params={"fail": True})])
+    recorded = run(suite, nonce_stub.base_url, record_mode="once")
+    assert recorded.errors == 2
+    (path, *_) = sorted((tmp_path / "cassettes").rglob("*.json"))
+    assert read_cassette(path)[2]["outcome"] == "error"
+    replay = run(suite, DEAD_URL, record_mode="none")
+    assert [(r.task_id, r.error.kind, r.error.message) for r in sorted(replay.folder.rows(), key=lambda r: r.task_id)] == \
+        [(r.task_id, r.error.kind, r.error.message) for r in sorted(recorded.folder.rows(), key=lambda r: r.task_id)]
+    assert all("nonce" in r.error.message for r in replay.folder.rows()), "the recorded reply, replayed"
 
 
 def test_failed_attempts_are_not_recorded_only_the_successful_retry(make_suite, run, tmp_path: Path):
