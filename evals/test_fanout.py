@@ -28,9 +28,9 @@ def voted_category():
 
 suite = Suite(
     name="fanout",
-    # The demo replays the dev split (recorded against a 135M model on 2 CPU cores); run the
-    # test split too when you record against a real endpoint: `harness run ... --tag test`.
-    dataset=Dataset(DATASETS / "classify.jsonl", tags=("dev",)),
+    # The demo replays part of the dev split: it was recorded against a 135M model on 2 CPU cores.
+    # Against a real endpoint, run every task: `harness run ... --record-mode once --tag dev --tag test`.
+    dataset=Dataset(DATASETS / "classify.jsonl", tags=("dev",), sample=12, seed=0),
     variants=[Variant(f"fanout@{v}", flow=fanout, prompt=load_prompt("fanout", v), model=MODEL) for v in ("v1", "v2")],
     graders=[
         voted_category().named("category"),

@@ -104,6 +104,10 @@ def _render_gates(report: Any) -> None:
         console.print(f"[red]•[/] {line}")
 
 
+def _num(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
 def _print_markdown(path: Path) -> None:
     console.print(Markdown(path.read_text(encoding="utf-8")))
 
@@ -409,7 +413,7 @@ def regrade(
 
 @app.command()
 def calibrate(
-    suite_file: Annotated[Path, typer.Argument(help="A suite file whose suite declares calibrations.")],
+    suite_file: Annotated[Path, typer.Argument(help="A suite file whose suite declares calibration sets.")],
     suite: Annotated[Optional[str], typer.Option("--suite")] = None,
     record_mode: Annotated[RecordMode, typer.Option("--record-mode")] = RecordMode.NONE,
     samples: Annotated[int, typer.Option(help="Judge samples per item (self-consistency).")] = 1,
@@ -417,24 +421,36 @@ def calibrate(
     out: Annotated[Path, typer.Option(help="Where calibration reports go.")] = Path("reports/calibration"),
     base_url: Annotated[Optional[str], typer.Option(help="Endpoint for judges.")] = None,
 ) -> None:
-    """Measure each judge of a suite against its human-labelled calibration set (accuracy, kappa, confusion).
+    """Measure each judge of a suite against its human-labelled set: accuracy, Cohen's kappa, confusion, self-consistency.
 
-    The suite names them in `metadata={"calibration": {<judge metric name>: "datasets/calibration/x.jsonl"}}`.
+    The suite names them: `Suite(..., calibration={"quality": "datasets/calibration/chain.jsonl"})`.
 
-    Example: `harness calibrate evals/test_articles.py`
+    Example: `harness calibrate evals/test_articles.py --samples 3`
     """
-    from harness.calibrate_suite import calibrate_suite
+    from harness.graders.calibration import calibrate_suite, save_calibration
+    from harness.runtime import Runtime
 
     target = _suite(suite_file, suite)
-    reports = asyncio.run(calibrate_suite(target, out, samples,
-                                          _runtime(record_mode.value, base_url, None, cassettes)))
+    if not target.calibration:
+        raise UsageError(f"suite '{target.name}' declares no calibration sets (Suite(calibration={{...}}))")
+    config = _runtime(record_mode.value, base_url, target.backend, cassettes)
+    if target.judge is not None:
+        config.judge_settings = target.judge
+
+    async def measure() -> list[Any]:
+        async with Runtime(config):
+            return await calibrate_suite(target, samples)
+
+    reports = asyncio.run(measure())
     table = Table(title=f"Judge calibration: {target.name}")
-    for column in ("judge", "n", "accuracy", "kappa", "self-consistency"):
+    for column in ("judge", "n", "accuracy", "kappa", "self-consistency", "errors"):
         table.add_column(column)
-    for name, item in reports.items():
-        table.add_row(name, str(item.n), f"{item.accuracy:.2f}", f"{item.kappa:.2f}",
-                      "—" if item.self_consistency is None else f"{item.self_consistency:.2f}")
+    for item in reports:
+        save_calibration(item, out / target.name, update_manifest=False)
+        table.add_row(item.judge, str(item.n), _num(item.accuracy), _num(item.kappa), _num(item.self_consistency),
+                      str(len(item.errors)))
     console.print(table)
+    console.print(f"reports: {out / target.name / 'calibration'}")
 
 
 # -- local model -----------------------------------------------------------------------------

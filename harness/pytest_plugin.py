@@ -225,7 +225,7 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
     """A module-level Suite becomes a :class:`SuiteCollector` (once, however many names it has)."""
     if not isinstance(obj, Suite) or not isinstance(collector, pytest.Module):
         return None
-    if _MODULE_SUITES not in collector.stash:
+    if _MODULE_SUITES not in collector.stash:  # tags each suite with its file (relative datasets resolve there)
         collector.stash[_MODULE_SUITES] = suites_in_module(collector.obj, collector.path)
     seen = collector.session.stash.setdefault(_SEEN_SUITES, set())
     if id(obj) in seen:
@@ -334,9 +334,7 @@ class TaskItem(_EvalItem):
         rows = run.rows.get((self.variant, self.task.id), [])
         if not rows:
             pytest.skip(f"{self.title} did not run: {run.why_missing()}")
-        threshold = run.manifest.pass_threshold if run.manifest else self.suite_node.suite.pass_threshold
-        epochs = run.manifest.epochs if run.manifest else 1
-        verdict = row_verdicts(rows, threshold, epochs)
+        verdict = row_verdicts(rows, run.manifest.pass_threshold, run.manifest.epochs)
         self._record_properties(run, rows, verdict)
         footer = [f"run folder: {run.folder}"]
         hint = f'pytest "{self.nodeid}" --eval-record-mode once'
@@ -496,7 +494,7 @@ class EvalSession:
         node = selection.node
         allowed = node.allowed_variants(self.options.variants)
         full = node.all_pairs(node.suite.variant_names)
-        pairs = selection.pairs or node.all_pairs(allowed)
+        pairs = list(dict.fromkeys(selection.pairs)) or node.all_pairs(allowed)  # --keep-duplicates
         info: dict[str, Any] = {"nodeid": node.nodeid, "suite": node.suite.name, "ran": len(pairs),
                                 "total": len(full), "error": None, "run_folder": None}
         try:
@@ -522,7 +520,7 @@ class EvalSession:
                    spent: float = 0.0) -> Any:
         from harness.runner import RunOptions, run_suite
         from harness.runtime import RuntimeConfig
-        from harness.testing.fixtures import _run_sync
+        from harness.testing.fixtures import run_sync
 
         o = self.options
         every_task = len(ids) == len(node.tasks)
@@ -534,7 +532,7 @@ class EvalSession:
             max_cost_usd=budget, runs_dir=runs_dir, progress=False,
             runtime=RuntimeConfig(base_url=o.base_url, record_mode=o.record_mode, cassette_dir=o.cassettes),
         )
-        return _run_sync(run_suite(node.suite, options))
+        return run_sync(run_suite(node.suite, options))
 
     def finish(self) -> None:
         """Controller only: one report per suite run of this session, gates included."""

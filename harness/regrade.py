@@ -56,6 +56,8 @@ async def regrade(run_folder: str | Path, suite: Suite, runs_dir: Path,
     try:
         config = runtime or RuntimeConfig()
         config.backend = config.backend or suite.backend
+        if suite.judge is not None:
+            config.judge_settings = suite.judge
         async with Runtime(config):
             for row in source.rows():
                 scores = [] if row.error else await grade(suite.graders, _attempt(row, tasks))

@@ -391,6 +391,8 @@ async def run_suite(suite: Suite, options: RunOptions | None = None) -> RunResul
     options.runtime.record_mode = options.record_mode
     if options.runtime.backend is None and suite.backend is not None:
         options.runtime.backend = suite.backend
+    if suite.judge is not None:
+        options.runtime.judge_settings = suite.judge
     run = _Run(suite, options)
     tasks = run.dataset.tasks()
     if options.shard is not None:
@@ -398,6 +400,7 @@ async def run_suite(suite: Suite, options: RunOptions | None = None) -> RunResul
     folder, manifest, done = _open_folder(run, options, tasks)
     items = run.work(tasks, done)
     status = "complete"
+    calibrations: list[Any] = []
     runtime = Runtime(options.runtime)
     writer = ResultWriter(folder.results_path, scrub=runtime.store.scrubber.text)
     try:
@@ -409,6 +412,7 @@ async def run_suite(suite: Suite, options: RunOptions | None = None) -> RunResul
                 workers = [runtime_task(run.worker(runtime, queue, writer, manifest.run_id))
                            for _ in range(max(1, min(options.concurrency, len(items) or 1)))]
                 await asyncio.gather(*workers)
+            calibrations = await _calibrate(suite) if suite.calibration and not run.stopped else []
     except (KeyboardInterrupt, asyncio.CancelledError):
         status = "interrupted"
         raise
@@ -420,7 +424,22 @@ async def run_suite(suite: Suite, options: RunOptions | None = None) -> RunResul
         if run.stopped:
             manifest.notes.append(f"stopped early: {run.stopped}")
         folder.write_manifest(manifest)
+    _save_calibrations(calibrations, folder)
     return RunResult(folder, manifest, run.totals.rows, run.totals.errors, run.totals.grader_errors)
+
+
+async def _calibrate(suite: Suite) -> list[Any]:
+    """Measure the suite's judges against their human-labelled sets, in the run's runtime."""
+    from harness.graders.calibration import calibrate_suite
+
+    return await calibrate_suite(suite)
+
+
+def _save_calibrations(reports: list[Any], folder: RunFolder) -> None:
+    from harness.graders.calibration import save_calibration
+
+    for report in reports:
+        save_calibration(report, folder.path)
 
 
 def runtime_task(coro: Any) -> asyncio.Task[Any]:

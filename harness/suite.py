@@ -108,6 +108,11 @@ class Suite:
     #: The variant that ships now: comparisons and no-regression gates measure against it.
     baseline: str | None = None
     description: str = ""
+    #: Settings of the judge model (LLM-judge graders), kept apart from the model under test.
+    judge: ModelSettings | None = None
+    #: Judge calibration sets: metric name of a judge grader -> JSONL of human verdicts. Each run
+    #: measures those judges against them (accuracy, kappa) so a ``judge_kappa`` gate can hold.
+    calibration: dict[str, str | Path] = field(default_factory=dict)
     #: The backend profile the suite's cassettes were recorded through (e.g. "llama-cpp"): request
     #: adaptations change the body that replay matches on, so replay must use the same profile.
     backend: str | None = None
@@ -141,6 +146,16 @@ class Suite:
         if not path.exists():
             raise SuiteError(f"suite '{self.name}': dataset {self.dataset} not found")
         return Dataset(path)
+
+    def calibration_sets(self) -> dict[str, Path]:
+        """Calibration set paths, resolved like the dataset (against the suite's folder)."""
+        found = {}
+        for metric, raw in self.calibration.items():
+            path = Path(raw)
+            if not path.is_absolute() and not path.exists() and self.root is not None:
+                path = self.root / path
+            found[metric] = path
+        return found
 
     def variant(self, name: str) -> Variant:
         for variant in self.variants:

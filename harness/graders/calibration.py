@@ -312,3 +312,16 @@ def require_kappa(min_kappa: float, *, variant: str | None = None, name: str | N
     if isinstance(min_kappa, bool) or not isinstance(min_kappa, int | float) or not -1.0 <= min_kappa <= 1.0:
         raise ValueError(f"require_kappa: min_kappa must lie in [-1, 1], got {min_kappa!r}")
     return Gate.metric(KAPPA_METRIC, ">=", float(min_kappa), variant=variant, name=name)
+
+
+async def calibrate_suite(suite: Any, samples: int = 1) -> list[CalibrationReport]:
+    """Calibrate every judge a suite names in ``Suite.calibration`` (needs an open runtime)."""
+    reports = []
+    graders = {getattr(g, "alias", None) or getattr(g, "id", ""): g for g in suite.graders}
+    for metric, path in suite.calibration_sets().items():
+        judge = graders.get(metric)
+        if judge is None:
+            raise CalibrationSetError(f"suite '{suite.name}' calibrates '{metric}', but has no grader of that name "
+                                      f"(graders: {', '.join(sorted(graders))})")
+        reports.append(await calibrate(judge, path, samples))
+    return reports

@@ -55,6 +55,7 @@ __all__ = [
     "eval_runtime",
     "harness_eval",
     "row_verdicts",
+    "run_sync",
 ]
 
 T = TypeVar("T")
@@ -91,16 +92,17 @@ class TaskVerdict:
 
     @property
     def rate(self) -> float:
-        return self.passes / self.attempts if self.attempts else 0.0
+        """Passes over the epochs that should have run: an epoch a budget skipped is not a pass."""
+        return self.passes / self.expected_attempts if self.expected_attempts else 0.0
 
     def headline(self) -> str:
-        """``passed 2/3 epochs (0.67 >= pass_threshold 0.60)`` — what the item says about itself."""
-        if self.expected_attempts <= 1 and self.attempts <= 1:
+        """``failed: pass rate 2/3 = 0.67 < pass_threshold 1.00`` — what the item says about itself."""
+        if self.expected_attempts <= 1:
             return "passed" if self.passed else "failed"
-        op = ">=" if self.rate >= self.threshold else "<"
-        ran = "" if self.attempts == self.expected_attempts else f" ({self.attempts} of {self.expected_attempts} epochs ran)"
+        op = ">=" if self.passed else "<"
+        ran = "" if self.attempts == self.expected_attempts else f" (only {self.attempts} epochs ran)"
         word = "passed" if self.passed else "failed"
-        return (f"{word}: pass rate {self.passes}/{self.attempts} = {self.rate:.2f} {op} "
+        return (f"{word}: pass rate {self.passes}/{self.expected_attempts} = {self.rate:.2f} {op} "
                 f"pass_threshold {self.threshold:.2f}{ran}")
 
 
@@ -112,11 +114,11 @@ def row_verdicts(rows: Sequence[ResultRow], threshold: float, expected_epochs: i
     budget cannot turn a failing task into a passing one.
     """
     passes = sum(epoch_passed(row) for row in rows)
-    expected = max(expected_epochs, len(rows))
-    if expected <= 1:
-        passed = bool(rows) and passes == len(rows)
+    expected = max(expected_epochs, len(rows), 1)
+    if expected == 1:
+        passed = passes == 1
     else:
-        passed = expected > 0 and passes / expected >= threshold - 1e-12
+        passed = passes / expected >= threshold - 1e-12
     return TaskVerdict(passed=passed, passes=passes, attempts=len(rows), expected_attempts=expected,
                        threshold=threshold)
 
@@ -313,15 +315,19 @@ def _cassette_root(request: pytest.FixtureRequest) -> Path:
     return root / module_path.stem
 
 
+def _record_mode(request: pytest.FixtureRequest, settings: EvalSettings) -> str:
+    """The marker's record mode, else ``--eval-record-mode``, else replay only."""
+    return settings.record_mode or request.config.getoption("harness_record_mode", None) or "none"
+
+
 def _runtime_config(request: pytest.FixtureRequest, settings: EvalSettings) -> Any:
     from harness.runtime import RuntimeConfig
 
-    mode = settings.record_mode or request.config.getoption("harness_record_mode", None) or "none"
-    return RuntimeConfig(base_url=request.config.getoption("harness_base_url", None), record_mode=mode,
-                         cassette_dir=_cassette_root(request))
+    return RuntimeConfig(base_url=request.config.getoption("harness_base_url", None),
+                         record_mode=_record_mode(request, settings), cassette_dir=_cassette_root(request))
 
 
-def _run_sync(coro: Coroutine[Any, Any, T]) -> T:
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to completion from sync code, even inside an already running loop."""
     try:
         asyncio.get_running_loop()
@@ -402,9 +408,9 @@ class HarnessEval:
 
         marked = EvalSettings.from_item(self.request.node)
         self.calls += 1
+        records = _task_records(cases)
         dataset = self.workdir / f"cases-{self.calls}.jsonl"
-        dataset.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in _task_records(cases)),
-                           encoding="utf-8")
+        dataset.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
         threshold = pass_threshold if pass_threshold is not None else marked.pass_threshold
         suite = Suite(
             name=safe_name(self.request.node.name), dataset=dataset, graders=list(graders),
@@ -413,15 +419,15 @@ class HarnessEval:
             epochs=epochs or marked.epochs, pass_threshold=threshold, root=self.workdir,
         )
         options = RunOptions(concurrency=concurrency or marked.concurrency or 8, runs_dir=self.workdir / "runs",
-                             runtime=_runtime_config(self.request, marked),
-                             timeout_s=marked.timeout_s or 300.0)
-        options.record_mode = str(getattr(options.runtime.record_mode, "value", options.runtime.record_mode))
-        result = _run_sync(run_suite(suite, options))
-        rows = sorted(result.folder.rows(), key=lambda r: (r.task_id, r.epoch))
-        return self._judge(rows, result.path, suite, check)
+                             record_mode=_record_mode(self.request, marked),
+                             runtime=_runtime_config(self.request, marked), timeout_s=marked.timeout_s or 300.0)
+        result = run_sync(run_suite(suite, options))
+        order = {record["id"]: index for index, record in enumerate(records)}
+        rows = sorted(result.folder.rows(), key=lambda r: (order.get(r.task_id, len(order)), r.epoch))
+        return self._judge(rows, list(order), result.path, suite, check)
 
-    def _judge(self, rows: list[ResultRow], folder: Path, suite: Any, check: bool) -> EvalRows:
-        by_case: dict[str, list[ResultRow]] = {}
+    def _judge(self, rows: list[ResultRow], cases: list[str], folder: Path, suite: Any, check: bool) -> EvalRows:
+        by_case: dict[str, list[ResultRow]] = {case: [] for case in cases}  # a case with no row fails
         for row in rows:
             by_case.setdefault(row.task_id, []).append(row)
         hint = f'pytest "{self.request.node.nodeid}" --eval-record-mode once'

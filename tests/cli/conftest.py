@@ -1,0 +1,114 @@
+"""A throwaway project for the ``harness`` command line, and a way to call it as a user would.
+
+``cli(...)`` goes through :func:`harness.cli.main` — the console script's entry point — rather
+than typer's test runner, because ``main`` is where errors become one paragraph and exit codes
+are decided. It runs in this process (fast) with the project folder as the working directory.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from harness.testing.stub_server import StubServer
+
+SUITES = '''
+from harness import ModelSettings, Suite, Variant
+from harness.gate import Gate
+from harness.graders import contains
+
+
+async def ask(input, ctx):
+    reply = await ctx.client.chat.completions.create(
+        messages=[{"role": "user", "content": str(input)}], **ctx.model_kwargs())
+    return reply.choices[0].message.content
+
+
+async def ask_but_fail_every_third(input, ctx):
+    if input.endswith(("0", "3", "6")):
+        raise RuntimeError(f"cannot answer {input!r}")
+    return await ask(input, ctx)
+
+
+def variants(*names, flow=ask):
+    return [Variant(name, flow=flow, model=ModelSettings(model="stub")) for name in names]
+
+
+DATA = "datasets/tasks.jsonl"
+ECHO = [contains(from_expected="answer").named("echo")]  # passes on 6 of the 9 tasks
+
+ok = Suite(name="ok", dataset=DATA, variants=variants("ask@v1", "ask@v2"), graders=ECHO,
+           gates=[Gate.metric("echo", ">=", 0.5), Gate.no_regression("echo")], baseline="ask@v1")
+bad = Suite(name="bad", dataset=DATA, variants=variants("ask@v1"), graders=ECHO,
+            gates=[Gate.metric("echo", ">=", 0.9)])
+misconfigured = Suite(name="misconfigured", dataset=DATA, variants=variants("ask@v1"), graders=ECHO,
+                      gates=[Gate.metric("no_such_metric", ">=", 1)])
+broken = Suite(name="broken", dataset=DATA, variants=variants("ask@v1", flow=ask_but_fail_every_third),
+               graders=ECHO, gates=[Gate.metric("echo", ">=", 0.5)])
+'''
+
+
+def _tasks() -> str:
+    lines = [{"id": f"t{i}", "input": f"question {i}", "expected": {"answer": "question" if i % 3 else "nope"}}
+             for i in range(9)]
+    return "".join(json.dumps(line) + "\n" for line in lines)
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def text(self) -> str:
+        """Output and errors with rich's line wrapping undone, for substring checks."""
+        return " ".join((self.out + "\n" + self.err).split())
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``evals/test_demo.py`` (suites ok, bad, misconfigured, broken) over a 9-task dataset; cwd."""
+    (tmp_path / "evals").mkdir()
+    (tmp_path / "datasets").mkdir()
+    (tmp_path / "evals" / "test_demo.py").write_text(SUITES)
+    (tmp_path / "datasets" / "tasks.jsonl").write_text(_tasks())
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def cli(project: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    """Call ``harness ARGS`` through the console script's ``main`` and return exit code and output."""
+    from harness import cli as module
+    from harness.cli import main
+
+    for console in (module.console, module.err):  # built at import, maybe by another test: fix the width
+        monkeypatch.setattr(console, "_width", 200)
+
+    def call(*args: str) -> Result:
+        capsys.readouterr()
+        monkeypatch.setattr(sys, "argv", ["harness", *args])
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return call
+
+
+@pytest.fixture
+def live(stub: StubServer) -> Iterator[list[str]]:
+    """``harness run`` options for a live run against the stub, without the slow plots."""
+    yield ["--record-mode", "off", "--base-url", stub.base_url, "--no-plots"]

@@ -1,0 +1,237 @@
+"""The ``harness`` command line: every command, every gate exit code, errors, and shard/merge equivalence.
+
+Runs go live against the stub model server (``--record-mode off``) unless a test is about
+cassettes. Everything happens in a temporary project folder (see ``conftest.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from harness.cli import UsageError, app
+
+#: ``cli("gate", "latest")`` -> a result with ``code``, ``out``, ``err`` and whitespace-normalised ``text``.
+Cli = Callable[..., Any]
+
+
+def run_folders(root: Path) -> list[Path]:
+    runs = root / "reports" / "runs"
+    return sorted(p for p in runs.iterdir() if (p / "run.json").is_file()) if runs.is_dir() else []
+
+COMMANDS = [
+    ["run"], ["report"], ["compare"], ["gate"], ["baseline", "update"], ["cassettes", "status"],
+    ["cassettes", "prune"], ["list"], ["merge"], ["regrade"], ["calibrate"],
+    ["local-model", "start"], ["local-model", "stop"], ["local-model", "status"],
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_command_help_shows_an_example(command: list[str]) -> None:
+    result = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "Example:" in result.output
+
+
+def test_list_shows_each_suite_with_its_variants(cli: Cli) -> None:
+    result = cli("list")
+    assert result.code == 0, result.text
+    for name in ("ok", "bad", "misconfigured", "broken", "ask@v1", "ask@v2", "evals/test_demo.py"):
+        assert name in result.out
+
+
+def test_run_writes_a_run_folder_and_report_writes_the_report(cli: Cli, live: list[str], project: Path) -> None:
+    result = cli("run", "evals/test_demo.py", "--suite", "ok", *live)
+    assert result.code == 0, result.text
+    (folder,) = run_folders(project)
+    assert len((folder / "results.jsonl").read_text().splitlines()) == 18
+    assert f"ok: 18 rows, 0 task errors, 0 grader errors → reports/runs/{folder.name}" in result.text
+
+    shutil.rmtree(folder / "report")
+    report = cli("report", "latest", "--no-plots", "--no-show")
+    assert report.code == 0, report.text
+    for name in ("report.md", "report.html", "summary.json", "results.csv", "results.parquet"):
+        assert (folder / "report" / name).is_file(), name
+
+
+@pytest.mark.parametrize(("suite", "code"), [("ok", 0), ("bad", 1), ("misconfigured", 2), ("broken", 3)])
+def test_gate_exit_codes_from_run_and_from_gate(cli: Cli, live: list[str], project: Path,
+                                                suite: str, code: int) -> None:
+    ran = cli("run", "evals/test_demo.py", "--suite", suite, "--gate", *live)
+    assert ran.code == code, ran.text
+    (folder,) = run_folders(project)
+    gated = cli("gate", str(folder))
+    assert gated.code == code, gated.text
+    verdict = {0: "all gates pass", 1: "a gate failed", 2: "configuration error", 3: "run incomplete"}[code]
+    assert verdict in gated.text
+
+
+def test_run_without_gate_exits_zero_even_when_a_gate_fails(cli: Cli, live: list[str]) -> None:
+    assert cli("run", "evals/test_demo.py", "--suite", "bad", *live).code == 0
+
+
+def test_gate_json_output(cli: Cli, live: list[str]) -> None:
+    cli("run", "evals/test_demo.py", "--suite", "bad", *live)
+    result = cli("gate", "latest", "--json")
+    assert result.code == 1
+    report = json.loads(result.out)
+    assert report["exit_code"] == 1 and report["results"][0]["status"] == "fail"
+
+
+def test_compare_two_runs_and_two_variants(cli: Cli, live: list[str], project: Path) -> None:
+    cli("run", "evals/test_demo.py", "--suite", "ok", *live)
+    cli("run", "evals/test_demo.py", "--suite", "ok", *live)
+    first, second = run_folders(project)
+
+    runs = cli("compare", str(first), str(second))
+    assert runs.code == 0, runs.text
+    assert (second / "compare" / "report.md").is_file()
+
+    variants = cli("compare", "ask@v1", "ask@v2")  # in the latest run (ids sort by time, then at random)
+    assert variants.code == 0, variants.text
+    assert [p for p in (first, second) if (p / "compare-ask_v1-vs-ask_v2" / "report.md").is_file()]
+
+    mixed = cli("compare", str(first), "ask@v2")
+    assert mixed.code == 2 and "give two runs or two variant names" in mixed.text
+
+
+def test_baseline_update_then_gate_against_it(cli: Cli, live: list[str], project: Path) -> None:
+    cli("run", "evals/test_demo.py", "--suite", "ok", *live)
+    promoted = cli("baseline", "update", "latest", "--dest", "reports/baseline")
+    assert promoted.code == 0, promoted.text
+    assert (project / "reports" / "baseline" / "run.json").is_file()
+    assert (project / "reports" / "baseline" / "results.jsonl").is_file()
+    assert cli("gate", "latest", "--baseline", "reports/baseline").code == 0
+
+
+def test_baseline_update_refuses_an_incomplete_run(cli: Cli, live: list[str], project: Path) -> None:
+    cli("run", "evals/test_demo.py", "--suite", "ok", *live)
+    (folder,) = run_folders(project)
+    manifest = json.loads((folder / "run.json").read_text())
+    (folder / "run.json").write_text(json.dumps(manifest | {"status": "interrupted"}))
+    refused = cli("baseline", "update", str(folder))
+    assert refused.code == 2 and "only a complete run can become the baseline" in refused.text
+    assert cli("baseline", "update", str(folder), "--force").code == 0
+
+
+def test_cassettes_status_and_prune(cli: Cli, stub: Any, project: Path) -> None:
+    recorded = cli("run", "evals/test_demo.py", "--suite", "ok", "--record-mode", "once",
+                   "--base-url", stub.base_url, "--no-report")
+    assert recorded.code == 0, recorded.text
+    clean = cli("cassettes", "status", "evals/test_demo.py", "--suite", "ok")
+    assert "ok: 18 used, 0 unused, 0 stale, 0 missing" in clean.text
+
+    stray = project / "cassettes" / "ok" / "old@v0" / "t0.json"
+    stray.parent.mkdir()
+    shutil.copy(project / "cassettes" / "ok" / "ask@v1" / "t0.json", stray)
+    dirty = cli("cassettes", "status", "evals/test_demo.py", "--suite", "ok")
+    assert "ok: 18 used, 1 unused" in dirty.text and "unused cassettes/ok/old@v0/t0.json" in dirty.text
+
+    dry = cli("cassettes", "prune", "evals/test_demo.py", "--suite", "ok", "--dry-run")
+    assert "would remove cassettes/ok/old@v0/t0.json" in dry.text and stray.is_file()
+    pruned = cli("cassettes", "prune", "evals/test_demo.py", "--suite", "ok")
+    assert "removed cassettes/ok/old@v0/t0.json" in pruned.text and not stray.exists()
+
+    replay = cli("run", "evals/test_demo.py", "--suite", "ok", "--no-report")
+    assert replay.code == 0 and "18 rows, 0 task errors" in replay.text
+    assert stub.stats().hits == 18, "the second run replayed every call"
+
+
+def test_regrade_writes_a_new_run(cli: Cli, live: list[str], project: Path) -> None:
+    cli("run", "evals/test_demo.py", "--suite", "ok", *live)
+    (source,) = run_folders(project)
+    result = cli("regrade", "latest")
+    assert result.code == 0, result.text
+    regraded = [p for p in run_folders(project) if p != source]
+    assert len(regraded) == 1 and f"regraded {source.name} → reports/runs/{regraded[0].name}" in result.text
+    notes = json.loads((regraded[0] / "run.json").read_text())["notes"]
+    assert any(source.name in note for note in notes)
+
+
+# -- errors ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["gate", "no-such-run"], "error: no run 'no-such-run': not a folder, and not a run id under reports/runs"),
+    (["run", "evals/missing.py"], "error: no suite file at evals/missing.py"),
+    (["run", "evals/test_demo.py"], "error: evals/test_demo.py defines several suites"),
+    (["run", "evals/test_demo.py", "--suite", "ok", "--shard", "4/3"], "error: --shard 4/3: i must lie in 1..N"),
+])
+def test_errors_are_one_paragraph_without_a_traceback(cli: Cli, args: list[str], message: str) -> None:
+    result = cli(*args)
+    assert result.code == 2
+    assert message in result.text
+    assert "Traceback" not in result.out + result.err
+    paragraphs = [p for p in result.err.strip().split("\n\n") if p.strip()]
+    assert len(paragraphs) == 1, result.err
+    assert "(run with --debug for the traceback)" in result.err
+
+
+def test_debug_shows_the_traceback(cli: Cli) -> None:
+    with pytest.raises(UsageError, match="no run 'no-such-run'"):
+        cli("--debug", "gate", "no-such-run")
+
+
+def test_a_bad_option_is_a_usage_error_not_a_traceback(cli: Cli) -> None:
+    result = cli("gate", "--no-such-option")
+    assert result.code == 2
+    assert "No such option" in result.text and "Traceback" not in result.text
+
+
+# -- sharding ----------------------------------------------------------------------------------
+
+#: Fields of summary.json that describe *when* and *how fast*, not *what*: they differ run to run.
+VOLATILE = {"run_id", "created_at", "finished_at", "path", "latency_s", "p50_latency_s", "p95_latency_s",
+            "shard", "notes", "dataset"}
+
+
+def _stable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _stable(v) for k, v in value.items() if k not in VOLATILE and "latency" not in k}
+    if isinstance(value, list):
+        return [_stable(v) for v in value]
+    return value
+
+
+def _scores(folder: Path) -> dict[tuple[str, str, int], list[tuple[str, float, bool]]]:
+    rows = [json.loads(line) for line in (folder / "results.jsonl").read_text().splitlines() if line.strip()]
+    return {(r["variant"], r["task_id"], r["epoch"]): [(s["name"], s["value"], s["passed"]) for s in r["scores"]]
+            for r in rows}
+
+
+def _gates(summary: dict[str, Any]) -> list[tuple[Any, ...]]:
+    gates = summary["gates"]
+    return [gates["exit_code"]] + [(g["gate"], g["variant"], g["status"], g["value"]) for g in gates["results"]]
+
+
+def test_three_shards_merged_equal_the_unsharded_run(cli: Cli, live: list[str], project: Path) -> None:
+    whole = cli("run", "evals/test_demo.py", "--suite", "ok", *live)
+    assert whole.code == 0, whole.text
+    (unsharded,) = run_folders(project)
+
+    shards = []
+    for index in (1, 2, 3):
+        done = cli("run", "evals/test_demo.py", "--suite", "ok", "--shard", f"{index}/3", "--no-report", *live)
+        assert done.code == 0, done.text
+        shards.append(next(p for p in run_folders(project) if p not in (unsharded, *shards)))
+    assert sorted(len(_scores(s)) for s in shards) == [2, 6, 10], "9 tasks × 2 variants, split by task id hash"
+
+    merged_run = cli("merge", *map(str, shards), "--no-report")
+    assert merged_run.code == 0, merged_run.text
+    (merged,) = [p for p in run_folders(project) if p not in (unsharded, *shards)]
+    assert cli("report", str(merged), "--no-plots", "--no-show").code == 0
+
+    assert _scores(merged) == _scores(unsharded)
+    whole_summary = json.loads((unsharded / "report" / "summary.json").read_text())
+    merged_summary = json.loads((merged / "report" / "summary.json").read_text())
+    assert _stable(merged_summary["leaderboard"]) == _stable(whole_summary["leaderboard"])
+    assert _stable(merged_summary["comparisons"]) == _stable(whole_summary["comparisons"])
+
+    gate_whole, gate_merged = cli("gate", str(unsharded), "--json"), cli("gate", str(merged), "--json")
+    assert gate_whole.code == gate_merged.code == 0
+    assert _gates({"gates": json.loads(gate_merged.out)}) == _gates({"gates": json.loads(gate_whole.out)})

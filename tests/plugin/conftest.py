@@ -1,0 +1,24 @@
+"""Plugin tests drive pytest inside pytest with ``pytester``.
+
+``pytest_plugins = ["pytester"]`` is only allowed in the rootdir's conftest, which this folder
+does not own; registering the plugin when this conftest is configured works the same whether
+``tests/plugin`` runs alone or as part of ``tests/``.
+
+In-process pytester runs drop every module the inner session imported when they end, and
+numpy/pyarrow cannot be imported twice in one process. Importing what a suite run and its
+report need here keeps them in the snapshot pytester restores (and saves re-importing them).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import harness.gate  # noqa: F401
+import harness.report.writer  # noqa: F401
+import harness.runner  # noqa: F401
+import harness.sdk_tracing  # noqa: F401
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not config.pluginmanager.has_plugin("pytester"):
+        config.pluginmanager.import_plugin("pytester")
