@@ -21,7 +21,7 @@ JUDGE_RUBRIC = (
 suite = Suite(
     name="articles",
     # The demo replays part of the dev split: it was recorded against a 135M model on 2 CPU cores.
-    # Against a real endpoint, run every task: `harness run ... --record-mode once --tag dev --tag test`.
+    # Against a real endpoint, run every task: `harness run ... --record-mode once --all-tasks`.
     dataset=Dataset(DATASETS / "kb_articles.jsonl", tags=("dev",), sample=8, seed=0),
     variants=[
         Variant(f"{flow.__name__}@{v}", flow=flow, prompt=load_prompt(flow.__name__, v), model=MODEL,

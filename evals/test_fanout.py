@@ -29,7 +29,7 @@ def voted_category():
 suite = Suite(
     name="fanout",
     # The demo replays part of the dev split: it was recorded against a 135M model on 2 CPU cores.
-    # Against a real endpoint, run every task: `harness run ... --record-mode once --tag dev --tag test`.
+    # Against a real endpoint, run every task: `harness run ... --record-mode once --all-tasks`.
     dataset=Dataset(DATASETS / "classify.jsonl", tags=("dev",), sample=12, seed=0),
     variants=[Variant(f"fanout@{v}", flow=fanout, prompt=load_prompt("fanout", v), model=MODEL) for v in ("v1", "v2")],
     graders=[

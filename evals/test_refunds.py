@@ -39,7 +39,7 @@ def decision(amount_tolerance: float = 0.01):
 suite = Suite(
     name="refunds",
     # The demo replays part of the dev split: it was recorded against a 135M model on 2 CPU cores.
-    # Against a real endpoint, run every task: `harness run ... --record-mode once --tag dev --tag test`.
+    # Against a real endpoint, run every task: `harness run ... --record-mode once --all-tasks`.
     dataset=Dataset(DATASETS / "refund_decisions.jsonl", tags=("dev",), sample=12, seed=0),
     variants=[Variant(f"self_correct@{v}", flow=self_correct, prompt=load_prompt("self_correct", v), model=MODEL,
                       params={"max_attempts": 3}) for v in ("v1", "v2")],

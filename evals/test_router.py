@@ -17,7 +17,7 @@ MODEL = ModelSettings(model="smollm2", temperature=0.0, max_tokens=96)
 suite = Suite(
     name="router",
     # The demo replays part of the dev split: it was recorded against a 135M model on 2 CPU cores.
-    # Against a real endpoint, run every task: `harness run ... --record-mode once --tag dev --tag test`.
+    # Against a real endpoint, run every task: `harness run ... --record-mode once --all-tasks`.
     dataset=Dataset(DATASETS / "support_tickets.jsonl", tags=("dev",), sample=12, seed=0),
     variants=[Variant(f"router@{v}", flow=router, prompt=load_prompt("router", v), model=MODEL) for v in ("v1", "v2")],
     graders=[

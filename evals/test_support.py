@@ -19,7 +19,7 @@ MODEL = ModelSettings(model="smollm2", temperature=0.0, max_tokens=96)
 suite = Suite(
     name="support",
     # The demo replays part of the dev split: it was recorded against a 135M model on 2 CPU cores.
-    # Against a real endpoint, run every task: `harness run ... --record-mode once --tag dev --tag test`.
+    # Against a real endpoint, run every task: `harness run ... --record-mode once --all-tasks`.
     dataset=Dataset(DATASETS / "support_tickets.jsonl", tags=("dev",), limit=16),
     variants=[
         Variant(f"{flow.__name__}@{version}", flow=flow, prompt=load_prompt(flow.__name__, version), model=MODEL)

@@ -127,6 +127,7 @@ def run(
     seed: Annotated[int, typer.Option(help="Seed for --sample.")] = 0,
     tag: Annotated[Optional[list[str]], typer.Option("--tag", help="Only tasks with this tag (e.g. dev).")] = None,
     ids: Annotated[Optional[list[str]], typer.Option("--ids", help="Only these task ids.")] = None,
+    all_tasks: Annotated[bool, typer.Option("--all-tasks", help="Ignore the suite's own task selection.")] = False,
     max_cost: Annotated[Optional[float], typer.Option("--max-cost", help="Stop scheduling past this USD.")] = None,
     max_tokens: Annotated[Optional[int], typer.Option("--max-tokens", help="Stop scheduling past these tokens.")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds per task before it is an error row.")] = 300.0,
@@ -153,6 +154,7 @@ def run(
         concurrency=concurrency, epochs=epochs, record_mode=record_mode.value, variants=variant, tags=tag or (),
         ids=ids or (), limit=limit, sample=sample, seed=seed, timeout_s=timeout, max_cost_usd=max_cost,
         max_tokens=max_tokens, resume=resume, runs_dir=runs_dir, shard=Shard.parse(shard) if shard else None,
+        all_tasks=all_tasks,
         progress=sys.stderr.isatty() if progress is None else progress,
         runtime=_runtime(record_mode.value, base_url, backend, cassettes),
     )

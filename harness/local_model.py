@@ -81,6 +81,10 @@ WEIGHTS_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 WEIGHTS_ENV = "HARNESS_LOCAL_MODEL_GGUF"
 CHAT_FORMAT = "chatml-function-calling"
 DEFAULT_N_CTX = 8192
+#: llama-cpp-python defaults to half the cores (one thread on a 2-core machine, half the speed).
+#: Pinned rather than "all cores": the thread count changes floating-point reduction order, and
+#: the smoke test compares live replies with committed recordings made with this setting.
+DEFAULT_N_THREADS = 2
 DEFAULT_STARTUP_TIMEOUT_S = 120.0
 DEFAULT_STATE_DIR = Path(".harness/local-model")
 STATE_FILE = "server.json"
@@ -201,8 +205,7 @@ def server_command(weights: Path | str, port: int, *, host: str = "127.0.0.1", n
         "--port", str(port),
         "--n_ctx", str(n_ctx),
     ]
-    if n_threads is not None:
-        command += ["--n_threads", str(n_threads)]
+    command += ["--n_threads", str(n_threads or DEFAULT_N_THREADS)]
     return command
 
 

@@ -31,7 +31,7 @@ from pydantic import BaseModel
 from harness.cassette.guard import NetworkBlocked
 from harness.cassette.miss import CassetteMiss
 from harness.context import RequestContext, scope_extras
-from harness.dataset import Task
+from harness.dataset import Dataset, Task
 from harness.flow import FlowContext, run_flow
 from harness.graders.base import Attempt, BaseGrader, jsonable_params
 from harness.results import (
@@ -99,6 +99,8 @@ class RunOptions:
     runs_dir: Path = Path("reports/runs")
     shard: Shard | None = None
     progress: bool = False
+    #: Ignore the suite's own task selection (tags, sample, limit) and start from the whole file.
+    all_tasks: bool = False
     #: Shuffle the order work is scheduled in (tests use it to prove order does not matter).
     shuffle_seed: int | None = None
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
@@ -229,7 +231,9 @@ class _Run:
         self.options = options
         self.variants = suite.select_variants(options.variants)
         self.epochs = options.epochs or suite.epochs
-        self.dataset = suite.resolved_dataset().select(
+        declared = suite.resolved_dataset()
+        base = Dataset(declared.path) if options.all_tasks else declared
+        self.dataset = base.select(
             tags=options.tags or None, ids=options.ids or None, sample=options.sample,
             seed=options.seed, limit=options.limit,
         )

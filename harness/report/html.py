@@ -174,7 +174,7 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: Seque
 def _gates_html(report: GateReport) -> str:
     rows = []
     for r in report.results:
-        against = (f"baseline {sig(r.baseline_value)} ({r.baseline}), tolerance {r.tolerance:g}"
+        against = (f"baseline {sig(r.baseline_value)} ({r.baseline}), tolerance {r.tolerance or 0:g}"
                    if r.kind == "no_regression" else f"{r.op} {r.threshold:g}" if r.op else "")
         drivers = ", ".join(r.drivers[:10]) + (f" (+{r.drivers_total - 10} more)" if r.drivers_total > 10 else "")
         rows.append([r.status.upper(), r.gate, r.variant or "all", sig(r.value), ci(r.ci), against, drivers])

@@ -1,0 +1,54 @@
+"""The committed demo cassettes are real recordings of the local model, not hand-written fixtures.
+
+Re-records a few committed tasks live against SmolLM2 at temperature 0 and checks that every
+reply equals the one in the committed cassette, call by call. It needs the local model server
+and fails (never skips) when the model cannot start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.cassette.store import read_cassette
+from harness.loader import find_suite
+from harness.runner import RunOptions, run_suite
+from harness.runtime import RuntimeConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+#: Small, quick tasks recorded with the pinned server settings (2 threads, n_ctx 8192).
+SAMPLES = [("evals/test_fanout.py", "fanout@v1", 2), ("evals/test_refunds.py", "self_correct@v1", 1)]
+
+
+def _replies(path: Path) -> dict[str, str]:
+    """Each call's reply content (or tool call), by request key."""
+    requests, responses, _ = read_cassette(path)
+    replies = {}
+    for request, response in zip(requests, responses, strict=True):
+        body = response["body"]["string"]
+        body = body.decode() if isinstance(body, bytes) else body
+        message = json.loads(body)["choices"][0]["message"]
+        replies[request.headers["x-harness-key"]] = json.dumps(
+            [message.get("content"), message.get("tool_calls") and [c["function"] for c in message["tool_calls"]]])
+    return replies
+
+
+@pytest.mark.local_model
+@pytest.mark.parametrize(("suite_file", "variant", "count"), SAMPLES)
+def test_live_replies_equal_the_committed_recording(local_model, tmp_path, suite_file, variant, count):
+    suite = find_suite(ROOT / suite_file)
+    committed = sorted((ROOT / "cassettes" / suite.name / variant).glob("*.json"))
+    assert len(committed) >= count, f"no committed cassettes for {suite.name}/{variant}: run scripts/record.sh"
+    chosen = committed[:count]
+    ids = [path.stem for path in chosen]
+    config = RuntimeConfig(base_url=local_model.base_url, backend=suite.backend, cassette_dir=tmp_path / "cassettes")
+    options = RunOptions(record_mode="rewrite", variants=[variant], ids=ids, runtime=config,
+                         runs_dir=tmp_path / "runs", concurrency=1, timeout_s=600)
+    asyncio.run(run_suite(suite, options))
+    for path in chosen:
+        fresh = tmp_path / "cassettes" / suite.name / variant / path.name
+        assert fresh.is_file(), f"the live run recorded nothing for {path.stem}"
+        assert _replies(fresh) == _replies(path), f"live replies differ from the committed {path}"
