@@ -250,7 +250,9 @@ def _per_task_attempts(data: RunData, variant: str, column: str) -> dict[str, fl
 def _measure(data: RunData, variant: str, metric: str) -> _Measured:
     """The gate's number for one variant (raises GateConfigError for an unknown metric)."""
     attempts = data.variant_attempts(variant)
-    if metric in data.score_names or metric == PASS_RATE:
+    declared = {str(g.get("name")) for g in data.manifest.graders}
+    # A declared grader with no scores (every task errored) is measurable: NaN, not unknown.
+    if metric in data.score_names or metric == PASS_RATE or metric in declared:
         values = data.task_values(variant, metric)
         array = np.fromiter(values.values(), dtype=float)
         return _Measured(value=float(array.mean()) if array.size else math.nan, ci=stats.mean_interval(array),

@@ -210,6 +210,25 @@ def _rebuild(response: httpx2.Response, content: bytes, request: httpx2.Request)
     )
 
 
+class _Exchange:
+    """One request through the transport: stamped and adapted on the way out, traced on the way back."""
+
+    def __init__(self, request: httpx2.Request, profile: BackendProfile) -> None:
+        self.request = _stamp(request, profile)
+        self.writer = _SpanWriter(current_recorder(), self.request)
+
+    def done(self, response: httpx2.Response, content: bytes) -> httpx2.Response:
+        self.writer.finish(response, content)
+        return _rebuild(response, content, self.request)
+
+    def failed(self, exc: Exception) -> httpx2.Response:
+        """A cassette miss becomes a 400 the client will not retry; anything else propagates."""
+        self.writer.fail(exc)
+        if isinstance(exc, CassetteMiss):
+            return _miss_response(exc, self.request)
+        raise exc
+
+
 class HarnessAsyncTransport(httpx2.AsyncBaseTransport):
     """Wraps an ``httpx2.AsyncHTTPTransport`` (patched by vcrpy while a cassette is active)."""
 
@@ -219,22 +238,16 @@ class HarnessAsyncTransport(httpx2.AsyncBaseTransport):
         self.profile = get_profile(profile) if isinstance(profile, str) else profile
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        request = _stamp(request, self.profile)
-        writer = _SpanWriter(current_recorder(), request)
+        exchange = _Exchange(request, self.profile)
         try:
-            response = await self.inner.handle_async_request(request)
+            response = await self.inner.handle_async_request(exchange.request)
             try:
                 content = await response.aread()
             finally:
                 await response.aclose()  # hands the connection back to the pool
-        except CassetteMiss as miss:
-            writer.fail(miss)
-            return _miss_response(miss, request)
-        except Exception as exc:
-            writer.fail(exc)
-            raise
-        writer.finish(response, content)
-        return _rebuild(response, content, request)
+        except Exception as exc:  # noqa: BLE001 - _Exchange.failed re-raises all but cassette misses
+            return exchange.failed(exc)
+        return exchange.done(response, content)
 
     async def aclose(self) -> None:
         await self.inner.aclose()
@@ -249,22 +262,16 @@ class HarnessSyncTransport(httpx2.BaseTransport):
         self.profile = get_profile(profile) if isinstance(profile, str) else profile
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
-        request = _stamp(request, self.profile)
-        writer = _SpanWriter(current_recorder(), request)
+        exchange = _Exchange(request, self.profile)
         try:
-            response = self.inner.handle_request(request)
+            response = self.inner.handle_request(exchange.request)
             try:
                 content = response.read()
             finally:
                 response.close()  # hands the connection back to the pool
-        except CassetteMiss as miss:
-            writer.fail(miss)
-            return _miss_response(miss, request)
-        except Exception as exc:
-            writer.fail(exc)
-            raise
-        writer.finish(response, content)
-        return _rebuild(response, content, request)
+        except Exception as exc:  # noqa: BLE001 - _Exchange.failed re-raises all but cassette misses
+            return exchange.failed(exc)
+        return exchange.done(response, content)
 
     def close(self) -> None:
         self.inner.close()
