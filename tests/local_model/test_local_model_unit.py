@@ -63,7 +63,8 @@ def test_server_command() -> None:
     flags = dict(zip(command[3::2], command[4::2], strict=True))
     assert flags == {"--model": "/m.gguf", "--model_alias": "smollm2",
                      "--chat_format": "chatml-function-calling",
-                     "--host": "127.0.0.1", "--port": "8123", "--n_ctx": "8192"}
+                     "--host": "127.0.0.1", "--port": "8123", "--n_ctx": "8192",
+                     "--n_threads": str(lm.DEFAULT_N_THREADS)}
     assert lm.server_command("/m.gguf", 1, n_threads=2)[-2:] == ["--n_threads", "2"]
 
 
@@ -79,6 +80,16 @@ def test_base_url_before_start_is_an_error() -> None:
 def test_no_state_means_no_server(tmp_path: Path) -> None:
     assert lm.status(tmp_path) is None
     assert lm.stop(tmp_path) is False
+
+
+def _until_ours(pid: int, timeout_s: float = 5.0) -> bool:
+    """A just-forked child shows its parent's command line until it has exec'd: wait for that."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if lm._is_our_server(pid):
+            return True
+        time.sleep(0.02)
+    return False
 
 
 def _info(pid: int, port: int = 9) -> ServerInfo:
@@ -108,7 +119,7 @@ def test_stop_terminates_the_recorded_server(tmp_path: Path) -> None:
     fake = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "llama_cpp.server"])
     try:
         lm._write_state(tmp_path, _info(fake.pid))
-        assert lm._is_our_server(fake.pid)
+        assert _until_ours(fake.pid)
         assert lm.status(tmp_path) == _info(fake.pid)        # running (busy servers do not answer)
         started = time.monotonic()
         assert lm.stop(tmp_path) is True
@@ -261,6 +272,7 @@ def test_stopping_a_server_that_another_process_started(tmp_path: Path) -> None:
     try:
         assert parent.stdout is not None
         pid = int(parent.stdout.readline())
+        assert _until_ours(pid)
         lm._write_state(tmp_path, _info(pid))
         started = time.monotonic()
         assert lm.stop(tmp_path) is True
