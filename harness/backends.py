@@ -273,6 +273,47 @@ def tool_choice_auto_until_result(body: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: Bounds put on tool argument schemas (see :func:`bounded_tool_arguments`).
+LLAMA_CPP_MAX_ARGUMENT_CHARS = 64
+LLAMA_CPP_MAX_ARGUMENT_ITEMS = 8
+_FREE_STRING_KEYS = ("maxLength", "enum", "const", "pattern", "format")
+
+
+def _bounded(schema: Any) -> Any:
+    """A copy of a JSON schema whose free strings and arrays have a maximum size."""
+    if isinstance(schema, list):
+        return [_bounded(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {key: _bounded(value) for key, value in schema.items()}
+    kind = out.get("type")
+    kinds = kind if isinstance(kind, list) else [kind]
+    if "string" in kinds and not any(key in out for key in _FREE_STRING_KEYS):
+        out["maxLength"] = LLAMA_CPP_MAX_ARGUMENT_CHARS
+    if "array" in kinds and "maxItems" not in out:
+        out["maxItems"] = LLAMA_CPP_MAX_ARGUMENT_ITEMS
+    return out
+
+
+def bounded_tool_arguments(body: dict[str, Any]) -> dict[str, Any]:
+    """Free strings and arrays in tool parameter schemas get a maximum size.
+
+    Under ``tool_choice: "auto"`` llama-cpp-python 0.3.x decodes tool arguments with a grammar
+    built from the parameter schema but **no** ``max_tokens``: a small model that opens a string
+    may never close it, and generation runs until the context is full (minutes on a CPU, then a
+    truncated call). ``maxLength``/``maxItems`` make the grammar itself end the argument.
+    """
+    tools = _function_tools(body)
+    if not tools:
+        return body
+    out = copy.deepcopy(body)
+    for tool in _function_tools(out):
+        function = tool["function"]
+        if isinstance(function.get("parameters"), dict):
+            function["parameters"] = _bounded(function["parameters"])
+    return out
+
+
 def tool_choice_required_as_named(body: dict[str, Any]) -> dict[str, Any]:
     """``tool_choice: "required"`` (HTTP 500) names the tool when there is exactly one, else ``"auto"``."""
     if body.get("tool_choice") != "required":
@@ -380,6 +421,7 @@ LLAMA_CPP_ADAPTATIONS: tuple[tuple[str, Adaptation], ...] = (
     ("default_max_tokens", default_max_tokens),
     ("tool_choice_auto_until_result", tool_choice_auto_until_result),
     ("tool_choice_required_as_named", tool_choice_required_as_named),
+    ("bounded_tool_arguments", bounded_tool_arguments),
     ("system_message_for_tools", system_message_for_tools),
     ("tool_results_as_user", tool_results_as_user),
 )

@@ -35,6 +35,12 @@ WEATHER = {"type": "function", "function": {"name": "get_weather", "description"
                                                            "required": ["city"]}}}
 TIME = {"type": "function",
         "function": {"name": "get_time", "parameters": {"type": "object", "properties": {}}}}
+#: WEATHER as the llama-cpp profile sends it (bounded_tool_arguments).
+BOUNDED_WEATHER = {"type": "function", "function": {"name": "get_weather", "description": "Weather for a city",
+                                                    "parameters": {"type": "object",
+                                                                   "properties": {"city": {"type": "string",
+                                                                                           "maxLength": 64}},
+                                                                   "required": ["city"]}}}
 CALL = {"id": "call_1", "type": "function",
         "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
 
@@ -262,7 +268,7 @@ def test_sdk_tool_loop_request_end_to_end() -> None:
             {"role": "assistant", "content": "", "tool_calls": [CALL]},
             {"role": "user", "content": "Tool result for get_weather: sunny, 18C"},
         ],
-        "tools": [WEATHER], "max_tokens": 64, "temperature": 0, "tool_choice": "none",
+        "tools": [BOUNDED_WEATHER], "max_tokens": 64, "temperature": 0, "tool_choice": "none",
     }
 
 
@@ -270,7 +276,7 @@ def test_first_tool_turn_end_to_end() -> None:
     adapted = get_profile("llama-cpp").adapt(chat(user("Weather in Paris?"), tools=[WEATHER]))
     assert adapted == {"model": "smollm2",
                        "messages": [{"role": "system", "content": ""}, user("Weather in Paris?")],
-                       "tools": [WEATHER], "max_tokens": 256, "tool_choice": "auto"}
+                       "tools": [BOUNDED_WEATHER], "max_tokens": 256, "tool_choice": "auto"}
 
 
 def test_required_with_tool_result_keeps_the_named_tool() -> None:
@@ -284,8 +290,8 @@ def test_describe_and_capabilities() -> None:
     assert described["adaptations"] == [
         "developer_role_as_system", "content_parts_as_text", "null_content_as_empty",
         "json_schema_as_json_object", "max_completion_tokens_as_max_tokens", "default_max_tokens",
-        "tool_choice_auto_until_result", "tool_choice_required_as_named", "system_message_for_tools",
-        "tool_results_as_user",
+        "tool_choice_auto_until_result", "tool_choice_required_as_named", "bounded_tool_arguments",
+        "system_message_for_tools", "tool_results_as_user",
     ]
     caps = described["capabilities"]
     for capability in ("json_schema", "tool_choice_required", "tool_role", "null_content", "developer_role",
@@ -336,3 +342,26 @@ def test_transport_sends_the_adapted_body() -> None:
         client.post("http://127.0.0.1:9/v1/chat/completions", json=tool_loop())
     assert seen[0] == seen[1]
     assert json.loads(seen[0]) == get_profile("llama-cpp").adapt(tool_loop())
+
+
+# -- bounded_tool_arguments ----------------------------------------------------------------------
+
+def test_free_strings_and_arrays_in_tool_schemas_get_a_maximum_size():
+    from harness.backends import LLAMA_CPP_MAX_ARGUMENT_CHARS, LLAMA_CPP_MAX_ARGUMENT_ITEMS, bounded_tool_arguments
+
+    schema = {"type": "object", "properties": {
+        "order_id": {"type": "string"},
+        "reason": {"type": "string", "enum": ["defective", "changed_mind"]},
+        "code": {"type": "string", "maxLength": 6},
+        "items": {"type": "array", "items": {"type": "object", "properties": {"sku": {"type": ["string", "null"]}}}},
+    }}
+    body = {"messages": [], "tools": [{"type": "function", "function": {"name": "f", "parameters": schema}}]}
+    bounded = bounded_tool_arguments(body)["tools"][0]["function"]["parameters"]["properties"]
+    assert bounded["order_id"]["maxLength"] == LLAMA_CPP_MAX_ARGUMENT_CHARS
+    assert "maxLength" not in bounded["reason"], "an enum is already bounded"
+    assert bounded["code"]["maxLength"] == 6, "an existing bound is kept"
+    assert bounded["items"]["maxItems"] == LLAMA_CPP_MAX_ARGUMENT_ITEMS
+    assert bounded["items"]["items"]["properties"]["sku"]["maxLength"] == LLAMA_CPP_MAX_ARGUMENT_CHARS
+    assert "maxLength" not in schema["properties"]["order_id"], "the input is not changed"
+    assert bounded_tool_arguments(bounded_tool_arguments(body)) == bounded_tool_arguments(body)
+    assert bounded_tool_arguments({"messages": []}) == {"messages": []}
