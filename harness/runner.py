@@ -267,8 +267,7 @@ class _Run:
             baseline_variant=self.suite.baseline,
             epochs=self.epochs,
             concurrency=self.options.concurrency,
-            record_mode=str(self.options.runtime.record_mode if not isinstance(self.options.runtime.record_mode, str)
-                            else self.options.runtime.record_mode),
+            record_mode=str(self.options.record_mode),
             shard=str(self.options.shard) if self.options.shard else None,
             pass_threshold=self.suite.pass_threshold,
         )
@@ -412,7 +411,7 @@ async def run_suite(suite: Suite, options: RunOptions | None = None) -> RunResul
             manifest.backend = runtime.describe()
             folder.write_manifest(manifest)
             queue = iter(items)
-            with _progress(options.progress, len(items), run):
+            with _ProgressBar(options.progress, len(items), run):
                 workers = [runtime_task(run.worker(runtime, queue, writer, manifest.run_id))
                            for _ in range(max(1, min(options.concurrency, len(items) or 1)))]
                 await asyncio.gather(*workers)
@@ -451,14 +450,14 @@ def runtime_task(coro: Any) -> asyncio.Task[Any]:
     return asyncio.ensure_future(coro)
 
 
-class _progress:
+class _ProgressBar:
     """A rich progress bar: done/total, errors, tokens and cost so far."""
 
     def __init__(self, enabled: bool, total: int, run: _Run) -> None:
         self.enabled, self.total, self.run = enabled, total, run
         self._bar: Any = None
 
-    def __enter__(self) -> _progress:
+    def __enter__(self) -> _ProgressBar:
         if not self.enabled:
             return self
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
