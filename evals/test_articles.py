@@ -41,5 +41,8 @@ suite = Suite(
     baseline="chain@v1",
     judge=ModelSettings(model="smollm2", temperature=0.0, max_tokens=96),
     backend="llama-cpp",
+    # A 135M model often writes invalid JSON for a tool call or a structured output; the Agents
+    # SDK raises, and the attempt is an error row. Allow that here rather than hide it.
+    max_error_rate=0.3,
     calibration={"quality": DATASETS / "calibration" / "chain.jsonl"},
 )

@@ -31,4 +31,7 @@ suite = Suite(
     ],
     baseline="router@v1",
     backend="llama-cpp",
+    # A 135M model often writes invalid JSON for a tool call or a structured output; the Agents
+    # SDK raises, and the attempt is an error row. Allow that here rather than hide it.
+    max_error_rate=0.3,
 )

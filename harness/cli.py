@@ -255,7 +255,8 @@ def compare(
 def gate(
     run: Annotated[Optional[str], typer.Argument(help="Run folder or id (default: the latest).")] = None,
     baseline: Annotated[Optional[Path], typer.Option(help="Baseline run for no-regression gates.")] = None,
-    max_error_rate: Annotated[float, typer.Option(help="Task error rate above which the run is incomplete.")] = 0.0,
+    max_error_rate: Annotated[Optional[float], typer.Option(
+        help="Task error rate above which the run is incomplete (default: the suite's, else 0.05).")] = None,
     runs_dir: Annotated[Path, typer.Option(help="Where run folders are.")] = RUNS_DIR,
     json_out: Annotated[bool, typer.Option("--json", help="Print the gate report as JSON.")] = False,
 ) -> None:

@@ -416,7 +416,7 @@ def _incomplete(data: RunData, max_error_rate: float) -> tuple[list[str], dict[s
 
 def evaluate_gates(run_folder: str | Path | RunData, gates: Sequence[Any] | None = None,
                    baseline: str | Path | None = None,
-                   max_error_rate: float = DEFAULT_MAX_ERROR_RATE) -> GateReport:
+                   max_error_rate: float | None = None) -> GateReport:
     """Check ``gates`` (default: the ones in ``run.json``) against a run.
 
     ``baseline`` overrides the baseline run folder of no-regression gates (``--baseline``).
@@ -427,7 +427,12 @@ def evaluate_gates(run_folder: str | Path | RunData, gates: Sequence[Any] | None
         data = run_folder if isinstance(run_folder, RunData) else load_run_data(run_folder)
     except (RunFolderError, OSError) as exc:
         return GateReport(run_id=str(run_folder), status="unreadable", exit_code=ExitCode.CONFIG_ERROR, results=[],
-                          problems=[f"cannot read run folder {run_folder}: {exc}"], max_error_rate=max_error_rate)
+                          problems=[f"cannot read run folder {run_folder}: {exc}"],
+                          max_error_rate=DEFAULT_MAX_ERROR_RATE if max_error_rate is None else max_error_rate)
+    if max_error_rate is None:
+        # The suite's own allowance (recorded in run.json), else the library default.
+        declared = data.manifest.max_error_rate
+        max_error_rate = DEFAULT_MAX_ERROR_RATE if declared is None else declared
     config: list[str] = []
     try:
         specs = parse_gates(data.manifest.gates if gates is None else gates)

@@ -139,6 +139,8 @@ class RunManifest(BaseModel):
     backend: dict[str, Any] = Field(default_factory=dict)
     shard: str | None = None
     pass_threshold: float = 1.0
+    #: Task error rate above which gates call the run incomplete (exit 3); None: the default.
+    max_error_rate: float | None = None
     totals: dict[str, Any] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)
 

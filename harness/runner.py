@@ -270,6 +270,7 @@ class _Run:
             record_mode=str(self.options.record_mode),
             shard=str(self.options.shard) if self.options.shard else None,
             pass_threshold=self.suite.pass_threshold,
+            max_error_rate=self.suite.max_error_rate,
         )
 
     def work(self, tasks: list[Task], done: set[tuple[str, str, int]]) -> list[_Work]:

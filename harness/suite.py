@@ -105,6 +105,8 @@ class Suite:
     epochs: int = 1
     #: A task item passes (pytest, ``--epochs``) when its pass rate reaches this.
     pass_threshold: float = 1.0
+    #: Task error rate (per variant) above which the gates call a run incomplete (exit code 3).
+    max_error_rate: float = 0.05
     #: The variant that ships now: comparisons and no-regression gates measure against it.
     baseline: str | None = None
     description: str = ""

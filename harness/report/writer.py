@@ -60,7 +60,7 @@ def _write_tables(frame: pd.DataFrame, csv_path: Path, parquet_path: Path) -> No
 
 
 def _gate_report(analysis: Analysis, gates: Sequence[Any] | GateReport | None, baseline: str | Path | None,
-                 max_error_rate: float) -> GateReport | None:
+                 max_error_rate: float | None) -> GateReport | None:
     if gates is None or isinstance(gates, GateReport):
         return gates
     return evaluate_gates(analysis.data, gates, baseline=baseline, max_error_rate=max_error_rate)
@@ -68,7 +68,7 @@ def _gate_report(analysis: Analysis, gates: Sequence[Any] | GateReport | None, b
 
 def write_report(run_folder: str | Path, out_dir: str | Path | None = None, vs: str | Path | None = None,
                  gates: Sequence[Any] | GateReport | None = None, *, plots: bool = True,
-                 baseline: str | Path | None = None, max_error_rate: float = DEFAULT_MAX_ERROR_RATE) -> ReportPaths:
+                 baseline: str | Path | None = None, max_error_rate: float | None = None) -> ReportPaths:
     """Write the report files and return their paths.
 
     ``vs``: another run folder or a variant of this run to compare against (default: the
