@@ -22,7 +22,7 @@ suite = Suite(
     name="articles",
     # The demo replays part of the dev split: it was recorded against a 135M model on 2 CPU cores.
     # Against a real endpoint, run every task: `harness run ... --record-mode once --all-tasks`.
-    dataset=Dataset(DATASETS / "kb_articles.jsonl", tags=("dev",), sample=8, seed=0),
+    dataset=Dataset(DATASETS / "kb_articles.jsonl", tags=("dev",), sample=6, seed=0),
     variants=[
         Variant(f"{flow.__name__}@{v}", flow=flow, prompt=load_prompt(flow.__name__, v), model=MODEL,
                 params={"max_rounds": 2} if flow is evaluator_optimizer else {})

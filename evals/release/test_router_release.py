@@ -36,7 +36,7 @@ async def router_with_debug_line(input, ctx):
 
 suite = Suite(
     name="router-release",
-    dataset=Dataset(DATASETS / "support_tickets.jsonl", tags=("dev",), sample=12, seed=0),
+    dataset=Dataset(DATASETS / "support_tickets.jsonl", tags=("dev",), sample=8, seed=0),
     variants=[
         Variant("router@v1", flow=router, prompt=PROMPT, model=MODEL),
         Variant("router@v1-rc1", flow=router, prompt=PROMPT, model=MODEL),
