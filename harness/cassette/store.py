@@ -81,6 +81,20 @@ def read_cassette(path: Path) -> tuple[list[Request], list[dict[str, Any]], dict
     return list(requests), list(responses), dict(metadata or {}).get("harness", {})
 
 
+#: Request fields that say how the provider should treat a call, not what the model is asked.
+#: The Agents SDK sends a random ``prompt_cache_key`` per run and ``store`` only when the base
+#: URL is api.openai.com: comparing them would make every OpenAI recording miss on replay.
+VOLATILE_FIELDS = frozenset({"prompt_cache_key", "store"})
+
+
+def comparable_body(raw: Any) -> Any:
+    """A request body as replay compares it: parsed JSON without the volatile fields."""
+    body = json_body(raw)
+    if isinstance(body, dict):
+        return {k: v for k, v in body.items() if k not in VOLATILE_FIELDS}
+    return body
+
+
 def _key_of(request: Request) -> str | None:
     return request.headers.get(KEY_HEADER)
 
@@ -122,9 +136,9 @@ class IndexedCassette(Cassette):
         key = _key_of(request)
         if key is None:
             return
-        sent = json_body(self.store.scrub(request).body)
+        sent = comparable_body(self.store.scrub(request).body)
         for index, (stored, response) in enumerate(self.store.candidates(key)):
-            if json_body(stored.body) == sent and stored.method == request.method:
+            if comparable_body(stored.body) == sent and stored.method == request.method:
                 yield index, response
 
     def can_play_response_for(self, request: Request) -> bool:
@@ -283,17 +297,17 @@ class CassetteStore:
         """Explain a miss: no file, a call the recording lacks, or a changed request (with a diff)."""
         if unit.missing:
             return CassetteMiss(key, f"no recording at {unit.path}", hint=_record_hint(unit))
-        sent = json_body(self.scrub(request).body)
+        sent = comparable_body(self.scrub(request).body)
         same_key = [stored for stored, _ in unit.loaded if _key_of(stored) == key]
         if same_key:
             return CassetteMiss(key, f"the request differs from the one recorded in {unit.path}",
-                                diff=body_diff(json_body(same_key[0].body), sent), hint=_record_hint(unit))
+                                diff=body_diff(comparable_body(same_key[0].body), sent), hint=_record_hint(unit))
         branch = key.rsplit("|c", 1)[0]
         in_branch = [stored for stored, _ in unit.loaded if (_key_of(stored) or "").startswith(branch + "|")]
         calls = ", ".join((_key_of(s) or "").rsplit("|", 1)[-1] for s in in_branch) or "none"
         reason = (f"the recording at {unit.path} has no such call (this branch recorded: {calls}); "
                   "the flow now makes more or different calls than when it was recorded")
-        diff = body_diff(json_body(in_branch[-1].body), sent) if in_branch else []
+        diff = body_diff(comparable_body(in_branch[-1].body), sent) if in_branch else []
         return CassetteMiss(key, reason, diff=diff, hint=_record_hint(unit))
 
 

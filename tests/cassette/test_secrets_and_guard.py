@@ -132,3 +132,24 @@ def test_a_flow_that_makes_more_calls_than_recorded_says_so(make_suite, run, non
     result = run(make_suite(flow=twice, n=1), "http://127.0.0.1:9/v1", record_mode="none")
     (row,) = list(result.folder.rows())
     assert "more or different calls" in row.error.message and "c2" in row.error.message
+
+
+def test_provider_hints_that_change_from_run_to_run_do_not_break_replay(make_suite, run, nonce_stub):
+    """The Agents SDK sends a random prompt_cache_key per run (and store=true) to api.openai.com."""
+
+    async def hinted(input, ctx):
+        reply = await ctx.client.chat.completions.create(
+            messages=[{"role": "user", "content": input}], store=bool(ctx.params.get("store")),
+            extra_body={"prompt_cache_key": f"run:{ctx.params['run']}"}, **ctx.model_kwargs())
+        return reply.choices[0].message.content
+
+    from harness.suite import ModelSettings, Suite, Variant
+
+    def suite(run_id: str, store: bool) -> Suite:
+        return Suite(name="demo", dataset=make_suite(n=2).dataset, variants=[
+            Variant("ask@v1", flow=hinted, model=ModelSettings(model="stub"), params={"run": run_id, "store": store})])
+
+    recorded = run(suite("first", False), nonce_stub.base_url, record_mode="once")
+    replayed = run(suite("second", True), "http://127.0.0.1:9/v1", record_mode="none")
+    assert replayed.errors == 0
+    assert {r.task_id: r.output for r in replayed.folder.rows()} == {r.task_id: r.output for r in recorded.folder.rows()}
