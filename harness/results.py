@@ -95,7 +95,9 @@ class ResultRow(BaseModel):
     error: ErrorInfo | None = None
     scores: list[ScoreRecord] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
+    #: Seconds the task took; for a replayed task, the recorded latency (see ``replayed``).
     latency_s: float = 0.0
+    replayed: bool = False
     trajectory: Trajectory = Field(default_factory=Trajectory)
     cassette: str | None = None
     started_at: str = ""

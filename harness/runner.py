@@ -334,7 +334,7 @@ class _Run:
             tags=list(item.task.tags), output=output, state=state, error=error, scores=scores,
             usage=Usage(model_calls=len(calls), input_tokens=trajectory.input_tokens,
                         output_tokens=trajectory.output_tokens, cost_usd=trajectory.cost_usd),
-            latency_s=latency, trajectory=trajectory,
+            latency_s=unit.latency_s if unit.replayed else latency, replayed=unit.replayed, trajectory=trajectory,
             cassette=str(unit.cassette) if unit.cassette else None,
             started_at=started_at, finished_at=utc_now(),
         )

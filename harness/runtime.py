@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import os
+import time
 from collections.abc import AsyncIterator
 from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -84,6 +85,11 @@ class Unit:
     #: Keep the recording although the block raised: the flow itself failed, deterministically
     #: given the replies it got, so replay must reproduce that failure rather than miss.
     keep_failed_recording: bool = False
+    #: True when the unit was served from a recording.
+    replayed: bool = False
+    #: The unit's latency: measured live, or the recorded one when replayed (replay speed says
+    #: nothing about the model). Model spans get their recorded latencies the same way.
+    latency_s: float = 0.0
 
     @property
     def trajectory(self) -> Trajectory:
@@ -171,15 +177,36 @@ class Runtime:
         """
         recorder = TraceRecorder()
         unit = Unit(request=request, recorder=recorder)
-        self.store.begin(request, meta)
+        handle = self.store.begin(request, meta)
         ok = False
+        started = time.perf_counter()
         try:
             with request_scope(request), recording(recorder):
                 yield unit
             ok = True
         finally:
+            unit.latency_s = time.perf_counter() - started
+            unit.replayed = handle is not None and handle.mode == "replay" and not handle.missing
+            if unit.replayed and handle is not None and handle.recorded_meta.get("timing"):
+                _apply_recorded_timing(unit, handle.recorded_meta["timing"])
             unit.cassette = self.store.end(request, ok or unit.keep_failed_recording,
-                                           outcome="ok" if ok else "error")
+                                           outcome="ok" if ok else "error", timing=_timing(unit))
+
+
+def _timing(unit: Unit) -> dict[str, Any]:
+    calls = {str(s.attributes.get("key")): s.attributes.get("latency_s") for s in unit.recorder.model_spans()}
+    return {"latency_s": round(unit.latency_s, 4), "calls": calls}
+
+
+def _apply_recorded_timing(unit: Unit, timing: dict[str, Any]) -> None:
+    """Report the latencies the recording had, not how fast replay was."""
+    unit.latency_s = float(timing.get("latency_s", unit.latency_s))
+    calls = timing.get("calls") or {}
+    for span in unit.recorder.model_spans():
+        recorded = calls.get(str(span.attributes.get("key")))
+        if recorded is not None:
+            span.attributes["latency_s"] = recorded
+            span.attributes["replayed"] = True
 
 
 def _install_sdk_capture() -> None:

@@ -139,7 +139,7 @@ class Trajectory(BaseModel):
 
 
 #: Attributes that describe the environment of a run (timing, transient retries), not its behaviour.
-_ENVIRONMENTAL = frozenset({"latency_s", "retries"})
+_ENVIRONMENTAL = frozenset({"latency_s", "retries", "replayed"})
 
 
 def _untimed(attributes: dict[str, Any]) -> dict[str, Any]:
@@ -205,6 +205,10 @@ class TraceRecorder:
         done.start_s = start_s
         self.end(done, error=error)
         return done
+
+    def model_spans(self) -> list[Span]:
+        with self._lock:
+            return [s for s in self._spans if s.kind == "model"]
 
     def trajectory(self) -> Trajectory:
         """The spans as a timeline (by start time)."""

@@ -110,6 +110,8 @@ class _Unit:
     mode: Literal["replay", "record"]
     meta: dict[str, Any]
     missing: bool = False
+    #: The harness metadata of the recording being replayed (timings, hashes, outcome).
+    recorded_meta: dict[str, Any] = field(default_factory=dict)
     loaded: list[tuple[Request, dict[str, Any]]] = field(default_factory=list)
     recorded: list[tuple[Request, dict[str, Any]]] = field(default_factory=list)
 
@@ -219,7 +221,7 @@ class CassetteStore:
 
     def _load(self, unit: _Unit) -> None:
         try:
-            requests, responses, _ = read_cassette(unit.path)
+            requests, responses, unit.recorded_meta = read_cassette(unit.path)
         except (CassetteNotFoundError, FileNotFoundError):
             unit.missing = True
             return
@@ -233,8 +235,13 @@ class CassetteStore:
                 if key is not None:
                     self._index.setdefault(key, []).append((stored, response))
 
-    def end(self, request: RequestContext, ok: bool, outcome: str = "ok") -> Path | None:
-        """Close a unit; a recording to keep is written atomically and its path returned."""
+    def end(self, request: RequestContext, ok: bool, outcome: str = "ok",
+            timing: dict[str, Any] | None = None) -> Path | None:
+        """Close a unit; a recording to keep is written atomically and its path returned.
+
+        ``timing`` (the task's and each call's latency) is stored with the recording, so a
+        replay can report the latencies the model really had rather than replay speed.
+        """
         with self._lock:
             unit = self._units.pop(request.prefix, None)
             if unit is None:
@@ -243,6 +250,8 @@ class CassetteStore:
                 self._index.pop(_key_of(stored) or "", None)
         if unit.mode == "record" and ok:
             unit.meta["outcome"] = outcome
+            if timing:
+                unit.meta["timing"] = timing
             self._write(unit)
             return unit.path
         return unit.path if unit.mode == "replay" and not unit.missing else None

@@ -192,3 +192,17 @@ def test_no_recording_fails_the_task_with_a_hint(make_suite, run, stub, mode):
     assert row.error.kind == "cassette_miss"
     assert "suite 'demo', variant 'ask@v1', task 't000'" in row.error.message
     assert "--record-mode once" in row.error.message
+
+
+def test_replay_reports_the_recorded_latencies_not_replay_speed(make_suite, run):
+    suite = make_suite(n=2)
+    with StubServer(latency=0.25) as stub:
+        recorded = run(suite, stub.base_url, record_mode="once")
+    replay = run(suite, DEAD_URL, record_mode="none")
+    live = {r.task_id: r for r in recorded.folder.rows()}
+    for row in replay.folder.rows():
+        assert row.replayed and not live[row.task_id].replayed
+        assert row.latency_s >= 0.25 and abs(row.latency_s - live[row.task_id].latency_s) < 0.05
+        (span,) = row.trajectory.model_calls
+        assert span.attributes["replayed"] is True
+        assert span.attributes["latency_s"] == live[row.task_id].trajectory.model_calls[0].attributes["latency_s"]
