@@ -24,6 +24,7 @@ import asyncio
 import contextvars
 import itertools
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ __all__ = [
     "request_scope",
     "install_branch_factory",
     "branch_scope",
+    "cancel_abandoned_tasks",
 ]
 
 
@@ -92,6 +94,8 @@ class Branch:
 class _Scope:
     request: RequestContext
     extras: dict[str, Any] = field(default_factory=dict)
+    #: asyncio tasks created inside the scope, so a finished unit can cancel the ones it abandoned.
+    tasks: weakref.WeakSet[asyncio.Task[Any]] = field(default_factory=weakref.WeakSet)
 
 
 _scope: contextvars.ContextVar[_Scope | None] = contextvars.ContextVar("harness_scope", default=None)
@@ -140,6 +144,19 @@ def branch_scope() -> Iterator[Branch | None]:
         _branch.reset(token)
 
 
+def cancel_abandoned_tasks() -> int:
+    """Cancel tasks the current scope started and left running (say, the siblings of a failed
+    branch in ``asyncio.gather``): a finished task must not keep calling the model."""
+    scope = _scope.get()
+    if scope is None:
+        return 0
+    current = asyncio.current_task()
+    pending = [t for t in list(scope.tasks) if t is not current and not t.done()]
+    for task in pending:
+        task.cancel()
+    return len(pending)
+
+
 def next_request_key(retry: bool = False) -> str | None:
     """The key for the next model call of the current branch, or ``None`` outside a task.
 
@@ -164,7 +181,11 @@ def _branch_task_factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: A
     if parent is not None:
         name = getattr(coro, "__name__", None) or type(coro).__name__
         context.run(_branch.set, parent.child(name))
-    return asyncio.Task(coro, loop=loop, context=context, **kwargs)
+    task = asyncio.Task(coro, loop=loop, context=context, **kwargs)
+    scope = context.get(_scope)
+    if scope is not None:
+        scope.tasks.add(task)
+    return task
 
 
 def install_branch_factory(loop: asyncio.AbstractEventLoop | None = None) -> None:

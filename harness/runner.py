@@ -170,11 +170,21 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         current = current.__cause__ or current.__context__
 
 
+def _is_miss(exc: BaseException) -> bool:
+    """A cassette miss, as raised or as the HTTP 400 the transport turns it into."""
+    if isinstance(exc, CassetteMiss | NetworkBlocked):
+        return True
+    return isinstance(exc, openai.APIStatusError) and getattr(exc, "code", None) == "cassette_miss"
+
+
 def _error_info(exc: BaseException) -> ErrorInfo:
-    miss = scope_extras().get("cassette_miss") or next(
-        (e for e in _chain(exc) if isinstance(e, CassetteMiss | NetworkBlocked)), None)
+    """Classify what made a task fail, from the exception it raised (not from side effects:
+    a sibling branch abandoned by ``gather`` may miss a cassette after the real failure)."""
+    miss = next((e for e in _chain(exc) if _is_miss(e)), None)
     if miss is not None:
-        return ErrorInfo(kind="cassette_miss", type=type(miss).__name__, message=str(miss))
+        detail = scope_extras().get("cassette_miss")
+        message = str(miss) if isinstance(miss, CassetteMiss | NetworkBlocked) or detail is None else str(detail)
+        return ErrorInfo(kind="cassette_miss", type=type(miss).__name__, message=message)
     if isinstance(exc, TimeoutError):
         return ErrorInfo(kind="timeout", type="TimeoutError", message=f"task timed out ({exc or 'no reply in time'})")
     kind = "model" if isinstance(exc, openai.APIError) else "task"

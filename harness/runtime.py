@@ -32,7 +32,7 @@ from openai import AsyncOpenAI, OpenAI
 from harness.backends import get_profile
 from harness.cassette.scrub import Scrubber
 from harness.cassette.store import CassetteStore, RecordMode
-from harness.context import RequestContext, install_branch_factory, request_scope
+from harness.context import RequestContext, cancel_abandoned_tasks, install_branch_factory, request_scope
 from harness.suite import ModelSettings
 from harness.trace import TraceRecorder, Trajectory, recording
 from harness.transport import HarnessAsyncTransport, HarnessSyncTransport
@@ -182,7 +182,10 @@ class Runtime:
         started = time.perf_counter()
         try:
             with request_scope(request), recording(recorder):
-                yield unit
+                try:
+                    yield unit
+                finally:
+                    cancel_abandoned_tasks()
             ok = True
         finally:
             unit.latency_s = time.perf_counter() - started

@@ -13,6 +13,7 @@ transport, which wraps the real ``httpx2`` transport (the one vcrpy patches). Fo
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
@@ -21,7 +22,7 @@ from typing import Any
 import httpx2
 
 from harness import pricing
-from harness.cassette.miss import CassetteMiss
+from harness.cassette.miss import AbandonedCall, CassetteMiss
 from harness.backends import BackendProfile, get_profile
 from harness.context import next_request_key, scope_extras
 from harness.trace import TraceRecorder, current_recorder, current_span_id
@@ -245,6 +246,10 @@ class HarnessAsyncTransport(httpx2.AsyncBaseTransport):
                 content = await response.aread()
             finally:
                 await response.aclose()  # hands the connection back to the pool
+        except AbandonedCall as abandoned:
+            # Answered as in the recording: not before the task ends (and cancels this branch).
+            await asyncio.sleep(abandoned.wait_s)
+            return exchange.failed(abandoned)
         except Exception as exc:  # noqa: BLE001 - _Exchange.failed re-raises all but cassette misses
             return exchange.failed(exc)
         return exchange.done(response, content)

@@ -11,7 +11,7 @@ import difflib
 import json
 from typing import Any
 
-__all__ = ["CassetteMiss", "json_body", "body_diff"]
+__all__ = ["CassetteMiss", "AbandonedCall", "json_body", "body_diff"]
 
 _MAX_FIELDS = 12
 
@@ -103,3 +103,17 @@ class CassetteMiss(Exception):
         if hint:
             lines.append(hint)
         super().__init__("\n".join(lines))
+
+
+class AbandonedCall(CassetteMiss):
+    """A call the recording has no reply for because the task failed while it was in flight.
+
+    When one branch of an ``asyncio.gather`` fails, the task ends and its siblings' requests —
+    already sent — never get their replies recorded. Replaying the task, those requests are
+    answered the way they were then: not at all, until the task ends (and cancels them). A
+    changed flow that really makes new calls still gets a miss, after ``wait_s``.
+    """
+
+    def __init__(self, key: str, reason: str, wait_s: float, **kwargs: object) -> None:
+        super().__init__(key, reason, **kwargs)  # type: ignore[arg-type]
+        self.wait_s = wait_s

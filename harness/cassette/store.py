@@ -37,7 +37,7 @@ from vcr.serialize import serialize
 from vcr.serializers import jsonserializer
 
 from harness.cassette.guard import block_network
-from harness.cassette.miss import CassetteMiss, body_diff, json_body
+from harness.cassette.miss import AbandonedCall, CassetteMiss, body_diff, json_body
 from harness.cassette.scrub import Scrubber
 from harness.context import RequestContext, current_request
 from harness.results import utc_now
@@ -48,6 +48,9 @@ log = logging.getLogger(__name__)
 
 KEY_HEADER = "x-harness-key"
 CASSETTE_FORMAT = 1
+#: How long a replayed call the recording abandoned waits (beyond the recorded task latency)
+#: before it is reported as a miss.
+ABANDONED_GRACE_S = 10.0
 
 
 class RecordMode(str, enum.Enum):
@@ -317,6 +320,9 @@ class CassetteStore:
         reason = (f"the recording at {unit.path} has no such call (this branch recorded: {calls}); "
                   "the flow now makes more or different calls than when it was recorded")
         diff = body_diff(comparable_body(in_branch[-1].body), sent) if in_branch else []
+        if unit.recorded_meta.get("outcome") == "error" and not in_branch:
+            wait = float((unit.recorded_meta.get("timing") or {}).get("latency_s") or 0) + ABANDONED_GRACE_S
+            return AbandonedCall(key, reason, wait_s=wait, diff=diff, hint=_record_hint(unit))
         return CassetteMiss(key, reason, diff=diff, hint=_record_hint(unit))
 
 

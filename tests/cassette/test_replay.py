@@ -206,3 +206,25 @@ def test_replay_reports_the_recorded_latencies_not_replay_speed(make_suite, run)
         (span,) = row.trajectory.model_calls
         assert span.attributes["replayed"] is True
         assert span.attributes["latency_s"] == live[row.task_id].trajectory.model_calls[0].attributes["latency_s"]
+
+
+async def one_branch_fails_fast(input, ctx):
+    """Three parallel calls; the first returns quickly and its branch fails, the others are abandoned."""
+    async def branch(name):
+        reply = await ctx.client.chat.completions.create(
+            messages=[{"role": "user", "content": f"{name} {input}"}], **ctx.model_kwargs())
+        if name == "fast":
+            raise ValueError(f"branch {name} rejected: {reply.choices[0].message.content}")
+        return reply.choices[0].message.content
+
+    return await asyncio.gather(branch("fast"), branch("slow"), branch("slower"))
+
+
+def test_a_task_that_failed_mid_gather_replays_the_same_failure(make_suite, run):
+    suite = make_suite(flow=one_branch_fails_fast, n=2)
+    with StubServer(nonce=True, rules=[Rule(contains="slow", latency=0.5)]) as stub:
+        recorded = run(suite, stub.base_url, record_mode="once")
+    assert all(r.error.kind == "task" for r in recorded.folder.rows())
+    replay = run(suite, DEAD_URL, record_mode="none")
+    errors = {r.task_id: (r.error.kind, r.error.message) for r in replay.folder.rows()}
+    assert errors == {r.task_id: (r.error.kind, r.error.message) for r in recorded.folder.rows()}
