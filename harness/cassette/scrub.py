@@ -53,6 +53,10 @@ class Scrubber:
     def text(self, value: str) -> str:
         return self._regex.sub(REDACTED, value) if self._regex else value
 
+    def body(self, body: Any) -> Any:
+        """A request or response body with secrets replaced (bytes stay bytes)."""
+        return self._bytes(body)
+
     def _bytes(self, body: Any) -> Any:
         if isinstance(body, bytes):
             decoded = body.decode("utf-8", "surrogateescape")

@@ -141,9 +141,12 @@ class IndexedCassette(Cassette):
         key = _key_of(request)
         if key is None:
             return
-        sent = comparable_body(self.store.scrub(request).body)
-        for index, (stored, response) in enumerate(self.store.candidates(key)):
-            if comparable_body(stored.body) == sent and stored.method == request.method:
+        candidates = self.store.candidates(key)
+        if not candidates:
+            return
+        sent = comparable_body(self.store.scrubber.body(request.body))
+        for index, (stored, response) in enumerate(candidates):
+            if stored.method == request.method and self.store.stored_body(stored) == sent:
                 yield index, response
 
     def can_play_response_for(self, request: Request) -> bool:
@@ -190,6 +193,9 @@ class CassetteStore:
         self.scrubber = scrubber or Scrubber()
         self._units: dict[str, _Unit] = {}
         self._index: dict[str, list[tuple[Request, dict[str, Any]]]] = {}
+        #: id(recorded request) -> (the request, its comparable body); the request is kept so
+        #: its id cannot be reused while the entry lives. Entries go when the unit ends.
+        self._parsed: dict[int, tuple[Request, Any]] = {}
         self._lock = threading.RLock()
 
     # -- activation -------------------------------------------------------------------------
@@ -251,6 +257,7 @@ class CassetteStore:
                 return None
             for stored, _ in unit.loaded:
                 self._index.pop(_key_of(stored) or "", None)
+                self._parsed.pop(id(stored), None)
         if unit.mode == "record" and ok:
             unit.meta["outcome"] = outcome
             if timing:
@@ -286,6 +293,13 @@ class CassetteStore:
         if key is None:
             return None
         return self._units.get(_unit_prefix(key))
+
+    def stored_body(self, stored: Request) -> Any:
+        """A recorded request's comparable body, parsed once (replay compares every call)."""
+        cached = self._parsed.get(id(stored))
+        if cached is None:
+            cached = self._parsed[id(stored)] = (stored, comparable_body(stored.body))
+        return cached[1]
 
     def candidates(self, key: str) -> list[tuple[Request, dict[str, Any]]]:
         with self._lock:
