@@ -7,7 +7,7 @@ from pathlib import Path
 
 from harness import Dataset, ModelSettings, Suite, Variant
 from harness.gate import Gate
-from harness.graders import contains_all, not_contains, rounds, rubric_judge
+from harness.graders import contains_all, not_contains, rubric_judge
 from shopdesk.flows import chain, evaluator_optimizer
 from shopdesk.prompt_library import load_prompt
 

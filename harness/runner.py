@@ -33,7 +33,7 @@ from harness.cassette.miss import CassetteMiss
 from harness.context import RequestContext, scope_extras
 from harness.dataset import Dataset, Task
 from harness.flow import FlowContext, run_flow
-from harness.graders.base import Attempt, BaseGrader, jsonable_params
+from harness.graders.base import Attempt, jsonable_params
 from harness.results import (
     ErrorInfo,
     ResultRow,

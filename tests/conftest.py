@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from harness.report.synthetic import VariantSpec, make_run
 from harness.runner import RunOptions, RunResult, run_suite
 from harness.runtime import RuntimeConfig
 from harness.suite import ModelSettings, Suite, Variant
@@ -73,3 +74,15 @@ def run(tmp_path: Path) -> Callable[..., RunResult]:
         opts = RunOptions(record_mode=record_mode, runtime=runtime, runs_dir=tmp_path / "runs", **options)
         return asyncio.run(run_suite(suite, opts))
     return go
+
+
+@pytest.fixture
+def make_run_folder(tmp_path: Path) -> Callable[..., Path]:
+    """``make_run_folder([VariantSpec(...)], n_tasks=..., epochs=...)`` -> a synthetic run folder."""
+    counter = iter(range(10_000))
+
+    def build(variants: list[VariantSpec], **options: Any) -> Path:
+        options.setdefault("run_id", f"20250101T000000Z-triage-{next(counter):04x}")
+        return make_run(tmp_path / "runs", variants, **options)
+
+    return build

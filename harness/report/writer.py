@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from harness.gate import DEFAULT_MAX_ERROR_RATE, GateReport, evaluate_gates
+from harness.gate import GateReport, evaluate_gates
 from harness.report.data import export_frame, load_run_data
 from harness.report.html import render_html
 from harness.report.markdown import render_markdown

@@ -4,23 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from harness.report.synthetic import VariantSpec, make_run
+from harness.report.synthetic import VariantSpec
 
 
 @pytest.fixture
-def new_run(tmp_path: Path) -> Callable[..., Path]:
+def new_run(make_run_folder: Callable[..., Path]) -> Callable[..., Path]:
     """``new_run([VariantSpec(...)], n_tasks=..., status=...)`` -> a run folder path."""
-    counter = iter(range(10_000))
-
-    def build(variants: list[VariantSpec], **options: Any) -> Path:
-        options.setdefault("run_id", f"20250101T000000Z-triage-{next(counter):04x}")
-        return make_run(tmp_path / "runs", variants, **options)
-
-    return build
+    return make_run_folder
 
 
 @pytest.fixture

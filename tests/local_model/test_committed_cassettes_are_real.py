@@ -44,8 +44,10 @@ def _failed(path: Path) -> bool:
 @pytest.mark.parametrize(("suite_file", "variant", "count"), SAMPLES)
 def test_live_replies_equal_the_committed_recording(local_model, tmp_path, suite_file, variant, count):
     suite = find_suite(ROOT / suite_file)
-    committed = sorted((ROOT / "cassettes" / suite.name / variant).glob("*.json"))
-    assert len(committed) >= count, f"no committed cassettes for {suite.name}/{variant}: run scripts/record.sh"
+    # Tasks that completed: a task that failed mid-gather recorded whichever calls were done when
+    # it failed, which depends on scheduling, so it cannot be compared call by call.
+    committed = [p for p in sorted((ROOT / "cassettes" / suite.name / variant).glob("*.json")) if not _failed(p)]
+    assert len(committed) >= count, f"too few completed cassettes for {suite.name}/{variant}: run scripts/record.sh"
     chosen = committed[:count]
     ids = [path.stem for path in chosen]
     config = RuntimeConfig(base_url=local_model.base_url, backend=suite.backend, cassette_dir=tmp_path / "cassettes")

@@ -4,25 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from harness.report.synthetic import VariantSpec, make_run
+from harness.report.synthetic import VariantSpec
 
 CALIBRATION = {"grader": "helpfulness", "labels": ["fail", "pass"], "confusion": [[40, 5], [3, 52]]}
-
-
-@pytest.fixture
-def make_run_folder(tmp_path: Path) -> Callable[..., Path]:
-    """``make_run_folder([VariantSpec(...)], n_tasks=..., epochs=...)`` -> a run folder path."""
-    counter = iter(range(10_000))
-
-    def build(variants: list[VariantSpec], **options: Any) -> Path:
-        options.setdefault("run_id", f"20250101T000000Z-triage-{next(counter):04x}")
-        return make_run(tmp_path / "runs", variants, **options)
-
-    return build
 
 
 @pytest.fixture
