@@ -17,8 +17,12 @@ cassettes: ``runtime.unit(RequestContext(..., channel="judge/relevance"))``.
 from __future__ import annotations
 
 import contextvars
+import importlib.abc
+import importlib.machinery
+import importlib.util
 import logging
 import os
+import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import ExitStack, asynccontextmanager
@@ -213,10 +217,39 @@ def _apply_recorded_timing(unit: Unit, timing: dict[str, Any]) -> None:
 
 
 def _install_sdk_capture() -> None:
-    """Route Agents SDK spans to the harness (and never to the network), if the SDK is installed."""
-    try:
+    """Route Agents SDK spans to the harness (and never to the network).
+
+    Importing the SDK costs over a second, and many suites never use it: when it is not
+    imported yet, a one-shot import hook installs the capture the moment something imports it
+    (a flow that imports ``agents`` lazily still gets capture, before any span is made).
+    """
+    if "agents" in sys.modules:
         from harness import sdk_tracing
-    except ImportError:  # pragma: no cover - the SDK is a dependency, but flows may not use it
-        log.debug("openai-agents not importable; SDK spans will not be captured")
-        return
-    sdk_tracing.install()
+
+        sdk_tracing.install()
+    elif not any(isinstance(f, _CaptureOnSDKImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _CaptureOnSDKImport())
+
+
+class _CaptureOnSDKImport(importlib.abc.MetaPathFinder):
+    """Installs the harness trace processor right after the ``agents`` package is imported."""
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+        if name != "agents":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        loader = spec.loader
+        original = loader.exec_module
+
+        def exec_module(module: Any) -> None:
+            original(module)
+            loader.exec_module = original  # type: ignore[method-assign]
+            from harness import sdk_tracing
+
+            sdk_tracing.install()
+
+        loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec

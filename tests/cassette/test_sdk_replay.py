@@ -130,3 +130,27 @@ def test_parallel_identical_sdk_runs_replay_into_their_own_branch(make_suite, ru
     for seed in (1, 2):
         replay = run(suite, DEAD_URL, record_mode="none", concurrency=2, shuffle_seed=seed)
         assert _snapshot(replay) == _snapshot(recorded)
+
+
+def test_capture_is_installed_when_the_sdk_is_imported_after_the_runtime_starts(tmp_path):
+    """A fresh process whose flow imports the SDK lazily still exports nothing and captures spans."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent("""
+        import asyncio, sys
+        from harness.runtime import Runtime, RuntimeConfig
+        async def main():
+            async with Runtime(RuntimeConfig(record_mode="off")):
+                assert "agents" not in sys.modules
+                import agents
+                from agents.tracing import get_trace_provider
+                from harness.sdk_tracing import HarnessTraceProcessor
+                processors = get_trace_provider()._multi_processor._processors
+                assert [type(p) for p in processors] == [HarnessTraceProcessor], processors
+        asyncio.run(main())
+        print("ok")
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
