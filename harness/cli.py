@@ -69,6 +69,18 @@ def _resolve_run(run: str | None, runs_dir: Path) -> Path:
     return runs[-1]
 
 
+def _latest_run_with(runs_dir: Path, *variants: str) -> Path:
+    """The newest run that ran every one of ``variants``."""
+    from harness.results import RunFolder
+
+    for folder in sorted(runs_dir.glob("*"), reverse=True):
+        if (folder / "run.json").is_file():
+            names = {v.name for v in RunFolder(folder).manifest().variants}
+            if set(variants) <= names:
+                return folder
+    raise UsageError(f"no run under {runs_dir} has variants {', '.join(variants)}; run the suite first")
+
+
 def _suite(path: Path, name: str | None) -> Any:
     from harness.loader import find_suite
 
@@ -244,7 +256,7 @@ def compare(
     if run_a is not None and run_b is not None:
         paths = write_report(run_b, out_dir=out or run_b / "compare", vs=run_a)
     elif run_a is None and run_b is None:
-        path = _resolve_run(run, runs_dir)
+        path = _resolve_run(run, runs_dir) if run else _latest_run_with(runs_dir, a, b)
         paths = write_report(path, out_dir=out or path / f"compare-{a}-vs-{b}".replace("@", "_"), vs=a)
     else:
         raise UsageError("give two runs or two variant names, not one of each")
