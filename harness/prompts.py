@@ -8,6 +8,7 @@ the cassette index can tell that a recording was made with an older prompt.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -71,7 +72,7 @@ class PromptVersion:
     def get(self, part: str, default: str | None = None) -> str | None:
         return self.parts.get(part, default)
 
-    @property
+    @functools.cached_property
     def sha256(self) -> str:
         digest = hashlib.sha256()
         for key in sorted(self.parts):

@@ -280,7 +280,8 @@ ROW_COLUMNS = [
 ]
 
 
-def _flatten(row: ResultRow) -> Iterable[dict[str, Any]]:
+def flatten_row(row: ResultRow) -> Iterable[dict[str, Any]]:
+    """One record per grader score (one for a row without scores): the rows of `load_run`."""
     base = {
         "run_id": row.run_id,
         "suite": row.suite,
@@ -322,5 +323,5 @@ def load_run(path: str | Path) -> Any:
     import pandas as pd
 
     folder = RunFolder.open(path)
-    records = [flat for row in folder.rows() for flat in _flatten(row)]
+    records = [flat for row in folder.rows() for flat in flatten_row(row)]
     return pd.DataFrame.from_records(records, columns=ROW_COLUMNS)

@@ -26,7 +26,7 @@ import pandas as pd
 from pydantic import BaseModel, Field
 
 from harness.results import ROW_COLUMNS, ResultRow, RunFolder, RunManifest
-from harness.results import _flatten as flatten_row  # the same flattening load_run uses
+from harness.results import flatten_row  # the same flattening load_run uses
 
 __all__ = [
     "PASS_RATE",

@@ -885,7 +885,25 @@ def _config_update(rules: Sequence[Rule] | None, latency: float | None, nonce: b
     return update
 
 
-class StubServer:
+class _Started:
+    """``with stub: ...`` starts the stub and stops it, for both the thread and the process form."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class StubServer(_Started):
     """The stub in a background thread with its own event loop — for unit tests.
 
     The thread keeps the server independent of whatever loop (or none) the test runs, so sync
@@ -952,13 +970,6 @@ class StubServer:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout)
 
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     # -- addresses ---------------------------------------------------------------------------
 
@@ -1020,7 +1031,7 @@ def _cancel_leftovers(loop: asyncio.AbstractEventLoop) -> None:
         loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
 
-class StubProcess:
+class StubProcess(_Started):
     """The stub in a child process (``python -m harness.testing.stub_server``) — for benchmarks.
 
     A separate process keeps the server's CPU time off the client under measurement. The handle
@@ -1095,13 +1106,6 @@ class StubProcess:
         if proc.stdout is not None:
             proc.stdout.close()
 
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     @property
     def pid(self) -> int:
