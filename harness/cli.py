@@ -17,7 +17,6 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
-from rich.markdown import Markdown
 from rich.table import Table
 
 from harness.cassette.store import RecordMode
@@ -121,6 +120,8 @@ def _num(value: float | None) -> str:
 
 
 def _print_markdown(path: Path) -> None:
+    from rich.markdown import Markdown  # markdown-it: a tenth of a second, only for commands that show reports
+
     console.print(Markdown(path.read_text(encoding="utf-8")))
 
 
@@ -134,6 +135,8 @@ def run(
     record_mode: Annotated[RecordMode, typer.Option("--record-mode", help="none | once | rewrite | off")] = RecordMode.NONE,
     epochs: Annotated[Optional[int], typer.Option(help="Samples per task and variant.")] = None,
     concurrency: Annotated[int, typer.Option(help="Units of work in flight at once.")] = 8,
+    workers: Annotated[int, typer.Option(help="Processes to spread the run over (0: one per core). "
+                                              "Replays are CPU-bound: more workers use more cores.")] = 1,
     limit: Annotated[Optional[int], typer.Option(help="Only the first N selected tasks.")] = None,
     sample: Annotated[Optional[int], typer.Option(help="A deterministic sample of N tasks.")] = None,
     seed: Annotated[int, typer.Option(help="Seed for --sample.")] = 0,
@@ -163,12 +166,13 @@ def run(
 
     target = _suite(suite_file, suite)
     options = RunOptions(
-        concurrency=concurrency, epochs=epochs, record_mode=record_mode.value, variants=variant, tags=tag or (),
+        concurrency=concurrency, workers=workers, epochs=epochs, record_mode=record_mode.value, variants=variant, tags=tag or (),
         ids=ids or (), limit=limit, sample=sample, seed=seed, timeout_s=timeout, max_cost_usd=max_cost,
         max_tokens=max_tokens, resume=resume, runs_dir=runs_dir, shard=Shard.parse(shard) if shard else None,
         all_tasks=all_tasks,
         progress=sys.stderr.isatty() if progress is None else progress,
         runtime=_runtime(record_mode.value, base_url, backend, cassettes),
+        while_workers_run=_import_report_libraries if report else None,
     )
     _warn_if_unrecorded(target, record_mode, cassettes)
     result = asyncio.run(run_suite(target, options))
@@ -187,14 +191,23 @@ def _warn_if_unrecorded(suite: Any, mode: RecordMode, cassettes: Path) -> None:
                   "--record-mode once (or set OPENAI_BASE_URL for another endpoint).[/]")
 
 
+def _import_report_libraries() -> None:
+    """Import what the report needs (scipy, pandas, pyarrow, matplotlib: about a second) while
+    worker processes replay, so the report starts warm when the last row is in."""
+    import harness.report.plots  # noqa: F401
+    import harness.report.writer  # noqa: F401
+
+
 def _finish(run_path: Path, report: bool, plots: bool, baseline: Path | None) -> Any:
     from harness.gate import evaluate_gates
+    from harness.report.data import load_run_data
 
-    gate_report = evaluate_gates(run_path, baseline=baseline)
+    data = load_run_data(run_path)  # read once, for the gates and the report
+    gate_report = evaluate_gates(data, baseline=baseline)
     if report:
         from harness.report.writer import write_report
 
-        paths = write_report(run_path, gates=gate_report, plots=plots, baseline=baseline)
+        paths = write_report(data, gates=gate_report, plots=plots, baseline=baseline)
         console.print(f"report: {paths.markdown} · {paths.html}")
         _append_job_summary(paths.markdown)
     _render_gates(gate_report)

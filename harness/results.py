@@ -14,12 +14,13 @@ import json
 import os
 import secrets
 from collections.abc import Iterable, Iterator
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from harness.trace import Trajectory
 
@@ -31,8 +32,12 @@ __all__ = [
     "ResultRow",
     "VariantInfo",
     "RunManifest",
+    "RunTotals",
     "RunFolder",
     "RunFolderError",
+    "ResultWriter",
+    "row_line",
+    "flatten_row",
     "load_run",
     "read_rows",
     "new_run_id",
@@ -140,11 +145,47 @@ class RunManifest(BaseModel):
     record_mode: str = "none"
     backend: dict[str, Any] = Field(default_factory=dict)
     shard: str | None = None
+    #: Processes the run was spread over (``--workers``).
+    workers: int = 1
     pass_threshold: float = 1.0
     #: Task error rate above which gates call the run incomplete (exit 3); None: the default.
     max_error_rate: float | None = None
     totals: dict[str, Any] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)
+
+
+@dataclass
+class RunTotals:
+    """Running sums over the rows of a run (what `run.json` `totals` holds)."""
+
+    rows: int = 0
+    errors: int = 0
+    grader_errors: int = 0
+    passed: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    model_calls: int = 0
+
+    @classmethod
+    def of(cls, row: ResultRow) -> RunTotals:
+        """One row's share: small enough to send from a worker process beside the row's line."""
+        return cls(
+            rows=1, errors=int(row.error is not None), grader_errors=row.grader_errors,
+            passed=int(bool(row.scores) and all(s.passed for s in row.scores if s.error is None)),
+            input_tokens=row.usage.input_tokens, output_tokens=row.usage.output_tokens,
+            cost_usd=row.usage.cost_usd, model_calls=row.usage.model_calls,
+        )
+
+    def add(self, row: ResultRow) -> None:
+        self.merge(RunTotals.of(row))
+
+    def merge(self, other: RunTotals) -> None:
+        for item in dataclasses.fields(self):
+            setattr(self, item.name, getattr(self, item.name) + getattr(other, item.name))
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
 
 
 def utc_now() -> str:
@@ -240,15 +281,36 @@ def read_rows(path: Path, tolerate_torn_tail: bool = True) -> Iterator[ResultRow
             current = next(lines, None)
             if previous.strip():
                 try:
-                    data = json.loads(previous)
-                except ValueError as exc:
-                    if current is None and tolerate_torn_tail:
+                    row = ResultRow.model_validate_json(previous)  # pydantic's own parser: fastest
+                except ValidationError:
+                    row = _explain_bad_row(previous, path, number, torn=current is None and tolerate_torn_tail)
+                    if row is None:
                         return
-                    raise RunFolderError(f"{path}:{number}: not valid JSON ({exc})") from exc
-                _check_version(data, path)
-                yield ResultRow.model_validate(data)
+                _check_version({"format_version": row.format_version}, path)
+                yield row
             previous = current
             number += 1
+
+
+def row_line(row: ResultRow, scrub: Any = None) -> str:
+    """A row as its ``results.jsonl`` line (no newline), secrets scrubbed when ``scrub`` is given."""
+    text = row.model_dump_json()
+    return scrub(text) if scrub is not None else text
+
+
+def _explain_bad_row(line: str, path: Path, number: int, torn: bool) -> ResultRow | None:
+    """A line pydantic rejected: None for a torn last line, else the most useful error."""
+    try:
+        data = json.loads(line)
+    except ValueError as exc:
+        if torn:
+            return None
+        raise RunFolderError(f"{path}:{number}: not valid JSON ({exc})") from exc
+    _check_version(data, path)  # a row of another format version says so, not which field failed
+    try:
+        return ResultRow.model_validate(data)
+    except ValidationError as exc:
+        raise RunFolderError(f"{path}:{number}: not a result row ({exc})") from exc
 
 
 class ResultWriter:
@@ -263,11 +325,13 @@ class ResultWriter:
         self._scrub = scrub
 
     def write(self, row: ResultRow) -> None:
-        text = row.model_dump_json()
-        if self._scrub is not None:
-            text = self._scrub(text)
-        self._handle.write(text + "\n")
-        self._handle.flush()
+        self.write_lines([row_line(row, self._scrub)])
+
+    def write_lines(self, lines: list[str]) -> None:
+        """Append rows already serialized (and scrubbed) by :func:`row_line`, e.g. in worker processes."""
+        if lines:
+            self._handle.write("".join(line + "\n" for line in lines))
+            self._handle.flush()
 
     def close(self) -> None:
         self._handle.close()

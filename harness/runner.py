@@ -16,11 +16,13 @@ import dataclasses
 import hashlib
 import importlib.metadata
 import logging
+import os
 import random
 import subprocess
+import threading
 import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,7 @@ from harness.results import (
     ResultRow,
     ResultWriter,
     RunFolder,
+    RunTotals,
     RunManifest,
     ScoreRecord,
     Usage,
@@ -48,6 +51,7 @@ from harness.results import (
 )
 from harness.runtime import Runtime, RuntimeConfig, Unit
 from harness.suite import Suite, Variant
+from harness.workers import WorkerPool, fork_available
 
 __all__ = ["RunOptions", "RunResult", "RunTotals", "run_suite", "run_suite_sync", "grade", "metric_name", "gate_spec", "Shard"]
 
@@ -98,6 +102,12 @@ class RunOptions:
     resume: str | Path | None = None
     runs_dir: Path = Path("reports/runs")
     shard: Shard | None = None
+    #: Processes to spread the units over (0: one per CPU core). Replay is CPU-bound, so this
+    #: is how a large replay uses every core; each process runs ``concurrency / workers`` at once.
+    workers: int = 1
+    #: Work for this process's idle time while worker processes run the units, in a background
+    #: thread (the CLI imports the report's libraries there). Ignored with one process.
+    while_workers_run: Callable[[], None] | None = None
     progress: bool = False
     #: Ignore the suite's own task selection (tags, sample, limit) and start from the whole file.
     all_tasks: bool = False
@@ -117,33 +127,6 @@ class RunResult:
     @property
     def path(self) -> Path:
         return self.folder.path
-
-
-@dataclass
-class RunTotals:
-    """Running sums over the rows of a run (what `run.json` `totals` holds)."""
-
-    rows: int = 0
-    errors: int = 0
-    grader_errors: int = 0
-    passed: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cost_usd: float = 0.0
-    model_calls: int = 0
-
-    def add(self, row: ResultRow) -> None:
-        self.rows += 1
-        self.errors += row.error is not None
-        self.grader_errors += row.grader_errors
-        self.passed += bool(row.scores) and all(s.passed for s in row.scores if s.error is None)
-        self.input_tokens += row.usage.input_tokens
-        self.output_tokens += row.usage.output_tokens
-        self.cost_usd += row.usage.cost_usd
-        self.model_calls += row.usage.model_calls
-
-    def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)
@@ -249,6 +232,8 @@ class _Run:
         )
         self.totals = RunTotals()
         self.stopped: str | None = None
+        #: Set by the parent when a run is spread over worker processes (a multiprocessing Event).
+        self.shared_stop: Any = None
         self.progress: Any = None
 
     def manifest(self, run_id: str, tasks: int) -> RunManifest:
@@ -357,19 +342,31 @@ class _Run:
             params=dict(item.variant.params),
         )
 
-    async def worker(self, runtime: Runtime, queue: Iterator[_Work], writer: ResultWriter, run_id: str) -> None:
-        for item in queue:
-            if self.stopped:
-                return
-            row = await self.execute(runtime, item, run_id)
-            writer.write(row)
-            self.totals.add(row)
-            if self.progress is not None:
-                self.progress(self.totals)
-            reason = self.over_budget()
-            if reason and not self.stopped:
-                self.stopped = reason
-                log.warning("budget reached: %s; no new work will start", reason)
+    def stop_requested(self) -> bool:
+        """A spent budget stops new work: this process's, or the parent's through ``shared_stop``."""
+        return self.stopped is not None or (self.shared_stop is not None and self.shared_stop.is_set())
+
+    def account(self, tally: RunTotals) -> None:
+        """Count a finished row; the first time a budget is spent, say so and stop new work."""
+        self.totals.merge(tally)
+        if self.progress is not None:
+            self.progress(self.totals)
+        reason = self.over_budget()
+        if reason and not self.stopped:
+            self.stopped = reason
+            log.warning("budget reached: %s; no new work will start", reason)
+
+    async def drive(self, runtime: Runtime, queue: Iterator[_Work], sink: Callable[[ResultRow], None],
+                    run_id: str, concurrency: int) -> None:
+        """Run the queue with ``concurrency`` units in flight, handing each finished row to ``sink``."""
+
+        async def worker() -> None:
+            for item in queue:
+                if self.stop_requested():
+                    return
+                sink(await self.execute(runtime, item, run_id))
+
+        await asyncio.gather(*(runtime_task(worker()) for _ in range(max(1, concurrency))))
 
 
 class _TaskFailed(Exception):
@@ -417,20 +414,36 @@ async def run_suite(suite: Suite, options: RunOptions | None = None) -> RunResul
     calibrations: list[Any] = []
     runtime = Runtime(options.runtime)
     writer = ResultWriter(folder.results_path, scrub=runtime.store.scrubber.text)
+    processes = _process_count(options.workers, len(items))
+    pool: WorkerPool | None = None
     try:
+        manifest.backend, manifest.workers = runtime.describe(), processes
+        folder.write_manifest(manifest)
+        if processes > 1:  # fork before this process activates its runtime or starts a progress thread
+            pool = WorkerPool.start(run, runtime, items, manifest.run_id, processes)
+            if options.while_workers_run is not None:
+                threading.Thread(target=options.while_workers_run, name="harness-idle", daemon=True).start()
         async with runtime:
-            manifest.backend = runtime.describe()
-            folder.write_manifest(manifest)
-            queue = iter(items)
             with _ProgressBar(options.progress, len(items), run):
-                workers = [runtime_task(run.worker(runtime, queue, writer, manifest.run_id))
-                           for _ in range(max(1, min(options.concurrency, len(items) or 1)))]
-                await asyncio.gather(*workers)
+                if pool is not None:
+                    await pool.collect(writer)
+                else:
+                    def sink(row: ResultRow) -> None:
+                        writer.write(row)
+                        run.account(RunTotals.of(row))
+
+                    await run.drive(runtime, iter(items), sink, manifest.run_id,
+                                    min(options.concurrency, len(items) or 1))
             calibrations = await _calibrate(suite) if suite.calibration and not run.stopped else []
     except (KeyboardInterrupt, asyncio.CancelledError):
         status = "interrupted"
         raise
+    except Exception:
+        status = "failed"
+        raise
     finally:
+        if pool is not None:
+            pool.close()
         writer.close()
         manifest.status = "budget_exceeded" if run.stopped and status == "complete" else status  # type: ignore[assignment]
         manifest.finished_at = utc_now()
@@ -440,6 +453,16 @@ async def run_suite(suite: Suite, options: RunOptions | None = None) -> RunResul
         folder.write_manifest(manifest)
     _save_calibrations(calibrations, folder)
     return RunResult(folder, manifest, run.totals.rows, run.totals.errors, run.totals.grader_errors)
+
+
+def _process_count(requested: int, units: int) -> int:
+    """``workers`` as asked (0: one per CPU core), never more than there are units to run."""
+    wanted = requested if requested > 0 else (os.cpu_count() or 1)
+    if wanted > 1 and not fork_available():
+        log.warning("--workers %d needs the fork start method, which this platform lacks; using one process",
+                    wanted)
+        return 1
+    return max(1, min(wanted, units))
 
 
 async def _calibrate(suite: Suite) -> list[Any]:

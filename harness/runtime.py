@@ -124,6 +124,8 @@ class Runtime:
         self._stack = ExitStack()
         self._token: contextvars.Token[Runtime | None] | None = None
         retries = 0 if self.mode is RecordMode.NONE else self.config.max_retries
+        # One TLS context for the three clients: loading the CA bundle is most of their cost.
+        self._tls = httpx2.create_ssl_context()
         self.client = self._async_client(self.config.resolved_base_url(), self.config.resolved_api_key(), retries)
         self.sync_client = self._sync_client(retries)
         judge_url = self.config.judge_base_url or self.config.resolved_base_url()
@@ -135,13 +137,14 @@ class Runtime:
         return httpx2.Limits(max_connections=n, max_keepalive_connections=n)
 
     def _async_client(self, base_url: str | None, api_key: str, retries: int) -> AsyncOpenAI:
-        transport = HarnessAsyncTransport(httpx2.AsyncHTTPTransport(limits=self._limits()), self.profile)
+        transport = HarnessAsyncTransport(httpx2.AsyncHTTPTransport(verify=self._tls, limits=self._limits()),
+                                         self.profile)
         http = httpx2.AsyncClient(transport=transport, timeout=self.config.request_timeout_s)
         return AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=retries, http_client=http,
                            timeout=self.config.request_timeout_s)
 
     def _sync_client(self, retries: int) -> OpenAI:
-        transport = HarnessSyncTransport(httpx2.HTTPTransport(limits=self._limits()), self.profile)
+        transport = HarnessSyncTransport(httpx2.HTTPTransport(verify=self._tls, limits=self._limits()), self.profile)
         http = httpx2.Client(transport=transport, timeout=self.config.request_timeout_s)
         return OpenAI(base_url=self.config.resolved_base_url(), api_key=self.config.resolved_api_key(),
                       max_retries=retries, http_client=http, timeout=self.config.request_timeout_s)

@@ -22,7 +22,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from harness.gate import GateReport, evaluate_gates
-from harness.report.data import export_frame, load_run_data
+from harness.report.data import RunData, export_frame, load_run_data
 from harness.report.html import render_html
 from harness.report.markdown import render_markdown
 from harness.report.summary import Analysis, analyse
@@ -66,7 +66,7 @@ def _gate_report(analysis: Analysis, gates: Sequence[Any] | GateReport | None, b
     return evaluate_gates(analysis.data, gates, baseline=baseline, max_error_rate=max_error_rate)
 
 
-def write_report(run_folder: str | Path, out_dir: str | Path | None = None, vs: str | Path | None = None,
+def write_report(run_folder: str | Path | RunData, out_dir: str | Path | None = None, vs: str | Path | None = None,
                  gates: Sequence[Any] | GateReport | None = None, *, plots: bool = True,
                  baseline: str | Path | None = None, max_error_rate: float | None = None) -> ReportPaths:
     """Write the report files and return their paths.
@@ -74,10 +74,11 @@ def write_report(run_folder: str | Path, out_dir: str | Path | None = None, vs: 
     ``vs``: another run folder or a variant of this run to compare against (default: the
     manifest's baseline variant). ``gates``: gate specs to evaluate (or an evaluated
     :class:`GateReport`) whose results the Markdown and HTML include. ``plots=False`` skips the
-    PNGs (the HTML then has none).
+    PNGs (the HTML then has none). ``run_folder`` may be a run already read with
+    :func:`~harness.report.data.load_run_data` (the CLI reads it once for gates and report).
     """
     started = time.perf_counter()
-    data = load_run_data(run_folder)
+    data = run_folder if isinstance(run_folder, RunData) else load_run_data(run_folder)
     analysis = analyse(data, vs)
     gate_report = _gate_report(analysis, gates, baseline, max_error_rate)
     root = Path(out_dir) if out_dir is not None else data.path / "report"

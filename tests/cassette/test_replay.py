@@ -44,7 +44,7 @@ def _snapshot(result):
     }
 
 
-def test_replay_is_exact_at_any_concurrency_and_order(make_suite, run, nonce_stub):
+def test_replay_is_exact_at_any_concurrency_order_and_number_of_processes(make_suite, run, nonce_stub):
     suite = make_suite(flow=fan_out, n=8, graders=[has_three_branches()])
     recorded = run(suite, nonce_stub.base_url, record_mode="once", concurrency=8, epochs=3)
     assert recorded.errors == 0 and recorded.rows == 24
@@ -54,6 +54,7 @@ def test_replay_is_exact_at_any_concurrency_and_order(make_suite, run, nonce_stu
         run(suite, DEAD_URL, record_mode="none", concurrency=1, epochs=3),
         run(suite, DEAD_URL, record_mode="none", concurrency=32, epochs=3, shuffle_seed=11),
         run(suite, DEAD_URL, record_mode="none", concurrency=32, epochs=3, shuffle_seed=12),
+        run(suite, DEAD_URL, record_mode="none", concurrency=16, epochs=3, shuffle_seed=13, workers=2),
     ]
     expected = _snapshot(recorded)
     for replay in replays:
@@ -61,6 +62,16 @@ def test_replay_is_exact_at_any_concurrency_and_order(make_suite, run, nonce_stu
         assert _snapshot(replay) == expected
     outputs = [out for out, _, _ in expected.values()]
     assert len({json.dumps(o, sort_keys=True) for o in outputs}) == 24, "nonce mode: every reply is unique"
+
+
+def test_a_recording_made_by_worker_processes_replays_exactly_in_one(make_suite, run, nonce_stub):
+    suite = make_suite(flow=fan_out, n=6, graders=[has_three_branches()])
+    recorded = run(suite, nonce_stub.base_url, record_mode="once", concurrency=6, epochs=2, workers=2)
+    assert recorded.errors == 0 and recorded.rows == 12 and recorded.manifest.workers == 2
+    nonce_stub.stop()
+    replay = run(suite, DEAD_URL, record_mode="none", concurrency=4, epochs=2)
+    assert replay.errors == 0
+    assert _snapshot(replay) == _snapshot(recorded)
 
 
 def test_epochs_get_their_own_cassettes(make_suite, run, nonce_stub, tmp_path: Path):
