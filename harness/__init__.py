@@ -12,16 +12,40 @@ The public API, in the order a task travels::
     load_run                               a run folder as a pandas DataFrame
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from harness.context import RequestContext
 from harness.dataset import ChatMessage, Dataset, DatasetError, Task, load_dataset
 from harness.flow import FlowContext, flow
-from harness.graders.base import Attempt, Score, grader
 from harness.prompts import PromptVersion, prompt_versions
 from harness.results import ResultRow, RunFolder, RunManifest, load_run
-from harness.runner import RunOptions, RunResult, Shard, run_suite, run_suite_sync
-from harness.runtime import Runtime, RuntimeConfig
 from harness.suite import ModelSettings, Suite, SuiteError, Variant
 from harness.trace import Span, Trajectory, event, span
+
+if TYPE_CHECKING:
+    from harness.graders.base import Attempt, Score, grader
+    from harness.runner import RunOptions, RunResult, Shard, run_suite, run_suite_sync
+    from harness.runtime import Runtime, RuntimeConfig
+
+#: Names whose modules import the ``openai`` client and vcrpy (half a second) are imported on
+#: first use (PEP 562): commands that only read run folders (``harness report``, ``harness
+#: gate``, the report process the CLI forks before a run) never pay for them.
+_LAZY = {
+    "Attempt": "harness.graders.base",
+    "Score": "harness.graders.base",
+    "grader": "harness.graders.base",
+    "RunOptions": "harness.runner",
+    "RunResult": "harness.runner",
+    "Shard": "harness.runner",
+    "run_suite": "harness.runner",
+    "run_suite_sync": "harness.runner",
+    "Runtime": "harness.runtime",
+    "RuntimeConfig": "harness.runtime",
+}
+
 
 __all__ = [
     "Attempt",
@@ -59,3 +83,16 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'harness' has no attribute '{name}'")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -8,6 +8,7 @@ gate's code: 0 pass, 1 a gate failed, 2 configuration error, 3 run incomplete.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -19,7 +20,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from harness.cassette.store import RecordMode
+from harness.cassette.record_mode import RecordMode
+from harness.prefork import Prefork, PreforkFailed
 
 app = typer.Typer(help="Eval-driven testing for LLM agent orchestrations.", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False, rich_markup_mode="markdown")
@@ -162,25 +164,31 @@ def run(
 
     Example: `harness run evals/test_support.py --variant triage@v2 --record-mode once --concurrency 4`
     """
-    from harness.runner import RunOptions, Shard, run_suite
+    # First, before the runner is imported: a helper that imports the report's libraries on
+    # another core while this process runs the suite, and writes the report at the end.
+    helper = Prefork.start(functools.partial(_import_report_libraries, report=report, plots=report and plots))
+    try:
+        from harness.runner import RunOptions, Shard, run_suite
 
-    target = _suite(suite_file, suite)
-    options = RunOptions(
-        concurrency=concurrency, workers=workers, epochs=epochs, record_mode=record_mode.value, variants=variant, tags=tag or (),
-        ids=ids or (), limit=limit, sample=sample, seed=seed, timeout_s=timeout, max_cost_usd=max_cost,
-        max_tokens=max_tokens, resume=resume, runs_dir=runs_dir, shard=Shard.parse(shard) if shard else None,
-        all_tasks=all_tasks,
-        progress=sys.stderr.isatty() if progress is None else progress,
-        runtime=_runtime(record_mode.value, base_url, backend, cassettes),
-        while_workers_run=_import_report_libraries if report else None,
-    )
-    _warn_if_unrecorded(target, record_mode, cassettes)
-    result = asyncio.run(run_suite(target, options))
-    console.print(f"[bold]{target.name}[/]: {result.rows} rows, {result.errors} task errors, "
-                  f"{result.grader_errors} grader errors → {result.path}")
-    gate_report = _finish(result.path, report, plots, baseline)
-    if gate and gate_report is not None:
-        raise typer.Exit(int(gate_report.exit_code))
+        target = _suite(suite_file, suite)
+        options = RunOptions(
+            concurrency=concurrency, workers=workers, epochs=epochs, record_mode=record_mode.value,
+            variants=variant, tags=tag or (), ids=ids or (), limit=limit, sample=sample, seed=seed,
+            timeout_s=timeout, max_cost_usd=max_cost, max_tokens=max_tokens, resume=resume, runs_dir=runs_dir,
+            shard=Shard.parse(shard) if shard else None, all_tasks=all_tasks,
+            progress=sys.stderr.isatty() if progress is None else progress,
+            runtime=_runtime(record_mode.value, base_url, backend, cassettes),
+        )
+        _warn_if_unrecorded(target, record_mode, cassettes)
+        result = asyncio.run(run_suite(target, options))
+        console.print(f"[bold]{target.name}[/]: {result.rows} rows, {result.errors} task errors, "
+                      f"{result.grader_errors} grader errors → {result.path}")
+        exit_code = _finish_in(helper, result.path, report, plots, baseline)
+    finally:
+        if helper is not None:
+            helper.close()
+    if gate and exit_code is not None:
+        raise typer.Exit(exit_code)
 
 
 def _warn_if_unrecorded(suite: Any, mode: RecordMode, cassettes: Path) -> None:
@@ -191,11 +199,40 @@ def _warn_if_unrecorded(suite: Any, mode: RecordMode, cassettes: Path) -> None:
                   "--record-mode once (or set OPENAI_BASE_URL for another endpoint).[/]")
 
 
-def _import_report_libraries() -> None:
-    """Import what the report needs (scipy, pandas, pyarrow, matplotlib: about a second) while
-    worker processes replay, so the report starts warm when the last row is in."""
-    import harness.report.plots  # noqa: F401
-    import harness.report.writer  # noqa: F401
+def _import_report_libraries(report: bool, plots: bool) -> None:
+    """What gates and the report need (scipy, pandas; pyarrow; matplotlib): about 1.5 s of CPU."""
+    import harness.gate  # noqa: F401
+
+    if report:
+        import harness.report.writer  # noqa: F401
+    if plots:
+        import harness.report.plots  # noqa: F401
+
+
+def _finish_in(helper: Prefork | None, run_path: Path, report: bool, plots: bool,
+               baseline: Path | None) -> int | None:
+    """Gates and report, in the helper when there is one (else, or if it fails, here).
+
+    Returns the gates' exit code, or None when the run has no gates to speak of.
+    """
+    if helper is not None:
+        try:
+            exit_code, output = helper.call(_finish_captured, run_path, report, plots, baseline)
+        except PreforkFailed as exc:
+            log.debug("the report helper failed; writing the report here instead:\n%s", exc)
+        else:
+            console.file.write(output)
+            console.file.flush()
+            return exit_code
+    gate_report = _finish(run_path, report, plots, baseline)
+    return None if gate_report is None else int(gate_report.exit_code)
+
+
+def _finish_captured(run_path: Path, report: bool, plots: bool, baseline: Path | None) -> tuple[int | None, str]:
+    """:func:`_finish` with its console output returned as text (the helper's stdout is not ours)."""
+    with console.capture() as captured:
+        gate_report = _finish(run_path, report, plots, baseline)
+    return (None if gate_report is None else int(gate_report.exit_code)), captured.get()
 
 
 def _finish(run_path: Path, report: bool, plots: bool, baseline: Path | None) -> Any:

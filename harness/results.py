@@ -187,6 +187,10 @@ class RunTotals:
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def as_tuple(self) -> tuple[int | float, ...]:
+        """The fields in order (``RunTotals(*t)`` rebuilds it): cheap to send between processes."""
+        return tuple(getattr(self, item.name) for item in dataclasses.fields(self))
+
 
 def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

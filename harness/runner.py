@@ -19,7 +19,6 @@ import logging
 import os
 import random
 import subprocess
-import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -105,9 +104,6 @@ class RunOptions:
     #: Processes to spread the units over (0: one per CPU core). Replay is CPU-bound, so this
     #: is how a large replay uses every core; each process runs ``concurrency / workers`` at once.
     workers: int = 1
-    #: Work for this process's idle time while worker processes run the units, in a background
-    #: thread (the CLI imports the report's libraries there). Ignored with one process.
-    while_workers_run: Callable[[], None] | None = None
     progress: bool = False
     #: Ignore the suite's own task selection (tags, sample, limit) and start from the whole file.
     all_tasks: bool = False
@@ -421,8 +417,6 @@ async def run_suite(suite: Suite, options: RunOptions | None = None) -> RunResul
         folder.write_manifest(manifest)
         if processes > 1:  # fork before this process activates its runtime or starts a progress thread
             pool = WorkerPool.start(run, runtime, items, manifest.run_id, processes)
-            if options.while_workers_run is not None:
-                threading.Thread(target=options.while_workers_run, name="harness-idle", daemon=True).start()
         async with runtime:
             with _ProgressBar(options.progress, len(items), run):
                 if pool is not None:

@@ -18,7 +18,6 @@ This subclasses private parts of vcrpy 9.4.2 (``Cassette._responses``, ``play_re
 from __future__ import annotations
 
 import copy
-import enum
 import json
 import logging
 import os
@@ -38,6 +37,7 @@ from vcr.serializers import jsonserializer
 
 from harness.cassette.guard import block_network
 from harness.cassette.miss import AbandonedCall, CassetteMiss, body_diff, json_body
+from harness.cassette.record_mode import RecordMode
 from harness.cassette.scrub import Scrubber
 from harness.context import RequestContext, current_request
 from harness.results import utc_now
@@ -51,16 +51,6 @@ CASSETTE_FORMAT = 1
 #: How long a replayed call the recording abandoned waits (beyond the recorded task latency)
 #: before it is reported as a miss.
 ABANDONED_GRACE_S = 10.0
-
-
-class RecordMode(str, enum.Enum):
-    """``none`` replay only (default) · ``once`` record tasks with no recording · ``rewrite``
-    record everything again · ``off`` live, nothing recorded."""
-
-    NONE = "none"
-    ONCE = "once"
-    REWRITE = "rewrite"
-    OFF = "off"
 
 
 def _slug(part: str) -> str:

@@ -7,6 +7,7 @@ cassettes. Everything happens in a temporary project folder (see ``conftest.py``
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from harness.cli import UsageError, app
+from harness.prefork import Prefork
 
 #: ``cli("gate", "latest")`` -> a result with ``code``, ``out``, ``err`` and whitespace-normalised ``text``.
 Cli = Callable[..., Any]
@@ -235,3 +237,26 @@ def test_three_shards_merged_equal_the_unsharded_run(cli: Cli, live: list[str], 
     gate_whole, gate_merged = cli("gate", str(unsharded), "--json"), cli("gate", str(merged), "--json")
     assert gate_whole.code == gate_merged.code == 0
     assert _gates({"gates": json.loads(gate_merged.out)}) == _gates({"gates": json.loads(gate_whole.out)})
+
+
+def _die_while_preparing() -> None:
+    os._exit(3)
+
+
+@pytest.mark.parametrize("helper", ["forked", "unavailable", "died"])
+def test_run_reports_and_gates_the_same_whoever_writes_the_report(cli: Cli, live: list[str], project: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch,
+                                                                  helper: str) -> None:
+    """`harness run` writes gates and report in a helper forked at start; without one (no fork,
+    or it died) it writes them itself, with the same output and exit code."""
+    start = Prefork.start.__func__  # type: ignore[attr-defined]
+    if helper == "unavailable":
+        monkeypatch.setattr(Prefork, "start", classmethod(lambda cls, prepare: None))
+    elif helper == "died":
+        monkeypatch.setattr(Prefork, "start", classmethod(lambda cls, prepare: start(cls, _die_while_preparing)))
+    ran = cli("run", "evals/test_demo.py", "--suite", "bad", "--gate", *live)
+    assert ran.code == 1, ran.text
+    (folder,) = run_folders(project)
+    assert f"report: reports/runs/{folder.name}/report/report.md" in ran.text
+    assert "Gates" in ran.text and "fail" in ran.text
+    assert (folder / "report" / "report.html").is_file()
