@@ -64,6 +64,7 @@ class Prefork:
             self._pipe.send((function, args))
             ok, value = self._pipe.recv()
         except (EOFError, OSError) as exc:
+            self.close()  # reaps the helper: until then its exit code can still read None
             raise PreforkFailed(f"the helper process exited with code {self._process.exitcode} "
                                 "before answering") from exc
         finally:
