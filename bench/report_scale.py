@@ -13,6 +13,7 @@ under two seconds of CPU. Last line: ``ms_per_1k_rows=<40k figure>``.
 from __future__ import annotations
 
 import argparse
+import functools
 import tempfile
 import time
 from pathlib import Path
@@ -40,8 +41,8 @@ def main() -> None:
     per_1k: dict[int, float] = {}
     for rows in args.sizes:
         run = make_run(root, VARIANTS, n_tasks=rows // len(VARIANTS), run_id=f"rows-{rows}")
-        loading = cpu_seconds(lambda: load_run(run))
-        reporting = cpu_seconds(lambda: write_report(run))
+        loading = cpu_seconds(functools.partial(load_run, run))
+        reporting = cpu_seconds(functools.partial(write_report, run))
         per_1k[rows] = 1000 * reporting / rows
         print(f"{rows:>6} rows: report {reporting:.2f}s CPU ({per_1k[rows] * 1000:.0f} ms per 1k rows), "
               f"of which reading the run {loading:.2f}s")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import logging
 import tempfile
@@ -82,8 +83,9 @@ def main() -> None:
         timed(lambda: harness_run(stub.base_url, warm, work / "runs-warm", 8))
         for concurrency in args.concurrency:
             ideal = args.n * args.latency / concurrency
-            base_wall, base_cpu = timed(lambda: baseline(stub.base_url, args.n, concurrency))
-            h_wall, h_cpu = timed(lambda: harness_run(stub.base_url, dataset, work / f"runs-{concurrency}", concurrency))
+            base_wall, base_cpu = timed(functools.partial(baseline, stub.base_url, args.n, concurrency))
+            h_wall, h_cpu = timed(functools.partial(harness_run, stub.base_url, dataset, work / f"runs-{concurrency}",
+                                                    concurrency))
             ratio = h_wall / base_wall
             ratios.append(ratio)
             print(f"C={concurrency:<3} N={args.n} latency={args.latency * 1000:.0f}ms ideal={ideal:.2f}s | "

@@ -14,7 +14,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -122,7 +122,8 @@ def _num(value: float | None) -> str:
 
 
 def _print_markdown(path: Path) -> None:
-    from rich.markdown import Markdown  # markdown-it: a tenth of a second, only for commands that show reports
+    # markdown-it: a tenth of a second, only for commands that show reports
+    from rich.markdown import Markdown
 
     console.print(Markdown(path.read_text(encoding="utf-8")))
 
@@ -132,33 +133,33 @@ def _print_markdown(path: Path) -> None:
 @app.command()
 def run(
     suite_file: Annotated[Path, typer.Argument(help="A suite file, e.g. evals/test_support.py.")],
-    suite: Annotated[Optional[str], typer.Option("--suite", help="Suite name, when the file has several.")] = None,
-    variant: Annotated[Optional[list[str]], typer.Option("--variant", help="Run only these variants.")] = None,
+    suite: Annotated[str | None, typer.Option("--suite", help="Suite name, when the file has several.")] = None,
+    variant: Annotated[list[str] | None, typer.Option("--variant", help="Run only these variants.")] = None,
     record_mode: Annotated[RecordMode, typer.Option("--record-mode", help="none | once | rewrite | off")] = RecordMode.NONE,
-    epochs: Annotated[Optional[int], typer.Option(help="Samples per task and variant.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Samples per task and variant.")] = None,
     concurrency: Annotated[int, typer.Option(help="Units of work in flight at once.")] = 8,
     workers: Annotated[int, typer.Option(help="Processes to spread the run over (0: one per core). "
                                               "Replays are CPU-bound: more workers use more cores.")] = 1,
-    limit: Annotated[Optional[int], typer.Option(help="Only the first N selected tasks.")] = None,
-    sample: Annotated[Optional[int], typer.Option(help="A deterministic sample of N tasks.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Only the first N selected tasks.")] = None,
+    sample: Annotated[int | None, typer.Option(help="A deterministic sample of N tasks.")] = None,
     seed: Annotated[int, typer.Option(help="Seed for --sample.")] = 0,
-    tag: Annotated[Optional[list[str]], typer.Option("--tag", help="Only tasks with this tag (e.g. dev).")] = None,
-    ids: Annotated[Optional[list[str]], typer.Option("--ids", help="Only these task ids.")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="Only tasks with this tag (e.g. dev).")] = None,
+    ids: Annotated[list[str] | None, typer.Option("--ids", help="Only these task ids.")] = None,
     all_tasks: Annotated[bool, typer.Option("--all-tasks", help="Ignore the suite's own task selection.")] = False,
-    max_cost: Annotated[Optional[float], typer.Option("--max-cost", help="Stop scheduling past this USD.")] = None,
-    max_tokens: Annotated[Optional[int], typer.Option("--max-tokens", help="Stop scheduling past these tokens.")] = None,
+    max_cost: Annotated[float | None, typer.Option("--max-cost", help="Stop scheduling past this USD.")] = None,
+    max_tokens: Annotated[int | None, typer.Option("--max-tokens", help="Stop scheduling past these tokens.")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds per task before it is an error row.")] = 300.0,
-    resume: Annotated[Optional[str], typer.Option(help="Finish an interrupted run (id or folder).")] = None,
-    shard: Annotated[Optional[str], typer.Option(help="Run shard i/N of the tasks (stable by task id).")] = None,
+    resume: Annotated[str | None, typer.Option(help="Finish an interrupted run (id or folder).")] = None,
+    shard: Annotated[str | None, typer.Option(help="Run shard i/N of the tasks (stable by task id).")] = None,
     runs_dir: Annotated[Path, typer.Option(help="Where run folders go.")] = RUNS_DIR,
     cassettes: Annotated[Path, typer.Option(help="Cassette folder.")] = Path("cassettes"),
-    base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible endpoint (default $OPENAI_BASE_URL).")] = None,
-    backend: Annotated[Optional[str], typer.Option(help="Backend profile: openai | llama-cpp (default $HARNESS_BACKEND).")] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint (default $OPENAI_BASE_URL).")] = None,
+    backend: Annotated[str | None, typer.Option(help="Backend profile: openai | llama-cpp (default $HARNESS_BACKEND).")] = None,
     report: Annotated[bool, typer.Option(help="Write the report when the run ends.")] = True,
     plots: Annotated[bool, typer.Option(help="Draw plots in the report.")] = True,
     gate: Annotated[bool, typer.Option(help="Exit with the gates' exit code.")] = False,
-    baseline: Annotated[Optional[Path], typer.Option(help="Baseline run for no-regression gates.")] = None,
-    progress: Annotated[Optional[bool], typer.Option(help="Show a progress bar (default: on a terminal).")] = None,
+    baseline: Annotated[Path | None, typer.Option(help="Baseline run for no-regression gates.")] = None,
+    progress: Annotated[bool | None, typer.Option(help="Show a progress bar (default: on a terminal).")] = None,
 ) -> None:
     """Run a suite into a run folder, then write its report.
 
@@ -201,10 +202,10 @@ def _warn_if_unrecorded(suite: Any, mode: RecordMode, cassettes: Path) -> None:
 
 def _import_report_libraries(report: bool, plots: bool) -> None:
     """What gates and the report need (scipy, pandas; pyarrow; matplotlib): about 1.5 s of CPU."""
-    import harness.gate  # noqa: F401
+    import harness.gate
 
     if report:
-        import harness.report.writer  # noqa: F401
+        import harness.report.writer
     if plots:
         import harness.report.plots  # noqa: F401
 
@@ -262,9 +263,9 @@ def _append_job_summary(markdown: Path) -> None:
 
 @app.command()
 def report(
-    run: Annotated[Optional[str], typer.Argument(help="Run folder or id (default: the latest).")] = None,
-    vs: Annotated[Optional[str], typer.Option(help="Another run folder, or a variant of this run.")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Output folder (default <run>/report).")] = None,
+    run: Annotated[str | None, typer.Argument(help="Run folder or id (default: the latest).")] = None,
+    vs: Annotated[str | None, typer.Option(help="Another run folder, or a variant of this run.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default <run>/report).")] = None,
     plots: Annotated[bool, typer.Option(help="Draw plots.")] = True,
     runs_dir: Annotated[Path, typer.Option(help="Where run folders are.")] = RUNS_DIR,
     show: Annotated[bool, typer.Option(help="Print the Markdown report.")] = True,
@@ -286,9 +287,9 @@ def report(
 def compare(
     a: Annotated[str, typer.Argument(help="Baseline: a run folder/id, or a variant name.")],
     b: Annotated[str, typer.Argument(help="Candidate: a run folder/id, or a variant name.")],
-    run: Annotated[Optional[str], typer.Option(help="With two variants: the run holding them (default latest).")] = None,
+    run: Annotated[str | None, typer.Option(help="With two variants: the run holding them (default latest).")] = None,
     runs_dir: Annotated[Path, typer.Option(help="Where run folders are.")] = RUNS_DIR,
-    out: Annotated[Optional[Path], typer.Option(help="Output folder for the comparison report.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder for the comparison report.")] = None,
 ) -> None:
     """Compare two runs, or two variants of one run: paired differences, labelled better/worse/no difference.
 
@@ -315,9 +316,9 @@ def compare(
 
 @app.command()
 def gate(
-    run: Annotated[Optional[str], typer.Argument(help="Run folder or id (default: the latest).")] = None,
-    baseline: Annotated[Optional[Path], typer.Option(help="Baseline run for no-regression gates.")] = None,
-    max_error_rate: Annotated[Optional[float], typer.Option(
+    run: Annotated[str | None, typer.Argument(help="Run folder or id (default: the latest).")] = None,
+    baseline: Annotated[Path | None, typer.Option(help="Baseline run for no-regression gates.")] = None,
+    max_error_rate: Annotated[float | None, typer.Option(
         help="Task error rate above which the run is incomplete (default: the suite's, else 0.05).")] = None,
     runs_dir: Annotated[Path, typer.Option(help="Where run folders are.")] = RUNS_DIR,
     json_out: Annotated[bool, typer.Option("--json", help="Print the gate report as JSON.")] = False,
@@ -341,7 +342,7 @@ def gate(
 
 @baseline_app.command("update")
 def baseline_update(
-    run: Annotated[Optional[str], typer.Argument(help="Run folder or id (default: the latest).")] = None,
+    run: Annotated[str | None, typer.Argument(help="Run folder or id (default: the latest).")] = None,
     dest: Annotated[Path, typer.Option(help="Baseline folder.")] = Path("reports/baseline"),
     runs_dir: Annotated[Path, typer.Option(help="Where run folders are.")] = RUNS_DIR,
     force: Annotated[bool, typer.Option(help="Promote an incomplete run anyway.")] = False,
@@ -361,7 +362,7 @@ def baseline_update(
 @cassettes_app.command("status")
 def cassettes_status(
     suite_file: Annotated[Path, typer.Argument(help="A suite file.")],
-    suite: Annotated[Optional[str], typer.Option("--suite")] = None,
+    suite: Annotated[str | None, typer.Option("--suite")] = None,
     cassettes: Annotated[Path, typer.Option(help="Cassette folder.")] = Path("cassettes"),
 ) -> None:
     """List unused, stale and missing cassettes of a suite.
@@ -386,7 +387,7 @@ def cassettes_status(
 @cassettes_app.command("prune")
 def cassettes_prune(
     suite_file: Annotated[Path, typer.Argument(help="A suite file.")],
-    suite: Annotated[Optional[str], typer.Option("--suite")] = None,
+    suite: Annotated[str | None, typer.Option("--suite")] = None,
     cassettes: Annotated[Path, typer.Option(help="Cassette folder.")] = Path("cassettes"),
     dry_run: Annotated[bool, typer.Option(help="Only list what would go.")] = False,
 ) -> None:
@@ -407,7 +408,7 @@ def cassettes_prune(
 
 @app.command("list")
 def list_(
-    paths: Annotated[Optional[list[Path]], typer.Argument(help="Suite files or folders (default evals/).")] = None,
+    paths: Annotated[list[Path] | None, typer.Argument(help="Suite files or folders (default evals/).")] = None,
 ) -> None:
     """List suites with their variants, datasets, graders and gates.
 
@@ -450,13 +451,13 @@ def merge(
 
 @app.command()
 def regrade(
-    run: Annotated[Optional[str], typer.Argument(help="Run folder or id (default: the latest).")] = None,
-    suite_file: Annotated[Optional[Path], typer.Option(help="Suite file with the graders (default: the run's).")] = None,
-    suite: Annotated[Optional[str], typer.Option("--suite")] = None,
+    run: Annotated[str | None, typer.Argument(help="Run folder or id (default: the latest).")] = None,
+    suite_file: Annotated[Path | None, typer.Option(help="Suite file with the graders (default: the run's).")] = None,
+    suite: Annotated[str | None, typer.Option("--suite")] = None,
     record_mode: Annotated[RecordMode, typer.Option("--record-mode", help="For judge calls.")] = RecordMode.NONE,
     runs_dir: Annotated[Path, typer.Option(help="Where run folders are.")] = RUNS_DIR,
     cassettes: Annotated[Path, typer.Option(help="Cassette folder.")] = Path("cassettes"),
-    base_url: Annotated[Optional[str], typer.Option(help="Endpoint for judges.")] = None,
+    base_url: Annotated[str | None, typer.Option(help="Endpoint for judges.")] = None,
 ) -> None:
     """Re-score a stored run with the current graders, without running any flow (writes a new run).
 
@@ -479,12 +480,12 @@ def regrade(
 @app.command()
 def calibrate(
     suite_file: Annotated[Path, typer.Argument(help="A suite file whose suite declares calibration sets.")],
-    suite: Annotated[Optional[str], typer.Option("--suite")] = None,
+    suite: Annotated[str | None, typer.Option("--suite")] = None,
     record_mode: Annotated[RecordMode, typer.Option("--record-mode")] = RecordMode.NONE,
     samples: Annotated[int, typer.Option(help="Judge samples per item (self-consistency).")] = 1,
     cassettes: Annotated[Path, typer.Option(help="Cassette folder.")] = Path("cassettes"),
     out: Annotated[Path, typer.Option(help="Where calibration reports go.")] = Path("reports/calibration"),
-    base_url: Annotated[Optional[str], typer.Option(help="Endpoint for judges.")] = None,
+    base_url: Annotated[str | None, typer.Option(help="Endpoint for judges.")] = None,
 ) -> None:
     """Measure each judge of a suite against its human-labelled set: accuracy, Cohen's kappa, confusion, self-consistency.
 
@@ -573,7 +574,7 @@ def main() -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(2)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: render, never dump a traceback
+    except Exception as exc:  # the last line of defence: render, never dump a traceback
         if _state["debug"]:
             raise
         err.print(f"[bold red]error:[/] {exc}", highlight=False)

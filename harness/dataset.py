@@ -111,7 +111,8 @@ class _NumberedLines:
         self.number = 0
 
     def __iter__(self) -> Iterator[bytes]:
-        for self.number, line in enumerate(self._handle, start=1):  # noqa: B007
+        for number, line in enumerate(self._handle, start=1):
+            self.number = number
             yield line
 
 

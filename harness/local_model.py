@@ -50,7 +50,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import psutil
 
@@ -351,7 +351,7 @@ class LocalModel:
     def model(self) -> str:
         return MODEL_ALIAS
 
-    def start(self) -> LocalModel:
+    def start(self) -> Self:
         if self.info is not None:
             return self
         if self.reuse:
@@ -385,7 +385,7 @@ class LocalModel:
             self._process.wait()
         self._process, self.info, self.owned = None, None, False
 
-    def __enter__(self) -> LocalModel:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

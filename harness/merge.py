@@ -10,7 +10,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.results import ResultRow, ResultWriter, RunFolder, RunFolderError, RunManifest, new_run_id, utc_now
+from harness.results import (
+    ResultRow,
+    ResultWriter,
+    RunFolder,
+    RunFolderError,
+    RunManifest,
+    new_run_id,
+    utc_now,
+)
 
 __all__ = ["merge_runs", "MergeError"]
 
@@ -59,7 +67,7 @@ def merge_runs(paths: Sequence[str | Path], runs_dir: Path) -> RunFolder:
         "created_at": min(m.created_at for m in manifests),
         "finished_at": utc_now(),
         "shard": None,
-        "status": "complete" if statuses == {"complete"} else sorted(statuses - {"complete"})[0],
+        "status": "complete" if statuses == {"complete"} else min(statuses - {"complete"}),
         "dataset": first.dataset | {"tasks": sum(int(m.dataset.get("tasks", 0)) for m in manifests)},
         "totals": _sum_totals(manifests),
         "notes": [*first.notes, f"merged from {len(folders)} shards: {', '.join(m.run_id for m in manifests)}"],

@@ -388,9 +388,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
                                 f"(they have: {', '.join(sorted(known))})")
     keep, drop = [], []
     for item in items:
-        if isinstance(item, TaskItem) and item.variant not in wanted:
-            drop.append(item)
-        elif isinstance(item, GateItem) and not item.suite_node.allowed_variants(wanted):
+        if (isinstance(item, TaskItem) and item.variant not in wanted) or (
+                isinstance(item, GateItem) and not item.suite_node.allowed_variants(wanted)):
             drop.append(item)
         else:
             keep.append(item)
@@ -706,8 +705,8 @@ class GateJudgement:
 
     def text(self, title: str, folder: Path | None) -> str:
         verdict = "PASS" if self.exit_code == 0 else "FAIL"
-        lines = [f"{title}: {verdict} (exit {self.exit_code}: {_EXIT_WORDS.get(self.exit_code, '?')}), "
-                 f"run {self.report.run_id}"]
+        lines = [(f"{title}: {verdict} (exit {self.exit_code}: {_EXIT_WORDS.get(self.exit_code, '?')}), "
+                  f"run {self.report.run_id}")]
         if (partial := self.partial_line()) is not None:
             lines.append(partial)
         lines += list(self.report.problems)

@@ -12,9 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.dataset import Task
-from harness.graders.base import Attempt
+from harness.graders.base import Attempt, jsonable_params
 from harness.results import ResultRow, ResultWriter, RunFolder, new_run_id, utc_now
-from harness.graders.base import jsonable_params
 from harness.runner import RunTotals, gate_spec, grade, metric_name
 from harness.runtime import Runtime, RuntimeConfig
 from harness.suite import Suite

@@ -10,11 +10,11 @@ Run ids start with a UTC timestamp, so they sort by time. See ``docs/run-folder.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
 from collections.abc import Iterable, Iterator
-import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path

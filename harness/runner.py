@@ -24,7 +24,7 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import openai
 from pydantic import BaseModel
@@ -40,8 +40,8 @@ from harness.results import (
     ResultRow,
     ResultWriter,
     RunFolder,
-    RunTotals,
     RunManifest,
+    RunTotals,
     ScoreRecord,
     Usage,
     VariantInfo,
@@ -303,7 +303,7 @@ class _Run:
                 try:
                     async with asyncio.timeout(self.options.timeout_s):
                         output = _jsonable(await run_flow(item.variant.resolve_flow(), item.task.input, ctx))
-                except Exception as exc:  # noqa: BLE001 - a failing task is a row, never a crashed run
+                except Exception as exc:  # a failing task is a row, never a crashed run
                     error = _error_info(exc)
                     unit.keep_failed_recording = error.kind == "task"
                     raise _TaskFailed from exc
@@ -485,7 +485,7 @@ class _ProgressBar:
         self.enabled, self.total, self.run = enabled, total, run
         self._bar: Any = None
 
-    def __enter__(self) -> _ProgressBar:
+    def __enter__(self) -> Self:
         if not self.enabled:
             return self
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -506,7 +506,7 @@ class _ProgressBar:
         self.run.progress = update
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
             self._bar.stop()
         self.run.progress = None

@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator
 from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx2
 from openai import AsyncOpenAI, OpenAI
@@ -159,14 +159,14 @@ class Runtime:
             "judge": self.config.judge_settings.model_dump(exclude_none=True),
         }
 
-    async def __aenter__(self) -> Runtime:
+    async def __aenter__(self) -> Self:
         install_branch_factory()
         _install_sdk_capture()
         self._stack.enter_context(self.store.activate())
         self._token = _current.set(self)
         return self
 
-    async def __aexit__(self, *exc_info: Any) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         if self._token is not None:
             _current.reset(self._token)
         self._stack.close()

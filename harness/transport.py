@@ -22,8 +22,8 @@ from typing import Any
 import httpx2
 
 from harness import pricing
-from harness.cassette.miss import AbandonedCall, CassetteMiss
 from harness.backends import BackendProfile, get_profile
+from harness.cassette.miss import AbandonedCall, CassetteMiss
 from harness.context import next_request_key, scope_extras
 from harness.trace import TraceRecorder, current_recorder, current_span_id
 

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 from harness.graders.base import Attempt, GraderConfigError, Score, ScoreFn, grader
 from harness.graders.expected import MISSING, lookup_path, reference_source
 from harness.graders.matching import flatten_expected
-from harness.graders.text import NotJSON, Normalization, extract_numbers, parse_structured, shorten
+from harness.graders.text import Normalization, NotJSON, extract_numbers, parse_structured, shorten
 
 __all__ = [
     "exact_match", "normalized_match", "contains", "contains_any", "contains_all", "not_contains",

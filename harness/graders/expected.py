@@ -15,7 +15,7 @@ key optional (``default=[]`` for "nothing required unless the task says so").
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, final
 
 from harness.graders.base import Attempt, GraderConfigError
 
@@ -23,6 +23,7 @@ __all__ = ["MISSING", "ExpectedValueMissing", "lookup_path", "resolve_expected",
            "Reference"]
 
 
+@final
 class _Missing:
     """Sentinel for "no default given" (``None`` is a legitimate default)."""
 

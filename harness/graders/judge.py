@@ -117,10 +117,10 @@ class VerdictScale:
         """(value in [0, 1], passed, raw score or label) for a validated verdict."""
         if self.scale is not None:
             lo, hi = self.scale
-            raw = int(getattr(verdict, "score"))
+            raw = int(verdict.score)
             return (raw - lo) / (hi - lo), raw in self.passing, raw
         labels = self.labels or ()
-        raw = str(getattr(verdict, "label"))
+        raw = str(verdict.label)
         value = 1.0 - labels.index(raw) / (len(labels) - 1)
         return value, raw in self.passing, raw
 

@@ -106,7 +106,7 @@ class JudgePrompt:
 
     def render(self, values: Mapping[str, str]) -> list[dict[str, str]]:
         """Chat messages with every placeholder filled (in one pass)."""
-        fill = lambda text: _PLACEHOLDER.sub(lambda m: values.get(m.group(1), ""), text)  # noqa: E731
+        fill = lambda text: _PLACEHOLDER.sub(lambda m: values.get(m.group(1), ""), text)
         messages = []
         if self.system:
             messages.append({"role": "system", "content": fill(self.system).strip()})

@@ -137,7 +137,7 @@ class PairwiseJudge:
 
 def _order(order: Literal["ab", "ba"], reply: JudgeReply) -> PairwiseOrder:
     verdict = reply.verdict
-    slot = str(getattr(verdict, "winner"))
+    slot = str(verdict.winner)
     mapping = {"ab": {"A": "a", "B": "b"}, "ba": {"A": "b", "B": "a"}}[order]
     winner = mapping.get(slot, "tie")
     return PairwiseOrder(order=order, slot=slot, winner=winner, reasoning=str(getattr(verdict, "reasoning", "")))
@@ -192,7 +192,7 @@ async def pairwise_batch(items: Iterable[tuple[Task, Any, Any]], *, concurrency:
 def summarize(results: list[PairwiseResult]) -> PairwiseBatch:
     """Counts and rates over pairwise results (rates are 0 for an empty list)."""
     n = len(results)
-    count = lambda predicate: sum(1 for r in results if predicate(r))  # noqa: E731
+    count = lambda predicate: sum(1 for r in results if predicate(r))
     wins_a, wins_b = count(lambda r: r.winner == "a"), count(lambda r: r.winner == "b")
     inconsistent = count(lambda r: not r.consistent)
     rate = (lambda k: k / n) if n else (lambda k: 0.0)

@@ -198,7 +198,7 @@ def tool_order(expected: Sequence[str | Mapping[str, Any]] | None = None, *, mod
         wanted = _order_names(reference(attempt), attempt)
         actual = [c.name for c in tool_calls(attempt.trajectory, source) if agent is None or c.agent == agent]
         ok = _order_matches(wanted, actual, mode)
-        shown = lambda names: " → ".join(names) if names else "(none)"  # noqa: E731
+        shown = lambda names: " → ".join(names) if names else "(none)"
         reason = (f"tool calls {shown(actual)}" if ok else
                   f"expected tool calls ({mode}) {shown(wanted)}, got {shown(actual)}")
         return Score.of(ok, reason, calls=actual)

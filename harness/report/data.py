@@ -25,8 +25,13 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
-from harness.results import ROW_COLUMNS, ResultRow, RunFolder, RunManifest
-from harness.results import flatten_row  # the same flattening load_run uses
+from harness.results import (
+    ROW_COLUMNS,
+    ResultRow,
+    RunFolder,
+    RunManifest,
+    flatten_row,  # the same flattening load_run uses
+)
 
 __all__ = [
     "PASS_RATE",

@@ -41,8 +41,8 @@ def _suite_section(folder: Path) -> list[str]:
     summary = json.loads((folder / "report" / "summary.json").read_text(encoding="utf-8"))
     run, metrics = summary["run"], summary["metrics"]
     lines = [f"## {run['suite']}", "",
-             f"Run `{run['run_id']}` ({run['status']}) · baseline `{summary.get('baseline')}` · "
-             f"[report.html]({folder.name}/report/report.html) · [report.md]({folder.name}/report/report.md)", "",
+             (f"Run `{run['run_id']}` ({run['status']}) · baseline `{summary.get('baseline')}` · "
+              f"[report.html]({folder.name}/report/report.html) · [report.md]({folder.name}/report/report.md)"), "",
              "| variant | " + " | ".join(metrics) + " | task errors |",
              "|---|" + "---|" * len(metrics) + "---|"]
     rows = {(r["variant"], r["metric"]): r for r in summary["leaderboard"]}
@@ -61,8 +61,8 @@ def _suite_section(folder: Path) -> list[str]:
 
 def render_index(runs_dir: Path) -> str:
     latest = latest_runs(runs_dir)
-    lines = ["# Eval runs", "", "Latest run of each suite. Intervals are 95%; differences are paired tests "
-             "against each suite's baseline variant.", ""]
+    lines = ["# Eval runs", "", ("Latest run of each suite. Intervals are 95%; differences are paired tests "
+                                 "against each suite's baseline variant."), ""]
     for suite in sorted(latest):
         lines.extend(_suite_section(latest[suite]))
     if not latest:
@@ -83,4 +83,4 @@ def write_index(runs_dir: Path, out: Path) -> Path:
 
 if __name__ == "__main__":
     runs, target = (Path(a) for a in (sys.argv[1:3] if len(sys.argv) >= 3 else ("reports/runs", "reports/index.md")))
-    print(write_index(runs, target))  # noqa: T201 - a script's one line of output
+    print(write_index(runs, target))  # a script's one line of output

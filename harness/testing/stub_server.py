@@ -949,7 +949,7 @@ class StubServer(_Started):
         try:
             started = start_stub(self._app, self.host, self._requested_port)
             runner, self._port = loop.run_until_complete(started)
-        except BaseException as exc:  # reported to start(), which raises in the caller's thread
+        except BaseException as exc:  # noqa: BLE001 - reported to start(), which raises in the caller's thread
             self._startup_error = exc
             self._ready.set()
             loop.close()

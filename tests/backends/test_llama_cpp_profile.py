@@ -347,7 +347,11 @@ def test_transport_sends_the_adapted_body() -> None:
 # -- bounded_tool_arguments ----------------------------------------------------------------------
 
 def test_free_strings_and_arrays_in_tool_schemas_get_a_maximum_size():
-    from harness.backends import LLAMA_CPP_MAX_ARGUMENT_CHARS, LLAMA_CPP_MAX_ARGUMENT_ITEMS, bounded_tool_arguments
+    from harness.backends import (
+        LLAMA_CPP_MAX_ARGUMENT_CHARS,
+        LLAMA_CPP_MAX_ARGUMENT_ITEMS,
+        bounded_tool_arguments,
+    )
 
     schema = {"type": "object", "properties": {
         "order_id": {"type": "string"},

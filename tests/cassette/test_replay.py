@@ -101,7 +101,7 @@ def test_rewrite_records_everything_again(make_suite, run, nonce_stub):
     first = run(make_suite(n=2), nonce_stub.base_url, record_mode="once")
     second = run(make_suite(n=2), nonce_stub.base_url, record_mode="rewrite")
     replay = run(make_suite(n=2), DEAD_URL, record_mode="none")
-    outs = lambda r: {row.task_id: row.output for row in r.folder.rows()}  # noqa: E731
+    outs = lambda r: {row.task_id: row.output for row in r.folder.rows()}
     assert outs(first) != outs(second)
     assert outs(replay) == outs(second)
 

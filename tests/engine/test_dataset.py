@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from harness.dataset import Dataset, DatasetError, Task, load_dataset
 
@@ -84,5 +85,5 @@ def test_selection_by_tag_and_id_and_deterministic_sample(tmp_path):
 
 def test_tasks_are_immutable():
     task = Task(id="a", input="x")
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         task.id = "b"  # type: ignore[misc]

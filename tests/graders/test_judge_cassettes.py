@@ -78,9 +78,8 @@ def test_both_pairwise_orders_share_one_cassette(tmp_path: Path) -> None:
 def test_a_failed_judge_leaves_no_partial_recording(tmp_path: Path) -> None:
     cassettes = tmp_path / "cassettes"
     judge = rubric_judge("ok?", name="broken", retries=1)
-    with StubServer(rules=[Rule(fault="malformed")]) as stub:
-        with pytest.raises(JudgeError):
-            in_runtime(lambda: judge(ATTEMPT), "once", cassettes, stub.base_url)
+    with StubServer(rules=[Rule(fault="malformed")]) as stub, pytest.raises(JudgeError):
+        in_runtime(lambda: judge(ATTEMPT), "once", cassettes, stub.base_url)
     assert not (cassettes / "support" / "_judges" / "broken").exists()
 
 

@@ -74,7 +74,7 @@ def judge_bodies(stub: StubServer) -> list[dict[str, Any]]:
 
 def test_rubric_judge_scale_verdict() -> None:
     judge = rubric_judge("Does the answer state the 30-day limit?")
-    score, stub = with_judge([Rule(structured=verdict(score=5))], lambda: judge(ATTEMPT))
+    score, _ = with_judge([Rule(structured=verdict(score=5))], lambda: judge(ATTEMPT))
     assert score.passed and score.value == 1.0
     assert score.reason == "checked the policy"
     assert score.metadata["score"] == 5 and score.metadata["model"] == "judge-model"
@@ -192,9 +192,9 @@ def test_reference_judge_reads_the_expected_answer() -> None:
 
 def test_invalid_json_is_retried_then_raised_as_judge_error() -> None:
     judge = rubric_judge("ok?")
-    with StubServer(rules=[Rule(fault="malformed")]) as stub:
-        with pytest.raises(JudgeError, match="no valid verdict after 3 tries") as caught:
-            run_in(stub, lambda: judge(ATTEMPT))
+    with (StubServer(rules=[Rule(fault="malformed")]) as stub,
+          pytest.raises(JudgeError, match="no valid verdict after 3 tries") as caught):
+        run_in(stub, lambda: judge(ATTEMPT))
     assert len(caught.value.problems) == 3 and stub.hits == 3
 
 
@@ -217,9 +217,8 @@ def test_a_reply_that_fails_validation_is_retried() -> None:
 
 def test_server_errors_are_retried_then_raised() -> None:
     judge = rubric_judge("ok?", retries=2)
-    with StubServer(rules=[Rule(fault="server_error")]) as stub:
-        with pytest.raises(JudgeError, match="HTTP 500"):
-            run_in(stub, lambda: judge(ATTEMPT))
+    with StubServer(rules=[Rule(fault="server_error")]) as stub, pytest.raises(JudgeError, match="HTTP 500"):
+        run_in(stub, lambda: judge(ATTEMPT))
     assert stub.hits == 3
 
 
@@ -232,9 +231,9 @@ def test_server_error_then_recovery_and_attempt_count() -> None:
 
 def test_client_errors_are_not_retried() -> None:
     judge = rubric_judge("ok?", retries=2)
-    with StubServer(rules=[Rule(fault="server_error", status=400, message="bad request")]) as stub:
-        with pytest.raises(JudgeError, match="HTTP 400: bad request"):
-            run_in(stub, lambda: judge(ATTEMPT))
+    with (StubServer(rules=[Rule(fault="server_error", status=400, message="bad request")]) as stub,
+          pytest.raises(JudgeError, match="HTTP 400: bad request")):
+        run_in(stub, lambda: judge(ATTEMPT))
     assert stub.hits == 1
 
 

@@ -74,7 +74,7 @@ def test_free_port() -> None:
 
 def test_base_url_before_start_is_an_error() -> None:
     with pytest.raises(LocalModelError, match="not started"):
-        LocalModel().base_url
+        _ = LocalModel().base_url
 
 
 def test_no_state_means_no_server(tmp_path: Path) -> None:

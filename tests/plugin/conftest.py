@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import pytest
 
-import harness.gate  # noqa: F401
-import harness.report.writer  # noqa: F401
-import harness.runner  # noqa: F401
+import harness.gate
+import harness.report.writer
+import harness.runner
 import harness.sdk_tracing  # noqa: F401
 
 

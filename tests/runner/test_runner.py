@@ -8,8 +8,8 @@ import pytest
 
 from harness.graders.base import Score, grader
 from harness.results import ROW_COLUMNS, RunFolder, load_run
-from harness.testing.stub_server import Rule
 from harness.runner import Shard
+from harness.testing.stub_server import Rule
 
 
 @grader

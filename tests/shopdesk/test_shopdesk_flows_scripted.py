@@ -14,8 +14,8 @@ import pytest
 from agents import MaxTurnsExceeded
 from shopdesk_scripted import Call, Say, Script, scripted_context
 
-import shopdesk.flows as flows
 from harness.trace import TraceRecorder, Trajectory, recording
+from shopdesk import flows
 from shopdesk.prompt_library import PATTERN_PARTS
 
 TICKET = "From: priya.n@example.com\nSubject: Speaker\n\nMy speaker from A1003 stopped charging."

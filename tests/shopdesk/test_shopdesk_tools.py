@@ -26,7 +26,7 @@ def test_tool_names_and_strict_schemas() -> None:
         assert tool.description, tool.name
     assert set(TOOLSETS) == {"orders", "refunds", "technical", "account"}
     for tools in (*TOOLSETS.values(), KB_TOOLS, REFUND_READ_TOOLS):
-        assert set(tool.name for tool in tools) <= EXPECTED_TOOLS
+        assert {tool.name for tool in tools} <= EXPECTED_TOOLS
 
 
 def test_read_only_toolsets_cannot_write() -> None:

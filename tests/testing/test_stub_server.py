@@ -351,9 +351,9 @@ def test_agents_sdk_tool_loop_and_handoff_are_scriptable() -> None:
 
 
 def test_rate_limit_fault_sends_429_with_fractional_retry_after() -> None:
-    with StubServer(rules=[Rule(fault="rate_limit", retry_after=0.2)]) as stub:
-        with pytest.raises(openai.RateLimitError) as caught:
-            ask(sync_client(stub))
+    with (StubServer(rules=[Rule(fault="rate_limit", retry_after=0.2)]) as stub,
+          pytest.raises(openai.RateLimitError) as caught):
+        ask(sync_client(stub))
     headers = caught.value.response.headers
     assert caught.value.status_code == 429
     assert headers["retry-after"] == "0.2"
@@ -380,16 +380,14 @@ def test_each_fault_surfaces_as_the_matching_client_error(rule: Rule, error: typ
 
 
 def test_drop_is_a_connection_error_not_a_timeout() -> None:
-    with StubServer(rules=[Rule(fault="drop")]) as stub:
-        with pytest.raises(openai.APIConnectionError) as caught:
-            ask(sync_client(stub))
+    with StubServer(rules=[Rule(fault="drop")]) as stub, pytest.raises(openai.APIConnectionError) as caught:
+        ask(sync_client(stub))
     assert not isinstance(caught.value, openai.APITimeoutError)
 
 
 def test_malformed_stream_breaks_the_stream_parser() -> None:
-    with StubServer(rules=[Rule(fault="malformed")]) as stub:
-        with pytest.raises(json.JSONDecodeError):
-            list(ask(sync_client(stub), stream=True))
+    with StubServer(rules=[Rule(fault="malformed")]) as stub, pytest.raises(json.JSONDecodeError):
+        list(ask(sync_client(stub), stream=True))
 
 
 def test_client_retry_succeeds_after_two_429s_and_waits_only_retry_after() -> None:
