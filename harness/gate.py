@@ -41,7 +41,7 @@ import numpy as np
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from harness import stats
-from harness.report.data import PASS_RATE, RunData, load_run_data
+from harness.report.data import TASK_RATES, RunData, load_run_data
 from harness.results import RunFolderError
 from harness.stats import Interval, PairedComparison
 
@@ -74,11 +74,11 @@ MAX_DRIVERS = 100
 #: Metrics with a per-task value, so a paired no-regression test can run on them.
 LOWER_IS_BETTER = {"cost_per_task_usd", "tokens_per_task", "latency_s", "p50_latency_s", "p95_latency_s",
                    "error_rate", "grader_errors"}
-BUILTIN = {PASS_RATE, "error_rate", "grader_errors", "p50_latency_s", "p95_latency_s", "cost_per_task_usd",
+BUILTIN = {*TASK_RATES, "error_rate", "grader_errors", "p50_latency_s", "p95_latency_s", "cost_per_task_usd",
            "tokens_per_task", "judge_kappa"}
 #: Metrics of the run as a whole (not of a variant): a gate on them is checked once.
 RUN_LEVEL = {"judge_kappa"}
-PAIRED_BUILTIN = {PASS_RATE, "cost_per_task_usd", "tokens_per_task", "latency_s"}
+PAIRED_BUILTIN = {*TASK_RATES, "cost_per_task_usd", "tokens_per_task", "latency_s"}
 
 
 class ExitCode(IntEnum):
@@ -252,7 +252,7 @@ def _measure(data: RunData, variant: str, metric: str) -> _Measured:
     attempts = data.variant_attempts(variant)
     declared = {str(g.get("name")) for g in data.manifest.graders}
     # A declared grader with no scores (every task errored) is measurable: NaN, not unknown.
-    if metric in data.score_names or metric == PASS_RATE or metric in declared:
+    if metric in data.score_names or metric in TASK_RATES or metric in declared:
         values = data.task_values(variant, metric)
         array = np.fromiter(values.values(), dtype=float)
         return _Measured(value=float(array.mean()) if array.size else math.nan, ci=stats.mean_interval(array),
@@ -312,7 +312,7 @@ def _evaluate_metric(gate: MetricGate, data: RunData, variant: str | None) -> Ga
 
 
 def _paired_values(data: RunData, variant: str, metric: str) -> dict[str, float]:
-    if metric in data.score_names or metric == PASS_RATE:
+    if metric in data.score_names or metric in TASK_RATES:
         return data.task_values(variant, metric)
     column = {"cost_per_task_usd": "cost_usd", "tokens_per_task": "tokens", "latency_s": "latency_s"}.get(metric)
     if column is None:

@@ -35,6 +35,8 @@ from harness.results import (
 
 __all__ = [
     "PASS_RATE",
+    "SUCCESS_RATE",
+    "TASK_RATES",
     "BUILTIN_METRICS",
     "RunData",
     "JudgeCalibration",
@@ -47,10 +49,16 @@ log = logging.getLogger(__name__)
 
 Status = Literal["pass", "fail", "error"]
 
-#: The task-level metric: an attempt passes when every grader that ran on it passed.
+#: The task-level metric: an attempt passes when every grader that ran on it passed. Attempts
+#: with a task error are left out (and counted), as for every grader's metric.
 PASS_RATE = "pass_rate"
+#: Like ``pass_rate``, but an attempt with a task error counts as a failure: a variant that
+#: crashes on most tasks cannot look good by passing the few it finished.
+SUCCESS_RATE = "success_rate"
+#: The task-level metrics every run has, whatever its graders.
+TASK_RATES = (PASS_RATE, SUCCESS_RATE)
 BUILTIN_METRICS = (
-    PASS_RATE, "error_rate", "grader_errors", "p50_latency_s", "p95_latency_s",
+    PASS_RATE, SUCCESS_RATE, "error_rate", "grader_errors", "p50_latency_s", "p95_latency_s",
     "cost_per_task_usd", "tokens_per_task", "judge_kappa",
 )
 
@@ -176,8 +184,8 @@ class RunData:
 
     @property
     def metrics(self) -> list[str]:
-        """Every score name, then the task-level pass rate."""
-        return [*self.score_names, PASS_RATE]
+        """Every score name, then the task-level rates (pass rate, success rate)."""
+        return [*self.score_names, *TASK_RATES]
 
     @property
     def epochs(self) -> int:
@@ -211,13 +219,9 @@ class RunData:
                 value=("value", "mean"), passed=("passed", "mean"), attempts=("epoch", "nunique"))
             for (variant, metric), part in grouped.groupby(level=[0, 1], sort=False):
                 out[(str(variant), str(metric))] = part.droplevel([0, 1])
-        done = self.attempts[self.attempts["status"] != "error"]
-        if len(done):
-            rates = done.assign(passed=done["passed"].astype(float)).groupby(
-                ["variant", "task_id"], sort=False).agg(passed=("passed", "mean"), attempts=("epoch", "nunique"))
-            rates["value"] = rates["passed"]
-            for variant, part in rates.groupby(level=0, sort=False):
-                out[(str(variant), PASS_RATE)] = part.droplevel(0)[["value", "passed", "attempts"]]
+        attempts = self.attempts.assign(passed=(self.attempts["status"] == "pass").astype(float))
+        out.update(_rates(attempts[attempts["status"] != "error"], PASS_RATE))
+        out.update(_rates(attempts, SUCCESS_RATE))  # errors stay in, as failures
         return out
 
     def per_task(self, variant: str, metric: str) -> pd.DataFrame:
@@ -243,12 +247,23 @@ class RunData:
     def grader_errors(self, variant: str, metric: str | None = None) -> int:
         frame = self.scores
         mask = (frame["variant"] == variant) & frame["grader_error"].notna()
-        if metric is not None and metric != PASS_RATE:
+        if metric is not None and metric not in TASK_RATES:
             mask &= frame["grader_name"] == metric
         return int(mask.sum())
 
     def calibrations(self) -> list[JudgeCalibration]:
         return judge_calibrations(self.manifest)
+
+
+def _rates(attempts: pd.DataFrame, metric: str) -> dict[tuple[str, str], pd.DataFrame]:
+    """(variant, metric) -> per-task pass fraction over the given attempts."""
+    if not len(attempts):
+        return {}
+    rates = attempts.groupby(["variant", "task_id"], sort=False).agg(
+        passed=("passed", "mean"), attempts=("epoch", "nunique"))
+    rates["value"] = rates["passed"]
+    return {(str(variant), metric): part.droplevel(0)[["value", "passed", "attempts"]]
+            for variant, part in rates.groupby(level=0, sort=False)}
 
 
 def load_run_data(path: str | Path, label: str | None = None) -> RunData:

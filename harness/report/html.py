@@ -191,7 +191,8 @@ def _summary_html(s: RunSummary) -> str:
     board = [[r.variant, r.metric, num(r.mean.estimate), ci(r.mean), num(r.pass_rate.estimate), ci(r.pass_rate),
               str(r.n_tasks), str(r.task_errors), str(r.grader_errors)] for r in s.leaderboard]
     parts.append('<section id="leaderboard"><h2>Leaderboard</h2><p class="note">Per-task means (epochs averaged '
-                 'first), 95% intervals. Attempts with task errors are excluded and counted.</p>'
+                 'first), 95% intervals. Attempts with task errors are excluded from each metric and counted, '
+                 'except in success_rate, which counts them as failures.</p>'
                  + _table(["Variant", "Metric", "Mean", "95% CI", "Pass rate", "95% CI", "Tasks", "Task errors",
                            "Grader errors"], board, numeric=[2, 4, 6, 7, 8]) + "</section>")
     if s.comparisons:

@@ -121,8 +121,9 @@ def _leaderboard(s: RunSummary) -> list[str]:
                      str(r.n_tasks), str(r.task_errors), str(r.grader_errors)])
     return ["## Leaderboard", "",
             ("_Per-task means (epochs averaged first), 95% intervals: Wilson for pass/fail, bootstrap otherwise. "
-             "Attempts with task errors are excluded from the metric and counted._"), "",
-            table(["Variant", "Metric", "Mean", "95% CI", "Pass rate", "95% CI", "Tasks", "Task errors (excl.)",
+             "Attempts with task errors are excluded from each metric and counted, except in `success_rate`, "
+             "which counts them as failures._"), "",
+            table(["Variant", "Metric", "Mean", "95% CI", "Pass rate", "95% CI", "Tasks", "Task errors",
                    "Grader errors (excl.)"], rows, right=[2, 4, 6, 7, 8])]
 
 

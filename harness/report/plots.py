@@ -19,7 +19,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from harness.report.data import PASS_RATE, JudgeCalibration
+from harness.report.data import PASS_RATE, TASK_RATES, JudgeCalibration
 from harness.report.summary import Analysis, RunSummary
 
 __all__ = [
@@ -59,7 +59,7 @@ def _err(estimate: float, low: float, high: float) -> tuple[float, float]:
 
 def primary_metric(summary: RunSummary) -> str:
     """The metric plots lead with: the first score name, else the task pass rate."""
-    return next((m for m in summary.metrics if m != PASS_RATE), PASS_RATE)
+    return next((m for m in summary.metrics if m not in TASK_RATES), PASS_RATE)
 
 
 def plot_scores(summary: RunSummary) -> Figure:

@@ -27,7 +27,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from harness import stats
-from harness.report.data import PASS_RATE, JudgeCalibration, RunData, load_run_data
+from harness.report.data import SUCCESS_RATE, TASK_RATES, JudgeCalibration, RunData, load_run_data
 from harness.stats import Distribution, Interval, PairedComparison
 
 __all__ = [
@@ -263,13 +263,19 @@ def _comparisons(pairs: list[tuple[Arm, Arm]], alpha: float, effect: float) -> l
     raw: list[ComparisonRow] = []
     for base, cand in pairs:
         for metric in cand.data.metrics:
-            if metric != PASS_RATE and metric not in base.data.score_names:
+            if metric not in TASK_RATES and metric not in base.data.score_names:
                 continue
+            if metric == SUCCESS_RATE and not (_has_task_errors(base) or _has_task_errors(cand)):
+                continue  # without task errors it equals pass_rate: one more test would only cost power
             result = stats.paired_compare(base.data.task_values(base.variant, metric),
                                           cand.data.task_values(cand.variant, metric), alpha=alpha, effect=effect)
             raw.append(ComparisonRow(metric=metric, baseline=base.label, candidate=cand.label, result=result))
     adjusted = stats.with_holm([r.result for r in raw])
     return [r.model_copy(update={"result": a}) for r, a in zip(raw, adjusted, strict=True)]
+
+
+def _has_task_errors(arm: Arm) -> bool:
+    return bool((arm.data.variant_attempts(arm.variant)["status"] == "error").any())
 
 
 def flips_between(base: Arm, cand: Arm) -> list[Flip]:

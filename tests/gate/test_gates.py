@@ -155,6 +155,18 @@ def test_task_errors_above_the_allowed_rate_exit_3(new_run: Callable[..., Path])
     assert any("15.0%" in p for p in report.problems)
 
 
+def test_a_variant_that_crashes_more_regresses_in_success_rate_not_in_pass_rate(
+        new_run: Callable[..., Path]) -> None:
+    crashing = frozenset(f"task-{i:04d}" for i in range(0, 60, 2))
+    run = new_run([VariantSpec("v1", 0.9), VariantSpec("v2", 0.9, error_tasks=crashing)], n_tasks=60,
+                  baseline_variant="v1")
+    report = evaluate_gates(run, [Gate.no_regression("pass_rate", baseline_variant="v1"),
+                                  Gate.no_regression("success_rate", baseline_variant="v1")], max_error_rate=1.0)
+    verdicts = {r.metric: r.status for r in report.results if r.variant == "v2"}
+    assert verdicts == {"pass_rate": "pass", "success_rate": "fail"}
+    assert report.exit_code == ExitCode.GATE_FAILED
+
+
 def test_configuration_errors_take_precedence_over_an_incomplete_run(new_run: Callable[..., Path]) -> None:
     run = new_run([VariantSpec("v", 0.9)], n_tasks=10, status="failed")
     assert evaluate_gates(run, [Gate.metric("nope", ">", 0)]).exit_code == ExitCode.CONFIG_ERROR

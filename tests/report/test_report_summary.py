@@ -16,7 +16,7 @@ from harness.results import load_run
 
 def test_leaderboard_has_a_row_per_variant_and_metric(ab_run: Path) -> None:
     summary = build_summary(ab_run)
-    assert summary.metrics == ["accuracy", "helpfulness", "pass_rate"]
+    assert summary.metrics == ["accuracy", "helpfulness", "pass_rate", "success_rate"]
     assert {(r.variant, r.metric) for r in summary.leaderboard} == {
         (v, m) for v in ("triage@v1", "triage@v2", "triage@v3") for m in summary.metrics
     }
@@ -33,6 +33,20 @@ def test_task_errors_are_excluded_from_metrics_and_counted(ab_run: Path) -> None
     stats_ = summary.variant_stats("triage@v2")
     assert stats_ is not None and stats_.errors_by_kind == {"timeout": 2}
     assert stats_.error_rate == pytest.approx(2 / 60)
+
+
+def test_success_rate_counts_task_errors_as_failures_where_pass_rate_leaves_them_out(
+        make_run_folder: Callable[..., Path]) -> None:
+    crashing = frozenset(f"task-{i:04d}" for i in range(0, 40, 2))  # half the tasks crash
+    run = make_run_folder([VariantSpec("steady", 0.9), VariantSpec("crashy", 1.0, error_tasks=crashing)],
+                          n_tasks=40)
+    summary = build_summary(run)
+    pass_rate, success = summary.metric_row("crashy", "pass_rate"), summary.metric_row("crashy", "success_rate")
+    assert pass_rate is not None and success is not None
+    assert pass_rate.mean.estimate == 1.0 and pass_rate.n_tasks == 20, "the 20 finished tasks all passed"
+    assert success.mean.estimate == pytest.approx(0.5) and success.n_tasks == 40
+    comparison = next(c for c in summary.comparisons if c.metric == "success_rate")
+    assert comparison.result.diff < 0, "crashing on half the tasks is worse than passing 90%"
 
 
 def test_grader_errors_are_counted_per_metric(ab_run: Path) -> None:
@@ -57,7 +71,7 @@ def test_comparisons_are_against_the_manifest_baseline_with_holm_stated(ab_run: 
     summary = build_summary(ab_run)
     assert summary.baseline == "triage@v1"
     assert {c.candidate for c in summary.comparisons} == {"triage@v2", "triage@v3"}
-    assert "Holm" in summary.correction and "6 comparisons" in summary.correction
+    assert "Holm" in summary.correction and "7 comparisons" in summary.correction  # success_rate: v2 only
     by = {(c.candidate, c.metric): c.result for c in summary.comparisons}
     assert by[("triage@v2", "accuracy")].label == "worse"
     assert by[("triage@v2", "accuracy")].test == "mcnemar-exact"
