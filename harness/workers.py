@@ -77,6 +77,7 @@ class WorkerPool:
             sender.close()  # the parent keeps only the reading end, so a dead worker reads as EOF
             processes.append(process)
             pipes.append(receiver)
+        gc.unfreeze()  # the workers keep their frozen copy; this process collects as usual
         log.info("run %s: %d units over %d worker processes", run_id, len(items), count)
         return cls(run, run_id, processes, pipes, stop)
 
