@@ -19,6 +19,7 @@ import logging
 import os
 import random
 import subprocess
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -285,8 +286,11 @@ class _Run:
             return f"token budget {opts.max_tokens} spent ({tokens})"
         return None
 
+    def request(self, item: _Work) -> RequestContext:
+        return RequestContext(self.suite.name, item.variant.name, item.task.id, item.epoch)
+
     async def execute(self, runtime: Runtime, item: _Work, run_id: str) -> ResultRow:
-        request = RequestContext(self.suite.name, item.variant.name, item.task.id, item.epoch)
+        request = self.request(item)
         meta = {
             "prompt_sha256": item.variant.prompt.sha256 if item.variant.prompt else None,
             "settings_hash": item.variant.settings_hash,
@@ -415,8 +419,10 @@ async def run_suite(suite: Suite, options: RunOptions | None = None) -> RunResul
     try:
         manifest.backend, manifest.workers = runtime.describe(), processes
         folder.write_manifest(manifest)
-        if processes > 1:  # fork before this process activates its runtime or starts a progress thread
+        if processes > 1:  # fork before this process activates its runtime or starts a thread
             pool = WorkerPool.start(run, runtime, items, manifest.run_id, processes)
+        threading.Thread(target=runtime.store.prefetch, args=(map(run.request, items),), name="harness-prefetch",
+                         daemon=True).start()
         async with runtime:
             with _ProgressBar(options.progress, len(items), run):
                 if pool is not None:

@@ -22,7 +22,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -203,6 +203,30 @@ class CassetteStore:
                 record_mode=VcrRecordMode.NONE if self.mode is RecordMode.NONE else VcrRecordMode.NEW_EPISODES,
             ))
             yield cassette
+
+    def prefetch(self, requests: Iterable[RequestContext]) -> int:
+        """Ask the OS to read these units' recordings ahead; returns how many it asked for.
+
+        Replay reads one small file per unit, inside the event loop: from a cold page cache
+        each read stalls every unit in flight for a disk round trip (a 4,000-task replay went
+        from 5 s to 8.7 s). ``POSIX_FADV_WILLNEED`` starts the reads in the kernel, many at
+        once, long before the units get there. Run it in a thread: it only makes syscalls.
+        A no-op where the OS lacks ``posix_fadvise``, or when nothing is replayed.
+        """
+        if self.mode in (RecordMode.OFF, RecordMode.REWRITE) or not hasattr(os, "posix_fadvise"):
+            return 0
+        asked = 0
+        for request in requests:
+            try:
+                descriptor = os.open(cassette_path(self.root, request), os.O_RDONLY)
+            except OSError:
+                continue  # not recorded: the unit will say so
+            try:
+                os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_WILLNEED)
+                asked += 1
+            finally:
+                os.close(descriptor)
+        return asked
 
     # -- units --------------------------------------------------------------------------------
     def begin(self, request: RequestContext, meta: dict[str, Any] | None = None) -> _Unit | None:
