@@ -8,7 +8,7 @@ prints the bare ``openai`` client's CPU per call on this machine, to scale the f
 same machine has measured 25 % slower at times. Goal: <= 6 s wall on 2 cores. The last line
 prints ``wall_s=<figure>`` (the best of ``--repeat`` runs with ``--workers``).
 
-    python bench/replay_e2e.py [--n 4000] [--workers 2] [--repeat 3]
+    python bench/replay_e2e.py [--n 4000] [--workers 2] [--repeat 3] [--cold]
 """
 
 from __future__ import annotations
@@ -41,7 +41,18 @@ suite = Suite(name="e2e", dataset="tasks.jsonl", graders=[replied().named("repli
 '''
 
 
-def harness(project: Path, *args: str) -> float:
+DROP_CACHES = Path("/proc/sys/vm/drop_caches")
+
+
+def drop_page_cache() -> None:
+    """Start from a cold page cache, as a replay does once the OS has evicted the cassettes."""
+    os.sync()
+    DROP_CACHES.write_text("1\n")
+
+
+def harness(project: Path, *args: str, cold: bool = False) -> float:
+    if cold:
+        drop_page_cache()
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "harness.cli", "run", "test_e2e.py", "--no-progress", *args],
                    cwd=project, check=True, stdout=subprocess.DEVNULL, env=os.environ | {"PYTHONWARNINGS": "ignore"})
@@ -53,6 +64,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=4000)
     parser.add_argument("--workers", type=int, default=2, help="worker processes (this machine has 2 cores)")
     parser.add_argument("--repeat", type=int, default=3, help="timed replays; the best is reported")
+    parser.add_argument("--cold", action="store_true", help="drop the page cache before each replay (root, Linux)")
     args = parser.parse_args()
     project = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
     (project / "test_e2e.py").write_text(SUITE)
@@ -64,8 +76,8 @@ def main() -> None:
     print(f"recorded {args.n} tasks in {recorded:.1f}s")
     best: dict[int, float] = {}
     for workers in dict.fromkeys([1, args.workers]):
-        walls = [harness(project, "--record-mode", "none", "--concurrency", "64", "--workers", str(workers))
-                 for _ in range(args.repeat)]
+        walls = [harness(project, "--record-mode", "none", "--concurrency", "64", "--workers", str(workers),
+                         cold=args.cold) for _ in range(args.repeat)]
         best[workers] = min(walls)
         print(f"--workers {workers}: replay + report, process start to end: {', '.join(f'{w:.2f}s' for w in walls)}")
     print(f"ratio --workers {args.workers} / --workers 1: {best[args.workers] / best[1]:.2f}")
