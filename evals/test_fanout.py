@@ -36,7 +36,14 @@ suite = Suite(
         voted_category().named("category"),
         branch_count(min=3).named("three_branches"),
     ],
-    gates=[Gate.metric("three_branches", ">=", 1.0), Gate.no_regression("category", tolerance=0.05)],
+    gates=[
+        Gate.metric("three_branches", ">=", 1.0),
+        Gate.no_regression("category", tolerance=0.05),
+        # Errors count as failures here: v2 succeeds on 3 of 12 tickets to v1's 5 (0.25 vs 0.42),
+        # a drop that 12 tickets cannot tell from noise (McNemar), so the gate passes; with more
+        # tasks the same drop would block the release.
+        Gate.no_regression("success_rate", tolerance=0.05),
+    ],
     baseline="fanout@v1",
     backend="llama-cpp",
     # A 135M model often writes invalid JSON for a structured output; the Agents SDK raises and
