@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import ListedColormap
+from matplotlib.ticker import MaxNLocator
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
@@ -137,6 +138,8 @@ def plot_win_loss(baseline: Mapping[str, float], candidate: Mapping[str, float],
     ax = fig.add_subplot()
     cells = np.ma.masked_less(grid, 0)  # cells past the last task stay blank
     ax.imshow(cells, cmap=ListedColormap(palette), vmin=0, vmax=3, aspect="auto", interpolation="nearest")
+    for axis in (ax.xaxis, ax.yaxis):  # cells are whole tasks: no tick between two of them
+        axis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     ax.set_xlabel(f"Task (column; {cols} per row, sorted by task id)")
     ax.set_ylabel("Task (row)")
     ax.set_title(f"{metric}: {candidate_label} vs {baseline_label} per task")

@@ -68,6 +68,14 @@ def test_win_loss_grid_counts_every_task() -> None:
     assert title == "accuracy: v2 vs v1 per task"
 
 
+def test_win_loss_grid_ticks_are_whole_cells() -> None:
+    fig = plots.plot_win_loss({"a": 1.0, "b": 0.0}, {"a": 0.0, "b": 1.0}, "v1", "v2", "accuracy")  # one row
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    for ticks in (ax.get_xticks(), ax.get_yticks()):
+        assert all(float(t).is_integer() for t in ticks), ticks
+
+
 def test_latency_plot_has_a_histogram_per_variant() -> None:
     fig = plots.plot_latency({"fast": [0.5, 0.6, 0.7, 0.8], "slow": [2.0, 2.5, 3.0, 3.5]})
     assert _labels(fig)[:2] == ("Latency per attempt (s)", "Attempts")
