@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import ListedColormap
-from matplotlib.ticker import MaxNLocator
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
 from harness.report.data import PASS_RATE, TASK_RATES, JudgeCalibration
 from harness.report.summary import Analysis, RunSummary
