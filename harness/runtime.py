@@ -22,6 +22,7 @@ import importlib.machinery
 import importlib.util
 import logging
 import os
+import ssl
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -124,8 +125,7 @@ class Runtime:
         self._stack = ExitStack()
         self._token: contextvars.Token[Runtime | None] | None = None
         retries = 0 if self.mode is RecordMode.NONE else self.config.max_retries
-        # One TLS context for the three clients: loading the CA bundle is most of their cost.
-        self._tls = httpx2.create_ssl_context()
+        self._tls = _tls_context(self.mode)
         self.client = self._async_client(self.config.resolved_base_url(), self.config.resolved_api_key(), retries)
         self.sync_client = self._sync_client(retries)
         judge_url = self.config.judge_base_url or self.config.resolved_base_url()
@@ -201,6 +201,18 @@ class Runtime:
                 _apply_recorded_timing(unit, handle.recorded_meta["timing"])
             unit.cassette = self.store.end(request, ok or unit.keep_failed_recording,
                                            outcome="ok" if ok else "error", timing=_timing(unit))
+
+
+def _tls_context(mode: RecordMode) -> ssl.SSLContext:
+    """One TLS context for the three clients: loading the CA bundle is most of their cost.
+
+    Replay (``none``) connects nowhere (the socket guard refuses it), so it gets a context
+    with no CA certificates at all: it still requires a verified certificate, so should
+    anything try to connect it fails closed, and it costs nothing to make.
+    """
+    if mode is RecordMode.NONE:
+        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    return httpx2.create_ssl_context()
 
 
 def _timing(unit: Unit) -> dict[str, Any]:

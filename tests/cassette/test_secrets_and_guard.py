@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import ssl
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness.cassette.guard import NetworkBlocked, block_network
+from harness.runtime import Runtime, RuntimeConfig
 from harness.suite import ModelSettings, Suite, Variant
 from harness.testing.stub_server import StubServer
 
@@ -154,3 +156,13 @@ def test_provider_hints_that_change_from_run_to_run_do_not_break_replay(make_sui
     replayed = run(suite("second", True), "http://127.0.0.1:9/v1", record_mode="none")
     assert replayed.errors == 0
     assert {r.task_id: r.output for r in replayed.folder.rows()} == {r.task_id: r.output for r in recorded.folder.rows()}
+
+
+def test_replay_clients_trust_no_certificate_and_still_require_one() -> None:
+    """Replay connects nowhere, so its TLS context loads no CA bundle; should anything try to
+    connect, it fails closed (a certificate is required and none can be verified)."""
+    replay = Runtime(RuntimeConfig(record_mode="none"))._tls
+    assert replay.verify_mode == ssl.CERT_REQUIRED and replay.check_hostname
+    assert replay.cert_store_stats()["x509_ca"] == 0
+    recording = Runtime(RuntimeConfig(record_mode="once"))._tls
+    assert recording.verify_mode == ssl.CERT_REQUIRED and recording.cert_store_stats()["x509_ca"] > 0
