@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness.results import RunFolder
+from harness.testing.stub_server import StubServer
 from harness.workers import WorkerFailed
 
 pytestmark = pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="needs fork")
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.skipif("fork" not in multiprocessing.get_all_start_meth
 
 async def which_process(input, ctx):
     """Answers with the id of the process that ran it (slowly, so every worker gets units)."""
-    await asyncio.sleep(0.02)
+    await asyncio.sleep(0.05)
     return {"pid": os.getpid(), "worker": multiprocessing.current_process().name}
 
 
@@ -29,13 +30,13 @@ def crash_in_a_worker_on_t003(input, ctx):
 
 
 def test_rows_come_from_several_worker_processes(make_suite, run):
-    result = run(make_suite(flow=which_process, n=12), concurrency=2, workers=2)
+    result = run(make_suite(flow=which_process, n=24), concurrency=2, workers=2)
     rows = list(result.folder.rows())
-    assert len(rows) == 12 and result.errors == 0
+    assert len(rows) == 24 and result.errors == 0
     assert {row.output["worker"] for row in rows} == {"harness-worker-1", "harness-worker-2"}
     assert os.getpid() not in {row.output["pid"] for row in rows}
     assert result.manifest.workers == 2
-    assert result.manifest.totals["rows"] == 12 and result.manifest.status == "complete"
+    assert result.manifest.totals["rows"] == 24 and result.manifest.status == "complete"
 
 
 def test_workers_never_outnumber_the_units(make_suite, run):
@@ -44,8 +45,9 @@ def test_workers_never_outnumber_the_units(make_suite, run):
     assert next(result.folder.rows()).output["pid"] == os.getpid()
 
 
-def test_a_budget_spent_in_one_worker_stops_them_all(make_suite, run, stub):
-    result = run(make_suite(n=40), stub.base_url, concurrency=2, workers=2, max_tokens=60)
+def test_a_budget_spent_in_one_worker_stops_them_all(make_suite, run):
+    with StubServer(latency=0.05) as slow:  # replies slow enough that 40 tasks take a second
+        result = run(make_suite(n=40), slow.base_url, concurrency=2, workers=2, max_tokens=60)
     assert 1 <= result.rows < 40
     assert result.manifest.status == "budget_exceeded"
     assert any("token budget" in note for note in result.manifest.notes)
