@@ -399,6 +399,8 @@ def _open_folder(run: _Run, options: RunOptions, tasks: list[Task]) -> tuple[Run
 async def run_suite(suite: Suite, options: RunOptions | None = None) -> RunResult:
     """Run a suite and return its run folder. Safe to interrupt; resume with ``options.resume``."""
     options = options or RunOptions()
+    if options.workers < 0:  # before anything is created: a bad option leaves no run folder behind
+        raise ValueError(f"--workers takes 0 (one per CPU core) or more, got {options.workers}")
     options.runtime.record_mode = options.record_mode
     if options.runtime.backend is None and suite.backend is not None:
         options.runtime.backend = suite.backend
