@@ -1,4 +1,4 @@
-"""Datasets: :class:`Task` records loaded from JSONL (``jsonlines``) or CSV (``pandas``).
+"""Datasets: :class:`Task` records loaded from JSONL (``jsonlines``) or CSV (the ``csv`` module).
 
 Loading validates every line and reports *all* bad lines in one :class:`DatasetError`, each
 naming file, line and field, so a user fixes a dataset in one pass instead of one error at a
@@ -7,6 +7,8 @@ time. Files are streamed: a 100,000-line JSONL file never sits in memory as text
 
 from __future__ import annotations
 
+import codecs
+import csv
 import hashlib
 import json
 import random
@@ -65,7 +67,8 @@ class DatasetError(ValueError):
     def __init__(self, path: Path, problems: Sequence[DatasetProblem], shown: int = 50) -> None:
         self.path = path
         self.problems = list(problems)
-        lines = [f"{path}:{p.line}: field '{p.field}': {p.message}" for p in self.problems[:shown]]
+        lines = [f"{path}:{p.line}: field '{p.field}': {p.message}" if p.line else f"{path}: {p.message}"
+                 for p in self.problems[:shown]]
         more = len(self.problems) - shown
         if more > 0:
             lines.append(f"... and {more} more problems")
@@ -97,10 +100,27 @@ def _problems(line: int, exc: ValidationError) -> list[DatasetProblem]:
 def _validate(raw: Any, line: int) -> tuple[Task | None, list[DatasetProblem]]:
     if not isinstance(raw, dict):
         return None, [DatasetProblem(line, "<line>", f"expected a JSON object, got {type(raw).__name__}")]
+    not_json = [DatasetProblem(line, k, f"not valid JSON: {v.text[:40]!r}") for k, v in raw.items() if isinstance(v, _NotJson)]
+    if not_json:
+        return None, not_json
     try:
         return Task.model_validate(raw), []
     except ValidationError as exc:
         return None, _problems(line, exc)
+
+
+@dataclass(frozen=True)
+class _Row:
+    """One record of a file as a reader hands it over: its value, or why it has none.
+
+    ``settled`` names fields already reported once for the whole file (a CSV column missing
+    from the header), so each row does not report them again.
+    """
+
+    line: int
+    value: Any = None
+    problems: tuple[DatasetProblem, ...] = ()
+    settled: frozenset[str] = frozenset()
 
 
 class _NumberedLines:
@@ -116,8 +136,18 @@ class _NumberedLines:
             yield line
 
 
-def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any, str | None]]:
-    """Yield (line number, parsed value or None, parse error) for each non-blank line."""
+def _json_problem(exc: BaseException) -> str:
+    """The parser's complaint without its own "line 1 column 2" (it counts within one line)."""
+    cause = exc.__cause__ or exc
+    if isinstance(cause, json.JSONDecodeError):
+        return f"not valid JSON: {cause.msg} (column {cause.colno})"
+    if isinstance(cause, UnicodeDecodeError):
+        return f"not UTF-8 text (byte {cause.start})"
+    return f"not valid JSON: {cause}"
+
+
+def _jsonl_rows(path: Path) -> Iterator[_Row]:
+    """Every non-blank line, parsed."""
     with path.open("rb") as handle:
         lines = _NumberedLines(handle)
         reader = jsonlines.Reader(lines)
@@ -127,59 +157,173 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any, str | None]]:
             except EOFError:
                 return
             except jsonlines.InvalidLineError as exc:
-                yield exc.lineno, None, f"not valid JSON: {exc.__cause__ or exc}"
+                yield _Row(exc.lineno, problems=(DatasetProblem(exc.lineno, "<line>", _json_problem(exc)),))
                 continue
-            yield lines.number, value, None
+            yield _Row(lines.number, value)
 
 
-def _csv_rows(path: Path) -> Iterator[tuple[int, Any, str | None]]:
-    """CSV columns map to Task fields; ``input``/``expected``/``metadata``/``tags`` cells may hold JSON.
+#: CSV columns: the Task fields. ``input``/``expected``/``metadata``/``tags`` cells may hold JSON.
+_COLUMNS = ("id", "input", "expected", "metadata", "tags")
+_REQUIRED = ("id", "input")
+_JSON_CELLS = {"input", "expected", "metadata", "tags"}
 
-    An empty optional cell means "not given". Line numbers count the header as line 1.
+
+def _csv_rows(path: Path) -> Iterator[_Row]:
+    """Records of a CSV file with a header row, read by the standard ``csv`` module in strict mode.
+
+    Line numbers count the header as line 1; a record whose quoted cell spans lines is
+    reported at its first line. A header without a required column is one problem on line 1,
+    not one per row. A row with more or fewer cells than the header is a problem (usually an
+    unquoted comma), never silently padded. An empty cell means "not given".
     """
-    import pandas as pd
+    with path.open("rb") as handle:
+        lines = _TextLines(handle)
+        reader = csv.reader(lines, strict=True)
+        try:
+            header = next(reader, None)
+        except csv.Error as exc:
+            yield _Row(1, problems=(DatasetProblem(1, "<header>", f"not valid CSV: {exc}"),))
+            return
+        if header is None:
+            yield _Row(1, problems=(DatasetProblem(1, "<header>", "empty file: the first line must name the "
+                                                                   "columns, at least id and input"),))
+            return
+        columns = [name.strip() for name in header]
+        header_problems = [*lines.problems(1, reader.line_num), *_header_problems(columns)]
+        yield _Row(1, problems=tuple(header_problems))
+        settled = frozenset(p.field for p in header_problems)
+        previous = reader.line_num
+        while True:
+            line = previous + 1
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield _Row(line, problems=(DatasetProblem(line, "<line>", f"not valid CSV: {exc}"),))
+                previous = reader.line_num
+                continue
+            previous = reader.line_num
+            yield _csv_row(line, columns, cells, settled, lines.problems(line, previous))
 
-    line = 1
-    for chunk in pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=10_000):
-        for record in chunk.to_dict(orient="records"):
-            line += 1
-            row = {str(k): _csv_cell(str(k), v) for k, v in record.items() if v != "" or str(k) in _REQUIRED}
-            yield line, row, None
+
+class _TextLines:
+    """A binary file's lines as text, one at a time; a line that is not UTF-8 is remembered, not fatal."""
+
+    def __init__(self, handle: Any) -> None:
+        self._handle = handle
+        self._undecodable: dict[int, int] = {}
+
+    def __iter__(self) -> Iterator[str]:
+        for number, raw in enumerate(self._handle, start=1):
+            if number == 1:
+                raw = raw.removeprefix(codecs.BOM_UTF8)
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                self._undecodable[number] = exc.start
+                yield raw.decode("utf-8", "replace")
+
+    def problems(self, first: int, last: int) -> list[DatasetProblem]:
+        """A problem for each line in ``first..last`` that was not UTF-8."""
+        return [DatasetProblem(n, "<line>", f"not UTF-8 text (at byte {self._undecodable[n] + 1} of the line)")
+                for n in range(first, last + 1) if n in self._undecodable]
 
 
-_REQUIRED = {"id", "input"}
+def _csv_row(line: int, columns: list[str], cells: list[str], settled: frozenset[str],
+             problems: list[DatasetProblem]) -> _Row:
+    if problems:
+        return _Row(line, problems=tuple(problems))
+    if not cells:
+        return _Row(line)  # a blank line
+    if len(cells) != len(columns):
+        return _Row(line, problems=(DatasetProblem(line, "<line>", _width_problem(len(cells), len(columns))),))
+    empty = tuple(DatasetProblem(line, name, f"empty cell: every row needs its {name}")
+                  for name, cell in zip(columns, cells, strict=True) if name in _REQUIRED and not cell.strip())
+    if empty:
+        return _Row(line, problems=empty)
+    return _Row(line, _csv_record(columns, cells, settled), settled=settled)
+
+
+def _header_problems(columns: list[str]) -> Iterator[DatasetProblem]:
+    for name in _REQUIRED:
+        if name not in columns:
+            yield DatasetProblem(1, name, f"the header has no '{name}' column (columns: {', '.join(columns)})")
+    seen: set[str] = set()
+    for name in columns:
+        if name not in _COLUMNS:
+            yield DatasetProblem(1, name or "<header>", f"unknown column '{name}' (a dataset's columns are "
+                                                       f"{', '.join(_COLUMNS)})")
+        elif name in seen:
+            yield DatasetProblem(1, name, f"column '{name}' appears twice in the header")
+        seen.add(name)
+
+
+def _width_problem(cells: int, columns: int) -> str:
+    if cells > columns:
+        return (f"{cells} cells, but the header has {columns} columns "
+                "(a cell with a comma in it must be quoted: \"a, b\")")
+    return f"{cells} cell{'s' if cells != 1 else ''}, but the header has {columns} columns"
+
+
+def _csv_record(columns: list[str], cells: list[str], settled: frozenset[str]) -> dict[str, Any]:
+    record: dict[str, Any] = {}
+    for name, cell in zip(columns, cells, strict=True):
+        if name in settled or cell == "":
+            continue
+        record[name] = _csv_cell(name, cell)
+    return record
 
 
 def _csv_cell(column: str, cell: str) -> Any:
-    if column in {"expected", "metadata", "tags", "input"} and cell[:1] in ("[", "{"):
+    if column in _JSON_CELLS and cell[:1] in ("[", "{"):
         try:
             return json.loads(cell)
         except ValueError:
-            return cell
+            if column in {"metadata", "tags"}:
+                return _NotJson(cell)
+            return cell  # text that happens to start with a bracket: "[urgent] where is my order?"
     if column == "tags":
         return [t.strip() for t in cell.split(",") if t.strip()]
     return cell
 
 
+@dataclass(frozen=True)
+class _NotJson:
+    """A ``metadata``/``tags`` cell that looked like JSON but did not parse."""
+
+    text: str
+
+
+def _rows(path: Path) -> Iterator[_Row]:
+    return _csv_rows(path) if path.suffix.lower() == ".csv" else _jsonl_rows(path)
+
+
 def iter_tasks(path: Path) -> Iterator[Task]:
-    """Stream valid tasks; raise one :class:`DatasetError` at the end listing every problem."""
-    rows = _csv_rows(path) if path.suffix.lower() == ".csv" else _jsonl_rows(path)
+    """Stream valid tasks; raise one :class:`DatasetError` at the end listing every problem.
+
+    Whatever goes wrong (a missing file, bad bytes, bad CSV or JSON, a bad field) is a
+    :class:`DatasetError` naming the file, line and field; no parser's exception escapes.
+    """
     problems: list[DatasetProblem] = []
     seen: dict[str, int] = {}
-    for line, raw, parse_error in rows:
-        if parse_error is not None:
-            problems.append(DatasetProblem(line, "<line>", parse_error))
-            continue
-        task, found = _validate(raw, line)
-        problems.extend(found)
-        if task is None:
-            continue
-        if task.id in seen:
-            problems.append(DatasetProblem(line, "id", f"duplicate id '{task.id}' (first on line {seen[task.id]})"))
-            continue
-        seen[task.id] = line
-        if not problems:
-            yield task
+    try:
+        for row in _rows(path):
+            problems.extend(row.problems)
+            if row.value is None:
+                continue
+            task, found = _validate(row.value, row.line)
+            problems.extend(p for p in found if p.field.split(".")[0] not in row.settled)
+            if task is None:
+                continue
+            if task.id in seen:
+                problems.append(DatasetProblem(row.line, "id", f"duplicate id '{task.id}' (first on line {seen[task.id]})"))
+                continue
+            seen[task.id] = row.line
+            if not problems:
+                yield task
+    except OSError as exc:
+        raise DatasetError(path, [*problems, DatasetProblem(0, "<file>", f"cannot read it: {exc.strerror or exc}")]) from None
     if problems:
         raise DatasetError(path, problems)
 
