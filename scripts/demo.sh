@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e .
+.venv/bin/python -m pip install -q -e . -e agents   # the harness, then the demo's code under test
 
 unset OPENAI_API_KEY
 for suite in evals/test_*.py; do

@@ -131,8 +131,8 @@ def test_sdk_is_not_shadowed_from_the_repository_root() -> None:
         [sys.executable, "-c", code], check=False, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, (
-        f"{done.stderr}\nIf only 'import shopdesk' failed, the editable install predates agents/shopdesk: "
-        "re-run `pip install -e .` so its path finder maps shopdesk."
+        f"{done.stderr}\nIf only 'import shopdesk' failed, the demo package is not installed: "
+        "run `pip install -e agents` (scripts/test.sh does)."
     )
     assert done.stdout.strip().endswith("agents/shopdesk/__init__.py")
     assert not (REPO_ROOT / "agents" / "__init__.py").exists()
