@@ -39,6 +39,9 @@ log = logging.getLogger("harness")
 _state = {"debug": False}
 
 RUNS_DIR = Path("reports/runs")
+#: How ``harness run`` spells each run setting, for messages about them.
+RUN_FLAGS = {"concurrency": "--concurrency", "workers": "--workers", "epochs": "--epochs", "timeout_s": "--timeout",
+             "sample": "--sample", "limit": "--limit", "max_cost_usd": "--max-cost", "max_tokens": "--max-tokens"}
 
 
 class UsageError(Exception):
@@ -165,7 +168,12 @@ def run(
 
     Example: `harness run evals/test_support.py --variant triage@v2 --record-mode once --concurrency 4`
     """
-    # First, before the runner is imported: a helper that imports the report's libraries on
+    from harness.run_settings import check_settings
+
+    check_settings({"concurrency": concurrency, "workers": workers, "epochs": epochs, "timeout_s": timeout,
+                    "sample": sample, "limit": limit, "max_cost_usd": max_cost, "max_tokens": max_tokens},
+                   RUN_FLAGS)
+    # Then, before the runner is imported: a helper that imports the report's libraries on
     # another core while this process runs the suite, and writes the report at the end.
     helper = Prefork.start(functools.partial(_import_report_libraries, report=report, plots=report and plots))
     try:

@@ -20,6 +20,8 @@ from typing import Any
 import jsonlines
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from harness.run_settings import check_settings
+
 __all__ = ["Task", "ChatMessage", "Dataset", "DatasetError", "DatasetProblem", "load_dataset"]
 
 
@@ -346,6 +348,9 @@ class Dataset:
     sample: int | None = None
     seed: int = 0
     limit: int | None = None
+
+    def __post_init__(self) -> None:
+        check_settings({"sample": self.sample, "limit": self.limit})
 
     def select(self, **changes: Any) -> Dataset:
         fields = {k: getattr(self, k) for k in ("path", "tags", "ids", "sample", "seed", "limit")}

@@ -106,6 +106,8 @@ RECORD_MODES = ("none", "once", "rewrite", "off")
 #: How often a worker waiting for another worker's suite run looks for the result.
 POLL_S = 0.05
 _COORD_KEY = "harness_coord_dir"
+#: How the plugin's options spell each run setting, for messages about them.
+OPTION_FLAGS = {"epochs": "--epochs", "concurrency": "--concurrency", "max_cost_usd": "--max-cost"}
 
 
 # -- options ----------------------------------------------------------------------------------
@@ -157,12 +159,15 @@ class EvalOptions:
         def path(value: str | None, default: Path) -> Path:
             return default if value is None else here / value
 
+        from harness.run_settings import SettingError, check_settings
+
         epochs = config.getoption("harness_epochs")
         concurrency = config.getoption("harness_concurrency")
-        if epochs is not None and epochs < 1:
-            raise pytest.UsageError(f"--epochs must be at least 1, got {epochs}")
-        if concurrency < 1:
-            raise pytest.UsageError(f"--concurrency must be at least 1, got {concurrency}")
+        try:
+            check_settings({"epochs": epochs, "concurrency": concurrency,
+                            "max_cost_usd": config.getoption("harness_max_cost")}, OPTION_FLAGS)
+        except SettingError as exc:
+            raise pytest.UsageError(str(exc)) from None
         baseline = config.getoption("harness_baseline")
         return cls(
             record_mode=config.getoption("harness_record_mode"),

@@ -49,6 +49,7 @@ from harness.results import (
     new_run_id,
     utc_now,
 )
+from harness.run_settings import SettingError, check_settings
 from harness.runtime import Runtime, RuntimeConfig, Unit
 from harness.suite import Suite, Variant
 from harness.workers import WorkerPool, fork_available
@@ -65,14 +66,17 @@ class Shard:
     index: int
     count: int
 
+    def __post_init__(self) -> None:
+        if isinstance(self.index, bool) or not isinstance(self.index, int) or not isinstance(self.count, int) \
+                or not 1 <= self.index <= self.count:
+            raise SettingError(f"shard i/N must have whole numbers 1 <= i <= N (e.g. 2/4); got {self.index}/{self.count}")
+
     @classmethod
     def parse(cls, text: str) -> Shard:
         try:
             index, count = (int(part) for part in text.split("/"))
         except ValueError:
-            raise ValueError(f"--shard takes i/N (e.g. 2/4), got '{text}'") from None
-        if not 1 <= index <= count:
-            raise ValueError(f"--shard {text}: i must lie in 1..N")
+            raise SettingError(f"shard i/N must have whole numbers 1 <= i <= N (e.g. 2/4); got '{text}'") from None
         return cls(index, count)
 
     def holds(self, task_id: str) -> bool:
@@ -111,6 +115,17 @@ class RunOptions:
     #: Shuffle the order work is scheduled in (tests use it to prove order does not matter).
     shuffle_seed: int | None = None
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+
+    def check(self, labels: dict[str, str] | None = None) -> None:
+        """Raise :class:`~harness.run_settings.SettingError` naming every setting out of its range.
+
+        ``labels``: how the caller spells each setting (the CLI passes its flags).
+        """
+        check_settings({name: getattr(self, name) for name in _CHECKED}, labels)
+
+
+#: The RunOptions fields with a range in :mod:`harness.run_settings`.
+_CHECKED = ("concurrency", "workers", "epochs", "timeout_s", "sample", "limit", "max_cost_usd", "max_tokens")
 
 
 @dataclass
@@ -399,8 +414,7 @@ def _open_folder(run: _Run, options: RunOptions, tasks: list[Task]) -> tuple[Run
 async def run_suite(suite: Suite, options: RunOptions | None = None) -> RunResult:
     """Run a suite and return its run folder. Safe to interrupt; resume with ``options.resume``."""
     options = options or RunOptions()
-    if options.workers < 0:  # before anything is created: a bad option leaves no run folder behind
-        raise ValueError(f"--workers takes 0 (one per CPU core) or more, got {options.workers}")
+    options.check()  # before anything is created: a bad setting leaves no run folder behind
     options.runtime.record_mode = options.record_mode
     if options.runtime.backend is None and suite.backend is not None:
         options.runtime.backend = suite.backend

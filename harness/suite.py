@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from harness.dataset import Dataset
 from harness.flow import flow_name, get_flow
 from harness.prompts import PromptVersion
+from harness.run_settings import SettingError, check_settings
 
 __all__ = ["ModelSettings", "Variant", "Suite", "SuiteError"]
 
@@ -124,6 +125,11 @@ class Suite:
 
     def __post_init__(self) -> None:
         _check_name("suite", self.name)
+        try:
+            check_settings({"epochs": self.epochs, "pass_threshold": self.pass_threshold,
+                            "max_error_rate": self.max_error_rate})
+        except SettingError as exc:
+            raise SuiteError(f"suite '{self.name}': {exc}") from None
         seen: set[str] = set()
         for variant in self.variants:
             _check_name("variant", variant.name)

@@ -162,7 +162,7 @@ def test_regrade_writes_a_new_run(cli: Cli, live: list[str], project: Path) -> N
     (["gate", "no-such-run"], "error: no run 'no-such-run': not a folder, and not a run id under reports/runs"),
     (["run", "evals/missing.py"], "error: no suite file at evals/missing.py"),
     (["run", "evals/test_demo.py"], "error: evals/test_demo.py defines several suites"),
-    (["run", "evals/test_demo.py", "--suite", "ok", "--shard", "4/3"], "error: --shard 4/3: i must lie in 1..N"),
+    (["run", "evals/test_demo.py", "--suite", "ok", "--shard", "4/3"], "error: shard i/N must have whole numbers 1 <= i <= N (e.g. 2/4); got 4/3"),
 ])
 def test_errors_are_one_paragraph_without_a_traceback(cli: Cli, args: list[str], message: str) -> None:
     result = cli(*args)

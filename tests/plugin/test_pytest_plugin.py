@@ -354,3 +354,16 @@ def test_adhoc_fixtures_and_marker(pytester: pytest.Pytester, stub: StubServer) 
     replay = pytester.runpytest(*args, "-k", "pass or runtime")  # record mode none: from the cassettes
     replay.assert_outcomes(passed=2, deselected=2)
     assert stub.stats().hits == 0
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    (["--concurrency", "0"], "--concurrency must be a whole number from 1 to 1024"),
+    (["--epochs", "0"], "--epochs must be a whole number of at least 1; got 0"),
+    (["--max-cost", "-1"], "--max-cost must be a number above 0 (US dollars); got -1.0"),
+])
+def test_a_bad_option_stops_pytest_before_anything_runs(demo: pytest.Pytester, stub: StubServer,
+                                                        option: list[str], message: str) -> None:
+    result = demo.runpytest(*eval_args(stub), *option)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert message in result.stderr.str()
+    assert not run_folders(demo) and stub.hits == 0

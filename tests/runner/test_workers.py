@@ -68,6 +68,6 @@ def test_a_killed_worker_fails_the_run_but_keeps_every_finished_row(make_suite, 
 
 
 def test_a_negative_worker_count_is_refused_before_a_run_folder_exists(make_suite, run, tmp_path: Path):
-    with pytest.raises(ValueError, match=r"--workers takes 0 \(one per CPU core\) or more, got -1"):
+    with pytest.raises(ValueError, match=r"workers must be a whole number from 0 to 1024 \(0 means one per CPU core\); got -1"):
         run(make_suite(flow=which_process, n=2), workers=-1)
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
