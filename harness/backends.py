@@ -50,6 +50,11 @@ class BackendProfile:
     def rewrites(self) -> bool:
         return bool(self.adaptations)
 
+    @property
+    def translates_responses(self) -> bool:
+        """No Responses API: ``POST /v1/responses`` goes over Chat Completions (see :mod:`harness.responses_api`)."""
+        return self.capabilities.get("responses_api", True) is False
+
     def adapt(self, body: dict[str, Any]) -> dict[str, Any]:
         """Apply every adaptation in order to a chat-completions request body."""
         for _, adaptation in self.adaptations:
@@ -62,6 +67,7 @@ class BackendProfile:
             "name": self.name,
             "capabilities": dict(self.capabilities),
             "adaptations": [name for name, _ in self.adaptations],
+            "responses_via_chat_completions": self.translates_responses,
         }
 
 
@@ -121,7 +127,7 @@ LLAMA_CPP_DEFAULT_MAX_TOKENS = 256
 #: What the endpoint can do (False: an adaptation works around it, or it is silently ignored).
 LLAMA_CPP_CAPABILITIES: dict[str, bool] = {
     "chat_completions": True,
-    "responses_api": False,            # no /v1/responses: use Chat Completions
+    "responses_api": False,            # no /v1/responses: translated to Chat Completions on the wire
     "json_schema": False,              # response_format json_schema -> HTTP 500
     "json_object_schema": True,        # {"type": "json_object", "schema": ...} constrains decoding
     "tools": True,

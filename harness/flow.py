@@ -65,12 +65,21 @@ class FlowContext:
         """An instant custom span: ``ctx.event("route", category="refunds")``."""
         return trace.event(name, **attributes)
 
-    def sdk_model(self) -> Any:
-        """An Agents SDK model over this context's client, using Chat Completions.
+    def sdk_model(self, api: str = "chat_completions") -> Any:
+        """An Agents SDK model over this context's client.
 
-        Chat Completions, not the Responses API, because most OpenAI-compatible servers (vLLM,
-        llama.cpp, Ollama) only have the former.
+        ``api="responses"`` gives ``OpenAIResponsesModel``, the SDK's default model class (the
+        Responses API); ``"chat_completions"`` gives ``OpenAIChatCompletionsModel``, which most
+        OpenAI-compatible servers (vLLM, Ollama) speak. Either records and replays; on a backend
+        without the Responses API (llama.cpp) the backend profile carries Responses calls over
+        Chat Completions on the wire (:mod:`harness.responses_api`).
         """
+        if api == "responses":
+            from agents import OpenAIResponsesModel
+
+            return OpenAIResponsesModel(model=self.settings.model, openai_client=self.client)
+        if api != "chat_completions":
+            raise ValueError(f"sdk_model: api must be 'responses' or 'chat_completions', got {api!r}")
         from agents import OpenAIChatCompletionsModel
 
         return OpenAIChatCompletionsModel(model=self.settings.model, openai_client=self.client)

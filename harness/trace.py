@@ -125,6 +125,11 @@ class Trajectory(BaseModel):
     def cost_usd(self) -> float:
         return sum(float(s.attributes.get("cost_usd") or 0.0) for s in self.model_calls)
 
+    @property
+    def usage_unknown_calls(self) -> list[Span]:
+        """Model calls whose reply did not say how many tokens they used (counted as unknown, not 0)."""
+        return [s for s in self.model_calls if s.attributes.get("usage_unknown")]
+
     def custom(self, name: str) -> list[Span]:
         return [s for s in self.spans if s.kind == "custom" and s.name == name]
 

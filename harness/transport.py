@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx2
 
-from harness import pricing
+from harness import pricing, responses_api
 from harness.backends import BackendProfile, get_profile
 from harness.cassette.miss import AbandonedCall, CassetteMiss
 from harness.context import next_request_key, scope_extras
@@ -40,22 +40,49 @@ def _is_retryable(status: int) -> bool:
     return status in _RETRYABLE or status >= 500
 
 
-def _stamp(request: httpx2.Request, profile: BackendProfile) -> httpx2.Request:
+def _stamp(request: httpx2.Request, profile: BackendProfile) -> tuple[httpx2.Request, dict[str, Any] | None]:
+    """The request as it goes on the wire, and the Responses body it stands for when translated.
+
+    For a profile without the Responses API, ``POST .../responses`` is rewritten to ``POST
+    .../chat/completions`` with the equivalent body (:mod:`harness.responses_api`) *before* the
+    cassette layer sees it: the cassette stores the Chat Completions exchange, and replay runs
+    the same deterministic translation over it.
+    """
     retry = request.headers.get(_RETRY_HEADER, "0") not in ("0", "")
     key = next_request_key(retry=retry)
     if key is not None:
         request.headers[KEY_HEADER] = key
-    if not profile.rewrites or request.method != "POST":
-        return request
+    translate = (request.method == "POST" and profile.translates_responses
+                 and responses_api.is_responses_path(request.url.path))
+    if (not profile.rewrites and not translate) or request.method != "POST":
+        return request, None
     body = _json_or_none(request.content)
     if not isinstance(body, dict):
-        return request
+        return request, None
+    original = body if translate else None
+    url = request.url
+    if translate:
+        body = responses_api.chat_request_from_responses(body)
+        url = url.copy_with(path=url.path.rstrip("/")[: -len("responses")] + "chat/completions")
     adapted = profile.adapt(body)
     headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() != "content-length"]
-    return httpx2.Request(
-        request.method, request.url, headers=headers, content=json.dumps(adapted).encode(),
+    wired = httpx2.Request(
+        request.method, url, headers=headers, content=json.dumps(adapted).encode(),
         extensions=request.extensions,
     )
+    return wired, original
+
+
+def _translate_reply(response: httpx2.Response, content: bytes, original: dict[str, Any]) -> tuple[bytes, str]:
+    """A Chat Completions reply (body or stream) as the Responses reply the client asked for."""
+    if "text/event-stream" in response.headers.get("content-type", ""):
+        chunks = responses_api.sse_events(content)
+        events = responses_api.response_events_from_chat_stream(chunks, original)
+        return b"".join(responses_api.encode_sse(e) for e in events), "text/event-stream"
+    reply = _json_or_none(content)
+    if not isinstance(reply, dict) or "choices" not in reply:
+        return content, response.headers.get("content-type", "application/json")
+    return json.dumps(responses_api.response_from_chat(reply, original)).encode(), "application/json"
 
 
 def _json_or_none(raw: bytes) -> Any:
@@ -99,6 +126,8 @@ def _sse_reply(raw: bytes) -> dict[str, Any] | None:
 def _request_attributes(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         return {}
+    if "input" in body and "messages" not in body:
+        return responses_api.request_attributes(body)
     messages = body.get("messages") or []
     last = messages[-1] if messages else None
     return {
@@ -113,12 +142,17 @@ def _request_attributes(body: Any) -> dict[str, Any]:
     }
 
 
-def _reply_attributes(reply: Any) -> dict[str, Any]:
-    if not isinstance(reply, dict):
-        return {}
+def _tokens(usage: Any, name: str) -> int | None:
+    """A usage count, or ``None`` when the reply does not say (unknown is not 0)."""
+    if not isinstance(usage, dict) or usage.get(name) is None:
+        return None
+    return int(usage[name])
+
+
+def _chat_reply_attributes(reply: dict[str, Any]) -> dict[str, Any]:
     choices = reply.get("choices") or [{}]
     message = choices[0].get("message") or {}
-    usage = reply.get("usage") or {}
+    usage = reply.get("usage")
     calls = [
         {"name": (c.get("function") or {}).get("name"), "arguments": (c.get("function") or {}).get("arguments")}
         for c in message.get("tool_calls") or []
@@ -127,9 +161,42 @@ def _reply_attributes(reply: Any) -> dict[str, Any]:
         "output": message.get("content"),
         "tool_calls": calls,
         "finish_reason": choices[0].get("finish_reason"),
-        "input_tokens": int(usage.get("prompt_tokens") or 0),
-        "output_tokens": int(usage.get("completion_tokens") or 0),
+        "input_tokens": _tokens(usage, "prompt_tokens"),
+        "output_tokens": _tokens(usage, "completion_tokens") if isinstance(usage, dict) else None,
     }
+
+
+def _reply_attributes(reply: Any, content: bytes) -> dict[str, Any]:
+    """What a successful reply says: Chat Completions, Responses, embeddings — or that it is unknown.
+
+    A reply of a shape the harness does not know is *reported* (``usage_unknown`` and
+    ``capture_error`` on the span, a warning in the log), never counted as 0 tokens: budgets
+    and cost gates read those counts.
+    """
+    if isinstance(reply, dict) and "choices" in reply:
+        attributes = _chat_reply_attributes(reply)
+    elif responses_api.is_response_body(reply):
+        attributes = responses_api.response_attributes(reply)
+    elif isinstance(reply, dict) and reply.get("object") == "list" and isinstance(reply.get("usage"), dict):
+        attributes = {"output": None, "tool_calls": [], "finish_reason": None,
+                      "input_tokens": _tokens(reply["usage"], "prompt_tokens"), "output_tokens": 0}
+    else:
+        what = f"keys {sorted(reply)[:8]}" if isinstance(reply, dict) else f"{len(content)} bytes, not a JSON object"
+        problem = f"unrecognised reply shape ({what}): output and usage not captured"
+        log.warning("model span: %s", problem)
+        return {"output": None, "tool_calls": [], "input_tokens": None, "output_tokens": None,
+                "usage_unknown": True, "capture_error": problem}
+    if attributes["input_tokens"] is None or attributes["output_tokens"] is None:
+        attributes["usage_unknown"] = True
+    return attributes
+
+
+def _stream_reply(content: bytes) -> Any:
+    """A streamed reply folded into one body: Chat Completions chunks, or Responses events."""
+    events = list(responses_api.sse_events(content))
+    if any(str(event.get("type", "")).startswith("response.") for event in events):
+        return responses_api.response_from_events(events)  # None when the stream was torn
+    return _sse_reply(content)
 
 
 def _sdk_parent() -> str | None:
@@ -144,9 +211,12 @@ def _sdk_parent() -> str | None:
 class _SpanWriter:
     """Turns one HTTP exchange into a model span on the task's recorder."""
 
-    def __init__(self, recorder: TraceRecorder | None, request: httpx2.Request) -> None:
+    def __init__(self, recorder: TraceRecorder | None, request: httpx2.Request,
+                 original: dict[str, Any] | None = None) -> None:
         self.recorder = recorder
         self.request = request
+        #: The Responses request body when the exchange was translated to Chat Completions.
+        self.original = original
         self.start = recorder.now() if recorder else 0.0
         self.parent = (_sdk_parent() or current_span_id()) if recorder else None
 
@@ -164,13 +234,18 @@ class _SpanWriter:
         if _is_retryable(response.status_code) and response.status_code != 409:
             self._retries(key, add=1)
             return
-        body = _json_or_none(self.request.content)
+        body = self.original if self.original is not None else _json_or_none(self.request.content)
         is_stream = "text/event-stream" in response.headers.get("content-type", "")
-        reply = _sse_reply(content) if is_stream else _json_or_none(content)
-        attributes = _request_attributes(body) | _reply_attributes(reply)
+        reply = _stream_reply(content) if is_stream else _json_or_none(content)
+        attributes = _request_attributes(body)
+        if response.status_code < 400:
+            attributes |= _reply_attributes(reply, content)
+        if self.original is not None:
+            attributes["wire"] = "chat.completions"  # translated: see harness.responses_api
         model = str(attributes.get("model") or "")
-        attributes["cost_usd"] = pricing.cost_usd(model, attributes.get("input_tokens", 0),
-                                                  attributes.get("output_tokens", 0))
+        known = attributes.get("input_tokens") is not None and attributes.get("output_tokens") is not None
+        attributes["cost_usd"] = (pricing.cost_usd(model, attributes["input_tokens"], attributes["output_tokens"])
+                                  if known else None)
         attributes["status"] = response.status_code
         attributes["retries"] = self._retries(key)
         attributes["key"] = key
@@ -182,7 +257,7 @@ class _SpanWriter:
     def fail(self, exc: BaseException) -> None:
         if self.recorder is None:
             return
-        body = _json_or_none(self.request.content)
+        body = self.original if self.original is not None else _json_or_none(self.request.content)
         self.recorder.add("model", str((body or {}).get("model") or "model"), start_s=self.start,
                           parent_id=self.parent, error=f"{type(exc).__name__}: {exc}",
                           **_request_attributes(body), key=self.request.headers.get(KEY_HEADER))
@@ -215,12 +290,19 @@ class _Exchange:
     """One request through the transport: stamped and adapted on the way out, traced on the way back."""
 
     def __init__(self, request: httpx2.Request, profile: BackendProfile) -> None:
-        self.request = _stamp(request, profile)
-        self.writer = _SpanWriter(current_recorder(), self.request)
+        self.original_request = request
+        self.request, self.translated = _stamp(request, profile)
+        self.writer = _SpanWriter(current_recorder(), self.request, self.translated)
 
     def done(self, response: httpx2.Response, content: bytes) -> httpx2.Response:
+        content_type = None
+        if self.translated is not None and response.status_code < 400:
+            content, content_type = _translate_reply(response, content, self.translated)
         self.writer.finish(response, content)
-        return _rebuild(response, content, self.request)
+        rebuilt = _rebuild(response, content, self.original_request if self.translated is not None else self.request)
+        if content_type is not None:
+            rebuilt.headers["content-type"] = content_type
+        return rebuilt
 
     def failed(self, exc: Exception) -> httpx2.Response:
         """A cassette miss becomes a 400 the client will not retry; anything else propagates."""

@@ -93,6 +93,7 @@ def max_tokens(limit: int | None = None, *, kind: TokenKind = "total", from_expe
         raise GraderConfigError(f"max_tokens: kind must be 'total', 'input' or 'output', got {kind!r}")
 
     def measure(trajectory: Trajectory) -> tuple[float, str]:
+        _require_known_usage("max_tokens", trajectory)
         counts = {"input": trajectory.input_tokens, "output": trajectory.output_tokens}
         counts["total"] = counts["input"] + counts["output"]
         return float(counts[kind]), ""
@@ -104,7 +105,19 @@ def max_tokens(limit: int | None = None, *, kind: TokenKind = "total", from_expe
 def max_cost_usd(limit: float | None = None, *, from_expected: str | None = None,
                  default: Any = MISSING) -> ScoreFn:
     """At most ``limit`` US dollars of model calls (priced by :mod:`harness.pricing`)."""
-    return _budget("max_cost_usd", limit, from_expected, default, lambda t: (t.cost_usd, ""), "USD")
+    def measure(trajectory: Trajectory) -> tuple[float, str]:
+        _require_known_usage("max_cost_usd", trajectory)
+        return trajectory.cost_usd, ""
+
+    return _budget("max_cost_usd", limit, from_expected, default, measure, "USD")
+
+
+def _require_known_usage(grader_name: str, trajectory: Trajectory) -> None:
+    """A call whose usage the reply did not state cannot be counted as 0: a grader error, not a pass."""
+    unknown = trajectory.usage_unknown_calls
+    if unknown:
+        why = unknown[0].attributes.get("capture_error") or "the reply has no usage"
+        raise ValueError(f"{grader_name}: token usage unknown for {len(unknown)} model call(s) ({why})")
 
 
 LatencySource = Literal["wall", "model"]

@@ -53,6 +53,8 @@ from typing import Any, Literal, Self
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from harness import responses_api
+
 __all__ = [
     "DEFAULT_MODEL",
     "FaultKind",
@@ -721,6 +723,40 @@ async def _chat_completions(request: web.Request) -> web.StreamResponse:
     return await _serve_reply(request, view, _build_reply(rule, view, config), config)
 
 
+async def _responses(request: web.Request) -> web.StreamResponse:
+    """``POST /v1/responses``: the same rules and replies as Chat Completions, in the Responses shape.
+
+    The request is read as its Chat Completions equivalent (instructions, input items, function
+    tools, ``text.format``), so every :class:`Rule` works unchanged; the reply is a Responses
+    body (``output`` items, ``input_tokens``/``output_tokens``), or its event stream
+    (``response.created`` … ``response.output_text.delta`` … ``response.completed``).
+    """
+    state = request.app[_STATE_KEY]
+    body = request[_BODY_KEY]
+    if not isinstance(body, dict) or "input" not in body:
+        message = "body must be a JSON object with an 'input'"
+        return web.json_response(_error_body(message, "invalid_request_error", None), status=400)
+    try:
+        chat = responses_api.chat_request_from_responses(body)
+    except responses_api.ResponsesTranslationError as exc:
+        return web.json_response(_error_body(str(exc), "invalid_request_error", None), status=400)
+    view = _RequestView.parse(chat, request[_RAW_KEY])
+    config = state.config
+    rule = state.take_rule(view)
+    delay = rule.latency if rule is not None and rule.latency is not None else config.latency
+    if delay > 0:
+        await asyncio.sleep(delay)
+    if rule is not None and rule.fault is not None:
+        return await _serve_fault(request, rule, view, config)
+    reply = _build_reply(rule, view, config)
+    completion_id = _stable_id("chatcmpl-", view, config)
+    if not view.stream:
+        return web.json_response(responses_api.response_from_chat(_completion_body(view, reply, completion_id), body))
+    chunks = responses_api.sse_events(b"".join(_stream_events(view, reply, completion_id)))
+    events = responses_api.response_events_from_chat_stream(chunks, body)
+    return await _write_sse(request, [responses_api.encode_sse(e) for e in events], config.stream_chunk_delay)
+
+
 async def _serve_reply(
     request: web.Request, view: _RequestView, reply: _Reply, config: StubConfig
 ) -> web.StreamResponse:
@@ -827,6 +863,7 @@ def build_app(config: StubConfig | None = None) -> web.Application:
     app = web.Application(middlewares=[_observe], client_max_size=64 * 1024 * 1024)
     app[_STATE_KEY] = _StubState(config or StubConfig())
     app.router.add_post("/v1/chat/completions", _chat_completions)
+    app.router.add_post("/v1/responses", _responses)
     app.router.add_get("/v1/models", _models)
     app.router.add_get("/v1/models/{model}", _model)
     app.router.add_get("/_stub/stats", _control_stats)
