@@ -14,6 +14,7 @@ import contextvars
 import functools
 import inspect
 import random
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -131,11 +132,45 @@ def flow_name(target: Callable[..., Any]) -> str:
 
 
 async def run_flow(target: Callable[..., Any], input: Any, ctx: FlowContext) -> Any:
-    """Call a sync or async flow; sync flows run in a thread that keeps the request context."""
+    """Call a sync or async flow; sync flows run in a daemon thread that keeps the request context."""
     if inspect.iscoroutinefunction(target):
         return await target(input, ctx)
-    call = functools.partial(target, input, ctx)
-    result = await asyncio.get_running_loop().run_in_executor(None, contextvars.copy_context().run, call)
+    result = await _in_daemon_thread(functools.partial(target, input, ctx))
     if inspect.isawaitable(result):
         return await result
     return result
+
+
+def _in_daemon_thread(call: Callable[[], Any]) -> asyncio.Future[Any]:
+    """Run ``call`` in a thread of its own that nothing ever joins.
+
+    Not ``run_in_executor``: a sync flow that never returns cannot be stopped, and the default
+    executor's threads are joined when the event loop closes and again at interpreter exit, so
+    one hung task would hold ``harness run`` forever after its timeout row was written. A daemon
+    thread is abandoned instead; the process ends when its work is done. One thread per call
+    (tens of microseconds) is nothing next to a flow that calls a model.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+    context = contextvars.copy_context()
+
+    def settle(value: Any, error: BaseException | None) -> None:
+        if future.done():  # cancelled: the task timed out while the flow ran on
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
+
+    def work() -> None:
+        try:
+            value, error = context.run(call), None
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task, re-raised there
+            value, error = None, exc
+        try:
+            loop.call_soon_threadsafe(settle, value, error)
+        except RuntimeError:
+            pass  # the loop is closed: nobody waits for this flow any more
+
+    threading.Thread(target=work, name=f"harness-flow-{getattr(call, 'func', call).__name__}", daemon=True).start()
+    return future

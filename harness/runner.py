@@ -172,6 +172,10 @@ def _is_miss(exc: BaseException) -> bool:
     return isinstance(exc, openai.APIStatusError) and getattr(exc, "code", None) == "cassette_miss"
 
 
+class TaskTimeout(TimeoutError):
+    """The task's own timeout (``--timeout``) expired: says which flow and after how long."""
+
+
 def _error_info(exc: BaseException) -> ErrorInfo:
     """Classify what made a task fail, from the exception it raised (not from side effects:
     a sibling branch abandoned by ``gather`` may miss a cassette after the real failure)."""
@@ -180,8 +184,11 @@ def _error_info(exc: BaseException) -> ErrorInfo:
         detail = scope_extras().get("cassette_miss")
         message = str(miss) if isinstance(miss, CassetteMiss | NetworkBlocked) or detail is None else str(detail)
         return ErrorInfo(kind="cassette_miss", type=type(miss).__name__, message=message)
+    if isinstance(exc, TaskTimeout):
+        return ErrorInfo(kind="timeout", type="TimeoutError", message=str(exc))
     if isinstance(exc, TimeoutError):
-        return ErrorInfo(kind="timeout", type="TimeoutError", message=f"task timed out ({exc or 'no reply in time'})")
+        return ErrorInfo(kind="timeout", type=type(exc).__name__,
+                         message=f"the flow raised {type(exc).__name__}: {exc or 'something it waited for timed out'}")
     kind = "model" if isinstance(exc, openai.APIError) else "task"
     trace_text = "".join(traceback.format_exception(exc, limit=-8))
     return ErrorInfo(kind=kind, type=type(exc).__name__, message=str(exc) or type(exc).__name__,
@@ -319,11 +326,16 @@ class _Run:
         try:
             async with runtime.unit(request, meta) as unit:
                 ctx = self._context(runtime, item)
+                deadline = asyncio.timeout(self.options.timeout_s)
                 try:
-                    async with asyncio.timeout(self.options.timeout_s):
+                    async with deadline:
                         output = _jsonable(await run_flow(item.variant.resolve_flow(), item.task.input, ctx))
                 except Exception as exc:  # a failing task is a row, never a crashed run
-                    error = _error_info(exc)
+                    cause: BaseException = exc
+                    if deadline.expired():
+                        cause = TaskTimeout(f"flow {item.variant.flow_label!r} did not finish within the task timeout of "
+                                            f"{self.options.timeout_s:g} s (--timeout)")
+                    error = _error_info(cause)
                     unit.keep_failed_recording = error.kind == "task"
                     raise _TaskFailed from exc
         except _TaskFailed:

@@ -59,10 +59,15 @@ class Variant:
     def resolve_flow(self) -> Callable[..., Any]:
         return get_flow(self.flow) if isinstance(self.flow, str) else self.flow
 
+    @property
+    def flow_label(self) -> str:
+        """The flow's registered name (or its qualified name), for messages and ``run.json``."""
+        return self.flow if isinstance(self.flow, str) else flow_name(self.flow)
+
     def settings(self) -> dict[str, Any]:
         """Everything that decides this variant's behaviour, as recorded in ``run.json``."""
         return {
-            "flow": self.flow if isinstance(self.flow, str) else flow_name(self.flow),
+            "flow": self.flow_label,
             "prompt": None if self.prompt is None else {
                 "name": self.prompt.name,
                 "version": self.prompt.version,

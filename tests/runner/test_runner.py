@@ -72,6 +72,7 @@ def test_timeout_is_recorded_as_a_timeout(make_suite, run, stub):
     result = run(make_suite(n=2), stub.base_url, timeout_s=0.5, max_retries=0)
     rows = {r.task_id: r for r in result.folder.rows()}
     assert rows["t000"].error.kind == "timeout"
+    assert rows["t000"].error.message == "flow 'ask' did not finish within the task timeout of 0.5 s (--timeout)"
     assert rows["t001"].error is None
 
 
@@ -190,3 +191,35 @@ def test_variant_names_must_be_folder_safe(make_suite, bad):
 
     with pytest.raises(SuiteError, match="variant name"):
         make_suite(variants=[bad])
+
+
+HANGING_SUITE = '''
+import json, sys, threading
+from pathlib import Path
+from harness import Suite, Variant
+from harness.runner import RunOptions, run_suite_sync
+
+def hang(input, ctx):
+    if input == "stuck":
+        threading.Event().wait()  # a sync flow that never returns
+    return input
+
+root = Path(sys.argv[1])
+(root / "d.jsonl").write_text('{"id": "a", "input": "stuck"}\\n{"id": "b", "input": "fine"}\\n')
+suite = Suite(name="hangs", dataset=root / "d.jsonl", variants=[Variant("v", flow=hang)])
+result = run_suite_sync(suite, RunOptions(timeout_s=0.3, runs_dir=root / "runs", record_mode="off"))
+print(json.dumps({r.task_id: r.error.message if r.error else None for r in result.folder.rows()}))
+'''
+
+
+def test_a_sync_flow_that_never_returns_does_not_hold_the_process(tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "hang.py"
+    script.write_text(HANGING_SUITE)
+    done = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout.strip().splitlines()[-1])
+    assert rows == {"a": "flow 'hang' did not finish within the task timeout of 0.3 s (--timeout)", "b": None}
