@@ -348,6 +348,37 @@ def gate(
     raise typer.Exit(int(report_.exit_code))
 
 
+@app.command()
+def view(
+    runs_dir: Annotated[Path, typer.Argument(help="The folder of run folders to browse.")] = RUNS_DIR,
+    port: Annotated[int, typer.Option(help="Port to listen on (1-65535).")] = 8765,
+    host: Annotated[str, typer.Option(help="Interface to bind; the default keeps the viewer on this machine.")] = "127.0.0.1",
+    no_browser: Annotated[bool, typer.Option("--no-browser", help="Do not open a browser.")] = False,
+) -> None:
+    """Browse runs in a local web app: results, transcripts, variants side by side, live runs.
+
+    Read-only: it never writes into run folders. Example: `harness view reports/runs --port 8765`
+    """
+    import socket
+
+    if not runs_dir.is_dir():
+        raise UsageError(f"no folder {runs_dir}: give the folder that holds run folders (default {RUNS_DIR})")
+    if not 1 <= port <= 65535:
+        raise UsageError(f"--port must be from 1 to 65535, got {port}")
+    try:  # a clear message before any work, rather than a server that dies on start
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); choose another --port") from None
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        err.print(f"[yellow]warning:[/] binding {host} lets other machines read these runs (inputs, outputs, prompts)")
+    from harness.view import serve
+
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    console.print(f"harness view: [bold]http://{shown}:{port}/[/] — runs from {runs_dir} (Ctrl-C to stop)")
+    serve(runs_dir, host=host, port=port, open_browser=not no_browser)
+
+
 @baseline_app.command("update")
 def baseline_update(
     run: Annotated[str | None, typer.Argument(help="Run folder or id (default: the latest).")] = None,

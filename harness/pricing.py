@@ -1,8 +1,9 @@
 """Cost of a model call from a price table keyed by model name (USD per million tokens).
 
 Prices change; the table is a default that a project overrides with :func:`set_prices` (or the
-``HARNESS_PRICES`` environment variable pointing at a JSON file). Unknown models cost 0 and
-are logged once, so a report never invents a cost.
+``HARNESS_PRICES`` environment variable pointing at a JSON file). A model with no price has
+no cost: :func:`cost_usd` returns ``None`` for it (logged once), the model span records
+``cost_usd: null``, and reports say "price unknown" rather than a made-up $0.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import logging
 import os
 from pathlib import Path
 
-__all__ = ["Price", "cost_usd", "set_prices", "prices"]
+__all__ = ["Price", "cost_usd", "price_of", "set_prices", "prices"]
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,8 @@ def prices() -> dict[str, Price]:
     return dict(_table)
 
 
-def _lookup(model: str) -> Price | None:
+def price_of(model: str) -> Price | None:
+    """The (input, output) price per million tokens of ``model``, or None when no price is known."""
     if model in _table:
         return _table[model]
     # "gpt-4o-mini-2024-07-18" -> "gpt-4o-mini": the longest known prefix wins.
@@ -59,13 +61,15 @@ def _lookup(model: str) -> Price | None:
     return _table[max(matches, key=len)] if matches else None
 
 
-def cost_usd(model: str, input_tokens: int, output_tokens: int) -> float:
-    price = _lookup(model)
+def cost_usd(model: str, input_tokens: int, output_tokens: int) -> float | None:
+    """USD for one call, or None when the model has no price (never a made-up $0)."""
+    price = price_of(model)
     if price is None:
         if model not in _warned:
             _warned.add(model)
-            log.info("no price for model %r: its calls are counted at $0 (see harness.pricing.set_prices)", model)
-        return 0.0
+            log.info("no price for model %r: its cost is unknown (set one with harness.pricing.set_prices "
+                     "or HARNESS_PRICES)", model)
+        return None
     return (input_tokens * price[0] + output_tokens * price[1]) / 1_000_000
 
 

@@ -466,8 +466,8 @@ def request_attributes(body: dict[str, Any]) -> dict[str, Any]:
         "model": body.get("model"),
         "temperature": body.get("temperature"),
         "max_tokens": body.get("max_output_tokens"),
-        "messages": len(items) + (1 if body.get("instructions") else 0),
-        "last_message": items[-1] if items else None,
+        # The whole request (instructions first), as for Chat Completions: transcripts show it.
+        "messages": ([{"role": "system", "content": body["instructions"]}] if body.get("instructions") else []) + items,
         "tools": [t.get("name") or t.get("type") for t in body.get("tools") or [] if isinstance(t, dict)],
         "response_format": fmt.get("type") if isinstance(fmt, dict) else None,
         "stream": bool(body.get("stream")),

@@ -76,7 +76,14 @@ class Usage(BaseModel):
     model_calls: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
+    #: The cost of the priced calls; with ``unpriced_calls`` above 0 the true cost is unknown.
     cost_usd: float = 0.0
+    #: Model calls to a model with no known price (see :mod:`harness.pricing`).
+    unpriced_calls: int = 0
+
+    @property
+    def cost_known(self) -> bool:
+        return self.unpriced_calls == 0
 
     @property
     def total_tokens(self) -> int:

@@ -217,7 +217,11 @@ def _tls_context(mode: RecordMode) -> ssl.SSLContext:
 
 def _timing(unit: Unit) -> dict[str, Any]:
     calls = {str(s.attributes.get("key")): s.attributes.get("latency_s") for s in unit.recorder.model_spans()}
-    return {"latency_s": round(unit.latency_s, 4), "calls": calls}
+    # Every span's [start, end], by span id (ids are equal on record and replay): a replayed
+    # transcript then shows how long each agent turn and tool call took when it was recorded.
+    spans = {s.id: [round(s.start_s, 4), None if s.end_s is None else round(s.end_s, 4)]
+             for s in unit.recorder.trajectory().spans}
+    return {"latency_s": round(unit.latency_s, 4), "calls": calls, "spans": spans}
 
 
 def _apply_recorded_timing(unit: Unit, timing: dict[str, Any]) -> None:
@@ -229,6 +233,12 @@ def _apply_recorded_timing(unit: Unit, timing: dict[str, Any]) -> None:
         if recorded is not None:
             span.attributes["latency_s"] = recorded
             span.attributes["replayed"] = True
+    timeline = timing.get("spans") or {}
+    for span in unit.recorder.trajectory().spans:
+        start_end = timeline.get(span.id)
+        if start_end is not None:
+            span.start_s, span.end_s = start_end[0], start_end[1]
+            span.attributes["timeline"] = "recorded"
 
 
 def _install_sdk_capture() -> None:

@@ -123,6 +123,11 @@ class HarnessTraceProcessor(TracingProcessor):
             ours.name = f"{data.from_agent} -> {data.to_agent}"
         elif isinstance(data, GuardrailSpanData):
             extra["triggered"] = data.triggered
+        elif isinstance(data, AgentSpanData):
+            # The SDK opens an agent's span before it has resolved the agent's tools (and may
+            # fill in handoffs late too): read them again now that the turn is done.
+            extra.update(tools=list(data.tools or []), handoffs=list(data.handoffs or []),
+                         output_type=data.output_type)
         recorder.end(ours, error=message, **extra)
 
     def shutdown(self) -> None:

@@ -130,6 +130,11 @@ class Trajectory(BaseModel):
         """Model calls whose reply did not say how many tokens they used (counted as unknown, not 0)."""
         return [s for s in self.model_calls if s.attributes.get("usage_unknown")]
 
+    @property
+    def unpriced_calls(self) -> int:
+        """Model calls whose cost is unknown (``cost_usd`` null: no price for the model, or no usage in the reply)."""
+        return sum(1 for s in self.model_calls if "cost_usd" in s.attributes and s.attributes["cost_usd"] is None)
+
     def custom(self, name: str) -> list[Span]:
         return [s for s in self.spans if s.kind == "custom" and s.name == name]
 
@@ -144,7 +149,7 @@ class Trajectory(BaseModel):
 
 
 #: Attributes that describe the environment of a run (timing, transient retries), not its behaviour.
-_ENVIRONMENTAL = frozenset({"latency_s", "retries", "replayed"})
+_ENVIRONMENTAL = frozenset({"latency_s", "retries", "replayed", "timeline"})
 
 
 def _untimed(attributes: dict[str, Any]) -> dict[str, Any]:

@@ -129,13 +129,13 @@ def _request_attributes(body: Any) -> dict[str, Any]:
     if "input" in body and "messages" not in body:
         return responses_api.request_attributes(body)
     messages = body.get("messages") or []
-    last = messages[-1] if messages else None
     return {
         "model": body.get("model"),
         "temperature": body.get("temperature"),
         "max_tokens": body.get("max_tokens") or body.get("max_completion_tokens"),
-        "messages": len(messages),
-        "last_message": last,
+        # The whole request, so a transcript shows what the model was actually asked (the
+        # secret scrubber runs over every row before it is written).
+        "messages": messages,
         "tools": [t.get("function", {}).get("name") for t in body.get("tools") or [] if isinstance(t, dict)],
         "response_format": (body.get("response_format") or {}).get("type"),
         "stream": bool(body.get("stream")),

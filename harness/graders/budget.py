@@ -107,6 +107,9 @@ def max_cost_usd(limit: float | None = None, *, from_expected: str | None = None
     """At most ``limit`` US dollars of model calls (priced by :mod:`harness.pricing`)."""
     def measure(trajectory: Trajectory) -> tuple[float, str]:
         _require_known_usage("max_cost_usd", trajectory)
+        if trajectory.unpriced_calls:
+            raise ValueError(f"max_cost_usd: {trajectory.unpriced_calls} model call(s) have no known price, so the "
+                             "cost is unknown (set prices with harness.pricing.set_prices or HARNESS_PRICES)")
         return trajectory.cost_usd, ""
 
     return _budget("max_cost_usd", limit, from_expected, default, measure, "USD")

@@ -1,0 +1,170 @@
+/* Draws a transcript (harness.transcript.row_transcript) and a side-by-side pair
+ * (harness.transcript.transcript_pair). Shared by the static HTML report and `harness view`.
+ * Text goes in with textContent only: a model's output is never parsed as HTML. */
+(function(root){
+"use strict";
+function el(tag, cls, text){var e=document.createElement(tag); if(cls){e.className=cls;}
+  if(text!==undefined&&text!==null){e.textContent=String(text);} return e;}
+function show(v){if(v===null||v===undefined){return "";} return typeof v==="string"?v:JSON.stringify(v,null,2);}
+function pre(v, cls){var p=el("pre",cls); p.textContent=show(v)||"–"; return p;}
+function section(box, title, node){var h=el("h4",null,title); box.appendChild(h); box.appendChild(node); return node;}
+function secs(v){return v===null||v===undefined?"":Number(v).toFixed(3)+" s";}
+function money(v, unpriced){if(unpriced){return "price unknown";} if(v===null||v===undefined){return "price unknown";}
+  return "$"+Number(v).toFixed(5);}
+function badge(verdict){return el("span","verdict status-"+verdict, verdict);}
+function parsed(v){if(typeof v!=="string"){return v;} try{return JSON.parse(v);}catch(e){return v;}}
+
+function duration(node){
+  if(node.dur_source==="unknown"){return el("span","dur unknown","time not recorded");}
+  var d=el("span","dur",secs(node.dur)); if(node.dur_source==="recorded"){d.title="as recorded";} return d;
+}
+function messageList(messages){
+  var list=el("ol","messages");
+  messages.forEach(function(m){
+    var li=el("li","message role-"+(m&&m.role||"unknown"));
+    li.appendChild(el("span","role",(m&&m.role)||"?"));
+    var content=m&&m.content!==undefined?m.content:m;
+    if(content!==null&&content!==undefined&&content!==""){li.appendChild(pre(content,"content"));}
+    if(m&&m.tool_calls&&m.tool_calls.length){li.appendChild(pre(m.tool_calls.map(function(c){
+      var f=c["function"]||c; return (f.name||"?")+"("+show(parsed(f.arguments))+")";}).join("\n"),"tool-calls"));}
+    if(m&&m.tool_call_id){li.appendChild(el("span","note"," (result of "+m.tool_call_id+")"));}
+    list.appendChild(li);
+  });
+  return list;
+}
+function modelBody(d, box){
+  var facts=[d.model];
+  if(d.input_tokens!==null&&d.input_tokens!==undefined){facts.push("in "+d.input_tokens+" / out "+d.output_tokens+" tokens");}
+  facts.push(money(d.cost_usd, d.cost_usd===null||d.cost_usd===undefined));
+  if(d.finish_reason){facts.push("finish: "+d.finish_reason);}
+  if(d.retries){facts.push(d.retries+" retries");}
+  Object.keys(d.settings||{}).forEach(function(k){facts.push(k+"="+d.settings[k]);});
+  box.appendChild(el("p","facts",facts.join(" · ")));
+  if(d.tools&&d.tools.length){box.appendChild(el("p","facts","tools offered: "+d.tools.join(", ")));}
+  if(Array.isArray(d.messages)){section(box,"Request messages ("+d.messages.length+")",messageList(d.messages));}
+  else if(typeof d.messages==="string"){section(box,"Request messages",pre(d.messages,"messages"));}
+  else if(d.last_message){section(box,"Last request message (of "+d.messages_count+"; older rows keep only the last)",
+    messageList([d.last_message]));}
+  section(box,"Output",pre(d.output,"model-output"));
+  if(d.tool_calls&&d.tool_calls.length){section(box,"Tool calls requested",pre(d.tool_calls.map(function(c){
+    return c.name+"("+show(parsed(c.arguments))+")";}).join("\n"),"tool-calls"));}
+}
+function spanBody(node){
+  var box=el("div","span-body"), d=node.detail||{};
+  if(node.error){box.appendChild(pre("error: "+node.error,"error"));}
+  if(node.kind==="model"){modelBody(d, box);}
+  else if(node.kind==="tool"){section(box,"Arguments",pre(parsed(d.arguments),"tool-args"));
+    section(box,"Result",pre(parsed(d.result),"tool-result"));}
+  else if(node.kind==="agent"){box.appendChild(el("p","facts","tools: "+((d.tools||[]).join(", ")||"none")+
+    " · handoffs: "+((d.handoffs||[]).join(", ")||"none")+(d.output_type?" · output: "+d.output_type:"")));}
+  else if(node.kind==="handoff"){box.appendChild(el("p","facts",d.from_agent+" → "+d.to_agent));}
+  else if(d.attributes&&Object.keys(d.attributes).length){box.appendChild(pre(d.attributes,"attributes"));}
+  return box;
+}
+function spanNode(node){
+  var det=el("details","span span-"+node.kind+(node.error?" span-error":""));
+  det.dataset.spanId=node.id; det.dataset.kind=node.kind;
+  var sum=el("summary"); sum.title=node.id;
+  sum.appendChild(el("span","kind",node.kind)); sum.appendChild(el("span","title",node.title));
+  if(node.kind==="tool"){sum.appendChild(el("code","args-inline",show(parsed(node.detail.arguments)).slice(0,120)));}
+  if(node.kind==="model"&&node.detail&&node.detail.output){sum.appendChild(el("span","preview",
+    String(show(node.detail.output)).slice(0,100)));}
+  if(node.error){sum.appendChild(el("span","verdict status-error","error"));}
+  sum.appendChild(duration(node));
+  det.appendChild(sum);
+  var filled=false;
+  var fill=function(){if(filled){return;} filled=true; det.appendChild(spanBody(node));
+    if(node.children.length){var kids=el("div","children"); node.children.forEach(function(c){kids.appendChild(spanNode(c));});
+      det.appendChild(kids);}};
+  // Containers start open so the nesting shows; a model or tool call opens on click.
+  if(node.kind==="agent"||node.children.length){fill(); det.open=true;}
+  det.addEventListener("toggle",fill);
+  return det;
+}
+function scoresTable(scores){
+  var t=el("table","scores"), h=el("tr");
+  ["Metric","Grader","Value","Verdict","Reason / rationale"].forEach(function(c){h.appendChild(el("th",null,c));});
+  t.appendChild(h);
+  scores.forEach(function(s){var tr=el("tr","score");
+    tr.appendChild(el("td",null,s.name)); tr.appendChild(el("td","grader",s.grader));
+    tr.appendChild(el("td","num",s.value===null||s.value===undefined?"–":Number(s.value).toFixed(3)));
+    var v=el("td"); v.appendChild(badge(s.verdict)); tr.appendChild(v);
+    var r=el("td","reason"); r.appendChild(el("div",null,s.error?("grader error: "+s.error):(s.reason||"–")));
+    if(s.judge){r.appendChild(el("div","note","judge "+s.judge));}
+    if(s.metadata){var md=el("details","metadata"); md.appendChild(el("summary",null,"metadata")); md.appendChild(pre(s.metadata));
+      r.appendChild(md);}
+    tr.appendChild(r); t.appendChild(tr);});
+  return t;
+}
+function missDiff(text){
+  var p=el("pre","miss"); String(text).split("\n").forEach(function(line){
+    var t=line.replace(/^\s+/,""), cls=t.indexOf("-")===0?"del":t.indexOf("+")===0?"add":t.indexOf("~")===0?"chg":"";
+    var s=el("span",cls,line+"\n"); p.appendChild(s);}); return p;
+}
+function header(t){
+  var p=el("p","facts");
+  p.appendChild(badge(t.status));
+  p.appendChild(document.createTextNode(" "+t.variant+" · task "+t.task+" · epoch "+t.epoch+" · "+
+    (t.latency===null?"–":Number(t.latency).toFixed(2)+" s")+(t.replayed?" (recorded)":"")+" · "+t.calls+" model calls · "+
+    t.tokens+" tokens · "+money(t.cost, t.unpriced_calls>0)+(t.agents.length?" · "+t.agents.join(" → "):"")));
+  return p;
+}
+function render(t, opts){
+  opts=opts||{};
+  var box=el("div","transcript"); box.dataset.task=t.task; box.dataset.variant=t.variant;
+  if(!opts.noHeader){box.appendChild(header(t));}
+  section(box,"Input",pre(t.input,"input"));
+  if(t.expected!==null&&t.expected!==undefined){section(box,"Expected",pre(t.expected,"expected"));}
+  section(box,"Output",pre(t.output,"output"));
+  if(t.error){
+    var e=t.error, title=e.kind==="cassette_miss"?"Cassette miss":"Task error ("+e.kind+")";
+    section(box,title,e.kind==="cassette_miss"?missDiff(e.message):pre(e.type+": "+e.message,"error"));
+    if(e.traceback){var tb=el("details"); tb.appendChild(el("summary",null,"traceback")); tb.appendChild(pre(e.traceback));
+      box.appendChild(tb);}
+  }
+  section(box,"Graders",scoresTable(t.scores));
+  var tree=el("div","trajectory");
+  t.spans.forEach(function(n){tree.appendChild(spanNode(n));});
+  section(box,"Transcript"+(t.spans_total?" ("+t.spans_total+" spans)":""),tree);
+  if(!t.spans_total){tree.appendChild(el("p","note","no spans were recorded"));}
+  if(t.spans_total>t.spans_shown){box.appendChild(el("p","note","showing "+t.spans_shown+" of "+t.spans_total+" spans"));}
+  if(t.state){section(box,"End state",pre(t.state,"state"));}
+  return box;
+}
+function diffView(diff){
+  var p=el("pre","diff");
+  if(!diff.length){p.textContent="(both outputs are empty)";}
+  diff.forEach(function(d){p.appendChild(el("span",d[0]==="-"?"del":d[0]==="+"?"add":"same",(d[0]==="="?"  ":d[0]+" ")+d[1]+"\n"));});
+  return p;
+}
+function renderPair(pair, labels){
+  labels=labels||[pair.a.variant, pair.b.variant];
+  var box=el("div","pair");
+  var heads=el("div","pair-cols");
+  [pair.a,pair.b].forEach(function(t,i){var c=el("div","pair-col"); c.appendChild(el("h3",null,labels[i])); c.appendChild(header(t));
+    heads.appendChild(c);});
+  box.appendChild(heads);
+  section(box,"Output diff ("+labels[0]+" → "+labels[1]+")",diffView(pair.diff));
+  var g=el("table","pair-graders"), h=el("tr");
+  ["Metric",labels[0],"",labels[1],""].forEach(function(c){h.appendChild(el("th",null,c));}); g.appendChild(h);
+  pair.graders.forEach(function(row){var tr=el("tr");
+    tr.appendChild(el("td",null,row.name));
+    [row.a,row.b].forEach(function(s){var v=el("td"); if(s){v.appendChild(badge(s.verdict));
+        v.appendChild(document.createTextNode(" "+(s.value===null?"":Number(s.value).toFixed(2))));}
+      tr.appendChild(v); tr.appendChild(el("td","reason",s?(s.error||s.reason):"not graded"));});
+    g.appendChild(tr);});
+  section(box,"Graders",g);
+  var st=el("table","pair-steps"), hh=el("tr");
+  [labels[0],labels[1]].forEach(function(c){hh.appendChild(el("th",null,c));}); st.appendChild(hh);
+  pair.steps.forEach(function(row){var tr=el("tr",row[0]&&row[1]?"same":"differs");
+    row.forEach(function(s){var td=el("td",s?"step step-"+s.kind:"gap"); if(s){td.style.paddingLeft=(8+s.depth*16)+"px";
+      td.textContent=s.title+(s.error?"  ✗ "+s.error:"");} tr.appendChild(td);});
+    st.appendChild(tr);});
+  section(box,"Trajectories, aligned",st);
+  var full=el("div","pair-cols");
+  [pair.a,pair.b].forEach(function(t){var c=el("div","pair-col"); c.appendChild(render(t,{noHeader:true})); full.appendChild(c);});
+  section(box,"Full transcripts",full);
+  return box;
+}
+root.HarnessTranscript={render:render, renderPair:renderPair, diffView:diffView, el:el, pre:pre};
+})(window);

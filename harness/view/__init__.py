@@ -1,0 +1,40 @@
+"""``harness view``: browse runs in a local web app — runs, results, transcripts, variants side by side.
+
+A Starlette app served by uvicorn on 127.0.0.1. It reads run folders and never writes to them;
+:mod:`harness.view.app` lists its JSON API. Start it from Python with :func:`serve`, or::
+
+    harness view reports/runs            # opens the browser
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import webbrowser
+from pathlib import Path
+
+__all__ = ["create_app", "serve", "DEFAULT_PORT"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 8765
+
+
+def create_app(runs_dir: str | Path, *, allowed_hosts: list[str] | None = None):  # type: ignore[no-untyped-def]
+    """The viewer app (a Starlette ASGI app) over ``runs_dir``."""
+    from harness.view.app import create_app as _create
+
+    return _create(runs_dir, allowed_hosts=allowed_hosts)
+
+
+def serve(runs_dir: str | Path, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT, open_browser: bool = True) -> None:
+    """Serve the viewer until interrupted (Ctrl-C)."""
+    import uvicorn
+
+    hosts = ["127.0.0.1", "localhost", "[::1]", host]
+    app = create_app(runs_dir, allowed_hosts=hosts if host not in ("0.0.0.0", "::") else ["*"])
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
+    if open_browser:
+        threading.Timer(0.8, webbrowser.open, args=(url,)).start()
+    log.info("harness view on %s (runs from %s)", url, runs_dir)
+    uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -1,0 +1,314 @@
+"""An index over one run's ``results.jsonl``: rows found by byte offset, filtered and paged on the server.
+
+A run can hold 100,000 rows of several kilobytes each, and a run in progress grows while it is
+read. The index therefore never loads the file per request:
+
+* **offsets** of every complete line are found by scanning for newlines (no JSON parsing), so the
+  first page of an unfiltered table reads just the rows it shows;
+* **heads** — the few fields the table filters and sorts on (variant, task, status, scores,
+  cost, a lower-cased search text) — are parsed once per line, on first need, and kept;
+* both grow **incrementally**: a later call reads only the bytes appended since. A rewritten
+  file (a resume repairs ``results.jsonl`` atomically) is noticed by its inode and re-indexed.
+
+A line without its newline is a row still being written (or a torn tail after kill -9): it is
+not shown until complete, and a finished run with one says so in :attr:`RowIndex.problems`.
+A complete line that does not parse is listed there too, never silently skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import mmap
+import os
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from harness.results import ErrorInfo, ResultRow, ScoreRecord, Usage
+from harness.transcript import row_verdict
+
+__all__ = ["RowHead", "RowIndex", "RowQuery", "RowPage", "SORT_KEYS"]
+
+log = logging.getLogger(__name__)
+
+#: The search text keeps this much of an output: enough to find a phrase, bounded in memory
+#: (100k rows x 2 KB = 200 MB at most, and most outputs are far shorter).
+SEARCH_OUTPUT_CHARS = 2000
+SORT_KEYS = ("task", "variant", "epoch", "status", "latency", "cost", "tokens", "line")
+
+
+class _Head(BaseModel):
+    """The fields of a row the table needs; pydantic skips the rest (the trajectory) while parsing."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    variant: str
+    task_id: str
+    epoch: int = 1
+    tags: list[str] = Field(default_factory=list)
+    output: Any = None
+    error: ErrorInfo | None = None
+    scores: list[ScoreRecord] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+    latency_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class RowHead:
+    """One row of the results table: what filters, sorting and the table cells need."""
+
+    line: int
+    offset: int
+    length: int
+    variant: str
+    task: str
+    epoch: int
+    status: str
+    tags: tuple[str, ...]
+    #: metric -> (value, verdict)
+    scores: dict[str, tuple[float | None, str]]
+    latency: float
+    cost: float | None
+    tokens: int
+    calls: int
+    text: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"line": self.line, "variant": self.variant, "task": self.task, "epoch": self.epoch,
+                "status": self.status, "tags": list(self.tags),
+                "scores": {k: {"value": v, "verdict": s} for k, (v, s) in self.scores.items()},
+                "latency": self.latency, "cost": self.cost, "tokens": self.tokens, "calls": self.calls}
+
+
+def _verdict(score: ScoreRecord) -> str:
+    if score.error is not None:
+        return "error"
+    return "n/a" if score.passed is None else "pass" if score.passed else "fail"
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else "" if value is None else str(value)
+
+
+def _head(head: _Head, line: int, offset: int, length: int) -> RowHead:
+    scores = {s.name: (s.value, _verdict(s)) for s in head.scores}
+    search = " ".join([head.task_id, head.variant, " ".join(head.tags), _text(head.output)[:SEARCH_OUTPUT_CHARS],
+                       head.error.message if head.error else "",
+                       *(f"{s.name} {s.reason} {s.error.message if s.error else ''}" for s in head.scores)])
+    return RowHead(line=line, offset=offset, length=length, variant=head.variant, task=head.task_id, epoch=head.epoch,
+                   status=row_verdict(head), tags=tuple(head.tags), scores=scores, latency=head.latency_s,
+                   cost=None if head.usage.unpriced_calls else head.usage.cost_usd,
+                   tokens=head.usage.input_tokens + head.usage.output_tokens, calls=head.usage.model_calls,
+                   text=search.lower())
+
+
+@dataclass(frozen=True)
+class RowQuery:
+    """The results table's filters (the same ones the HTML report offers), sort and page."""
+
+    variant: str = ""
+    grader: str = ""
+    #: pass / fail / error; with ``grader`` set, that grader's verdict
+    status: str = ""
+    tag: str = ""
+    task: str = ""
+    q: str = ""
+    sort: str = ""
+    desc: bool = False
+    offset: int = 0
+    limit: int = 50
+
+    @property
+    def plain(self) -> bool:
+        """No filter and no sort: the page is just lines ``offset..offset+limit`` of the file."""
+        return not (self.variant or self.grader or self.status or self.tag or self.task or self.q or self.sort)
+
+    def matches(self, head: RowHead) -> bool:
+        if self.variant and head.variant != self.variant:
+            return False
+        if self.task and head.task != self.task:
+            return False
+        if self.tag and self.tag not in head.tags:
+            return False
+        if self.grader:
+            score = head.scores.get(self.grader)
+            if score is None or (self.status and score[1] != self.status):
+                return False
+        elif self.status and head.status != self.status:
+            return False
+        return not self.q or self.q.lower() in head.text
+
+    def sort_key(self) -> Any:
+        if self.sort.startswith("score:"):
+            name = self.sort[6:]
+
+            def by_score(h: RowHead) -> tuple[bool, float]:
+                value = h.scores.get(name, (None, ""))[0]
+                return (value is None, value if value is not None else 0.0)
+
+            return by_score
+        column = {"task": "task", "variant": "variant", "epoch": "epoch", "status": "status", "latency": "latency",
+                  "tokens": "tokens", "line": "line"}.get(self.sort)
+        if self.sort == "cost":
+            return lambda h: (h.cost is None, h.cost or 0.0)
+        if column is None:
+            raise ValueError(f"unknown sort key {self.sort!r}: use one of {', '.join(SORT_KEYS)} or score:<metric>")
+        return lambda h: getattr(h, column)
+
+
+@dataclass
+class RowPage:
+    total_rows: int
+    matched: int
+    offset: int
+    rows: list[RowHead]
+
+
+@dataclass
+class RowIndex:
+    """The index of one ``results.jsonl`` (see the module docstring). Thread-safe."""
+
+    path: Path
+    offsets: list[tuple[int, int]] = field(default_factory=list)
+    heads: list[RowHead] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    pending_bytes: int = 0
+    _end: int = 0
+    _inode: int | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _bad: set[int] = field(default_factory=set, repr=False)
+
+    # -- offsets -----------------------------------------------------------------------------
+    def refresh(self) -> int:
+        """Index lines appended since the last call; returns how many complete rows there are."""
+        with self._lock:
+            try:
+                stat = self.path.stat()
+            except FileNotFoundError:
+                return 0
+            if self._inode is not None and (stat.st_ino != self._inode or stat.st_size < self._end):
+                log.info("%s was rewritten; indexing it again", self.path)
+                self.offsets.clear()
+                self.heads.clear()
+                self.problems.clear()
+                self._bad.clear()
+                self._end = 0
+            self._inode = stat.st_ino
+            if stat.st_size > self._end:
+                self._scan(stat.st_size)
+            return len(self.offsets)
+
+    def _scan(self, size: int) -> None:
+        # mmap + find: a newline scan in C, no per-line Python objects until a row is needed
+        # (100k rows index in well under a second: bench/view_rows.py).
+        with self.path.open("rb") as handle, mmap.mmap(handle.fileno(), size, access=mmap.ACCESS_READ) as data:
+            start = self._end
+            while True:
+                newline = data.find(b"\n", start)
+                if newline < 0:
+                    break
+                if newline > start:  # blank lines are not rows
+                    self.offsets.append((start, newline - start))
+                start = newline + 1
+            self._end = start
+            self.pending_bytes = size - start
+
+    # -- rows --------------------------------------------------------------------------------
+    def _read(self, offset: int, length: int) -> bytes:
+        with self.path.open("rb") as handle:
+            handle.seek(offset)
+            return handle.read(length)
+
+    def row(self, line: int) -> ResultRow:
+        """The full row on (0-based) line ``line``."""
+        with self._lock:
+            offset, length = self.offsets[line]
+        try:
+            return ResultRow.model_validate_json(self._read(offset, length))
+        except ValidationError as exc:
+            raise ValueError(f"{self.path}:{line + 1}: not a result row ({exc.errors()[0]['msg']})") from exc
+
+    def _parse_heads(self) -> None:
+        """Parse the heads of lines not parsed yet (under the lock)."""
+        if len(self.heads) + len(self._bad) >= len(self.offsets):
+            return
+        done = len(self.heads) + len(self._bad)
+        first = self.offsets[done][0]
+        last_offset, last_length = self.offsets[-1]
+        with self.path.open("rb") as handle:
+            handle.seek(first)
+            block = handle.read(last_offset + last_length - first)
+        for line in range(done, len(self.offsets)):
+            offset, length = self.offsets[line]
+            raw = block[offset - first: offset - first + length]
+            try:
+                self.heads.append(_head(_Head.model_validate_json(raw), line, offset, length))
+            except ValidationError as exc:
+                self._bad.add(line)
+                self.problems.append(f"{self.path.name}:{line + 1}: not a result row ({exc.errors()[0]['msg']}); "
+                                     "it is left out of every table and count")
+
+    def all_heads(self) -> list[RowHead]:
+        """Every complete row's head (parsing what is new)."""
+        self.refresh()
+        with self._lock:
+            self._parse_heads()
+            return list(self.heads)
+
+    def heads_at(self, lines: Iterable[int]) -> list[RowHead]:
+        """Heads of some lines only (the first page of a big run), without parsing the others."""
+        out = []
+        with self._lock:
+            for line in lines:
+                if line < len(self.heads):
+                    out.append(self.heads[line] if self.heads[line].line == line else self._one(line))
+                else:
+                    out.append(self._one(line))
+        return [h for h in out if h is not None]
+
+    def _one(self, line: int) -> RowHead | None:
+        offset, length = self.offsets[line]
+        try:
+            return _head(_Head.model_validate_json(self._read(offset, length)), line, offset, length)
+        except ValidationError:
+            return None
+
+    def page(self, query: RowQuery) -> RowPage:
+        total = self.refresh()
+        if query.plain and not self._bad:
+            # The unfiltered table of a 100k-row run parses only the rows on the page.
+            lines = range(query.offset, min(total, query.offset + query.limit))
+            return RowPage(total_rows=total, matched=total, offset=query.offset, rows=self.heads_at(lines))
+        heads = self.all_heads()
+        matched = [h for h in heads if query.matches(h)]
+        if query.sort:
+            matched.sort(key=query.sort_key(), reverse=query.desc)
+        return RowPage(total_rows=len(heads), matched=len(matched), offset=query.offset,
+                       rows=matched[query.offset:query.offset + query.limit])
+
+    def find(self, variant: str, task: str, epoch: int) -> int | None:
+        """The line of (variant, task, epoch): the last one, as a resumed run keeps the latest row."""
+        found = None
+        for head in self.all_heads():
+            if head.variant == variant and head.task == task and head.epoch == epoch:
+                found = head.line
+        return found
+
+    def tasks_of(self, heads: Sequence[RowHead]) -> list[str]:
+        seen: dict[str, None] = {}
+        for head in heads:
+            seen.setdefault(head.task, None)
+        return list(seen)
+
+
+def file_signature(path: Path) -> tuple[int, int, int]:
+    """(inode, size, mtime_ns): changes whenever a row is appended or the file is rewritten."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return (0, 0, 0)
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns)

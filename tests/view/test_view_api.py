@@ -1,0 +1,191 @@
+"""The viewer's JSON API over 127.0.0.1, on a real replayed run: what it says, and what it refuses."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+
+from harness.gate import evaluate_gates
+from harness.report.data import load_run_data, row_status
+from harness.report.summary import analyse
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()}
+
+
+def test_runs_lists_run_ids_newest_first_with_their_state(viewer: Any, support_run: Path) -> None:
+    body = viewer.get("/api/runs").json()
+    assert body["run_ids"] == sorted(body["run_ids"], reverse=True)
+    assert support_run.name in body["run_ids"]
+    state = next(r for r in body["runs"] if r["run_id"] == support_run.name)
+    assert state["suite"] == "support" and state["status"] == "complete"
+    assert state["variants"] == ["triage@v1", "triage@v2", "generalist@v1", "manager@v1"]
+    assert state["rows"] == state["expected_rows"] == 64
+
+
+def test_summary_and_gates_are_the_ones_report_and_gate_compute(viewer: Any, support_run: Path) -> None:
+    body = viewer.get(f"/api/runs/{support_run.name}/summary").json()
+    data = load_run_data(support_run)
+    summary = analyse(data).summary
+    board = {(r["variant"], r["metric"]): r["mean"]["estimate"] for r in body["summary"]["leaderboard"]}
+    assert board == {(r.variant, r.metric): pytest.approx(r.mean.estimate) for r in summary.leaderboard}
+    labels = [(c["candidate"], c["metric"], c["result"]["label"]) for c in body["summary"]["comparisons"]]
+    assert labels == [(c.candidate, c.metric, c.result.label) for c in summary.comparisons]
+    gates = evaluate_gates(data)
+    assert body["gates"]["exit_code"] == int(gates.exit_code)
+    assert [r["status"] for r in body["gates"]["results"]] == [r.status for r in gates.results]
+
+
+def test_rows_filter_page_and_sort_on_the_server(viewer: Any, support_run: Path) -> None:
+    rows = list(load_run_data(support_run).rows)
+    failing = [r for r in rows if row_status(r) == "fail"]
+    base = f"/api/runs/{support_run.name}/rows"
+
+    first = viewer.get(base, params={"limit": 10}).json()
+    assert (first["total_rows"], first["matched"], len(first["rows"])) == (64, 64, 10)
+    assert [r["line"] for r in first["rows"]] == list(range(10))
+
+    fails = viewer.get(base, params={"status": "fail", "limit": 500}).json()
+    assert fails["matched"] == len(failing)
+    assert {(r["variant"], r["task"]) for r in fails["rows"]} == {(r.variant, r.task_id) for r in failing}
+
+    second = viewer.get(base, params={"status": "fail", "limit": 5, "offset": 5}).json()
+    assert second["rows"] == fails["rows"][5:10]
+
+    graded = viewer.get(base, params={"grader": "facts", "status": "pass", "variant": "triage@v2"}).json()
+    expected = [r for r in rows if r.variant == "triage@v2" and any(s.name == "facts" and s.passed for s in r.scores)]
+    assert graded["matched"] == len(expected)
+
+    by_latency = viewer.get(base, params={"sort": "latency", "desc": "1", "limit": 500}).json()["rows"]
+    assert [r["latency"] for r in by_latency] == sorted((r.latency_s for r in rows), reverse=True)
+
+    task = rows[3].task_id
+    found = viewer.get(base, params={"q": task.upper()}).json()
+    assert found["matched"] >= 4 and all(task in (r["task"], r["variant"]) or True for r in found["rows"])
+
+
+def test_bad_row_queries_are_400_with_the_accepted_values(viewer: Any, support_run: Path) -> None:
+    base = f"/api/runs/{support_run.name}/rows"
+    assert "pass, fail or error" in viewer.get(base, params={"status": "maybe"}).json()["error"]
+    assert "from 1 to 500" in viewer.get(base, params={"limit": "100000"}).json()["error"]
+    assert viewer.get(base, params={"sort": "colour"}).status_code == 400
+
+
+def test_a_row_is_its_full_transcript(viewer: Any, support_run: Path) -> None:
+    rows = list(load_run_data(support_run).rows)
+    line = next(i for i, r in enumerate(rows) if r.trajectory.tool_calls and r.trajectory.handoffs)
+    t = viewer.get(f"/api/runs/{support_run.name}/rows/{line}").json()
+    assert (t["task"], t["variant"], t["line"]) == (rows[line].task_id, rows[line].variant, line)
+
+    def walk(nodes: list[dict]) -> list[dict]:
+        return [n for node in nodes for n in [node, *walk(node["children"])]]
+
+    spans = walk(t["spans"])
+    model = next(s for s in spans if s["kind"] == "model")
+    assert model["title"].startswith(f"{model['agent']} · model call 1")
+    assert model["detail"]["messages"][0]["role"] in ("system", "developer")
+    assert model["detail"]["messages"][-1]["role"] in ("user", "tool", "assistant")
+    tool = next(s for s in spans if s["kind"] == "tool")
+    assert tool["detail"]["arguments"] is not None and tool["agent"]
+    agents = [s for s in spans if s["kind"] == "agent"]
+    assert any(a["detail"]["tools"] or a["detail"]["handoffs"] for a in agents), "agents lost their tools/handoffs"
+    assert all(s["dur"] is not None for s in spans if s["kind"] == "model"), "replayed model calls keep recorded times"
+    assert {s["name"] for s in t["scores"]} == {s.name for s in rows[line].scores}
+    assert viewer.get(f"/api/runs/{support_run.name}/rows/{len(rows)}").status_code == 404
+
+
+def test_side_by_side_and_matrix(viewer: Any, support_run: Path) -> None:
+    pair = viewer.get(f"/api/runs/{support_run.name}/compare",
+                      params={"task": "st-002", "a": "triage@v1", "b": "triage@v2"}).json()
+    assert (pair["a"]["variant"], pair["b"]["variant"]) == ("triage@v1", "triage@v2")
+    assert pair["a"]["task"] == pair["b"]["task"] == "st-002"
+    assert {g["name"] for g in pair["graders"]} == {s["name"] for s in pair["a"]["scores"]}
+    assert pair["steps"] and all(len(step) == 2 for step in pair["steps"])
+    if pair["a"]["output"] != pair["b"]["output"]:
+        assert any(op != "=" for op, _ in pair["diff"])
+
+    missing = viewer.get(f"/api/runs/{support_run.name}/compare", params={"task": "nope", "a": "triage@v1", "b": "x"})
+    assert missing.status_code == 404
+
+    matrix = viewer.get(f"/api/runs/{support_run.name}/matrix").json()
+    assert matrix["variants"] == ["triage@v1", "triage@v2", "generalist@v1", "manager@v1"]
+    assert len(matrix["tasks"]) == 16
+    cells = [c for t in matrix["tasks"] for cs in t["cells"].values() for c in cs]
+    assert len(cells) == 64 and {c["status"] for c in cells} <= {"pass", "fail", "error"}
+
+
+@pytest.mark.parametrize("path", [
+    "/api/runs/..", "/api/runs/%2E%2E", "/api/runs/..%2F..%2Fetc", "/api/runs/%2Fetc%2Fpasswd/rows",
+    "/api/runs/nope/summary", "/assets/..%2Fapp.py", "/assets/rows.py",
+])
+def test_paths_outside_the_runs_folder_are_refused(viewer: Any, path: str) -> None:
+    response = viewer.get(path)
+    assert response.status_code == 404
+    assert "root:" not in response.text
+
+
+def test_the_viewer_never_writes_and_takes_only_get(viewer: Any, support_run: Path) -> None:
+    before = _snapshot(viewer.runs)
+    for path in ["/api/runs", f"/api/runs/{support_run.name}/summary", f"/api/runs/{support_run.name}/rows?status=fail",
+                 f"/api/runs/{support_run.name}/rows/0", f"/api/runs/{support_run.name}/matrix", "/"]:
+        assert viewer.get(path).status_code == 200
+    assert httpx2.post(viewer.url + f"/api/runs/{support_run.name}/rows", timeout=10).status_code == 405
+    assert httpx2.delete(viewer.url + f"/api/runs/{support_run.name}", timeout=10).status_code == 405
+    assert _snapshot(viewer.runs) == before
+
+
+def test_requests_for_another_host_name_are_refused(viewer: Any) -> None:
+    """A page on evil.example that rebinds its name to 127.0.0.1 cannot read the runs."""
+    assert viewer.get("/api/runs", headers={"Host": "evil.example"}).status_code == 400
+
+
+def test_a_run_being_written_is_read_as_it_grows(viewer: Any, grow: Callable[..., Any]) -> None:
+    live = grow()
+    run = f"/api/runs/{live.manifest.run_id}"
+    assert viewer.get(run).json()["status"] == "running"
+    seen = []
+    for _ in range(4):
+        live.write(10)
+        seen.append(viewer.get(run + "/rows", params={"status": "fail", "limit": 500}).json()["total_rows"])
+    assert seen == [10, 20, 30, 40]
+    live.write_half()
+    state = viewer.get(run).json()
+    assert state["rows"] == 40 and not state["problems"], "a row in the middle of being written is not shown"
+    live.write_other_half()
+    assert viewer.get(run + "/rows").json()["total_rows"] == 41
+    assert viewer.get(run + "/rows/40").json()["task"] == live.rows[40].task_id
+    live.write(100)
+    live.finish()
+    state = viewer.get(run).json()
+    assert (state["status"], state["rows"]) == ("complete", 64)
+    assert viewer.get(run + "/summary").json()["summary"]["run"]["status"] == "complete"
+
+
+def test_a_torn_last_line_in_a_finished_run_is_shown_as_damage(viewer: Any, grow: Callable[..., Any]) -> None:
+    live = grow("29990101T000001Z-support-torn")
+    live.write(5)
+    live.write_half()
+    live.finish()
+    state = viewer.get(f"/api/runs/{live.manifest.run_id}").json()
+    assert state["status"] == "damaged" and state["rows"] == 5
+    assert any("torn" in p for p in state["problems"])
+
+
+def test_a_rewritten_results_file_is_indexed_again(viewer: Any, grow: Callable[..., Any]) -> None:
+    """A resume rewrites results.jsonl atomically (a new inode): the index starts over."""
+    live = grow("29990101T000002Z-support-resumed")
+    live.write(20)
+    assert viewer.get(f"/api/runs/{live.manifest.run_id}/rows").json()["total_rows"] == 20
+    path = live.folder.results_path
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)[:7]
+    tmp = path.with_name("rewrite.tmp")
+    tmp.write_text("".join(lines), encoding="utf-8")
+    os.replace(tmp, path)
+    body = viewer.get(f"/api/runs/{live.manifest.run_id}/rows", params={"limit": 500}).json()
+    assert body["total_rows"] == 7 and [r["line"] for r in body["rows"]] == list(range(7))
