@@ -35,7 +35,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from enum import IntEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
@@ -44,6 +44,9 @@ from harness import stats
 from harness.report.data import TASK_RATES, RunData, load_run_data
 from harness.results import RunFolderError
 from harness.stats import Interval, PairedComparison
+
+if TYPE_CHECKING:
+    from harness.suite import Suite
 
 __all__ = [
     "ExitCode",
@@ -57,6 +60,7 @@ __all__ = [
     "evaluate_gates",
     "promote_baseline",
     "parse_gates",
+    "check_suite_gates",
     "DEFAULT_MAX_ERROR_RATE",
 ]
 
@@ -136,6 +140,9 @@ class Gate:
     def metric(metric: str, op: Op, threshold: float, *, variant: str | None = None,
                name: str | None = None) -> MetricGate:
         """``Gate.metric("accuracy", ">=", 0.8, variant="triage@v2")``."""
+        if op not in OPS:
+            raise GateConfigError(f"Gate.metric({metric!r}, {op!r}, …): the operator must be one of "
+                                  f"{', '.join(OPS)}")
         return MetricGate(metric=metric, op=op, threshold=threshold, variant=variant, name=name)
 
     @staticmethod
@@ -162,6 +169,49 @@ class Gate:
 
 def parse_gates(items: Iterable[Any]) -> list[MetricGate | NoRegressionGate]:
     return [Gate.parse(item) for item in items]
+
+
+def check_suite_gates(suite: Suite) -> None:
+    """Refuse a suite whose gates could never be evaluated, before anything runs.
+
+    Unknown metrics, a no-regression gate on a metric with no per-task value, ``judge_kappa``
+    without calibration sets, unknown variants: every one is a :class:`GateConfigError` raised
+    when the suite loads (``harness run`` exits 2, pytest reports a collection error), listed
+    together, instead of a configuration error after the whole run.
+    """
+    from harness.graders.base import metric_name
+
+    scores = {metric_name(g) for g in suite.graders}
+    problems = [f"{where}: {problem}" for where, problem in _gate_problems(
+        suite.gates, scores=scores, variants=suite.variant_names, calibrated=set(suite.calibration))]
+    if problems:
+        raise GateConfigError(f"suite '{suite.name}' declares gates that cannot be evaluated:\n"
+                              + "\n".join(f"  {p}" for p in problems))
+
+
+def _gate_problems(gates: Iterable[Any], *, scores: set[str], variants: Sequence[str],
+                   calibrated: set[str]) -> Iterable[tuple[str, str]]:
+    known = sorted(scores | BUILTIN)
+    paired = sorted(scores | PAIRED_BUILTIN)
+    for index, item in enumerate(gates, start=1):
+        try:
+            spec = Gate.parse(item)
+        except ValidationError as exc:
+            yield f"gate {index}", (f"not a gate ({'; '.join(e['msg'] for e in exc.errors())}); declare gates "
+                                    "with Gate.metric(...) or Gate.no_regression(...)")
+            continue
+        where = spec.describe()
+        if spec.metric not in scores | BUILTIN:
+            yield where, f"unknown metric '{spec.metric}' (the suite's: {', '.join(known)})"
+        elif isinstance(spec, NoRegressionGate) and spec.metric not in scores | PAIRED_BUILTIN:
+            yield where, (f"'{spec.metric}' has no per-task value to compare task by task (those that do: "
+                          f"{', '.join(paired)}); hold it to a threshold with Gate.metric instead")
+        elif spec.metric in RUN_LEVEL and not calibrated:
+            yield where, (f"'{spec.metric}' comes from judge calibration, and the suite declares no calibration "
+                          "sets (Suite(calibration={...}))")
+        for label, variant in (("variant", spec.variant), ("baseline_variant", getattr(spec, "baseline_variant", None))):
+            if variant is not None and variant not in variants:
+                yield where, f"{label} '{variant}' is not one of the suite's variants ({', '.join(variants)})"
 
 
 class GateResult(BaseModel):
@@ -209,8 +259,8 @@ class GateReport(BaseModel):
         return [r for r in self.results if r.status != "pass"]
 
     def messages(self) -> list[str]:
-        """One line per problem and per failed gate, for a terminal or a CI log."""
-        return [*self.problems, *(r.message for r in self.failures)]
+        """One line per problem and per failed gate (each said once), for a terminal or a CI log."""
+        return list(dict.fromkeys([*self.problems, *(r.message for r in self.failures)]))
 
 
 def _fmt(value: float | None) -> str:
@@ -312,7 +362,9 @@ def _evaluate_metric(gate: MetricGate, data: RunData, variant: str | None) -> Ga
 
 
 def _paired_values(data: RunData, variant: str, metric: str) -> dict[str, float]:
-    if metric in data.score_names or metric in TASK_RATES:
+    declared = {str(g.get("name")) for g in data.manifest.graders}
+    # A declared grader with no scores (it errored on every task) is per-task all the same: no values.
+    if metric in data.score_names or metric in TASK_RATES or metric in declared:
         return data.task_values(variant, metric)
     column = {"cost_per_task_usd": "cost_usd", "tokens_per_task": "tokens", "latency_s": "latency_s"}.get(metric)
     if column is None:
@@ -326,6 +378,13 @@ def _evaluate_regression(gate: NoRegressionGate, base: RunData, base_variant: st
                          data: RunData, variant: str) -> GateResult:
     before = _paired_values(base, base_variant, gate.metric)
     after = _paired_values(data, variant, gate.metric)
+    if not set(before) & set(after):  # nothing to compare is never a pass
+        side, run = (variant, data) if not after else (base_variant, base)
+        why = (f"no task of {side} has a value for '{gate.metric}' ({run.grader_errors(side, gate.metric)} grader errors)"
+               if not (after and before) else "the two sides share no task with a value")
+        message = f"FAIL {gate.describe()} [{variant} vs {base_label}]: nothing to compare: {why}"
+        return GateResult(gate=gate.describe(), kind="no_regression", metric=gate.metric, variant=variant,
+                          status="fail", baseline=base_label, tolerance=gate.tolerance, message=message)
     result = stats.paired_compare(before, after, alpha=gate.alpha)
     lower_better = gate.metric in LOWER_IS_BETTER
     harm = result.diff if lower_better else -result.diff
@@ -355,7 +414,7 @@ def _load_baseline(path: str | Path, cache: dict[str, RunData]) -> RunData:
     key = str(path)
     if key not in cache:
         if not (Path(path) / "run.json").is_file():
-            raise GateConfigError(f"baseline {path} not found (no run.json); create it with promote_baseline()")
+            raise GateConfigError(f"baseline {path} not found (no run.json); create it from a good run with: harness baseline update <run> --dest {path}")
         try:
             cache[key] = load_run_data(path)
         except (RunFolderError, ValueError) as exc:

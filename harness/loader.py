@@ -14,7 +14,7 @@ from types import ModuleType
 
 from harness.suite import Suite, SuiteError
 
-__all__ = ["load_suites", "suites_in_module", "find_suite"]
+__all__ = ["load_suites", "suites_in_module", "find_suite", "check_gates"]
 
 
 def _module_name(path: Path) -> str:
@@ -40,7 +40,11 @@ def _import(path: Path) -> ModuleType:
 
 
 def suites_in_module(module: ModuleType, path: Path | None = None) -> list[Suite]:
-    """The suites a module defines at top level, in definition order, tagged with their file."""
+    """The suites a module defines at top level, in definition order, tagged with their file.
+
+    Each suite's gates are checked here (:func:`harness.gate.check_suite_gates`), so a gate
+    that could never be evaluated stops ``harness run`` and pytest before any task runs.
+    """
     found = []
     for value in vars(module).values():
         if isinstance(value, Suite) and value not in found:
@@ -48,7 +52,17 @@ def suites_in_module(module: ModuleType, path: Path | None = None) -> list[Suite
                 value.root = value.root or path.resolve().parent
                 value.metadata.setdefault("file", str(path))
             found.append(value)
+    for suite in found:
+        check_gates(suite)
     return found
+
+
+def check_gates(suite: Suite) -> None:
+    """The suite's gates, checked against its graders and variants (``GateConfigError``)."""
+    if suite.gates:
+        from harness.gate import check_suite_gates  # a suite with gates imported harness.gate already
+
+        check_suite_gates(suite)
 
 
 def load_suites(path: str | Path) -> list[Suite]:

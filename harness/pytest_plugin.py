@@ -231,7 +231,10 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
     if not isinstance(obj, Suite) or not isinstance(collector, pytest.Module):
         return None
     if _MODULE_SUITES not in collector.stash:  # tags each suite with its file (relative datasets resolve there)
-        collector.stash[_MODULE_SUITES] = suites_in_module(collector.obj, collector.path)
+        try:
+            collector.stash[_MODULE_SUITES] = suites_in_module(collector.obj, collector.path)
+        except ValueError as exc:  # GateConfigError: a gate that could never be evaluated
+            raise collector.CollectError(str(exc)) from None
     seen = collector.session.stash.setdefault(_SEEN_SUITES, set())
     if id(obj) in seen:
         return []

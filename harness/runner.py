@@ -35,7 +35,8 @@ from harness.cassette.miss import CassetteMiss
 from harness.context import RequestContext, scope_extras
 from harness.dataset import Dataset, Task
 from harness.flow import FlowContext, run_flow
-from harness.graders.base import Attempt, jsonable_params
+from harness.graders.base import Attempt, jsonable_params, metric_name
+from harness.loader import check_gates
 from harness.results import (
     ErrorInfo,
     ResultRow,
@@ -193,10 +194,6 @@ def _error_info(exc: BaseException) -> ErrorInfo:
     trace_text = "".join(traceback.format_exception(exc, limit=-8))
     return ErrorInfo(kind=kind, type=type(exc).__name__, message=str(exc) or type(exc).__name__,
                      traceback=trace_text[-4000:])
-
-
-def metric_name(grader: Any) -> str:
-    return getattr(grader, "alias", None) or getattr(grader, "id", None) or getattr(grader, "name", "grader")
 
 
 async def grade(graders: Sequence[Any], attempt: Attempt) -> list[ScoreRecord]:
@@ -428,6 +425,7 @@ async def run_suite(suite: Suite, options: RunOptions | None = None) -> RunResul
     """Run a suite and return its run folder. Safe to interrupt; resume with ``options.resume``."""
     options = options or RunOptions()
     options.check()  # before anything is created: a bad setting leaves no run folder behind
+    check_gates(suite)  # likewise a gate that could never be evaluated
     options.runtime.record_mode = options.record_mode
     if options.runtime.backend is None and suite.backend is not None:
         options.runtime.backend = suite.backend

@@ -34,7 +34,7 @@ from pydantic import BaseModel, Field, field_validator
 from harness.dataset import Task
 from harness.trace import Trajectory
 
-__all__ = ["Score", "Attempt", "Grader", "grader", "GraderConfigError", "as_score"]
+__all__ = ["Score", "Attempt", "Grader", "grader", "GraderConfigError", "as_score", "metric_name"]
 
 
 class GraderConfigError(ValueError):
@@ -182,6 +182,11 @@ class BaseGrader:
 
     def __repr__(self) -> str:
         return f"<grader {self.id}>"
+
+
+def metric_name(grader: Any) -> str:
+    """The score name a grader's results carry (and gates name): its alias, else its id."""
+    return getattr(grader, "alias", None) or getattr(grader, "id", None) or getattr(grader, "name", "grader")
 
 
 def as_score(result: Any) -> Score:

@@ -47,7 +47,7 @@ ok = Suite(name="ok", dataset=DATA, variants=variants("ask@v1", "ask@v2"), grade
 bad = Suite(name="bad", dataset=DATA, variants=variants("ask@v1"), graders=ECHO,
             gates=[Gate.metric("echo", ">=", 0.9)])
 misconfigured = Suite(name="misconfigured", dataset=DATA, variants=variants("ask@v1"), graders=ECHO,
-                      gates=[Gate.metric("no_such_metric", ">=", 1)])
+                      gates=[Gate.no_regression("echo", baseline="reports/no-such-baseline")])
 broken = Suite(name="broken", dataset=DATA, variants=variants("ask@v1", flow=ask_but_fail_every_third),
                graders=ECHO, gates=[Gate.metric("echo", ">=", 0.5)])
 '''
@@ -73,7 +73,11 @@ class Result:
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """``evals/test_demo.py`` (suites ok, bad, misconfigured, broken) over a 9-task dataset; cwd."""
+    """``evals/test_demo.py`` (suites ok, bad, misconfigured, broken) over a 9-task dataset; cwd.
+
+    ``misconfigured`` names a baseline folder that does not exist: a configuration error only a
+    run's gates can find (gates that could never be evaluated stop the suite from loading).
+    """
     (tmp_path / "evals").mkdir()
     (tmp_path / "datasets").mkdir()
     (tmp_path / "evals" / "test_demo.py").write_text(SUITES)

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
 from harness.gate import (
     ExitCode,
@@ -16,12 +15,14 @@ from harness.gate import (
     GateReport,
     MetricGate,
     NoRegressionGate,
+    check_suite_gates,
     evaluate_gates,
     promote_baseline,
 )
 from harness.report.data import load_run_data
 from harness.report.synthetic import VariantSpec
 from harness.results import RunFolder
+from harness.suite import Suite, Variant
 
 
 def test_exit_codes_are_stable_numbers() -> None:
@@ -44,7 +45,7 @@ def test_gate_specs_round_trip_through_run_json(two_variant_run: Path) -> None:
 
 
 def test_a_bad_operator_is_rejected_where_the_gate_is_declared() -> None:
-    with pytest.raises(ValidationError):
+    with pytest.raises(GateConfigError, match=r"Gate.metric\('accuracy', '=>', …\): the operator must be one of >="):
         Gate.metric("accuracy", "=>", 0.8)  # type: ignore[arg-type]
     with pytest.raises(GateConfigError):
         Gate.no_regression("accuracy", baseline="reports/baseline", baseline_variant="v1")
@@ -272,3 +273,64 @@ def test_gate_report_is_json_serialisable(two_variant_run: Path) -> None:
     report = evaluate_gates(two_variant_run, [Gate.metric("accuracy", ">=", 0.8), Gate.no_regression("accuracy")])
     again = GateReport.model_validate_json(report.model_dump_json())
     assert again.exit_code == report.exit_code and len(again.results) == len(report.results)
+
+
+# -- gates checked when the suite loads -----------------------------------------------------------
+
+def _suite(*gates: object, calibration: dict[str, str] | None = None) -> Suite:
+    from harness.graders import contains
+
+    return Suite(name="s", dataset="d.jsonl", variants=[Variant("triage@v1", flow=str), Variant("triage@v2", flow=str)],
+                 graders=[contains(from_expected="answer").named("accuracy")], gates=list(gates),
+                 calibration=calibration or {})
+
+
+@pytest.mark.parametrize(("gate", "needle"), [
+    (Gate.metric("acuracy", ">=", 0.8), "acuracy >= 0.8: unknown metric 'acuracy' (the suite's: accuracy, "),
+    (Gate.no_regression("p95_latency_s"), "'p95_latency_s' has no per-task value to compare task by task"),
+    (Gate.metric("judge_kappa", ">=", 0.6), "the suite declares no calibration sets"),
+    (Gate.metric("accuracy", ">=", 0.8, variant="triage@v9"), "variant 'triage@v9' is not one of the suite's variants"),
+    (Gate.no_regression("accuracy", baseline_variant="v0"), "baseline_variant 'v0' is not one of the suite's"),
+    ({"kind": "metric", "metric": "accuracy", "op": "~", "threshold": 1}, "gate 1: not a gate"),
+])
+def test_a_gate_that_could_never_be_evaluated_is_refused_when_the_suite_loads(gate: object, needle: str) -> None:
+    with pytest.raises(GateConfigError) as info:
+        check_suite_gates(_suite(gate))
+    assert needle in str(info.value)
+    assert str(info.value).startswith("suite 's' declares gates that cannot be evaluated:")
+
+
+def test_every_bad_gate_is_listed_once_and_good_gates_pass() -> None:
+    check_suite_gates(_suite(Gate.metric("accuracy", ">=", 0.8), Gate.no_regression("accuracy"),
+                             Gate.metric("p95_latency_s", "<=", 5), Gate.metric("pass_rate", ">=", 0.5)))
+    with pytest.raises(GateConfigError) as info:
+        check_suite_gates(_suite(Gate.metric("nope", ">=", 1), Gate.metric("nada", ">=", 1)))
+    assert str(info.value).count("unknown metric") == 2
+
+
+def test_run_suite_refuses_bad_gates_before_a_run_folder_exists(make_suite, run, tmp_path: Path) -> None:
+    suite = make_suite(n=2, gates=[Gate.metric("no_such_metric", ">=", 1)])
+    with pytest.raises(GateConfigError, match="unknown metric 'no_such_metric'"):
+        run(suite)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_per_task_score_that_errored_everywhere_fails_its_no_regression_gate(new_run: Callable[..., Path]) -> None:
+    folder = new_run([VariantSpec("triage@v1", accuracy=0.9), VariantSpec("triage@v2", grader_error_rate=1.0)],
+                     n_tasks=20, baseline_variant="triage@v1")
+    report = evaluate_gates(folder, [Gate.no_regression("helpfulness")])  # the judge errored on every task
+    (result,) = report.results
+    assert result.status == "fail", result.message
+    assert "no task of triage@v2 has a value for 'helpfulness' (20 grader errors)" in result.message
+    assert "only per-task" not in result.message
+
+
+def test_a_missing_baseline_says_how_to_make_one(two_variant_run: Path) -> None:
+    report = evaluate_gates(two_variant_run, [Gate.no_regression("accuracy", baseline="reports/baseline")])
+    assert any("create it from a good run with: harness baseline update <run> --dest reports/baseline" in p
+               for p in report.problems), report.problems
+
+
+def test_a_configuration_error_is_said_once(two_variant_run: Path) -> None:
+    report = evaluate_gates(two_variant_run, [Gate.metric("acuracy", ">=", 0.8, variant="triage@v1")])
+    assert len(report.messages()) == 1, report.messages()
