@@ -137,7 +137,8 @@ def _print_markdown(path: Path) -> None:
 def run(
     suite_file: Annotated[Path, typer.Argument(help="A suite file, e.g. evals/test_support.py.")],
     suite: Annotated[str | None, typer.Option("--suite", help="Suite name, when the file has several.")] = None,
-    variant: Annotated[list[str] | None, typer.Option("--variant", help="Run only these variants.")] = None,
+    variant: Annotated[list[str] | None, typer.Option("--variant", help="Run only these variants: "
+                                                      "`--variant a@v1 b@v2`.")] = None,
     record_mode: Annotated[RecordMode, typer.Option("--record-mode", help="none | once | rewrite | off")] = RecordMode.NONE,
     epochs: Annotated[int | None, typer.Option(help="Samples per task and variant.")] = None,
     concurrency: Annotated[int, typer.Option(help="Units of work in flight at once.")] = 8,
@@ -146,8 +147,9 @@ def run(
     limit: Annotated[int | None, typer.Option(help="Only the first N selected tasks.")] = None,
     sample: Annotated[int | None, typer.Option(help="A deterministic sample of N tasks.")] = None,
     seed: Annotated[int, typer.Option(help="Seed for --sample.")] = 0,
-    tag: Annotated[list[str] | None, typer.Option("--tag", help="Only tasks with this tag (e.g. dev).")] = None,
-    ids: Annotated[list[str] | None, typer.Option("--ids", help="Only these task ids.")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="Only tasks with one of these tags: "
+                                                  "`--tag dev smoke`.")] = None,
+    ids: Annotated[list[str] | None, typer.Option("--ids", help="Only these task ids: `--ids t1 t2 t3`.")] = None,
     all_tasks: Annotated[bool, typer.Option("--all-tasks", help="Ignore the suite's own task selection.")] = False,
     max_cost: Annotated[float | None, typer.Option("--max-cost", help="Stop scheduling past this USD.")] = None,
     max_tokens: Annotated[int | None, typer.Option("--max-tokens", help="Stop scheduling past these tokens.")] = None,
@@ -166,7 +168,10 @@ def run(
 ) -> None:
     """Run a suite into a run folder, then write its report.
 
-    Example: `harness run evals/test_support.py --variant triage@v2 --record-mode once --concurrency 4`
+    `--variant`, `--ids` and `--tag` take several values each, up to the next option or the
+    suite file (`--ids t1 t2`, or `--ids t1 --ids t2`).
+
+    Example: `harness run evals/test_support.py --variant triage@v1 triage@v2 --record-mode once --concurrency 4`
     """
     from harness.run_settings import check_settings
 
@@ -601,12 +606,50 @@ def local_status(url: Annotated[bool, typer.Option("--url", help="Print only the
 
 # -- entry point -----------------------------------------------------------------------------
 
+#: Options of ``harness run`` that take several values. Click options take one value per flag,
+#: so ``--ids a b`` is spread into ``--ids a --ids b`` before click parses the line.
+LIST_OPTIONS = frozenset({"--ids", "--variant", "--tag"})
+
+
+def spread_lists(args: list[str]) -> list[str]:
+    """``run … --ids a b c`` -> ``run … --ids a --ids b --ids c``.
+
+    A list ends at the next option (a word starting with ``-``), at ``--``, or at a word ending
+    in ``.py`` (the suite file: neither variant names nor task ids end that way in practice).
+    Only ``harness run`` has these options; other commands' lines pass through untouched.
+    """
+    words = [a for a in args if not a.startswith("-")]
+    if not words or words[0] != "run":
+        return list(args)
+    spread: list[str] = []
+    option: str | None = None  # the list option whose values are being read
+    waiting = False  # it has no value yet
+    for position, arg in enumerate(args):
+        if arg == "--" or arg.startswith("-") or arg.endswith(".py"):
+            if waiting:
+                spread.append(str(option))  # no value: click says so
+            if arg == "--":
+                return spread + args[position:]
+            option = arg if arg in LIST_OPTIONS else None
+            waiting = option is not None
+            if option is None:
+                spread.append(arg)
+        elif option is not None:
+            spread += [option, arg]
+            waiting = False
+        else:
+            spread.append(arg)
+    if waiting:
+        spread.append(str(option))
+    return spread
+
+
 def main() -> None:
     """Console script: errors become one readable paragraph and exit 2 (``--debug``: the traceback)."""
     import click
 
     try:
-        code = app(standalone_mode=False)
+        code = app(args=spread_lists(sys.argv[1:]), standalone_mode=False)
     except click.exceptions.Abort:
         err.print("aborted")
         sys.exit(130)

@@ -10,9 +10,11 @@ Every :class:`~harness.suite.Suite` defined at module level in a collected test 
 
 Nested names (suite → variant → task) keep node ids stable and readable in ``-v``, ``--lf``
 and IDE trees; JUnit XML gets ``classname="evals.test_support.support.triage@v2"`` and
-``name="ticket-007"``. ``-k`` matches any level (``-k "support and v2 and ticket-007"``; ``@`` is
-not allowed in a ``-k`` expression, so match a part of the variant name) and a task's dataset
-tags (``-k dev``). Every suite item carries the ``eval`` marker (``-m "not eval"`` skips them).
+``name="ticket-007"``. ``-k`` matches any level (``-k "support and v2 and ticket-007"``) and a
+task's dataset tags (``-k dev``). pytest's ``-k`` grammar has no ``@``, so every variant item
+also answers to the name's ``-k``-safe form, ``@`` spelt ``_at_`` (``-k triage_at_v2``), and the
+plugin reads an ``@`` in a ``-k`` expression as ``_at_``: ``-k "triage@v2 and ticket-007"`` works
+as written (an ``@`` can never be part of a valid expression, so nothing else changes meaning). Every suite item carries the ``eval`` marker (``-m "not eval"`` skips them).
 Plain test functions in the same module are collected as usual.
 
 A task item passes when every grader passes (a grader *error* is not a pass). With several
@@ -48,7 +50,7 @@ in ``pytest_sessionfinish`` and lists them in the terminal summary.
 Options
 -------
 ``--eval-record-mode {none,once,rewrite,off}`` (default ``none``: replay only),
-``--variant NAME`` (repeatable; deselects other variants), ``--epochs K``,
+``--variant NAME`` (repeatable: ``--variant a@v1 --variant b@v2``; deselects other variants), ``--epochs K``,
 ``--concurrency N`` (default 8), ``--eval-report DIR`` (run folders and reports; default
 ``<rootdir>/reports/runs``), ``--baseline PATH`` (baseline run for no-regression gates),
 ``--max-cost USD``, ``--eval-base-url URL`` (default ``$OPENAI_BASE_URL``),
@@ -183,6 +185,11 @@ class EvalOptions:
         )
 
 
+def k_safe(text: str) -> str:
+    """A variant name (or a ``-k`` expression) as ``-k`` can spell it: ``triage@v2`` -> ``triage_at_v2``."""
+    return text.replace("@", "_at_")
+
+
 # -- session state --------------------------------------------------------------------------------
 
 _STATE = pytest.StashKey["EvalSession"]()
@@ -194,6 +201,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "eval(epochs=, pass_threshold=, record_mode=, concurrency=, settings=, timeout_s=): "
                    "an eval (suite items carry it; on an ordinary test it sets harness_eval/eval_runtime options)")
+    keyword = config.getoption("keyword", None)
+    if keyword and "@" in keyword:  # variant names use '@', which -k's grammar lacks
+        config.option.keyword = k_safe(keyword)
     workerinput = getattr(config, "workerinput", None)
     shared = (workerinput or {}).get(_COORD_KEY)
     root = Path(shared) if shared else Path(tempfile.gettempdir()) / f"harness-pytest-{uuid.uuid4().hex[:12]}"
@@ -256,8 +266,11 @@ class SuiteCollector(pytest.Collector):
             self.tasks = self.suite.resolved_dataset().tasks()
         except (ValueError, OSError) as exc:  # SuiteError and DatasetError are ValueErrors
             raise self.CollectError(f"suite '{self.suite.name}': {exc}") from exc
-        children: list[pytest.Item | pytest.Collector] = [
-            VariantCollector.from_parent(self, name=variant.name) for variant in self.suite.variants]
+        children: list[pytest.Item | pytest.Collector] = []
+        for variant in self.suite.variants:
+            child = VariantCollector.from_parent(self, name=variant.name)
+            child.extra_keyword_matches.add(k_safe(variant.name))  # -k triage_at_v2
+            children.append(child)
         children.append(GateItem.from_parent(self, name="gates"))
         return children
 

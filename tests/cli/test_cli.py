@@ -260,3 +260,27 @@ def test_run_reports_and_gates_the_same_whoever_writes_the_report(cli: Cli, live
     assert f"report: reports/runs/{folder.name}/report/report.md" in ran.text
     assert "Gates" in ran.text and "fail" in ran.text
     assert (folder / "report" / "report.html").is_file()
+
+
+# -- lists -------------------------------------------------------------------------------------
+
+def test_ids_and_variant_take_several_values(cli: Cli, live: list[str], project: Path) -> None:
+    result = cli("run", "evals/test_demo.py", "--suite", "ok", "--ids", "t1", "t2", "--variant", "ask@v1", "ask@v2",
+                 "--no-report", *live)
+    assert result.code == 0, result.text
+    (folder,) = run_folders(project)
+    rows = [json.loads(line) for line in (folder / "results.jsonl").read_text().splitlines()]
+    assert sorted((r["variant"], r["task_id"]) for r in rows) == [
+        ("ask@v1", "t1"), ("ask@v1", "t2"), ("ask@v2", "t1"), ("ask@v2", "t2")]
+
+
+@pytest.mark.parametrize(("line", "spread"), [
+    ("run s.py --ids a b --limit 2", "run s.py --ids a --ids b --limit 2"),
+    ("run --variant v1 v2 s.py --tag dev", "run --variant v1 --variant v2 s.py --tag dev"),
+    ("--debug run s.py --ids=a --ids", "--debug run s.py --ids=a --ids"),
+    ("compare a b", "compare a b"),
+])
+def test_list_options_are_spread_one_value_per_flag(line: str, spread: str) -> None:
+    from harness.cli import spread_lists
+
+    assert spread_lists(line.split()) == spread.split()

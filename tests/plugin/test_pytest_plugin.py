@@ -111,6 +111,18 @@ def test_variant_option_and_tag_keywords_select_items(demo: pytest.Pytester) -> 
     assert "--variant nope@v9: no collected suite has such a variant" in unknown.stderr.str()
 
 
+@pytest.mark.parametrize("expression", ["ask@v2 and beta", "ask_at_v2 and beta"])
+def test_k_selects_a_variant_by_its_name_with_at_or_its_k_safe_form(demo: pytest.Pytester, expression: str) -> None:
+    result = demo.runpytest("--collect-only", "-q", "-k", expression)
+    assert result.ret == pytest.ExitCode.OK, result.stderr.str()
+    result.stdout.fnmatch_lines(["test_demo.py::demo::ask@v2::beta", "*1/8 tests collected (7 deselected)*"])
+
+
+def test_variant_takes_several_values(demo: pytest.Pytester) -> None:
+    both = demo.runpytest("--collect-only", "-q", "--variant", "ask@v1", "--variant", "ask@v2")
+    both.stdout.fnmatch_lines(["*8 tests collected*"])
+
+
 def test_a_suite_whose_dataset_is_missing_is_a_collection_error(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_broken=DEMO.replace('"tasks.jsonl"', '"missing.jsonl"'))
     result = pytester.runpytest("-q")
