@@ -29,6 +29,9 @@ from harness.report.data import row_status
 from harness.report.markdown import VERDICT, ci, num, pval, sig
 from harness.report.summary import Analysis, RunSummary
 from harness.results import ResultRow
+from harness.transcript import SCRIPT as TRANSCRIPT_SCRIPT
+from harness.transcript import STYLE as TRANSCRIPT_STYLE
+from harness.transcript import row_transcript, transcript_pair
 
 __all__ = ["render_html", "select_rows", "Sampling"]
 
@@ -41,8 +44,6 @@ SAMPLE_SIZE = 2000
 #: Long inputs/outputs/attributes are cut to this many characters in the page.
 MAX_TEXT = 4000
 MAX_SPANS = 300
-#: One encoder for every value: json.dumps with options builds a new encoder per call.
-_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
 
 
 class Sampling(BaseModel):
@@ -75,68 +76,22 @@ def select_rows(rows: Sequence[ResultRow], max_rows: int = MAX_ROWS, failure_cap
                               others_embedded=len(kept_others), sampled=True)
 
 
-def _value(value: Any) -> Any:
-    """A value for the page: kept as JSON (the page pretty-prints it on demand) unless too long.
+def _payload_rows(rows: Sequence[ResultRow], baseline: str | None) -> list[dict[str, Any]]:
+    """Each embedded row as its transcript, and beside the baseline's row of the same task its diff.
 
-    Pretty-printing here would push every row through Python's slow indenting JSON encoder;
-    the browser does it only for the rows a person opens.
+    The transcript is what ``harness view`` shows (one builder, one script draws both). A row of
+    another variant carries ``pair``: the index of the baseline's row for the same task and epoch,
+    and the output diff and aligned trajectories :func:`~harness.transcript.transcript_pair` makes.
     """
-    if value is None or isinstance(value, bool | int | float):
-        return value
-    text = value if isinstance(value, str) else _ENCODER.encode(value)
-    if len(text) > MAX_TEXT:
-        return f"{text[:MAX_TEXT]}… (truncated: {len(text)} characters; full text in results.jsonl)"
-    return value
-
-
-def _finite(value: float | None) -> float | None:
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
-
-
-def _span(span: Any) -> dict[str, Any]:
-    attributes = dict(span.attributes)
-    out: dict[str, Any] = {"id": span.id, "parent": span.parent_id, "kind": span.kind, "name": span.name,
-                           "dur": _finite(span.duration_s), "error": span.error}
-    if span.kind == "handoff":
-        out["detail"] = f"{attributes.get('from_agent')} → {attributes.get('to_agent')}"
-    elif span.kind == "tool":
-        out["detail"] = _value(attributes.get("arguments"))
-        out["result"] = _value(attributes.get("result"))
-        out["agent"] = attributes.get("agent")
-    elif span.kind == "model":
-        out["detail"] = (f"{attributes.get('model', '')} · in {attributes.get('input_tokens', 0)} / "
-                         f"out {attributes.get('output_tokens', 0)} tokens · ${float(attributes.get('cost_usd') or 0):.5f}")
-    else:
-        out["detail"] = _value(attributes) if attributes else ""
+    out = [row_transcript(row, max_text=MAX_TEXT, max_spans=MAX_SPANS) | {"i": i} for i, row in enumerate(rows)]
+    where = {(row.task_id, row.epoch, row.variant): i for i, row in enumerate(rows)}
+    for i, row in enumerate(rows):
+        j = where.get((row.task_id, row.epoch, baseline or ""))
+        if j is None or j == i:
+            continue
+        pair = transcript_pair(out[j], out[i])
+        out[i]["pair"] = {"base": j, "diff": pair["diff"], "graders": pair["graders"], "steps": pair["steps"]}
     return out
-
-
-def _row(index: int, row: ResultRow) -> dict[str, Any]:
-    spans = row.trajectory.spans
-    return {
-        "i": index,
-        "task": row.task_id,
-        "variant": row.variant,
-        "epoch": row.epoch,
-        "status": row_status(row),
-        "tags": row.tags,
-        "latency": round(row.latency_s, 4),
-        "cost": row.usage.cost_usd,
-        "tokens": row.usage.total_tokens,
-        "calls": row.usage.model_calls,
-        "error": None if row.error is None else f"{row.error.kind}: {row.error.type}: {row.error.message}",
-        "scores": [
-            {"name": s.name, "grader": s.grader, "value": _finite(s.value), "passed": s.passed, "reason": s.reason,
-             "error": None if s.error is None else f"{s.error.type}: {s.error.message}"}
-            for s in row.scores
-        ],
-        "input": _value(row.input),
-        "expected": _value(row.expected),
-        "output": _value(row.output),
-        "agents": row.trajectory.handoff_path,
-        "spans": [_span(s) for s in spans[:MAX_SPANS]],
-        "spans_total": len(spans),
-    }
 
 
 def _finite_only(value: Any) -> Any:
@@ -267,7 +222,8 @@ def render_html(analysis: Analysis, gates: GateReport | None = None, plots: Mapp
         "scoreNames": analysis.data.score_names,
         "variants": analysis.data.variants,
         "tags": sorted({t for r in rows for t in r.tags}),
-        "rows": [_row(i, r) for i, r in enumerate(rows)],
+        "baseline": analysis.data.baseline_variant,
+        "rows": _payload_rows(rows, analysis.data.baseline_variant),
     }
     run = summary.run
     title = f"{run.suite} eval report — {run.run_id}"
@@ -288,9 +244,9 @@ def render_html(analysis: Analysis, gates: GateReport | None = None, plots: Mapp
     ])
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f'<link rel="icon" href="data:,"><title>{_e(title)}</title><style>{_CSS}</style></head>'
+            f'<link rel="icon" href="data:,"><title>{_e(title)}</title><style>{_CSS}{TRANSCRIPT_STYLE}</style></head>'
             f'<body>{body}<script type="application/json" id="report-data">{_json_island(payload)}</script>'
-            f"<script>{_JS}</script></body></html>")
+            f"<script>{TRANSCRIPT_SCRIPT}</script><script>{_JS}</script></body></html>")
 
 
 _EXPLORER = """
@@ -332,7 +288,6 @@ figure img{max-width:100%;height:auto;display:block}figcaption{color:var(--muted
 .detail td{background:var(--hl)}.detail pre{white-space:pre-wrap;word-break:break-word;margin:2px 0 8px;
 max-height:320px;overflow:auto;font:12px ui-monospace,SFMono-Regular,Menlo,monospace}
 .detail h4{margin:8px 0 2px}.pager{display:flex;gap:12px;align-items:center}
-.span-model{color:#0969da}.span-tool{color:#8250df}.span-handoff{color:#bf3989}.span-agent{font-weight:600}
 """
 
 _JS = r"""
@@ -351,12 +306,13 @@ var columns = [
 function el(tag, cls, text){var e=document.createElement(tag); if(cls){e.className=cls;}
   if(text!==undefined&&text!==null){e.textContent=String(text);} return e;}
 function score(r, name){for(var i=0;i<r.scores.length;i++){if(r.scores[i].name===name){return r.scores[i];}} return null;}
-function verdict(s){if(!s){return "";} if(s.error){return "error";} return s.passed?"pass":"fail";}
+function verdict(s){return s?s.verdict:"";}
 function value(r, key){
   if(key.indexOf("score:")===0){var s=score(r, key.slice(6)); return s&&s.value!==null?s.value:null;}
   if(key==="tags"){return r.tags.join(",");} return r[key];
 }
 function fmt(v, key){
+  if(key==="cost"&&(v===null||v===undefined)){return "price unknown";}
   if(v===null||v===undefined){return "–";}
   if(key==="cost"){return Number(v).toFixed(5);} if(key==="latency"){return Number(v).toFixed(2);}
   if(key.indexOf("score:")===0){return Number(v).toFixed(2);} return String(v);
@@ -366,7 +322,7 @@ function show(v){if(v===null||v===undefined||v===""){return "";}
 function flat(v){return typeof v==="string"?v:JSON.stringify(v);}
 function haystack(r){
   if(r._text===undefined){
-    r._text=[r.task,r.variant,r.status,r.tags.join(" "),flat(r.input),flat(r.output),flat(r.expected),r.error||""].concat(
+    r._text=[r.task,r.variant,r.status,r.tags.join(" "),flat(r.input),flat(r.output),flat(r.expected),r.error?r.error.message:""].concat(
       r.scores.map(function(s){return s.name+" "+s.reason+" "+(s.error||"");})).join("\n").toLowerCase();
   }
   return r._text;
@@ -385,35 +341,19 @@ function compare(a, b){
   if(x===y){return a.i-b.i;} if(x===null||x===undefined){return 1;} if(y===null||y===undefined){return -1;}
   return (x<y?-1:1)*state.dir;
 }
-function pre(v){var p=el("pre"); p.textContent=show(v)||"–"; return p;}
 function detail(r){
   var box=el("div");
-  box.appendChild(el("h4",null,"Input")); box.appendChild(pre(r.input));
-  if(r.expected!==null&&r.expected!==undefined){box.appendChild(el("h4",null,"Expected")); box.appendChild(pre(r.expected));}
-  box.appendChild(el("h4",null,"Output")); box.appendChild(pre(r.output));
-  if(r.error){box.appendChild(el("h4",null,"Task error")); box.appendChild(pre(r.error));}
-  box.appendChild(el("h4",null,"Scores"));
-  var t=el("table","scores"), h=el("tr");
-  ["Metric","Grader","Value","Verdict","Reason"].forEach(function(c){h.appendChild(el("th",null,c));});
-  t.appendChild(h);
-  r.scores.forEach(function(s){var tr=el("tr","score");
-    tr.appendChild(el("td",null,s.name)); tr.appendChild(el("td",null,s.grader));
-    tr.appendChild(el("td","num",s.value===null?"–":Number(s.value).toFixed(3)));
-    tr.appendChild(el("td","status-"+verdict(s),verdict(s)));
-    tr.appendChild(el("td","reason",s.error?("grader error: "+s.error):s.reason)); t.appendChild(tr);});
-  box.appendChild(t);
-  box.appendChild(el("h4",null,"Trajectory"+(r.agents.length?" — "+r.agents.join(" → "):"")));
-  var tt=el("table","trajectory"), hh=el("tr");
-  ["Span","Kind","Name","Details","Duration (s)"].forEach(function(c){hh.appendChild(el("th",null,c));});
-  tt.appendChild(hh);
-  r.spans.forEach(function(s){var tr=el("tr","span span-"+s.kind);
-    tr.appendChild(el("td",null,s.id)); tr.appendChild(el("td",null,s.kind));
-    tr.appendChild(el("td",null,s.name+(s.agent?" ("+s.agent+")":"")));
-    var d=el("td"); d.appendChild(pre(show(s.detail)+(s.result!==undefined&&s.result!==null?"\n→ "+show(s.result):"")+
-      (s.error?"\nerror: "+s.error:"")));
-    tr.appendChild(d); tr.appendChild(el("td","num",s.dur===null?"–":Number(s.dur).toFixed(3))); tt.appendChild(tr);});
-  box.appendChild(tt);
-  if(r.spans_total>r.spans.length){box.appendChild(el("p","note","showing "+r.spans.length+" of "+r.spans_total+" spans"));}
+  if(r.pair){
+    var base=rows[r.pair.base], bar=el("p","pair-bar"), btn=el("button","pair-toggle","Side by side with "+base.variant);
+    btn.type="button"; var holder=el("div","pair-holder");
+    btn.addEventListener("click",function(e){e.stopPropagation();
+      if(holder.firstChild){holder.textContent=""; btn.textContent="Side by side with "+base.variant; return;}
+      holder.appendChild(HarnessTranscript.renderPair({a:base,b:r,diff:r.pair.diff,graders:r.pair.graders,steps:r.pair.steps},
+        [base.variant,r.variant])); btn.textContent="Hide side by side";});
+    bar.appendChild(btn); box.appendChild(bar); box.appendChild(holder);
+  }
+  box.appendChild(HarnessTranscript.render(r));
+  box.addEventListener("click",function(e){e.stopPropagation();});
   return box;
 }
 function toggle(tr, r){

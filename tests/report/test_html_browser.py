@@ -149,9 +149,27 @@ def test_a_row_drills_down_to_reasons_and_trajectory(page, report: Path) -> None
     assert "Where is my refund" in text  # input
     assert "triage → refunds" in text  # handoff
     assert "lookup_order" in text and '"order_id"' in text  # tool call with arguments
-    assert "in 250 / out 125 tokens" in text  # model call with tokens
+    assert "triage · model call 1 · gpt-4o-mini" in text  # model calls by agent and number, not span ids
+    model = detail.find_element(By.CSS_SELECTOR, "details.span-model")
+    model.find_element(By.TAG_NAME, "summary").click()  # a model call opens on click
+    assert "in 250 / out 125 tokens" in model.text
     row.click()
     assert not page.find_elements(By.CSS_SELECTOR, "#rows tr.detail")
+
+
+def test_a_candidate_opens_side_by_side_with_the_baseline(page) -> None:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.by import By
+
+    _select(page, "filter-variant", "triage@v2")
+    row = _rows(page)[0]
+    row.click()
+    detail = page.find_element(By.CSS_SELECTOR, "#rows tr.detail")
+    detail.find_element(By.CSS_SELECTOR, "button.pair-toggle").click()
+    pair = detail.find_element(By.CSS_SELECTOR, ".pair")
+    assert [h.text for h in pair.find_elements(By.CSS_SELECTOR, ".pair-cols h3")][:2] == ["triage@v1", "triage@v2"]
+    assert pair.find_elements(By.CSS_SELECTOR, "table.pair-graders tr")[1:]
+    assert len(pair.find_elements(By.CSS_SELECTOR, "table.pair-steps tr")) > 1
+    assert row.get_attribute("data-task") in pair.text
 
 
 def test_every_image_is_decoded(page) -> None:  # type: ignore[no-untyped-def]

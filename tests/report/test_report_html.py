@@ -38,20 +38,37 @@ def test_every_row_is_embedded_for_a_normal_run(ab_run: Path) -> None:
     assert 'data-sampled="false"' in page
 
 
+def _spans(nodes: list[dict]) -> list[dict]:
+    return [n for node in nodes for n in [node, *_spans(node["children"])]]
+
+
 def test_rows_carry_what_the_drill_down_shows(ab_run: Path) -> None:
     rows = _payload(render_html(analyse(ab_run)))["rows"]
     row = next(r for r in rows if r["variant"] == "triage@v1" and r["status"] == "fail")
     assert {s["name"] for s in row["scores"]} == {"accuracy", "helpfulness"}
     assert all(s["reason"] for s in row["scores"])
     assert row["agents"] == ["triage", "refunds"]
-    kinds = [s["kind"] for s in row["spans"]]
+    spans = _spans(row["spans"])
+    kinds = [s["kind"] for s in spans]
     assert kinds.count("model") == 2 and "tool" in kinds and "handoff" in kinds
-    tool = next(s for s in row["spans"] if s["kind"] == "tool")
-    assert tool["detail"] == {"order_id": f"A-{row['task'].split('-')[1]}", "reason": "damaged"}
-    model = next(s for s in row["spans"] if s["kind"] == "model")
-    assert "tokens" in model["detail"]
+    assert [s["kind"] for s in row["spans"]] == ["agent", "agent"], "model and tool calls nest under their agent"
+    tool = next(s for s in spans if s["kind"] == "tool")
+    assert tool["detail"]["arguments"] == {"order_id": f"A-{row['task'].split('-')[1]}", "reason": "damaged"}
+    model = next(s for s in spans if s["kind"] == "model")
+    assert model["title"] == "triage · model call 1 · gpt-4o-mini"
+    assert model["detail"]["input_tokens"] == 250
     errored = next(r for r in rows if r["status"] == "error")
-    assert errored["error"].startswith("timeout:") and errored["scores"] == []
+    assert errored["error"]["kind"] == "timeout" and errored["scores"] == []
+
+
+def test_a_candidates_row_carries_its_diff_with_the_baseline(ab_run: Path) -> None:
+    rows = _payload(render_html(analyse(ab_run)))["rows"]
+    candidate = next(r for r in rows if r["variant"] == "triage@v2" and r["status"] == "fail")
+    base = rows[candidate["pair"]["base"]]
+    assert (base["variant"], base["task"], base["epoch"]) == ("triage@v1", candidate["task"], candidate["epoch"])
+    assert [g["name"] for g in candidate["pair"]["graders"]] == ["accuracy", "helpfulness"]
+    assert candidate["pair"]["steps"] and all(len(step) == 2 for step in candidate["pair"]["steps"])
+    assert all("pair" not in r for r in rows if r["variant"] == "triage@v1")
 
 
 def test_script_breaking_text_is_escaped(make_run_folder: Callable[..., Path], tmp_path: Path) -> None:
