@@ -79,9 +79,11 @@ MAX_DRIVERS = 100
 LOWER_IS_BETTER = {"cost_per_task_usd", "tokens_per_task", "latency_s", "p50_latency_s", "p95_latency_s",
                    "error_rate", "grader_errors"}
 BUILTIN = {*TASK_RATES, "error_rate", "grader_errors", "p50_latency_s", "p95_latency_s", "cost_per_task_usd",
-           "tokens_per_task", "judge_kappa"}
+           "tokens_per_task", "judge_kappa", "judge_kappa_low"}
 #: Metrics of the run as a whole (not of a variant): a gate on them is checked once.
-RUN_LEVEL = {"judge_kappa"}
+#: ``judge_kappa_low`` is the lower end of the worst judge's 95% kappa interval: a gate on it holds
+#: the whole interval, so a small calibration set cannot pass on a lucky point estimate.
+RUN_LEVEL = {"judge_kappa", "judge_kappa_low"}
 PAIRED_BUILTIN = {*TASK_RATES, "cost_per_task_usd", "tokens_per_task", "latency_s"}
 
 
@@ -327,13 +329,30 @@ def _measure(data: RunData, variant: str, metric: str) -> _Measured:
         ci = stats.bootstrap_mean_ci(attempts[column].to_numpy(dtype=float))
         return _Measured(value=ci.estimate, ci=ci, n=ci.n, per_task=_per_task_attempts(data, variant, column),
                          drivers_reason=f"most expensive tasks ({column})")
-    if metric == "judge_kappa":
-        kappas = [c.kappa for c in data.calibrations() if c.kappa is not None]
-        if not kappas:
-            raise GateConfigError("judge_kappa: the run recorded no judge calibration (run.json totals.judge_calibration)")
-        return _Measured(value=float(min(kappas)), n=sum(c.n or 0 for c in data.calibrations()))
+    if metric in ("judge_kappa", "judge_kappa_low"):
+        return _kappa(data, metric)
     known = sorted({*data.score_names, *BUILTIN})
     raise GateConfigError(f"unknown metric '{metric}' (known for this run: {', '.join(known)})")
+
+
+def _kappa(data: RunData, metric: str) -> _Measured:
+    """The worst judge's kappa (``judge_kappa``) or the low end of its 95% interval (``judge_kappa_low``)."""
+    measured = [c for c in data.calibrations() if c.kappa is not None]
+    if not measured:
+        raise GateConfigError(f"{metric}: the run recorded no judge calibration (run.json totals.judge_calibration)")
+    if metric == "judge_kappa_low":
+        if any(c.kappa_low is None for c in measured):
+            raise GateConfigError("judge_kappa_low: a calibration has no kappa interval; calibrate again "
+                                  "(harness calibrate) with this version")
+        worst = min(measured, key=lambda c: float(c.kappa_low))  # type: ignore[arg-type]
+    else:
+        worst = min(measured, key=lambda c: float(c.kappa))  # type: ignore[arg-type]
+    ci = None
+    if worst.kappa_low is not None and worst.kappa_high is not None:
+        ci = Interval(estimate=float(worst.kappa), low=worst.kappa_low, high=worst.kappa_high, n=worst.n or 0,
+                      method="bootstrap over the labelled items")
+    value = worst.kappa_low if metric == "judge_kappa_low" else worst.kappa
+    return _Measured(value=float(value), ci=ci, n=sum(c.n or 0 for c in measured))  # type: ignore[arg-type]
 
 
 def _violators(measured: _Measured, op: str, threshold: float) -> list[str]:

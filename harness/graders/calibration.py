@@ -139,6 +139,33 @@ def cohen_kappa(matrix: Sequence[Sequence[int]]) -> float | None:
     return (observed - expected) / (1.0 - expected)
 
 
+#: Resamples of :func:`kappa_interval` (seeded: the same labels always give the same interval).
+KAPPA_BOOTSTRAP = 4000
+
+
+def kappa_interval(human: Sequence[str], judge: Sequence[str], confidence: float = 0.95,
+                   labels: Sequence[str] = LABELS, seed: int = 0) -> tuple[float, float] | None:
+    """A percentile bootstrap interval for Cohen's kappa, resampling the labelled items.
+
+    Calibration sets are small (30–50 items), where the large-sample standard error of kappa is
+    optimistic; the bootstrap makes no normality assumption. ``None`` with fewer than 2 items.
+    """
+    import numpy as np
+
+    n = len(human)
+    if n < 2:
+        return None
+    index = {label: i for i, label in enumerate(labels)}
+    pairs = np.array([index[h] * len(labels) + index[j] for h, j in zip(human, judge, strict=True)])
+    draws = np.random.default_rng(seed).integers(0, n, size=(KAPPA_BOOTSTRAP, n))
+    size = len(labels)
+    counts = np.stack([np.bincount(row, minlength=size * size) for row in pairs[draws]])
+    kappas = [cohen_kappa(c.reshape(size, size).tolist()) for c in counts]
+    values = np.array([k for k in kappas if k is not None])
+    tail = (1.0 - confidence) / 2
+    return float(np.quantile(values, tail)), float(np.quantile(values, 1.0 - tail))
+
+
 # -- running a calibration ------------------------------------------------------------------------
 
 class Disagreement(BaseModel):
@@ -167,6 +194,9 @@ class CalibrationReport(BaseModel):
     accuracy: float | None
     agreement: float | None
     kappa: float | None
+    #: 95% bootstrap interval of ``kappa`` over the labelled items (:func:`kappa_interval`).
+    kappa_low: float | None = None
+    kappa_high: float | None = None
     labels: list[str] = Field(default_factory=lambda: list(LABELS))
     confusion: list[list[int]]
     self_consistency: float | None
@@ -175,7 +205,8 @@ class CalibrationReport(BaseModel):
 
     def summary(self) -> dict[str, Any]:
         """The compact form kept in ``run.json`` ``totals["judge_calibration"]``."""
-        return self.model_dump(include={"grader", "judge", "kappa", "agreement", "n", "labels", "confusion",
+        return self.model_dump(include={"grader", "judge", "kappa", "kappa_low", "kappa_high", "agreement", "n",
+                                        "labels", "confusion",
                                         "samples", "self_consistency"}) | {"errors": len(self.errors)}
 
 
@@ -236,10 +267,13 @@ def _report(judge: Any, path: Path, samples: int, outcomes: list[_Outcome]) -> C
     accuracy = sum(h == j for h, j in zip(human, verdicts, strict=True)) / n if n else None
     consistent = sum(1 for o in scored if len(set(o.votes)) == 1)
     grader_name, file_name = _judge_names(judge)
+    interval = kappa_interval(human, verdicts)
     return CalibrationReport(
         grader=grader_name, judge=file_name, params=jsonable_params(getattr(judge, "params", {}) or {}),
         path=str(path), dataset_sha256=hashlib.sha256(path.read_bytes()).hexdigest(), created_at=utc_now(),
-        samples=samples, n=n, accuracy=accuracy, agreement=accuracy, kappa=cohen_kappa(matrix), confusion=matrix,
+        samples=samples, n=n, accuracy=accuracy, agreement=accuracy, kappa=cohen_kappa(matrix),
+        kappa_low=interval[0] if interval else None, kappa_high=interval[1] if interval else None,
+        confusion=matrix,
         self_consistency=(consistent / n if n else None) if samples > 1 else None,
         disagreements=[
             Disagreement(id=o.item.id, human=o.item.verdict, judge=o.verdict, votes=o.votes,

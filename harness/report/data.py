@@ -110,6 +110,9 @@ class JudgeCalibration(BaseModel):
     grader: str | None = None
     judge: str | None = None
     kappa: float | None = None
+    #: The 95% interval of ``kappa`` (bootstrap over the labelled items), when the calibration made one.
+    kappa_low: float | None = None
+    kappa_high: float | None = None
     agreement: float | None = None
     n: int | None = None
     labels: list[str] = Field(default_factory=list)

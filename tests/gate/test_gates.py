@@ -334,3 +334,21 @@ def test_a_missing_baseline_says_how_to_make_one(two_variant_run: Path) -> None:
 def test_a_configuration_error_is_said_once(two_variant_run: Path) -> None:
     report = evaluate_gates(two_variant_run, [Gate.metric("acuracy", ">=", 0.8, variant="triage@v1")])
     assert len(report.messages()) == 1, report.messages()
+
+
+def test_judge_kappa_low_holds_the_whole_interval(new_run: Callable[..., Path]) -> None:
+    """A point kappa of 0.62 passes ``judge_kappa >= 0.6``; its interval's low end does not."""
+    entry = {"grader": "quality", "kappa": 0.62, "kappa_low": 0.31, "kappa_high": 0.86, "n": 34,
+             "labels": ["fail", "pass"], "confusion": [[12, 4], [2, 16]]}
+    run = new_run([VariantSpec("v", 0.9)], n_tasks=5, totals={"judge_calibration": [entry]})
+    point, low = evaluate_gates(run, [Gate.metric("judge_kappa", ">=", 0.6),
+                                      Gate.metric("judge_kappa_low", ">=", 0.6)]).results
+    assert point.status == "pass" and low.status == "fail"
+    assert low.value == pytest.approx(0.31) and low.ci is not None and low.ci.high == pytest.approx(0.86)
+
+
+def test_judge_kappa_low_needs_an_interval(new_run: Callable[..., Path]) -> None:
+    entry = {"grader": "quality", "kappa": 0.62, "n": 34, "labels": ["fail", "pass"], "confusion": [[12, 4], [2, 16]]}
+    run = new_run([VariantSpec("v", 0.9)], n_tasks=5, totals={"judge_calibration": [entry]})
+    report = evaluate_gates(run, [Gate.metric("judge_kappa_low", ">=", 0.4)])
+    assert report.exit_code == ExitCode.CONFIG_ERROR and "no kappa interval" in report.problems[0]

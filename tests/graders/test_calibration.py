@@ -195,3 +195,16 @@ def test_save_calibration_outside_a_run_folder_only_writes_the_file(tmp_path: Pa
     path = save_calibration(report, tmp_path / "anywhere")
     assert path.is_file() and not (tmp_path / "anywhere" / "run.json").exists()
     assert load_calibrations(tmp_path / "nothing-here") == []
+
+
+def test_kappa_interval_is_seeded_and_covers_the_point_estimate():
+    from harness.graders.calibration import cohen_kappa, confusion_matrix, kappa_interval
+
+    human = ["pass"] * 20 + ["fail"] * 14
+    judge = ["pass"] * 16 + ["fail"] * 4 + ["fail"] * 10 + ["pass"] * 4
+    low, high = kappa_interval(human, judge)
+    point = cohen_kappa(confusion_matrix(human, judge))
+    assert low < point < high and -1 <= low and high <= 1
+    assert kappa_interval(human, judge) == (low, high)
+    assert high - low > 0.2, "34 items cannot pin kappa down tightly"
+    assert kappa_interval(["pass"], ["pass"]) is None
