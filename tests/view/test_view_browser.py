@@ -1,0 +1,129 @@
+"""``harness view`` in a real browser (headless Debian chromium): the questions a user clicks through."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.report.data import load_run_data
+
+pytestmark = pytest.mark.browser
+
+WAIT_S = 30
+
+
+def _wait(driver: Any, condition: Callable[[Any], Any], message: str) -> Any:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, WAIT_S, poll_frequency=0.1).until(condition, message)
+
+
+def _css(driver: Any, selector: str) -> list[Any]:
+    from selenium.webdriver.common.by import By
+
+    return driver.find_elements(By.CSS_SELECTOR, selector)
+
+
+def _select(driver: Any, element_id: str, value: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    _wait(driver, lambda d: any(o.get_attribute("value") == value for o in _css(d, f"#{element_id} option")),
+          f"#{element_id} never offered {value!r}")
+    Select(driver.find_element(By.ID, element_id)).select_by_value(value)
+
+
+def _rows(driver: Any) -> list[Any]:
+    return _css(driver, "#results tr.row")
+
+
+def _no_console_errors(driver: Any) -> None:
+    severe = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert severe == []
+
+
+def test_home_lists_runs_by_suite_and_opens_one(chromium: Any, viewer: Any, support_run: Path) -> None:
+    chromium.get(viewer.url + "/")
+    section = _wait(chromium, lambda d: _css(d, 'section[data-suite="support"]'), "no support section")[0]
+    assert support_run.name in section.text and "complete" in section.text
+    _wait(chromium, lambda d: "triage@v1 0." in section.text, "headline pass rates never arrived")
+    _wait(chromium, lambda d: "pass (" in section.text, "the gate result never arrived")
+    section.find_element("css selector", "a.run-link").click()
+    _wait(chromium, lambda d: len(_rows(d)) == 50, "the run's first page of rows never showed")
+    assert "64 of 64 rows match" in chromium.find_element("id", "count").text
+    assert _css(chromium, "#leaderboard table") and _css(chromium, "#gates table")
+    _no_console_errors(chromium)
+
+
+def test_filter_to_failures_then_read_a_transcript(chromium: Any, viewer: Any, support_run: Path) -> None:
+    rows = load_run_data(support_run).rows
+    line = next(i for i, r in enumerate(rows) if r.trajectory.tool_calls and r.trajectory.handoffs)
+    target = rows[line]
+    chromium.get(f"{viewer.url}/runs/{support_run.name}")
+    _wait(chromium, lambda d: _rows(d), "no rows")
+    _select(chromium, "filter-status", "fail")
+    failing = sum(1 for r in rows if r.error is None and not all(s.passed for s in r.scores if s.error is None))
+    _wait(chromium, lambda d: f"{failing} of 64 rows match" in d.find_element("id", "count").text, "fail filter")
+    assert {r.get_attribute("data-status") for r in _rows(chromium)} == {"fail"}
+
+    _select(chromium, "filter-status", "")
+    _select(chromium, "filter-variant", target.variant)
+    chromium.find_element("id", "search").send_keys(target.task_id)
+    _wait(chromium, lambda d: [r for r in _rows(d) if r.get_attribute("data-line") == str(line)], "target row")
+    next(r for r in _rows(chromium) if r.get_attribute("data-line") == str(line)).click()
+
+    model = _wait(chromium, lambda d: _css(d, "details.span-model"), "no model call in the transcript")[0]
+    assert "model call 1" in model.text and "span" not in model.find_element("css selector", ".title").text
+    model.find_element("css selector", "summary").click()
+    messages = _wait(chromium, lambda d: model.find_elements("css selector", "li.message"), "no request messages")
+    assert messages[0].find_element("css selector", ".role").text.lower() in ("system", "developer")
+    assert target.trajectory.model_calls[0].attributes["messages"][-1]["content"][:40] in model.text
+
+    tool = _css(chromium, "details.span-tool")[0]
+    tool.find_element("css selector", "summary").click()
+    arguments = _wait(chromium, lambda d: tool.find_elements("css selector", "pre.tool-args"), "no tool arguments")[0]
+    call = target.trajectory.tool_calls[0]
+    assert call.name in tool.text
+    assert isinstance(call.arguments, dict) and all(f'"{k}"' in arguments.text for k in call.arguments)
+    assert "Graders" in chromium.page_source and _css(chromium, "table.scores tr.score")
+    _no_console_errors(chromium)
+
+
+def test_two_variants_side_by_side_and_the_matrix(chromium: Any, viewer: Any, support_run: Path) -> None:
+    chromium.get(f"{viewer.url}/runs/{support_run.name}/matrix")
+    cells = _wait(chromium, lambda d: _css(d, "#matrix td.cell"), "no matrix")
+    assert len(cells) == 64
+    row = _css(chromium, "#matrix tr")[1]
+    task = row.find_elements("css selector", "td")[0].text
+    row.find_element("css selector", "td a").click()  # the task opens its first two variants side by side
+    pair = _wait(chromium, lambda d: _css(d, ".pair"), "no side by side")[0]
+    assert [h.text for h in pair.find_elements("css selector", ".pair-cols h3")][:2] == ["triage@v1", "triage@v2"]
+    assert pair.find_elements("css selector", "pre.diff") and pair.find_elements("css selector", "table.pair-steps tr")
+    assert task in chromium.find_element("tag name", "h1").text
+    graders = pair.find_elements("css selector", "table.pair-graders tr")
+    assert len(graders) == 1 + 5
+    _select(chromium, "compare-b", "manager@v1")
+    _wait(chromium, lambda d: "manager@v1" in d.find_element("tag name", "h1").text, "B did not change")
+    _no_console_errors(chromium)
+
+
+def test_a_running_run_grows_on_screen(chromium: Any, viewer: Any, grow: Callable[..., Any]) -> None:
+    live = grow()
+    live.write(3)
+    chromium.get(f"{viewer.url}/runs/{live.manifest.run_id}")
+    count = _wait(chromium, lambda d: d.find_element("id", "count") if _rows(d) else None, "no rows")
+    assert "3 of 3 rows" in count.text and "running" in chromium.find_element("css selector", ".meta").text
+    assert chromium.find_element("id", "live").is_displayed()
+    for total in (10, 30):
+        live.write(total - live.written)
+        _wait(chromium, lambda d, total=total: f"{total} of {total} rows" in d.find_element("id", "count").text,
+              f"the table never grew to {total} rows")
+        assert f"{total} of 64 rows" in chromium.find_element("css selector", ".run-progress").text
+    live.write(64)
+    live.finish()
+    _wait(chromium, lambda d: "complete" in d.find_element("css selector", ".meta").text, "never became complete")
+    _wait(chromium, lambda d: "64 of 64 rows" in d.find_element("id", "count").text, "the last rows never showed")
+    _no_console_errors(chromium)
