@@ -18,9 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness.core.results import load_run
 from harness.report.synthetic import VariantSpec, make_run
 from harness.report.writer import write_report
-from harness.results import load_run
 
 VARIANTS = [VariantSpec("triage@v1", 0.8),
             VariantSpec("triage@v2", 0.7, task_error_rate=0.02, grader_error_rate=0.02)]

@@ -17,33 +17,34 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from harness.context import RequestContext
-from harness.dataset import ChatMessage, Dataset, DatasetError, Task, load_dataset
-from harness.flow import FlowContext, flow
-from harness.prompts import PromptVersion, prompt_versions
-from harness.results import ResultRow, RunFolder, RunManifest, load_run
-from harness.suite import ModelSettings, Suite, SuiteError, Variant
-from harness.trace import Span, Trajectory, event, span
+from harness.core.context import RequestContext
+from harness.core.dataset import ChatMessage, Dataset, DatasetError, Task, load_dataset
+from harness.core.model_settings import ModelSettings
+from harness.core.prompts import PromptVersion, prompt_versions
+from harness.core.results import ResultRow, RunFolder, RunManifest, load_run
+from harness.core.trace import Span, Trajectory, event, span
+from harness.engine.flow import FlowContext, flow
+from harness.engine.suite import Suite, SuiteError, Variant
 
 if TYPE_CHECKING:
-    from harness.graders.base import Attempt, Score, grader
-    from harness.runner import RunOptions, RunResult, Shard, run_suite, run_suite_sync
-    from harness.runtime import Runtime, RuntimeConfig
+    from harness.core.grading import Attempt, Score, grader
+    from harness.engine.runner import RunOptions, RunResult, Shard, run_suite, run_suite_sync
+    from harness.engine.runtime import Runtime, RuntimeConfig
 
 #: Names whose modules import the ``openai`` client and vcrpy (half a second) are imported on
 #: first use (PEP 562): commands that only read run folders (``harness report``, ``harness
 #: gate``, the report process the CLI forks before a run) never pay for them.
 _LAZY = {
-    "Attempt": "harness.graders.base",
-    "Score": "harness.graders.base",
-    "grader": "harness.graders.base",
-    "RunOptions": "harness.runner",
-    "RunResult": "harness.runner",
-    "Shard": "harness.runner",
-    "run_suite": "harness.runner",
-    "run_suite_sync": "harness.runner",
-    "Runtime": "harness.runtime",
-    "RuntimeConfig": "harness.runtime",
+    "Attempt": "harness.core.grading",
+    "Score": "harness.core.grading",
+    "grader": "harness.core.grading",
+    "RunOptions": "harness.engine.runner",
+    "RunResult": "harness.engine.runner",
+    "Shard": "harness.engine.runner",
+    "run_suite": "harness.engine.runner",
+    "run_suite_sync": "harness.engine.runner",
+    "Runtime": "harness.engine.runtime",
+    "RuntimeConfig": "harness.engine.runtime",
 }
 
 

@@ -20,7 +20,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from harness.cassette.record_mode import RecordMode
+from harness.engine.cassette.record_mode import RecordMode
 from harness.prefork import Prefork, PreforkFailed
 
 app = typer.Typer(help="Eval-driven testing for LLM agent orchestrations.", no_args_is_help=True,
@@ -75,7 +75,7 @@ def _resolve_run(run: str | None, runs_dir: Path) -> Path:
 
 def _latest_run_with(runs_dir: Path, *variants: str) -> Path:
     """The newest run that ran every one of ``variants``."""
-    from harness.results import RunFolder
+    from harness.core.results import RunFolder
 
     for folder in sorted(runs_dir.glob("*"), reverse=True):
         if (folder / "run.json").is_file():
@@ -86,7 +86,7 @@ def _latest_run_with(runs_dir: Path, *variants: str) -> Path:
 
 
 def _suite(path: Path, name: str | None) -> Any:
-    from harness.loader import find_suite
+    from harness.engine.loader import find_suite
 
     sys.path.insert(0, str(Path.cwd()))
     return find_suite(path, name)
@@ -94,7 +94,7 @@ def _suite(path: Path, name: str | None) -> Any:
 
 def _runtime(record_mode: str, base_url: str | None, backend: str | None, cassettes: Path,
              timeout: float | None = None) -> Any:
-    from harness.runtime import RuntimeConfig
+    from harness.engine.runtime import RuntimeConfig
 
     config = RuntimeConfig(base_url=base_url, record_mode=record_mode, cassette_dir=cassettes,
                            backend=backend)
@@ -173,7 +173,7 @@ def run(
 
     Example: `harness run evals/test_support.py --variant triage@v1 triage@v2 --record-mode once --concurrency 4`
     """
-    from harness.run_settings import check_settings
+    from harness.core.run_settings import check_settings
 
     check_settings({"concurrency": concurrency, "workers": workers, "epochs": epochs, "timeout_s": timeout,
                     "sample": sample, "limit": limit, "max_cost_usd": max_cost, "max_tokens": max_tokens},
@@ -182,7 +182,7 @@ def run(
     # another core while this process runs the suite, and writes the report at the end.
     helper = Prefork.start(functools.partial(_import_report_libraries, report=report, plots=report and plots))
     try:
-        from harness.runner import RunOptions, Shard, run_suite
+        from harness.engine.runner import RunOptions, Shard, run_suite
 
         target = _suite(suite_file, suite)
         options = RunOptions(
@@ -250,15 +250,15 @@ def _finish_captured(run_path: Path, report: bool, plots: bool, baseline: Path |
 
 
 def _finish(run_path: Path, report: bool, plots: bool, baseline: Path | None) -> Any:
+    from harness.analysis.run_data import load_run_data
     from harness.gate import evaluate_gates
-    from harness.report.data import load_run_data
 
     data = load_run_data(run_path)  # read once, for the gates and the report
     gate_report = evaluate_gates(data, baseline=baseline)
     if report:
         from harness.report.writer import write_report
 
-        paths = write_report(data, gates=gate_report, plots=plots, baseline=baseline)
+        paths = write_report(data, gates=gate_report, plots=plots)
         console.print(f"report: {paths.markdown} · {paths.html}")
         _append_job_summary(paths.markdown)
     _render_gates(gate_report)
@@ -413,7 +413,7 @@ def cassettes_status(
 
     Example: `harness cassettes status evals/test_support.py`
     """
-    from harness.cassette.inventory import status
+    from harness.engine.cassette.inventory import status
 
     result = status(_suite(suite_file, suite), cassettes)
     console.print(f"[bold]{result.suite}[/]: {len(result.used)} used, {len(result.unused)} unused, "
@@ -439,7 +439,7 @@ def cassettes_prune(
 
     Example: `harness cassettes prune evals/test_support.py --dry-run`
     """
-    from harness.cassette.inventory import prune, status
+    from harness.engine.cassette.inventory import prune, status
 
     result = status(_suite(suite_file, suite), cassettes)
     removed = [i.path for i in result.unused] if dry_run else prune(result)
@@ -458,7 +458,7 @@ def list_(
 
     Example: `harness list evals/`
     """
-    from harness.loader import load_suites
+    from harness.engine.loader import load_suites
 
     sys.path.insert(0, str(Path.cwd()))
     files: list[Path] = []
@@ -485,7 +485,7 @@ def merge(
 
     Example: `harness merge reports/runs/<shard1> reports/runs/<shard2> reports/runs/<shard3>`
     """
-    from harness.merge import merge_runs
+    from harness.engine.merge import merge_runs
 
     folder = merge_runs([_resolve_run(r, runs_dir) for r in runs], runs_dir)
     console.print(f"merged {len(runs)} runs → {folder.path}")
@@ -507,8 +507,8 @@ def regrade(
 
     Example: `harness regrade latest --record-mode once`
     """
-    from harness.regrade import regrade as regrade_run
-    from harness.results import RunFolder
+    from harness.core.results import RunFolder
+    from harness.engine.regrade import regrade as regrade_run
 
     source = _resolve_run(run, runs_dir)
     file = suite_file or Path(RunFolder.open(source).manifest().suite_file or "")
@@ -537,8 +537,8 @@ def calibrate(
 
     Example: `harness calibrate evals/test_articles.py --samples 3`
     """
+    from harness.engine.runtime import Runtime
     from harness.graders.calibration import calibrate_suite, save_calibration
-    from harness.runtime import Runtime
 
     target = _suite(suite_file, suite)
     if not target.calibration:

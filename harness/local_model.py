@@ -26,7 +26,7 @@ Three ways to use it:
 
 A :class:`LocalModel` block and :func:`shared` reuse a background server when one is running
 (and leave it running), so there is only one model server: the machine may have two cores.
-Requests must go through the ``llama-cpp`` backend profile (:mod:`harness.backends`), which
+Requests must go through the ``llama-cpp`` backend profile (:mod:`harness.engine.backends`), which
 adapts them to what this server accepts.
 """
 

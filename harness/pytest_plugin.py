@@ -2,7 +2,7 @@
 
 Items
 -----
-Every :class:`~harness.suite.Suite` defined at module level in a collected test module
+Every :class:`~harness.engine.suite.Suite` defined at module level in a collected test module
 (``evals/test_*.py``) becomes a collector with one item per (variant, task) and one gate item::
 
     evals/test_support.py::support::triage@v2::ticket-007     a task item
@@ -27,7 +27,7 @@ calls with tokens). The gate item fails when a gate fails, or when the run is in
 Running
 -------
 Items do not call the model one by one. When the first item of a suite runs, the plugin runs
-the suite **once**, concurrently (``harness.runner.run_suite``), for exactly the selected
+the suite **once**, concurrently (``harness.engine.runner.run_suite``), for exactly the selected
 (variant, task) pairs, into a run folder; each item then reports its own row(s). A selection
 that is not a rectangle (``--lf`` after scattered failures) runs as a few rectangular parts
 merged into one run folder, so nothing unselected runs. Selecting only a gate item runs the
@@ -65,7 +65,7 @@ Fixtures from :mod:`harness.testing.fixtures`:
     through the runner and fails the test with the same rich text as a task item unless every
     case passes; returns the rows (``EvalRows``: ``.verdicts``, ``.passed``, ``.assert_passed()``).
 ``eval_runtime``
-    an open :class:`~harness.runtime.Runtime` for the test (``EvalRuntime``): ``with
+    an open :class:`~harness.engine.runtime.Runtime` for the test (``EvalRuntime``): ``with
     eval_runtime.task("t1"): eval_runtime.sync_client.chat.completions.create(...)``;
     ``eval_runtime.call_flow(flow, input)``; ``eval_runtime.run(coro)`` for async code.
 ``@pytest.mark.eval(epochs=, pass_threshold=, record_mode=, concurrency=, settings=, timeout_s=)``
@@ -92,8 +92,8 @@ from typing import Any
 
 import pytest
 
-from harness.loader import suites_in_module
-from harness.suite import Suite
+from harness.engine.loader import suites_in_module
+from harness.engine.suite import Suite
 from harness.testing.fixtures import (
     TaskVerdict,
     describe_rows,
@@ -161,7 +161,7 @@ class EvalOptions:
         def path(value: str | None, default: Path) -> Path:
             return default if value is None else here / value
 
-        from harness.run_settings import SettingError, check_settings
+        from harness.core.run_settings import SettingError, check_settings
 
         epochs = config.getoption("harness_epochs")
         concurrency = config.getoption("harness_concurrency")
@@ -456,7 +456,7 @@ class SuiteRun:
 
     @classmethod
     def load(cls, info: dict[str, Any]) -> SuiteRun:
-        from harness.results import RunFolder
+        from harness.core.results import RunFolder
 
         run = cls(info)
         if info.get("error") or not info.get("run_folder"):
@@ -538,8 +538,8 @@ class EvalSession:
 
     def _run_group(self, node: SuiteCollector, variants: list[str], ids: list[str], *, runs_dir: Path,
                    spent: float = 0.0) -> Any:
-        from harness.runner import RunOptions, run_suite
-        from harness.runtime import RuntimeConfig
+        from harness.engine.runner import RunOptions, run_suite
+        from harness.engine.runtime import RuntimeConfig
         from harness.testing.fixtures import run_sync
 
         o = self.options
@@ -565,8 +565,7 @@ class EvalSession:
                     judgement = judge_gates(Path(info["run_folder"]), int(info["ran"]), int(info["total"]),
                                             self.options.baseline)
                     entry.update(gate_exit_code=judgement.exit_code, partial=judgement.partial_line())
-                    paths = write_report(info["run_folder"], gates=judgement.report, plots=self.options.plots,
-                                         baseline=self.options.baseline)
+                    paths = write_report(info["run_folder"], gates=judgement.report, plots=self.options.plots)
                     entry.update(report=str(paths.markdown))
                 except Exception as exc:  # noqa: BLE001 - a report problem must not hide test results
                     entry["report_error"] = f"{type(exc).__name__}: {exc}"
@@ -593,7 +592,8 @@ def rectangles(pairs: Sequence[tuple[str, str]], variant_order: Sequence[str],
 
 def combine_parts(parts: Sequence[Any], runs_dir: Path, suite: Suite, selected: int) -> Path:
     """One run folder from rectangular parts of one suite run (variant sets may differ, unlike shards)."""
-    from harness.results import ResultWriter, RunFolder, new_run_id, utc_now
+    from harness.core.clock import utc_now
+    from harness.core.results import ResultWriter, RunFolder, new_run_id
 
     manifests = [part.manifest for part in parts]
     first = manifests[0]
@@ -743,8 +743,8 @@ def judge_gates(folder: Path | None, ran: int, total: int, baseline: Path | None
     """Evaluate the run's gates; on a partial run, skip gates about variants that did not run."""
     from pydantic import ValidationError
 
+    from harness.core.results import RunFolder
     from harness.gate import NoRegressionGate, evaluate_gates, parse_gates
-    from harness.results import RunFolder
 
     assert folder is not None
     manifest = RunFolder.open(folder).manifest()

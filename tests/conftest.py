@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
+from harness.engine.runner import RunOptions, RunResult, run_suite
+from harness.engine.runtime import RuntimeConfig
+from harness.engine.suite import ModelSettings, Suite, Variant
 from harness.report.synthetic import VariantSpec, make_run
-from harness.runner import RunOptions, RunResult, run_suite
-from harness.runtime import RuntimeConfig
-from harness.suite import ModelSettings, Suite, Variant
 from harness.testing.stub_server import StubServer
 
 

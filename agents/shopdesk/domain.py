@@ -67,8 +67,7 @@ def seed_data() -> dict[str, Any]:
 _ORDER_ID = re.compile(r"^A\d{4}$")
 _WORD = re.compile(r"[a-z0-9]+")
 _STOPWORDS = frozenset(
-    "a an and are at be can do does for from get how i if in is it my of on or the to was what when where "
-    "which who why will with you your me we our this that have has".split()
+    ["a", "an", "and", "are", "at", "be", "can", "do", "does", "for", "from", "get", "how", "i", "if", "in", "is", "it", "my", "of", "on", "or", "the", "to", "was", "what", "when", "where", "which", "who", "why", "will", "with", "you", "your", "me", "we", "our", "this", "that", "have", "has"]
 )
 
 

@@ -1,7 +1,7 @@
 """Where each pattern's prompt versions live, and which parts each pattern needs.
 
 Prompts are folders ``shopdesk/prompts/<pattern>/<version>/<part>.md`` so that a
-:class:`harness.prompts.PromptVersion` hashes every agent's text of one pattern together: a
+:class:`harness.core.prompts.PromptVersion` hashes every agent's text of one pattern together: a
 report can then say which exact set of instructions produced a score.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.prompts import PromptVersion, prompt_versions
+from harness.core.prompts import PromptVersion, prompt_versions
 
 __all__ = ["PROMPTS_DIR", "PATTERN_PARTS", "load_prompt", "versions"]
 

@@ -7,7 +7,7 @@ Everything a suite needs is importable from here::
 See ``docs/graders.md`` for one example of each.
 """
 
-from harness.graders.base import Attempt, BaseGrader, Grader, GraderConfigError, Score, as_score, grader
+from harness.core.grading import Attempt, BaseGrader, Grader, GraderConfigError, Score, as_score, grader
 from harness.graders.budget import max_cost_usd, max_latency_s, max_model_calls, max_tokens, max_turns
 from harness.graders.calibration import (
     CalibrationItem,
@@ -19,7 +19,6 @@ from harness.graders.calibration import (
     confusion_matrix,
     load_calibration_set,
     load_calibrations,
-    require_kappa,
     save_calibration,
 )
 from harness.graders.code import (
@@ -73,5 +72,4 @@ __all__ = [
     # calibration
     "calibrate", "calibrate_sync", "CalibrationReport", "CalibrationItem", "CalibrationSetError",
     "cohen_kappa", "confusion_matrix", "load_calibration_set", "save_calibration", "load_calibrations",
-    "require_kappa",
 ]

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal
 
-from harness.graders.base import Attempt, GraderConfigError, Score, ScoreFn, grader
+from harness.core.grading import Attempt, GraderConfigError, Score, ScoreFn, grader
+from harness.core.trace import Trajectory
 from harness.graders.expected import MISSING, reference_source
 from harness.graders.spans import model_calls_per_agent, wall_time_s
-from harness.trace import Trajectory
 
 __all__ = ["max_turns", "max_model_calls", "max_tokens", "max_cost_usd", "max_latency_s"]
 
@@ -104,12 +104,12 @@ def max_tokens(limit: int | None = None, *, kind: TokenKind = "total", from_expe
 @grader
 def max_cost_usd(limit: float | None = None, *, from_expected: str | None = None,
                  default: Any = MISSING) -> ScoreFn:
-    """At most ``limit`` US dollars of model calls (priced by :mod:`harness.pricing`)."""
+    """At most ``limit`` US dollars of model calls (priced by :mod:`harness.engine.pricing`)."""
     def measure(trajectory: Trajectory) -> tuple[float, str]:
         _require_known_usage("max_cost_usd", trajectory)
         if trajectory.unpriced_calls:
             raise ValueError(f"max_cost_usd: {trajectory.unpriced_calls} model call(s) have no known price, so the "
-                             "cost is unknown (set prices with harness.pricing.set_prices or HARNESS_PRICES)")
+                             "cost is unknown (set prices with harness.engine.pricing.set_prices or HARNESS_PRICES)")
         return trajectory.cost_usd, ""
 
     return _budget("max_cost_usd", limit, from_expected, default, measure, "USD")

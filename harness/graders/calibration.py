@@ -13,7 +13,7 @@ the confusion matrix, self-consistency across ``samples`` and every disagreement
 
 :func:`save_calibration` stores the report as ``<run>/calibration/<judge>.json`` (and, when the
 folder is a run, in ``run.json`` ``totals["judge_calibration"]``, which the report and the gates
-read); :func:`require_kappa` is the gate on it (metric ``judge_kappa``).
+read); :func:`harness.gate.require_kappa` is the gate on it (metric ``judge_kappa``).
 """
 
 from __future__ import annotations
@@ -26,23 +26,23 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from harness.dataset import ChatMessage, Task
-from harness.graders.base import Attempt, jsonable_params
+from harness.core.clock import utc_now
+from harness.core.dataset import ChatMessage, Task
+from harness.core.grading import Attempt, jsonable_params
+from harness.core.results import RunFolder
+from harness.engine.runtime import Runtime, RuntimeConfig
 from harness.graders.ensemble import sample_scores
 from harness.graders.judge_engine import slugify
-from harness.results import RunFolder, utc_now
-from harness.runtime import Runtime, RuntimeConfig
 
 __all__ = [
-    "CalibrationItem", "CalibrationReport", "CalibrationSetError", "Disagreement", "KAPPA_METRIC", "LABELS",
+    "CalibrationItem", "CalibrationReport", "CalibrationSetError", "Disagreement", "LABELS",
     "calibrate", "calibrate_sync", "cohen_kappa", "confusion_matrix", "load_calibration_set",
-    "load_calibrations", "require_kappa", "save_calibration",
+    "load_calibrations", "save_calibration",
 ]
 
 Verdict = Literal["pass", "fail"]
 #: Row/column order of every confusion matrix here: rows are the human's label, columns the judge's.
 LABELS: tuple[Verdict, Verdict] = ("pass", "fail")
-KAPPA_METRIC = "judge_kappa"
 
 
 class CalibrationItem(BaseModel):
@@ -332,20 +332,6 @@ def load_calibrations(run_dir: str | Path) -> list[CalibrationReport]:
         except (ValidationError, OSError) as exc:
             raise CalibrationSetError(f"calibration report {file} is unreadable ({exc}); run calibrate() again") from exc
     return reports
-
-
-def require_kappa(min_kappa: float, *, variant: str | None = None, name: str | None = None) -> Any:
-    """The suite gate ``judge_kappa >= min_kappa`` (a :class:`harness.gate.MetricGate`).
-
-    It reads ``run.json`` ``totals["judge_calibration"]``, which :func:`save_calibration` fills,
-    and takes the lowest kappa when several judges were calibrated. A run with no calibration
-    fails the gate as a configuration error, naming what to run.
-    """
-    from harness.gate import Gate  # the gate module pulls in pandas; suites import it anyway
-
-    if isinstance(min_kappa, bool) or not isinstance(min_kappa, int | float) or not -1.0 <= min_kappa <= 1.0:
-        raise ValueError(f"require_kappa: min_kappa must lie in [-1, 1], got {min_kappa!r}")
-    return Gate.metric(KAPPA_METRIC, ">=", float(min_kappa), variant=variant, name=name)
 
 
 async def calibrate_suite(suite: Any, samples: int = 1) -> list[CalibrationReport]:

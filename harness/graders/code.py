@@ -1,6 +1,6 @@
 """Code graders: deterministic checks of an attempt's output, no model involved.
 
-Each factory is decorated with :func:`~harness.graders.base.grader`, so the grader's id records
+Each factory is decorated with :func:`~harness.core.grading.grader`, so the grader's id records
 exactly what it checks (``contains_all(texts=["refund"])``). Settings that cannot work — a bad
 regex, an invalid JSON schema, an empty needle — raise :class:`GraderConfigError` when the grader
 is *built*, so a typo fails the suite at import time rather than as a thousand grader errors.
@@ -20,7 +20,7 @@ from typing import Any, Literal
 import jsonschema
 from pydantic import BaseModel, ValidationError
 
-from harness.graders.base import Attempt, GraderConfigError, Score, ScoreFn, grader
+from harness.core.grading import Attempt, GraderConfigError, Score, ScoreFn, grader
 from harness.graders.expected import MISSING, lookup_path, reference_source
 from harness.graders.matching import flatten_expected
 from harness.graders.text import Normalization, NotJSON, extract_numbers, parse_structured, shorten

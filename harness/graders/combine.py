@@ -13,7 +13,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from harness.graders.base import Attempt, BaseGrader, GraderConfigError, Score, ScoreFn, grader
+from harness.core.grading import Attempt, BaseGrader, GraderConfigError, Score, ScoreFn, grader
 
 __all__ = ["all_of", "any_of", "weighted_mean", "threshold", "ChildGraderError"]
 

@@ -17,7 +17,7 @@ import statistics
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from harness.graders.base import Attempt, BaseGrader, GraderConfigError, Score, ScoreFn, grader
+from harness.core.grading import Attempt, BaseGrader, GraderConfigError, Score, ScoreFn, grader
 from harness.graders.judge_engine import JudgeError
 
 __all__ = ["ensemble", "sample_scores"]

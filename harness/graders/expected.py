@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final, final
 
-from harness.graders.base import Attempt, GraderConfigError
+from harness.core.grading import Attempt, GraderConfigError
 
 __all__ = ["MISSING", "ExpectedValueMissing", "lookup_path", "resolve_expected", "reference_source",
            "Reference"]

@@ -27,7 +27,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from harness.graders.base import Attempt, GraderConfigError, Score, ScoreFn, grader
+from harness.core.grading import Attempt, GraderConfigError, Score, ScoreFn, grader
+from harness.core.prompts import PromptVersion
 from harness.graders.ensemble import ensemble
 from harness.graders.expected import MISSING, resolve_expected
 from harness.graders.judge_engine import JudgeError, JudgeReply, JudgeSettings, UnitKey, ask_judge, slugify
@@ -39,7 +40,6 @@ from harness.graders.pairwise import (
     pairwise_compare,
     pairwise_judge,
 )
-from harness.prompts import PromptVersion
 
 __all__ = [
     "rubric_judge", "reference_judge", "pairwise_judge", "pairwise_compare", "pairwise_batch", "ensemble",

@@ -34,9 +34,9 @@ from typing import Any
 import openai
 from pydantic import BaseModel, ValidationError
 
-from harness.context import RequestContext
-from harness.graders.base import GraderConfigError
-from harness.runtime import current_runtime
+from harness.core.context import RequestContext
+from harness.core.grading import GraderConfigError
+from harness.engine.runtime import current_runtime
 
 __all__ = ["JudgeError", "JudgeSettings", "JudgeReply", "UnitKey", "ask_judge", "verdict_schema", "slugify"]
 

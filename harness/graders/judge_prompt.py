@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.graders.base import GraderConfigError
-from harness.prompts import PromptError, PromptVersion
+from harness.core.grading import GraderConfigError
+from harness.core.prompts import PromptError, PromptVersion
 
 __all__ = ["JudgePrompt", "BUILTIN_PROMPTS", "builtin_versions", "render_value"]
 

@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable
 from typing import Any, Literal
 
-from harness.graders.base import GraderConfigError
+from harness.core.grading import GraderConfigError
 from harness.graders.text import shorten
 
 __all__ = ["Regex", "Predicate", "ANY", "MatchMode", "match_value", "count_checks", "flatten_expected"]

@@ -22,12 +22,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.dataset import Task
-from harness.graders.base import Attempt, GraderConfigError, Score, ScoreFn, grader
+from harness.core.dataset import Task
+from harness.core.grading import Attempt, GraderConfigError, Score, ScoreFn, grader
+from harness.core.prompts import PromptVersion
 from harness.graders.expected import MISSING, reference_source
 from harness.graders.judge_engine import JudgeReply, JudgeSettings, UnitKey, ask_judge, slugify
 from harness.graders.judge_prompt import JudgePrompt, render_value
-from harness.prompts import PromptVersion
 
 __all__ = ["pairwise_compare", "pairwise_batch", "pairwise_judge", "PairwiseResult", "PairwiseBatch",
            "PairwiseOrder", "PairwiseVerdict", "DEFAULT_PAIRWISE_CRITERIA"]

@@ -1,4 +1,4 @@
-"""Views of a trajectory that trajectory graders need beyond :class:`~harness.trace.Trajectory`'s own.
+"""Views of a trajectory that trajectory graders need beyond :class:`~harness.core.trace.Trajectory`'s own.
 
 * which agent a span ran under (walking ``parent_id`` to the nearest ``agent`` span, since SDK
   function spans do not always carry their agent);
@@ -13,7 +13,7 @@ import json
 from collections import Counter
 from typing import Any, Literal
 
-from harness.trace import Span, ToolCall, Trajectory
+from harness.core.trace import Span, ToolCall, Trajectory
 
 __all__ = ["ToolSource", "agent_of", "tool_calls", "model_calls_per_agent", "wall_time_s",
            "HANDOFF_TOOL_PREFIX"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from harness.graders.base import Attempt, GraderConfigError, Score, ScoreFn, grader
+from harness.core.grading import Attempt, GraderConfigError, Score, ScoreFn, grader
 from harness.graders.expected import MISSING, reference_source
 from harness.graders.matching import MatchMode, count_checks, match_value
 

@@ -16,11 +16,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from harness.graders.base import Attempt, GraderConfigError, Score, ScoreFn, grader
+from harness.core.grading import Attempt, GraderConfigError, Score, ScoreFn, grader
+from harness.core.trace import ToolCall
 from harness.graders.expected import MISSING, reference_source
 from harness.graders.matching import MatchMode, match_value
 from harness.graders.spans import ToolSource, tool_calls
-from harness.trace import ToolCall
 
 __all__ = ["tool_called", "tool_not_called", "tool_order", "ToolSpec", "OrderMode"]
 

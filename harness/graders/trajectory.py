@@ -16,12 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from harness.graders.base import Attempt, GraderConfigError, Score, ScoreFn, grader
+from harness.core.grading import Attempt, GraderConfigError, Score, ScoreFn, grader
+from harness.core.trace import Trajectory
 from harness.graders.budget import max_cost_usd, max_latency_s, max_model_calls, max_tokens, max_turns
 from harness.graders.expected import MISSING, reference_source
 from harness.graders.state import end_state
 from harness.graders.tools import tool_called, tool_not_called, tool_order
-from harness.trace import Trajectory
 
 __all__ = [
     "handoff_path", "final_agent", "route", "rounds", "branch_count", "Bounds",

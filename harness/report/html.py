@@ -24,11 +24,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from harness.gate import GateReport
-from harness.report.data import row_status
+from harness.analysis.run_data import row_status
+from harness.analysis.summary import Analysis, RunSummary
+from harness.analysis.verdict import GateReport
+from harness.core.results import ResultRow
 from harness.report.markdown import VERDICT, ci, num, pval, sig
-from harness.report.summary import Analysis, RunSummary
-from harness.results import ResultRow
 from harness.transcript import SCRIPT as TRANSCRIPT_SCRIPT
 from harness.transcript import STYLE as TRANSCRIPT_STYLE
 from harness.transcript import row_transcript, transcript_pair

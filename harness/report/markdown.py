@@ -2,7 +2,7 @@
 
 Tables are padded so they line up in a terminal and still render on GitHub; long lists sit in
 ``<details>`` blocks, which GitHub folds and a terminal shows as plain text. Every number is
-rendered from :class:`~harness.report.summary.RunSummary`, so the Markdown, the HTML and
+rendered from :class:`~harness.analysis.summary.RunSummary`, so the Markdown, the HTML and
 ``summary.json`` always agree.
 """
 
@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from harness.gate import GateReport, GateResult
-from harness.report.summary import RunSummary
-from harness.stats import Interval
+from harness.analysis.stats import Interval
+from harness.analysis.summary import RunSummary
+from harness.analysis.verdict import GateReport, GateResult
 
 __all__ = ["render_markdown", "gates_markdown", "table"]
 

@@ -20,8 +20,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
-from harness.report.data import PASS_RATE, TASK_RATES, JudgeCalibration
-from harness.report.summary import Analysis, RunSummary
+from harness.analysis.run_data import PASS_RATE, TASK_RATES, JudgeCalibration
+from harness.analysis.summary import Analysis, RunSummary
 
 __all__ = [
     "plot_scores",

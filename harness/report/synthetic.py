@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.results import (
+from harness.core.clock import utc_now
+from harness.core.results import (
     ErrorInfo,
     ResultRow,
     ResultWriter,
@@ -24,9 +25,8 @@ from harness.results import (
     ScoreRecord,
     Usage,
     VariantInfo,
-    utc_now,
 )
-from harness.trace import Span, Trajectory
+from harness.core.trace import Span, Trajectory
 
 __all__ = ["VariantSpec", "make_run", "TAGS"]
 

@@ -2,7 +2,7 @@
 
 ``report.md``, ``report.html``, ``summary.json``, ``results.csv``, ``results.parquet`` and
 ``plots/*.png``. The run folder is read once; every file is written from the same
-:class:`~harness.report.summary.Analysis`, so they cannot disagree.
+:class:`~harness.analysis.summary.Analysis`, so they cannot disagree.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,11 +20,11 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from harness.gate import GateReport, evaluate_gates
-from harness.report.data import RunData, export_frame, load_run_data
+from harness.analysis.run_data import RunData, export_frame, load_run_data
+from harness.analysis.summary import analyse
+from harness.analysis.verdict import GateReport
 from harness.report.html import render_html
 from harness.report.markdown import render_markdown
-from harness.report.summary import Analysis, analyse
 
 __all__ = ["ReportPaths", "write_report"]
 
@@ -59,28 +58,20 @@ def _write_tables(frame: pd.DataFrame, csv_path: Path, parquet_path: Path) -> No
     pq.write_table(table, parquet_path)
 
 
-def _gate_report(analysis: Analysis, gates: Sequence[Any] | GateReport | None, baseline: str | Path | None,
-                 max_error_rate: float | None) -> GateReport | None:
-    if gates is None or isinstance(gates, GateReport):
-        return gates
-    return evaluate_gates(analysis.data, gates, baseline=baseline, max_error_rate=max_error_rate)
-
-
 def write_report(run_folder: str | Path | RunData, out_dir: str | Path | None = None, vs: str | Path | None = None,
-                 gates: Sequence[Any] | GateReport | None = None, *, plots: bool = True,
-                 baseline: str | Path | None = None, max_error_rate: float | None = None) -> ReportPaths:
+                 gates: GateReport | None = None, *, plots: bool = True) -> ReportPaths:
     """Write the report files and return their paths.
 
     ``vs``: another run folder or a variant of this run to compare against (default: the
-    manifest's baseline variant). ``gates``: gate specs to evaluate (or an evaluated
-    :class:`GateReport`) whose results the Markdown and HTML include. ``plots=False`` skips the
+    manifest's baseline variant). ``gates``: an evaluated :class:`GateReport`
+    (:func:`harness.gate.evaluate_gates`) whose results the Markdown and HTML include. ``plots=False`` skips the
     PNGs (the HTML then has none). ``run_folder`` may be a run already read with
-    :func:`~harness.report.data.load_run_data` (the CLI reads it once for gates and report).
+    :func:`~harness.analysis.run_data.load_run_data` (the CLI reads it once for gates and report).
     """
     started = time.perf_counter()
     data = run_folder if isinstance(run_folder, RunData) else load_run_data(run_folder)
     analysis = analyse(data, vs)
-    gate_report = _gate_report(analysis, gates, baseline, max_error_rate)
+    gate_report = gates
     root = Path(out_dir) if out_dir is not None else data.path / "report"
     root.mkdir(parents=True, exist_ok=True)
     paths = ReportPaths(root=root, markdown=root / "report.md", html=root / "report.html",

@@ -9,7 +9,7 @@ The pytest plugin (:mod:`harness.pytest_plugin`) registers the fixtures defined 
     without judging them.
 
 ``eval_runtime -> EvalRuntime``
-    An open :class:`harness.runtime.Runtime` for the test, for code that is not a flow:
+    An open :class:`harness.engine.runtime.Runtime` for the test, for code that is not a flow:
     ``eval_runtime.sync_client`` inside ``with eval_runtime.task("t1"):``, or async code with
     ``eval_runtime.run(coro)`` and ``eval_runtime.call_flow(flow, input)``.
 
@@ -41,8 +41,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-from harness.results import ResultRow
-from harness.trace import Span, Trajectory
+from harness.core.results import ResultRow
+from harness.core.trace import Span, Trajectory
 
 __all__ = [
     "EvalRows",
@@ -321,7 +321,7 @@ def _record_mode(request: pytest.FixtureRequest, settings: EvalSettings) -> str:
 
 
 def _runtime_config(request: pytest.FixtureRequest, settings: EvalSettings) -> Any:
-    from harness.runtime import RuntimeConfig
+    from harness.engine.runtime import RuntimeConfig
 
     return RuntimeConfig(base_url=request.config.getoption("harness_base_url", None),
                          record_mode=_record_mode(request, settings), cassette_dir=_cassette_root(request))
@@ -402,9 +402,10 @@ class HarnessEval:
         ``expected``, ``tags``. ``variant`` names the flow's recordings (default: the flow's
         name); give two calls in one test different variants. Returns the rows either way.
         """
-        from harness.flow import flow_name
-        from harness.runner import RunOptions, run_suite
-        from harness.suite import ModelSettings, Suite, Variant
+        from harness.core.model_settings import ModelSettings
+        from harness.engine.flow import flow_name
+        from harness.engine.runner import RunOptions, run_suite
+        from harness.engine.suite import Suite, Variant
 
         marked = EvalSettings.from_item(self.request.node)
         self.calls += 1
@@ -458,7 +459,7 @@ class FlowResult:
 
 
 class EvalRuntime:
-    """An open :class:`~harness.runtime.Runtime` for one test, usable from sync test code.
+    """An open :class:`~harness.engine.runtime.Runtime` for one test, usable from sync test code.
 
     A Runtime is async (its clients, its units). A sync test has no loop, so this object owns
     one event loop and one ``contextvars`` context, opens the Runtime inside them, and runs
@@ -467,7 +468,7 @@ class EvalRuntime:
     """
 
     def __init__(self, config: Any, suite: str, variant: str = "adhoc") -> None:
-        from harness.runtime import Runtime
+        from harness.engine.runtime import Runtime
 
         self.suite = suite
         self.variant = variant
@@ -504,7 +505,7 @@ class EvalRuntime:
             self._loop.close()
 
     def request(self, task_id: str, variant: str | None = None, epoch: int = 1) -> Any:
-        from harness.context import RequestContext
+        from harness.core.context import RequestContext
 
         return RequestContext(self.suite, variant or self.variant, task_id, epoch)
 
@@ -516,9 +517,9 @@ class EvalRuntime:
         Mirrors :meth:`Runtime.unit`, which is async and would set the request context in
         the loop's context rather than in the test's own thread.
         """
-        from harness.context import request_scope
-        from harness.runtime import Unit
-        from harness.trace import TraceRecorder, recording
+        from harness.core.context import request_scope
+        from harness.core.trace import TraceRecorder, recording
+        from harness.engine.runtime import Unit
 
         request = self.request(task_id, variant, epoch)
         unit = Unit(request=request, recorder=TraceRecorder())
@@ -542,9 +543,9 @@ class EvalRuntime:
         import hashlib
         import random
 
-        from harness.dataset import Task
-        from harness.flow import FlowContext, run_flow
-        from harness.suite import ModelSettings
+        from harness.core.dataset import Task
+        from harness.core.model_settings import ModelSettings
+        from harness.engine.flow import FlowContext, run_flow
 
         task = Task(id=task_id, input=input)
         seed = int.from_bytes(hashlib.sha256(f"{task_id}|{epoch}".encode()).digest()[:8], "big")

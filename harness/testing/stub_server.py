@@ -53,7 +53,7 @@ from typing import Any, Literal, Self
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from harness import responses_api
+from harness.engine import responses_api
 
 __all__ = [
     "DEFAULT_MODEL",

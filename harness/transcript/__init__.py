@@ -1,6 +1,6 @@
 """A result row as a transcript a person reads: why did this task pass or fail?
 
-:func:`row_transcript` turns one :class:`~harness.results.ResultRow` into plain JSON data that
+:func:`row_transcript` turns one :class:`~harness.core.results.ResultRow` into plain JSON data that
 the HTML report embeds and ``harness view`` serves: the input, output and task error, every
 grader's verdict and reason (a judge's rationale), and the trajectory as a **tree** in the order
 the trace has it (agent turns, handoffs, tool calls with arguments and results, model calls with
@@ -25,8 +25,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from harness.results import ResultRow
-from harness.trace import Span
+from harness.core.results import ResultRow
+from harness.core.trace import Span
 
 __all__ = ["row_transcript", "transcript_pair", "span_title", "output_diff", "SCRIPT", "STYLE", "row_verdict"]
 
@@ -36,7 +36,7 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
 
 def row_verdict(row: Any) -> str:
     """pass / fail / error for one attempt: the analysis layer's verdict, so every page agrees."""
-    from harness.report.data import row_status  # the analysis layer (moves with it)
+    from harness.analysis.run_data import row_status  # the analysis layer (moves with it)
 
     return str(row_status(row))
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.results import RunFolder, RunManifest
+from harness.core.results import RunFolder, RunManifest
 from harness.view.rows import RowIndex, file_signature
 
 __all__ = ["Catalog", "RunNotFound", "RunState"]
@@ -156,9 +156,9 @@ def _analyse(folder: Path) -> dict[str, Any]:
     """Summary and gates from the analysis and gate layers: the numbers ``harness report``/``gate`` give."""
     import json
 
+    from harness.analysis.run_data import load_run_data
+    from harness.analysis.summary import analyse
     from harness.gate import evaluate_gates
-    from harness.report.data import load_run_data
-    from harness.report.summary import analyse
 
     started = time.perf_counter()
     data = load_run_data(folder)

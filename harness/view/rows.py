@@ -28,7 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from harness.results import ErrorInfo, ResultRow, ScoreRecord, Usage
+from harness.core.results import ErrorInfo, ResultRow, ScoreRecord, Usage
 from harness.transcript import row_verdict
 
 __all__ = ["RowHead", "RowIndex", "RowQuery", "RowPage", "SORT_KEYS"]

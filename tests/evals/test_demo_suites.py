@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.engine.loader import find_suite
+from harness.engine.runner import RunOptions, run_suite
+from harness.engine.runtime import RuntimeConfig
 from harness.gate import ExitCode, evaluate_gates
-from harness.loader import find_suite
-from harness.runner import RunOptions, run_suite
-from harness.runtime import RuntimeConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 SUITE_FILES = sorted((ROOT / "evals").glob("test_*.py"))

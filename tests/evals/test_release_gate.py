@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from harness.engine.loader import find_suite
+from harness.engine.runner import RunOptions, run_suite
+from harness.engine.runtime import RuntimeConfig
 from harness.gate import ExitCode, Gate, evaluate_gates
-from harness.loader import find_suite
-from harness.runner import RunOptions, run_suite
-from harness.runtime import RuntimeConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 SUITE_FILE = ROOT / "evals" / "release" / "test_router_release.py"

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.analysis.run_data import load_run_data
+from harness.core.results import RunFolder
+from harness.engine.suite import Suite, Variant
 from harness.gate import (
     ExitCode,
     Gate,
@@ -19,10 +22,7 @@ from harness.gate import (
     evaluate_gates,
     promote_baseline,
 )
-from harness.report.data import load_run_data
 from harness.report.synthetic import VariantSpec
-from harness.results import RunFolder
-from harness.suite import Suite, Variant
 
 
 def test_exit_codes_are_stable_numbers() -> None:

@@ -9,7 +9,11 @@ from typing import Any
 
 import pytest
 
-from harness.gate import evaluate_gates
+from harness.analysis.run_data import load_run_data
+from harness.core.clock import utc_now
+from harness.core.results import RunFolder, RunManifest, VariantInfo
+from harness.engine.runtime import Runtime, RuntimeConfig
+from harness.gate import evaluate_gates, require_kappa
 from harness.graders import (
     CalibrationReport,
     CalibrationSetError,
@@ -19,13 +23,9 @@ from harness.graders import (
     confusion_matrix,
     load_calibration_set,
     load_calibrations,
-    require_kappa,
     rubric_judge,
     save_calibration,
 )
-from harness.report.data import load_run_data
-from harness.results import RunFolder, RunManifest, VariantInfo, utc_now
-from harness.runtime import Runtime, RuntimeConfig
 from harness.testing.stub_server import Rule, StubServer
 
 # -- Cohen's kappa --------------------------------------------------------------------------------

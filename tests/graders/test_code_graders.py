@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from harness.dataset import Task
+from harness.core.dataset import Task
+from harness.core.grading import jsonable_params
 from harness.graders import (
     MISSING,
     Attempt,
@@ -29,7 +30,6 @@ from harness.graders import (
     python,
     regex,
 )
-from harness.graders.base import jsonable_params
 from harness.graders.text import extract_numbers
 
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from harness.dataset import Task
+from harness.core.dataset import Task
+from harness.core.grading import jsonable_params
 from harness.graders import (
     Attempt,
     ChildGraderError,
@@ -20,7 +21,6 @@ from harness.graders import (
     threshold,
     weighted_mean,
 )
-from harness.graders.base import jsonable_params
 
 
 def run(grader: Any, output: Any = "refund in 5 days") -> Score:

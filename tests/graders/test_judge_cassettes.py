@@ -10,11 +10,11 @@ from typing import Any, TypeVar
 
 import pytest
 
-from harness.dataset import Task
+from harness.core.dataset import Task
+from harness.engine.runner import RunOptions, run_suite
+from harness.engine.runtime import Runtime, RuntimeConfig
+from harness.engine.suite import ModelSettings, Suite, Variant
 from harness.graders import Attempt, JudgeError, contains, pairwise_compare, rubric_judge
-from harness.runner import RunOptions, run_suite
-from harness.runtime import Runtime, RuntimeConfig
-from harness.suite import ModelSettings, Suite, Variant
 from harness.testing.stub_server import Rule, StubServer
 
 T = TypeVar("T")

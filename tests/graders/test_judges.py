@@ -11,7 +11,10 @@ from typing import Any, TypeVar
 
 import pytest
 
-from harness.dataset import Task
+from harness.core.dataset import Task
+from harness.core.prompts import PromptVersion
+from harness.engine.runtime import NoRuntime, Runtime, RuntimeConfig
+from harness.engine.suite import ModelSettings
 from harness.graders import (
     Attempt,
     GraderConfigError,
@@ -27,9 +30,6 @@ from harness.graders import (
 from harness.graders.judge_engine import _InvalidReply, _validated, verdict_schema
 from harness.graders.judge_prompt import BUILTIN_PROMPTS, JudgePrompt
 from harness.graders.pairwise import PairwiseVerdict
-from harness.prompts import PromptVersion
-from harness.runtime import NoRuntime, Runtime, RuntimeConfig
-from harness.suite import ModelSettings
 from harness.testing.stub_server import Rule, StubServer
 
 T = TypeVar("T")
@@ -245,7 +245,7 @@ def test_a_refusal_is_an_invalid_reply() -> None:
 
 
 def test_judge_errors_become_grader_errors_in_the_runner() -> None:
-    from harness.runner import grade
+    from harness.engine.runner import grade
 
     judge = rubric_judge("ok?", retries=0)
     records, _ = with_judge([Rule(fault="malformed")], lambda: grade([judge, contains("30")], ATTEMPT))

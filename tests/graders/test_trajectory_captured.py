@@ -18,8 +18,10 @@ import agents
 import pytest
 from pydantic import BaseModel
 
-from harness.context import RequestContext
-from harness.dataset import Task
+from harness.core.context import RequestContext
+from harness.core.dataset import Task
+from harness.core.trace import Trajectory, event, span
+from harness.engine.runtime import Runtime, RuntimeConfig
 from harness.graders import (
     Attempt,
     Regex,
@@ -37,9 +39,7 @@ from harness.graders import (
     tool_not_called,
     tool_order,
 )
-from harness.runtime import Runtime, RuntimeConfig
 from harness.testing.stub_server import Rule, StubServer, ToolCallSpec
-from harness.trace import Trajectory, event, span
 
 WEATHER_TOOL = {
     "type": "function",

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from harness.dataset import Task
+from harness.core.dataset import Task
+from harness.core.trace import Span, Trajectory
 from harness.graders import (
     ANY,
     Attempt,
@@ -32,7 +33,6 @@ from harness.graders import (
     tool_order,
 )
 from harness.graders.spans import tool_calls
-from harness.trace import Span, Trajectory
 
 
 def model(span_id: str, parent: str | None, start: float, end: float, tokens: tuple[int, int] = (100, 20),

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.cassette.store import read_cassette
-from harness.loader import find_suite
-from harness.runner import RunOptions, run_suite
-from harness.runtime import RuntimeConfig
+from harness.engine.cassette.store import read_cassette
+from harness.engine.loader import find_suite
+from harness.engine.runner import RunOptions, run_suite
+from harness.engine.runtime import RuntimeConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Small, quick tasks recorded with the pinned server settings (2 threads, n_ctx 8192).

@@ -20,8 +20,8 @@ from openai import AsyncOpenAI
 from pydantic import BaseModel
 
 from harness import local_model as lm_module
+from harness.engine.runtime import Runtime, RuntimeConfig
 from harness.local_model import MODEL_ALIAS, LocalModel
-from harness.runtime import Runtime, RuntimeConfig
 
 pytestmark = pytest.mark.local_model
 

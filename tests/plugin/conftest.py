@@ -13,11 +13,6 @@ from __future__ import annotations
 
 import pytest
 
-import harness.gate
-import harness.report.writer
-import harness.runner
-import harness.sdk_tracing  # noqa: F401
-
 
 def pytest_configure(config: pytest.Config) -> None:
     if not config.pluginmanager.has_plugin("pytester"):

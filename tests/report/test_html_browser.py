@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.core.results import load_run
 from harness.report.synthetic import VariantSpec, make_run
 from harness.report.writer import write_report
-from harness.results import load_run
 
 pytestmark = pytest.mark.browser
 

@@ -7,11 +7,11 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from harness.analysis.summary import analyse
+from harness.core.results import ResultRow, ResultWriter, RunFolder
 from harness.report.html import render_html, select_rows
-from harness.report.summary import analyse
 from harness.report.synthetic import VariantSpec
 from harness.report.writer import write_report
-from harness.results import ResultRow, ResultWriter, RunFolder
 
 
 def _payload(page: str) -> dict:

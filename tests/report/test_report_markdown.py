@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from harness.analysis.summary import build_summary
 from harness.gate import Gate, evaluate_gates
 from harness.report.markdown import render_markdown, table
-from harness.report.summary import build_summary
 
 
 def _headings(markdown: str) -> list[str]:

@@ -9,8 +9,8 @@ import pytest
 from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 
+from harness.analysis.summary import analyse, build_summary
 from harness.report import plots
-from harness.report.summary import analyse, build_summary
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

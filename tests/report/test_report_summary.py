@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.report.summary import ReportError, RunSummary, analyse, build_summary
+from harness.analysis.summary import ReportError, RunSummary, analyse, build_summary
+from harness.core.results import load_run
 from harness.report.synthetic import VariantSpec
-from harness.results import load_run
 
 
 def test_leaderboard_has_a_row_per_variant_and_metric(ab_run: Path) -> None:

@@ -9,11 +9,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness.gate import ExitCode, Gate
-from harness.report.summary import RunSummary
+from harness.analysis.summary import RunSummary
+from harness.core.results import load_run
+from harness.gate import ExitCode, Gate, evaluate_gates
 from harness.report.synthetic import VariantSpec
 from harness.report.writer import write_report
-from harness.results import load_run
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -35,7 +35,7 @@ def test_out_dir_is_respected(ab_run: Path, tmp_path: Path) -> None:
 
 
 def test_summary_json_is_the_run_summary_plus_gates(ab_run: Path) -> None:
-    paths = write_report(ab_run, gates=[Gate.metric("accuracy", ">=", 0.8)], plots=False)
+    paths = write_report(ab_run, gates=evaluate_gates(ab_run, [Gate.metric("accuracy", ">=", 0.8)]), plots=False)
     document = json.loads(paths.summary_json.read_text())
     assert document["gates"]["exit_code"] == int(ExitCode.GATE_FAILED)
     del document["gates"]
@@ -58,7 +58,7 @@ def test_csv_and_parquet_hold_the_load_run_frame(ab_run: Path) -> None:
 
 
 def test_markdown_and_html_include_gate_results_when_given(ab_run: Path) -> None:
-    paths = write_report(ab_run, gates=[Gate.metric("p95_latency_s", "<=", 30)], plots=False)
+    paths = write_report(ab_run, gates=evaluate_gates(ab_run, [Gate.metric("p95_latency_s", "<=", 30)]), plots=False)
     assert "## Gates — ✅ all gates passed" in paths.markdown.read_text()
     assert 'id="gates"' in paths.html.read_text()
 

@@ -15,10 +15,10 @@ from typing import Any
 import openai
 from agents.testing import ModelStep, ScriptedModel, assistant_message, function_call
 
-from harness.dataset import Task
-from harness.flow import FlowContext
-from harness.prompts import PromptVersion
-from harness.suite import ModelSettings
+from harness.core.dataset import Task
+from harness.core.prompts import PromptVersion
+from harness.engine.flow import FlowContext
+from harness.engine.suite import ModelSettings
 
 __all__ = ["Say", "Call", "Script", "ScriptedContext", "marker_prompt", "scripted_context"]
 

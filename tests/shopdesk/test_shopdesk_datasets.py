@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from harness.dataset import Task, load_dataset
+from harness.core.dataset import Task, load_dataset
 from shopdesk.domain import ShopState
 from shopdesk.flows.specialists import AGENT_NAMES
 from shopdesk.tools import ALL_TOOLS

@@ -14,7 +14,7 @@ import openai
 import pytest
 from agents import Agent, Handoff, ModelSettings, OpenAIChatCompletionsModel
 
-from harness.flow import get_flow
+from harness.engine.flow import get_flow
 from shopdesk import flows
 from shopdesk.prompt_library import PATTERN_PARTS, load_prompt
 

@@ -14,7 +14,7 @@ import pytest
 from agents import MaxTurnsExceeded
 from shopdesk_scripted import Call, Say, Script, scripted_context
 
-from harness.trace import TraceRecorder, Trajectory, recording
+from harness.core.trace import TraceRecorder, Trajectory, recording
 from shopdesk import flows
 from shopdesk.prompt_library import PATTERN_PARTS
 

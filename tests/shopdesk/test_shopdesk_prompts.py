@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.prompts import PromptError
+from harness.core.prompts import PromptError
 from shopdesk.prompt_library import PATTERN_PARTS, PROMPTS_DIR, load_prompt, versions
 
 PATTERNS = sorted(PATTERN_PARTS)

@@ -15,10 +15,10 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from harness.loader import find_suite
-from harness.results import ResultRow, ResultWriter, RunFolder, RunManifest, row_line
-from harness.runner import RunOptions, run_suite
-from harness.runtime import RuntimeConfig
+from harness.core.results import ResultRow, ResultWriter, RunFolder, RunManifest, row_line
+from harness.engine.loader import find_suite
+from harness.engine.runner import RunOptions, run_suite
+from harness.engine.runtime import RuntimeConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 DEAD_URL = "http://127.0.0.1:9/v1"

@@ -10,9 +10,9 @@ from typing import Any
 import httpx2
 import pytest
 
+from harness.analysis.run_data import load_run_data, row_status
+from harness.analysis.summary import analyse
 from harness.gate import evaluate_gates
-from harness.report.data import load_run_data, row_status
-from harness.report.summary import analyse
 
 
 def _snapshot(root: Path) -> dict[str, tuple[int, int]]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from harness.report.data import load_run_data
+from harness.analysis.run_data import load_run_data
 
 pytestmark = pytest.mark.browser
 

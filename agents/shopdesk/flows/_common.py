@@ -6,14 +6,14 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from agents import Agent, RunResult, Runner
+from agents import Agent, Runner, RunResult
 from pydantic import BaseModel
 
 from shopdesk.domain import ShopState
 
 if TYPE_CHECKING:
-    from harness.flow import FlowContext
-    from harness.prompts import PromptVersion
+    from harness.core.prompts import PromptVersion
+    from harness.engine.flow import FlowContext
 
 __all__ = [
     "DEFAULT_MAX_TURNS",

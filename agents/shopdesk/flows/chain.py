@@ -15,7 +15,7 @@ from typing import Any
 
 from agents import Agent
 
-from harness.flow import FlowContext, flow
+from harness.engine.flow import FlowContext, flow
 from shopdesk.domain import ShopState
 from shopdesk.flows._common import as_text, publishing, require_prompt, run_agent
 from shopdesk.tools import KB_TOOLS

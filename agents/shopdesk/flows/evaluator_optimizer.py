@@ -15,7 +15,7 @@ from typing import Any, Literal
 from agents import Agent
 from pydantic import BaseModel, Field
 
-from harness.flow import FlowContext, flow
+from harness.engine.flow import FlowContext, flow
 from shopdesk.domain import ShopError, ShopState
 from shopdesk.flows._common import as_text, publishing, require_prompt, run_agent
 from shopdesk.tools import KB_TOOLS
@@ -55,8 +55,7 @@ def build_agents(prompt: Any, model: Any, settings: Any) -> OptimizerAgents:
 
 #: Words of the request that say what to write, not what about: they would match every article.
 _META_WORDS = frozenset(
-    "write writing article articles help centre center page faq guide section explain explaining explains "
-    "customers customer short draft words tone friendly clear simple post update announce announcing".split()
+    ["write", "writing", "article", "articles", "help", "centre", "center", "page", "faq", "guide", "section", "explain", "explaining", "explains", "customers", "customer", "short", "draft", "words", "tone", "friendly", "clear", "simple", "post", "update", "announce", "announcing"]
 )
 
 

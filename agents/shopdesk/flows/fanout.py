@@ -17,7 +17,7 @@ from typing import Any, Literal
 from agents import Agent
 from pydantic import BaseModel, Field
 
-from harness.flow import FlowContext, flow
+from harness.engine.flow import FlowContext, flow
 from shopdesk.domain import ShopState
 from shopdesk.flows._common import as_text, publishing, require_prompt, run_agent
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from agents import Agent, ToolCallItem
 
-from harness.flow import FlowContext, flow
+from harness.engine.flow import FlowContext, flow
 from shopdesk.domain import ShopState
 from shopdesk.flows._common import (
     DEFAULT_MAX_TURNS,

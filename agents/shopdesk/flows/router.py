@@ -13,7 +13,7 @@ from typing import Any, Literal
 from agents import Agent
 from pydantic import BaseModel, Field
 
-from harness.flow import FlowContext, flow
+from harness.engine.flow import FlowContext, flow
 from shopdesk.domain import ShopState
 from shopdesk.flows._common import as_agent_input, publishing, require_prompt, run_agent
 from shopdesk.flows.specialists import build_specialists

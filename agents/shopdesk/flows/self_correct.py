@@ -18,7 +18,7 @@ from typing import Any, Literal
 from agents import Agent
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from harness.flow import FlowContext, flow
+from harness.engine.flow import FlowContext, flow
 from shopdesk.domain import ShopError, ShopState
 from shopdesk.flows._common import as_text, publishing, require_prompt, run_agent
 from shopdesk.tools import REFUND_READ_TOOLS, RefundReason

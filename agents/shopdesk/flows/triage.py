@@ -14,7 +14,7 @@ from typing import Any
 from agents import Agent, handoff
 from agents.extensions import handoff_filters
 
-from harness.flow import FlowContext, flow
+from harness.engine.flow import FlowContext, flow
 from shopdesk.domain import ShopState
 from shopdesk.flows._common import as_agent_input, publishing, require_prompt, run_agent
 from shopdesk.flows.specialists import build_specialists, category_of

@@ -1,0 +1,398 @@
+"""The run folder: the one interface between running and everything after it.
+
+``reports/runs/<run-id>/``
+    ``run.json``       the manifest (:class:`RunManifest`), rewritten atomically as the run goes
+    ``results.jsonl``  one :class:`ResultRow` per (task, variant, epoch), appended and flushed
+                       the moment it finishes, so kill -9 loses only rows in flight
+
+Run ids start with a UTC timestamp, so they sort by time. See ``docs/run-folder.md``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import secrets
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from harness.core.trace import Trajectory
+
+__all__ = [
+    "FORMAT_VERSION",
+    "ErrorInfo",
+    "ScoreRecord",
+    "Usage",
+    "ResultRow",
+    "VariantInfo",
+    "RunManifest",
+    "RunTotals",
+    "RunFolder",
+    "RunFolderError",
+    "ResultWriter",
+    "row_line",
+    "flatten_row",
+    "load_run",
+    "read_rows",
+    "new_run_id",
+]
+
+FORMAT_VERSION = 1
+
+
+class RunFolderError(ValueError):
+    """A run folder that is missing, unreadable or of an unknown format version."""
+
+
+class ErrorInfo(BaseModel):
+    """Why a task (or a grader) produced no result. ``kind`` sorts errors for reports."""
+
+    kind: Literal["task", "timeout", "model", "cassette_miss", "budget", "grader", "config"] = "task"
+    type: str
+    message: str
+    traceback: str | None = None
+
+
+class ScoreRecord(BaseModel):
+    """One grader's verdict on one row: which grader, with which parameters, and why."""
+
+    grader: str
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    value: float | None = None
+    passed: bool | None = None
+    reason: str = ""
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    error: ErrorInfo | None = None
+
+
+class Usage(BaseModel):
+    model_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    #: The cost of the priced calls; with ``unpriced_calls`` above 0 the true cost is unknown.
+    cost_usd: float = 0.0
+    #: Model calls to a model with no known price (see :mod:`harness.engine.pricing`).
+    unpriced_calls: int = 0
+
+    @property
+    def cost_known(self) -> bool:
+        return self.unpriced_calls == 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+class ResultRow(BaseModel):
+    """One (task, variant, epoch). Task errors and grader errors are separate fields."""
+
+    format_version: int = FORMAT_VERSION
+    run_id: str
+    suite: str
+    variant: str
+    task_id: str
+    epoch: int = 1
+    input: Any = None
+    expected: Any = None
+    tags: list[str] = Field(default_factory=list)
+    output: Any = None
+    state: dict[str, Any] = Field(default_factory=dict)
+    error: ErrorInfo | None = None
+    scores: list[ScoreRecord] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+    #: Seconds the task took; for a replayed task, the recorded latency (see ``replayed``).
+    latency_s: float = 0.0
+    replayed: bool = False
+    trajectory: Trajectory = Field(default_factory=Trajectory)
+    cassette: str | None = None
+    started_at: str = ""
+    finished_at: str = ""
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.variant, self.task_id, self.epoch)
+
+    @property
+    def grader_errors(self) -> int:
+        return sum(1 for s in self.scores if s.error is not None)
+
+
+class VariantInfo(BaseModel):
+    name: str
+    settings: dict[str, Any]
+    settings_hash: str
+
+
+class RunManifest(BaseModel):
+    """``run.json``: everything needed to say what ran, with what, and how far it got."""
+
+    format_version: int = FORMAT_VERSION
+    run_id: str
+    suite: str
+    suite_file: str | None = None
+    status: Literal["running", "complete", "interrupted", "budget_exceeded", "failed"] = "running"
+    created_at: str
+    finished_at: str | None = None
+    git_commit: str | None = None
+    packages: dict[str, str] = Field(default_factory=dict)
+    dataset: dict[str, Any] = Field(default_factory=dict)
+    variants: list[VariantInfo] = Field(default_factory=list)
+    graders: list[dict[str, Any]] = Field(default_factory=list)
+    gates: list[dict[str, Any]] = Field(default_factory=list)
+    baseline_variant: str | None = None
+    epochs: int = 1
+    concurrency: int = 8
+    record_mode: str = "none"
+    backend: dict[str, Any] = Field(default_factory=dict)
+    shard: str | None = None
+    #: Processes the run was spread over (``--workers``).
+    workers: int = 1
+    pass_threshold: float = 1.0
+    #: Task error rate above which gates call the run incomplete (exit 3); None: the default.
+    max_error_rate: float | None = None
+    totals: dict[str, Any] = Field(default_factory=dict)
+    notes: list[str] = Field(default_factory=list)
+
+
+@dataclass
+class RunTotals:
+    """Running sums over the rows of a run (what `run.json` `totals` holds)."""
+
+    rows: int = 0
+    errors: int = 0
+    grader_errors: int = 0
+    passed: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    model_calls: int = 0
+
+    @classmethod
+    def of(cls, row: ResultRow) -> RunTotals:
+        """One row's share: small enough to send from a worker process beside the row's line."""
+        return cls(
+            rows=1, errors=int(row.error is not None), grader_errors=row.grader_errors,
+            passed=int(bool(row.scores) and all(s.passed for s in row.scores if s.error is None)),
+            input_tokens=row.usage.input_tokens, output_tokens=row.usage.output_tokens,
+            cost_usd=row.usage.cost_usd, model_calls=row.usage.model_calls,
+        )
+
+    def add(self, row: ResultRow) -> None:
+        self.merge(RunTotals.of(row))
+
+    def merge(self, other: RunTotals) -> None:
+        for item in dataclasses.fields(self):
+            setattr(self, item.name, getattr(self, item.name) + getattr(other, item.name))
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def as_tuple(self) -> tuple[int | float, ...]:
+        """The fields in order (``RunTotals(*t)`` rebuilds it): cheap to send between processes."""
+        return tuple(getattr(self, item.name) for item in dataclasses.fields(self))
+
+
+def new_run_id(suite: str) -> str:
+    """``20261125T151230Z-<suite>-<4 hex>``: sorts by time, unique across parallel shards."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    return f"{stamp}Z-{suite}-{secrets.token_hex(2)}"
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+@dataclass
+class RunFolder:
+    """Writes and reads one run folder."""
+
+    path: Path
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.path / "run.json"
+
+    @property
+    def results_path(self) -> Path:
+        return self.path / "results.jsonl"
+
+    @classmethod
+    def create(cls, root: Path, manifest: RunManifest) -> RunFolder:
+        folder = cls(root / manifest.run_id)
+        folder.path.mkdir(parents=True, exist_ok=False)
+        folder.write_manifest(manifest)
+        folder.results_path.touch()
+        return folder
+
+    @classmethod
+    def open(cls, path: str | Path) -> RunFolder:
+        folder = cls(Path(path))
+        if not folder.manifest_path.is_file():
+            raise RunFolderError(f"{folder.path} is not a run folder (no run.json)")
+        return folder
+
+    def write_manifest(self, manifest: RunManifest) -> None:
+        _atomic_write(self.manifest_path, manifest.model_dump_json(indent=2))
+
+    def manifest(self) -> RunManifest:
+        data = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+        _check_version(data, self.manifest_path)
+        return RunManifest.model_validate(data)
+
+    def rows(self) -> Iterator[ResultRow]:
+        return read_rows(self.results_path)
+
+    def repair(self, keep: Any = None) -> list[ResultRow]:
+        """Make ``results.jsonl`` whole again before a resume and return the rows kept.
+
+        Drops a torn last line (kill -9 mid-write), keeps the last row per key, and drops rows
+        ``keep`` rejects (by default: rows with a task error, which a resume runs again). The
+        rewrite is atomic, so a resumed run never holds duplicate rows.
+        """
+        keep = keep or (lambda row: row.error is None)
+        latest: dict[tuple[str, str, int], ResultRow] = {}
+        for row in read_rows(self.results_path, tolerate_torn_tail=True):
+            latest[row.key] = row
+        kept = [row for row in latest.values() if keep(row)]
+        _atomic_write(self.results_path, "".join(row.model_dump_json() + "\n" for row in kept))
+        return kept
+
+
+def _check_version(data: dict[str, Any], path: Path) -> None:
+    version = data.get("format_version")
+    if version != FORMAT_VERSION:
+        raise RunFolderError(
+            f"{path}: format_version {version!r} is not supported (this harness reads version {FORMAT_VERSION})"
+        )
+
+
+def read_rows(path: Path, tolerate_torn_tail: bool = True) -> Iterator[ResultRow]:
+    """Stream rows. A torn final line (the run was killed mid-write) is skipped, not fatal."""
+    with path.open("r", encoding="utf-8") as handle:
+        lines = iter(handle)
+        previous: str | None = next(lines, None)
+        number = 1
+        while previous is not None:
+            current = next(lines, None)
+            if previous.strip():
+                try:
+                    row = ResultRow.model_validate_json(previous)  # pydantic's own parser: fastest
+                except ValidationError:
+                    row = _explain_bad_row(previous, path, number, torn=current is None and tolerate_torn_tail)
+                    if row is None:
+                        return
+                _check_version({"format_version": row.format_version}, path)
+                yield row
+            previous = current
+            number += 1
+
+
+def row_line(row: ResultRow, scrub: Any = None) -> str:
+    """A row as its ``results.jsonl`` line (no newline), secrets scrubbed when ``scrub`` is given."""
+    text = row.model_dump_json()
+    return scrub(text) if scrub is not None else text
+
+
+def _explain_bad_row(line: str, path: Path, number: int, torn: bool) -> ResultRow | None:
+    """A line pydantic rejected: None for a torn last line, else the most useful error."""
+    try:
+        data = json.loads(line)
+    except ValueError as exc:
+        if torn:
+            return None
+        raise RunFolderError(f"{path}:{number}: not valid JSON ({exc})") from exc
+    _check_version(data, path)  # a row of another format version says so, not which field failed
+    try:
+        return ResultRow.model_validate(data)
+    except ValidationError as exc:
+        raise RunFolderError(f"{path}:{number}: not a result row ({exc})") from exc
+
+
+class ResultWriter:
+    """Appends rows and flushes each one: a finished row survives kill -9.
+
+    ``scrub`` (the cassette layer's secret scrubber) runs over every row, so a key that a task
+    quoted in its input or a model echoed in its output never reaches the run folder.
+    """
+
+    def __init__(self, path: Path, scrub: Any = None) -> None:
+        self._handle = path.open("a", encoding="utf-8")
+        self._scrub = scrub
+
+    def write(self, row: ResultRow) -> None:
+        self.write_lines([row_line(row, self._scrub)])
+
+    def write_lines(self, lines: list[str]) -> None:
+        """Append rows already serialized (and scrubbed) by :func:`row_line`, e.g. in worker processes."""
+        if lines:
+            self._handle.write("".join(line + "\n" for line in lines))
+            self._handle.flush()
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+ROW_COLUMNS = [
+    "run_id", "suite", "variant", "task_id", "epoch", "tags", "output", "error_kind", "error",
+    "grader", "grader_name", "grader_params", "value", "passed", "reason", "grader_error",
+    "model_calls", "input_tokens", "output_tokens", "cost_usd", "latency_s",
+]
+
+
+def flatten_row(row: ResultRow) -> Iterable[dict[str, Any]]:
+    """One record per grader score (one for a row without scores): the rows of `load_run`."""
+    base = {
+        "run_id": row.run_id,
+        "suite": row.suite,
+        "variant": row.variant,
+        "task_id": row.task_id,
+        "epoch": row.epoch,
+        "tags": row.tags,
+        "output": row.output,
+        "error_kind": row.error.kind if row.error else None,
+        "error": row.error.message if row.error else None,
+        "model_calls": row.usage.model_calls,
+        "input_tokens": row.usage.input_tokens,
+        "output_tokens": row.usage.output_tokens,
+        "cost_usd": row.usage.cost_usd,
+        "latency_s": row.latency_s,
+    }
+    if not row.scores:
+        yield base | {"grader": None, "grader_name": None, "grader_params": None, "value": None,
+                      "passed": None, "reason": None, "grader_error": None}
+        return
+    for score in row.scores:
+        yield base | {
+            "grader": score.grader,
+            "grader_name": score.name,
+            "grader_params": score.params,
+            "value": score.value,
+            "passed": score.passed,
+            "reason": score.reason,
+            "grader_error": score.error.message if score.error else None,
+        }
+
+
+def load_run(path: str | Path) -> Any:
+    """A run as a pandas DataFrame, one row per (task, variant, epoch, grader).
+
+    A row with no scores (a task error) still appears once, with ``grader`` empty, so errors
+    are counted rather than silently dropped. Columns: see ``ROW_COLUMNS``.
+    """
+    import pandas as pd
+
+    folder = RunFolder.open(path)
+    records = [flat for row in folder.rows() for flat in flatten_row(row)]
+    return pd.DataFrame.from_records(records, columns=ROW_COLUMNS)

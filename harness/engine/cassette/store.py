@@ -1,0 +1,381 @@
+"""Per-task cassettes on top of one run-wide vcrpy cassette, with an index keyed by request key.
+
+vcrpy patches transports globally, so a run has one active cassette however many tasks run
+concurrently. :class:`IndexedCassette` is that cassette. It holds no file of its own: the
+:class:`CassetteStore` loads each task's file (``cassettes/<suite>/<variant>/<task>[.e<n>].json``,
+vcrpy's own JSON format) when the task starts and writes it, atomically, when the task ends —
+so a recording is on disk before the task's result row, and kill -9 loses only tasks in flight.
+
+Matching is by the ``x-harness-key`` header (suite, variant, task, epoch, branch, call number)
+and then by the JSON body, compared as data (key order and whitespace do not matter). A dict
+lookup replaces vcrpy's scan over every stored interaction, which made replay quadratic.
+
+This subclasses private parts of vcrpy 9.4.2 (``Cassette._responses``, ``play_response``,
+``can_play_response_for``, ``append``, ``_load``, ``_save``); the version is pinned and
+``tests/engine/cassette/test_vcrpy_contract.py`` fails if an upgrade changes them.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from vcr.cassette import Cassette
+from vcr.persisters.filesystem import CassetteDecodeError, CassetteNotFoundError, FilesystemPersister
+from vcr.record_mode import RecordMode as VcrRecordMode
+from vcr.request import Request
+from vcr.serialize import serialize
+from vcr.serializers import jsonserializer
+
+from harness.core.clock import utc_now
+from harness.core.context import RequestContext, current_request
+from harness.engine.cassette.guard import block_network
+from harness.engine.cassette.miss import AbandonedCall, CassetteMiss, body_diff, json_body
+from harness.engine.cassette.record_mode import RecordMode
+from harness.engine.cassette.scrub import Scrubber
+
+__all__ = ["RecordMode", "CassetteStore", "IndexedCassette", "CassetteMiss", "cassette_path", "read_cassette"]
+
+log = logging.getLogger(__name__)
+
+KEY_HEADER = "x-harness-key"
+CASSETTE_FORMAT = 1
+#: How long a replayed call the recording abandoned waits (beyond the recorded task latency)
+#: before it is reported as a miss.
+ABANDONED_GRACE_S = 10.0
+
+
+def _slug(part: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_.@+" else "_" for c in part)
+
+
+def cassette_path(root: Path, request: RequestContext) -> Path:
+    """Where a unit's recording lives. Judges get their own tree: re-judging never touches flows."""
+    name = _slug(request.task_id) + (f".e{request.epoch}" if request.epoch > 1 else "") + ".json"
+    base = root / _slug(request.suite)
+    if request.channel != "flow":
+        base = base / "_judges" / _slug(request.channel.split("/", 1)[-1])
+    return base / _slug(request.variant) / name
+
+
+def read_cassette(path: Path) -> tuple[list[Request], list[dict[str, Any]], dict[str, Any]]:
+    """A cassette file's requests, responses and harness metadata."""
+    loaded = FilesystemPersister.load_cassette(path, jsonserializer)
+    requests, responses = loaded[0], loaded[1]
+    metadata = loaded[2] if len(loaded) > 2 else {}
+    return list(requests), list(responses), dict(metadata or {}).get("harness", {})
+
+
+#: Request fields that say how the provider should treat a call, not what the model is asked.
+#: The Agents SDK sends a random ``prompt_cache_key`` per run and ``store`` only when the base
+#: URL is api.openai.com: comparing them would make every OpenAI recording miss on replay.
+VOLATILE_FIELDS = frozenset({"prompt_cache_key", "store"})
+
+
+def comparable_body(raw: Any) -> Any:
+    """A request body as replay compares it: parsed JSON without the volatile fields."""
+    body = json_body(raw)
+    if isinstance(body, dict):
+        return {k: v for k, v in body.items() if k not in VOLATILE_FIELDS}
+    return body
+
+
+def _key_of(request: Request) -> str | None:
+    return request.headers.get(KEY_HEADER)
+
+
+def _unit_prefix(key: str) -> str:
+    return key.rsplit("|b", 1)[0]
+
+
+@dataclass
+class _Unit:
+    request: RequestContext
+    path: Path
+    mode: Literal["replay", "record"]
+    meta: dict[str, Any]
+    missing: bool = False
+    #: The harness metadata of the recording being replayed (timings, hashes, outcome).
+    recorded_meta: dict[str, Any] = field(default_factory=dict)
+    loaded: list[tuple[Request, dict[str, Any]]] = field(default_factory=list)
+    recorded: list[tuple[Request, dict[str, Any]]] = field(default_factory=list)
+
+
+class IndexedCassette(Cassette):
+    """The run-wide vcrpy cassette: lookups by request key, recording into per-task units."""
+
+    def __init__(self, *args: Any, store: CassetteStore, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.store = store
+
+    # vcrpy's file handling is replaced by the store's per-task files.
+    def _load(self) -> None:
+        return None
+
+    def _save(self, force: bool = False) -> None:
+        return None
+
+    @property
+    def write_protected(self) -> bool:
+        return self.store.mode is RecordMode.NONE
+
+    def _responses(self, request: Request) -> Iterator[tuple[int, dict[str, Any]]]:
+        key = _key_of(request)
+        if key is None:
+            return
+        candidates = self.store.candidates(key)
+        if not candidates:
+            return
+        sent = comparable_body(self.store.scrubber.body(request.body))
+        for index, (stored, response) in enumerate(candidates):
+            if stored.method == request.method and self.store.stored_body(stored) == sent:
+                yield index, response
+
+    def can_play_response_for(self, request: Request) -> bool:
+        key = _key_of(request)
+        unit = self.store.unit_for(key)
+        if unit is None:
+            if self.store.mode is RecordMode.NONE:
+                raise _unkeyed_miss(request, key)
+            return False
+        if unit.mode != "replay":
+            return False
+        if next(self._responses(request), None) is None:
+            raise self.store.miss(unit, request, key or "")
+        return True
+
+    def play_response(self, request: Request) -> dict[str, Any]:
+        key = _key_of(request) or ""
+        for index, response in self._responses(request):
+            self.store.consume(key, index)
+            return response
+        unit = self.store.unit_for(key)
+        raise self.store.miss(unit, request, key) if unit else CassetteMiss(key, "no recording")
+
+    def append(self, request: Request, response: dict[str, Any]) -> None:
+        unit = self.store.unit_for(_key_of(request))
+        if unit is None or unit.mode != "record":
+            return
+        scrubbed = self.store.scrubber.response(copy.deepcopy(response))
+        if scrubbed is not None:
+            self.store.add_recording(unit, self.store.scrub(request), scrubbed)
+
+    def find_requests_with_most_matches(self, request: Request) -> list[Any]:
+        # vcrpy would compare the request with every stored one; misses are explained by the store.
+        return []
+
+
+class CassetteStore:
+    """Decides per task whether to replay or record, and owns the files."""
+
+    def __init__(self, root: Path, mode: RecordMode | str = RecordMode.NONE,
+                 scrubber: Scrubber | None = None) -> None:
+        self.root = Path(root)
+        self.mode = RecordMode(mode)
+        self.scrubber = scrubber or Scrubber()
+        self._units: dict[str, _Unit] = {}
+        self._index: dict[str, list[tuple[Request, dict[str, Any]]]] = {}
+        #: id(recorded request) -> (the request, its comparable body); the request is kept so
+        #: its id cannot be reused while the entry lives. Entries go when the unit ends.
+        self._parsed: dict[int, tuple[Request, Any]] = {}
+        self._lock = threading.RLock()
+
+    # -- activation -------------------------------------------------------------------------
+    @contextmanager
+    def activate(self) -> Iterator[IndexedCassette | None]:
+        """Patch HTTP libraries for the run (and block the socket layer in ``none`` mode)."""
+        if self.mode is RecordMode.OFF:
+            yield None
+            return
+        with ExitStack() as stack:
+            if self.mode is RecordMode.NONE:
+                stack.enter_context(block_network())
+            cassette = stack.enter_context(IndexedCassette.use(
+                path=str(self.root / ".run"), store=self, serializer=jsonserializer,
+                record_mode=VcrRecordMode.NONE if self.mode is RecordMode.NONE else VcrRecordMode.NEW_EPISODES,
+            ))
+            yield cassette
+
+    def prefetch(self, requests: Iterable[RequestContext]) -> int:
+        """Ask the OS to read these units' recordings ahead; returns how many it asked for.
+
+        Replay reads one small file per unit, inside the event loop: from a cold page cache
+        each read stalls every unit in flight for a disk round trip (a 4,000-task replay went
+        from 5 s to 8.7 s). ``POSIX_FADV_WILLNEED`` starts the reads in the kernel, many at
+        once, long before the units get there. Run it in a thread: it only makes syscalls.
+        A no-op where the OS lacks ``posix_fadvise``, or when nothing is replayed.
+        """
+        if self.mode in (RecordMode.OFF, RecordMode.REWRITE) or not hasattr(os, "posix_fadvise"):
+            return 0
+        asked = 0
+        for request in requests:
+            try:
+                descriptor = os.open(cassette_path(self.root, request), os.O_RDONLY)
+            except OSError:
+                continue  # not recorded: the unit will say so
+            try:
+                os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_WILLNEED)
+                asked += 1
+            finally:
+                os.close(descriptor)
+        return asked
+
+    # -- units --------------------------------------------------------------------------------
+    def begin(self, request: RequestContext, meta: dict[str, Any] | None = None) -> _Unit | None:
+        """Open a task's unit: load its recording to replay it, or start a new recording."""
+        if self.mode is RecordMode.OFF:
+            return None
+        path = cassette_path(self.root, request)
+        unit = _Unit(request=request, path=path, mode="record", meta=dict(meta or {}))
+        if self.mode is RecordMode.NONE or (self.mode is RecordMode.ONCE and _is_complete(path)):
+            unit.mode = "replay"
+            self._load(unit)
+        with self._lock:
+            self._units[request.prefix] = unit
+        return unit
+
+    def _load(self, unit: _Unit) -> None:
+        try:
+            requests, responses, unit.recorded_meta = read_cassette(unit.path)
+        except (CassetteNotFoundError, FileNotFoundError):
+            unit.missing = True
+            return
+        except (CassetteDecodeError, ValueError, KeyError) as exc:
+            raise CassetteMiss(unit.request.prefix, f"cassette {unit.path} is unreadable ({exc}); "
+                               "delete it and record again") from exc
+        unit.loaded = list(zip(requests, responses, strict=True))
+        with self._lock:
+            for stored, response in unit.loaded:
+                key = _key_of(stored)
+                if key is not None:
+                    self._index.setdefault(key, []).append((stored, response))
+
+    def end(self, request: RequestContext, ok: bool, outcome: str = "ok",
+            timing: dict[str, Any] | None = None) -> Path | None:
+        """Close a unit; a recording to keep is written atomically and its path returned.
+
+        ``timing`` (the task's and each call's latency) is stored with the recording, so a
+        replay can report the latencies the model really had rather than replay speed.
+        """
+        with self._lock:
+            unit = self._units.pop(request.prefix, None)
+            if unit is None:
+                return None
+            for stored, _ in unit.loaded:
+                self._index.pop(_key_of(stored) or "", None)
+                self._parsed.pop(id(stored), None)
+        if unit.mode == "record" and ok:
+            unit.meta["outcome"] = outcome
+            if timing:
+                unit.meta["timing"] = timing
+            self._write(unit)
+            return unit.path
+        return unit.path if unit.mode == "replay" and not unit.missing else None
+
+    def _write(self, unit: _Unit) -> None:
+        meta = unit.meta | {
+            "format": CASSETTE_FORMAT,
+            "suite": unit.request.suite,
+            "variant": unit.request.variant,
+            "task_id": unit.request.task_id,
+            "epoch": unit.request.epoch,
+            "channel": unit.request.channel,
+            "recorded_at": utc_now(),
+            "interactions": len(unit.recorded),
+            "complete": True,
+        }
+        data = serialize({
+            "requests": [r for r, _ in unit.recorded],
+            "responses": [r for _, r in unit.recorded],
+            "metadata": {"harness": meta},
+        }, jsonserializer)
+        unit.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = unit.path.with_name(f".{unit.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(self.scrubber.text(data), encoding="utf-8")
+        os.replace(tmp, unit.path)
+
+    # -- used by IndexedCassette ---------------------------------------------------------------
+    def unit_for(self, key: str | None) -> _Unit | None:
+        if key is None:
+            return None
+        return self._units.get(_unit_prefix(key))
+
+    def stored_body(self, stored: Request) -> Any:
+        """A recorded request's comparable body, parsed once (replay compares every call)."""
+        cached = self._parsed.get(id(stored))
+        if cached is None:
+            cached = self._parsed[id(stored)] = (stored, comparable_body(stored.body))
+        return cached[1]
+
+    def candidates(self, key: str) -> list[tuple[Request, dict[str, Any]]]:
+        with self._lock:
+            return list(self._index.get(key, ()))
+
+    def consume(self, key: str, index: int) -> None:
+        with self._lock:
+            entries = self._index.get(key)
+            if entries and index < len(entries):
+                entries.pop(index)
+
+    def add_recording(self, unit: _Unit, request: Request, response: dict[str, Any]) -> None:
+        with self._lock:
+            unit.recorded.append((request, response))
+
+    def scrub(self, request: Request) -> Request:
+        clone = Request(request.method, request.uri, request.body, dict(request.headers))
+        return self.scrubber.request(clone)
+
+    def miss(self, unit: _Unit, request: Request, key: str) -> CassetteMiss:
+        """Explain a miss: no file, a call the recording lacks, or a changed request (with a diff)."""
+        if unit.missing:
+            return CassetteMiss(key, f"no recording at {unit.path}", hint=_record_hint(unit))
+        sent = comparable_body(self.scrub(request).body)
+        same_key = [stored for stored, _ in unit.loaded if _key_of(stored) == key]
+        if same_key:
+            return CassetteMiss(key, f"the request differs from the one recorded in {unit.path}",
+                                diff=body_diff(comparable_body(same_key[0].body), sent), hint=_record_hint(unit))
+        branch = key.rsplit("|c", 1)[0]
+        in_branch = [stored for stored, _ in unit.loaded if (_key_of(stored) or "").startswith(branch + "|")]
+        calls = ", ".join((_key_of(s) or "").rsplit("|", 1)[-1] for s in in_branch) or "none"
+        reason = (f"the recording at {unit.path} has no such call (this branch recorded: {calls}); "
+                  "the flow now makes more or different calls than when it was recorded")
+        diff = body_diff(comparable_body(in_branch[-1].body), sent) if in_branch else []
+        if unit.recorded_meta.get("outcome") == "error" and not in_branch:
+            wait = float((unit.recorded_meta.get("timing") or {}).get("latency_s") or 0) + ABANDONED_GRACE_S
+            return AbandonedCall(key, reason, wait_s=wait, diff=diff, hint=_record_hint(unit))
+        return CassetteMiss(key, reason, diff=diff, hint=_record_hint(unit))
+
+
+def _unkeyed_miss(request: Request, key: str | None) -> CassetteMiss:
+    """A request the harness did not key: made outside a task, or not through the harness clients."""
+    task = current_request()
+    if task is None:
+        return CassetteMiss(key or "?|?|?|?|?", f"request to {request.uri} was made outside any task, "
+                            "and record mode 'none' forbids it")
+    return CassetteMiss(f"{task.prefix}|b?|c?", f"request to {request.uri} did not go through the harness's "
+                        "openai clients (ctx.client / ctx.sync_client), so it has no recording; record mode "
+                        "'none' forbids it. Route model calls through the FlowContext clients.")
+
+
+def _record_hint(unit: _Unit) -> str:
+    return (f"To record it: harness run <suite file> --record-mode once --ids {unit.request.task_id} "
+            f"--variant {unit.request.variant} (or --record-mode rewrite to record it again).")
+
+
+def _is_complete(path: Path) -> bool:
+    """A recording that finished (partial ones are recorded again whole)."""
+    if not path.is_file():
+        return False
+    try:
+        head = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return bool(((head.get("metadata") or {}).get("harness") or {}).get("complete"))

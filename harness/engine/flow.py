@@ -1,0 +1,176 @@
+"""Flows: the code under test, and the :class:`FlowContext` the runner hands it.
+
+A flow is any ``async def flow(input, ctx)`` (or plain ``def``) that returns an output: a
+string, a JSON-able value or a pydantic model. The context gives it everything that must be
+the harness's to control — the ``openai`` clients (so cassettes and traces see every call), the
+prompt version, the model settings, a tracer, and a random generator seeded per (task, epoch)
+so flows that need randomness replay exactly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import inspect
+import random
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from harness.core import trace
+from harness.core.prompts import PromptVersion
+
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI, OpenAI
+
+    from harness.core.dataset import Task
+    from harness.core.model_settings import ModelSettings
+
+__all__ = ["Flow", "FlowContext", "flow", "get_flow", "registered_flows", "run_flow", "FlowNotFound"]
+
+
+class Flow(Protocol):
+    def __call__(self, input: Any, ctx: FlowContext) -> Any | Awaitable[Any]: ...
+
+
+@dataclass
+class FlowContext:
+    """What a flow may use. Build nothing of this yourself: the runner (or ``harness.testing``) does."""
+
+    task: Task
+    variant: str
+    client: AsyncOpenAI
+    sync_client: OpenAI
+    settings: ModelSettings
+    prompt: PromptVersion | None
+    rng: random.Random
+    params: dict[str, Any] = field(default_factory=dict)
+    #: Anything the flow wants graders to see besides its output (e.g. the domain's end state).
+    state: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def model(self) -> str:
+        return self.settings.model
+
+    def model_kwargs(self) -> dict[str, Any]:
+        """``model``, ``temperature``, ``max_tokens``… ready for ``client.chat.completions.create(**…)``."""
+        return self.settings.request_kwargs()
+
+    def span(self, name: str, /, **attributes: Any) -> Any:
+        """A custom span around a block: ``with ctx.span("round", n=2): ...``."""
+        return trace.span(name, **attributes)
+
+    def event(self, name: str, /, **attributes: Any) -> Any:
+        """An instant custom span: ``ctx.event("route", category="refunds")``."""
+        return trace.event(name, **attributes)
+
+    def sdk_model(self, api: str = "chat_completions") -> Any:
+        """An Agents SDK model over this context's client.
+
+        ``api="responses"`` gives ``OpenAIResponsesModel``, the SDK's default model class (the
+        Responses API); ``"chat_completions"`` gives ``OpenAIChatCompletionsModel``, which most
+        OpenAI-compatible servers (vLLM, Ollama) speak. Either records and replays; on a backend
+        without the Responses API (llama.cpp) the backend profile carries Responses calls over
+        Chat Completions on the wire (:mod:`harness.engine.responses_api`).
+        """
+        if api == "responses":
+            from agents import OpenAIResponsesModel
+
+            return OpenAIResponsesModel(model=self.settings.model, openai_client=self.client)
+        if api != "chat_completions":
+            raise ValueError(f"sdk_model: api must be 'responses' or 'chat_completions', got {api!r}")
+        from agents import OpenAIChatCompletionsModel
+
+        return OpenAIChatCompletionsModel(model=self.settings.model, openai_client=self.client)
+
+    def sdk_settings(self) -> Any:
+        """Agents SDK ``ModelSettings`` from this variant's model settings."""
+        from agents import ModelSettings as SDKModelSettings
+
+        return SDKModelSettings(
+            temperature=self.settings.temperature,
+            max_tokens=self.settings.max_tokens,
+            top_p=self.settings.top_p,
+        )
+
+
+_registry: dict[str, Flow] = {}
+
+
+class FlowNotFound(LookupError):
+    pass
+
+
+def flow(fn: Callable[..., Any] | None = None, *, name: str | None = None) -> Any:
+    """Register a flow by name: ``@flow`` or ``@flow(name="triage")``."""
+
+    def register(target: Callable[..., Any]) -> Callable[..., Any]:
+        key = name or target.__name__
+        _registry[key] = target  # type: ignore[assignment]
+        target.flow_name = key  # type: ignore[attr-defined]
+        return target
+
+    return register(fn) if fn is not None else register
+
+
+def get_flow(name: str) -> Flow:
+    try:
+        return _registry[name]
+    except KeyError:
+        known = ", ".join(sorted(_registry)) or "none registered yet"
+        raise FlowNotFound(f"no flow named '{name}' (known: {known}); decorate it with @harness.flow") from None
+
+
+def registered_flows() -> dict[str, Flow]:
+    return dict(_registry)
+
+
+def flow_name(target: Callable[..., Any]) -> str:
+    return getattr(target, "flow_name", None) or getattr(target, "__qualname__", repr(target))
+
+
+async def run_flow(target: Callable[..., Any], input: Any, ctx: FlowContext) -> Any:
+    """Call a sync or async flow; sync flows run in a daemon thread that keeps the request context."""
+    if inspect.iscoroutinefunction(target):
+        return await target(input, ctx)
+    result = await _in_daemon_thread(functools.partial(target, input, ctx))
+    if inspect.isawaitable(result):
+        return await result
+    return result
+
+
+def _in_daemon_thread(call: Callable[[], Any]) -> asyncio.Future[Any]:
+    """Run ``call`` in a thread of its own that nothing ever joins.
+
+    Not ``run_in_executor``: a sync flow that never returns cannot be stopped, and the default
+    executor's threads are joined when the event loop closes and again at interpreter exit, so
+    one hung task would hold ``harness run`` forever after its timeout row was written. A daemon
+    thread is abandoned instead; the process ends when its work is done. One thread per call
+    (tens of microseconds) is nothing next to a flow that calls a model.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+    context = contextvars.copy_context()
+
+    def settle(value: Any, error: BaseException | None) -> None:
+        if future.done():  # cancelled: the task timed out while the flow ran on
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
+
+    def work() -> None:
+        try:
+            value, error = context.run(call), None
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task, re-raised there
+            value, error = None, exc
+        try:
+            loop.call_soon_threadsafe(settle, value, error)
+        except RuntimeError:
+            pass  # the loop is closed: nobody waits for this flow any more
+
+    threading.Thread(target=work, name=f"harness-flow-{getattr(call, 'func', call).__name__}", daemon=True).start()
+    return future

@@ -1,0 +1,89 @@
+"""Finding suites: every :class:`~harness.engine.suite.Suite` defined at module level in a file.
+
+``harness run evals/test_triage.py`` and the pytest plugin both come through here, so a suite
+file means the same thing to both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from harness.engine.suite import Suite, SuiteError
+
+__all__ = ["load_suites", "suites_in_module", "find_suite", "check_gates"]
+
+
+def _module_name(path: Path) -> str:
+    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]
+    return f"harness_suite_{path.stem}_{digest}"
+
+
+def _import(path: Path) -> ModuleType:
+    name = _module_name(path)
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise SuiteError(f"cannot import {path}: not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
+
+
+def suites_in_module(module: ModuleType, path: Path | None = None) -> list[Suite]:
+    """The suites a module defines at top level, in definition order, tagged with their file.
+
+    Each suite's gates are checked here (:func:`harness.gate.check_suite_gates`), so a gate
+    that could never be evaluated stops ``harness run`` and pytest before any task runs.
+    """
+    found = []
+    for value in vars(module).values():
+        if isinstance(value, Suite) and value not in found:
+            if path is not None:
+                value.root = value.root or path.resolve().parent
+                value.metadata.setdefault("file", str(path))
+            found.append(value)
+    for suite in found:
+        check_gates(suite)
+    return found
+
+
+def check_gates(suite: Suite) -> None:
+    """The suite's gates, checked against its graders and variants (``GateConfigError``)."""
+    if suite.gates:
+        from harness.gate import check_suite_gates  # a suite with gates imported harness.gate already
+
+        check_suite_gates(suite)
+
+
+def load_suites(path: str | Path) -> list[Suite]:
+    """Import a suite file by path and return its suites."""
+    path = Path(path)
+    if not path.is_file():
+        raise SuiteError(f"no suite file at {path}")
+    return suites_in_module(_import(path), path)
+
+
+def find_suite(path: str | Path, name: str | None = None) -> Suite:
+    """The one suite in a file, or the one called ``name``."""
+    suites = load_suites(path)
+    if not suites:
+        raise SuiteError(f"{path} defines no Suite at module level")
+    if name is None:
+        if len(suites) > 1:
+            names = ", ".join(s.name for s in suites)
+            raise SuiteError(f"{path} defines several suites ({names}); choose one with --suite")
+        return suites[0]
+    for suite in suites:
+        if suite.name == name:
+            return suite
+    raise SuiteError(f"{path} has no suite named '{name}' (has: {', '.join(s.name for s in suites)})")

@@ -1,0 +1,549 @@
+"""The runner: every (task, variant, epoch) of a suite, concurrently, into a run folder.
+
+Work is scheduled by a fixed pool of ``concurrency`` workers pulling from one iterator, so a
+100,000-task suite never holds 100,000 coroutines. Each unit of work runs the flow inside a
+runtime unit (keyed, recorded, traced), grades the attempt, and appends its row to
+``results.jsonl`` the moment it finishes. A task that raises becomes an error row; the run goes
+on. Retries of 429/5xx/timeouts are the ``openai`` client's own (it backs off and honours
+``Retry-After``). A budget (``max_cost_usd``, ``max_tokens``) stops scheduling new work once
+spent; work in flight finishes and is kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import importlib.metadata
+import logging
+import os
+import random
+import subprocess
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Self
+
+import openai
+from pydantic import BaseModel
+
+from harness.core.clock import utc_now
+from harness.core.context import RequestContext, scope_extras
+from harness.core.dataset import Dataset, Task
+from harness.core.grading import Attempt, jsonable_params, metric_name
+from harness.core.results import (
+    ErrorInfo,
+    ResultRow,
+    ResultWriter,
+    RunFolder,
+    RunManifest,
+    RunTotals,
+    ScoreRecord,
+    Usage,
+    VariantInfo,
+    new_run_id,
+)
+from harness.core.run_settings import SettingError, check_settings
+from harness.engine.cassette.guard import NetworkBlocked
+from harness.engine.cassette.miss import CassetteMiss
+from harness.engine.flow import FlowContext, run_flow
+from harness.engine.loader import check_gates
+from harness.engine.runtime import Runtime, RuntimeConfig, Unit
+from harness.engine.suite import Suite, Variant
+from harness.engine.workers import WorkerPool, fork_available
+
+__all__ = ["RunOptions", "RunResult", "RunTotals", "run_suite", "run_suite_sync", "grade", "metric_name", "gate_spec", "Shard"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Shard:
+    """``index`` of ``count`` (1-based): a stable subset of tasks by a hash of their id."""
+
+    index: int
+    count: int
+
+    def __post_init__(self) -> None:
+        if isinstance(self.index, bool) or not isinstance(self.index, int) or not isinstance(self.count, int) \
+                or not 1 <= self.index <= self.count:
+            raise SettingError(f"shard i/N must have whole numbers 1 <= i <= N (e.g. 2/4); got {self.index}/{self.count}")
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        try:
+            index, count = (int(part) for part in text.split("/"))
+        except ValueError:
+            raise SettingError(f"shard i/N must have whole numbers 1 <= i <= N (e.g. 2/4); got '{text}'") from None
+        return cls(index, count)
+
+    def holds(self, task_id: str) -> bool:
+        digest = hashlib.sha256(task_id.encode()).digest()
+        return int.from_bytes(digest[:8], "big") % self.count == self.index - 1
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+@dataclass
+class RunOptions:
+    """How to run a suite. Everything a CLI flag or a pytest option can set."""
+
+    concurrency: int = 8
+    epochs: int | None = None
+    record_mode: str = "none"
+    variants: Sequence[str] | None = None
+    tags: Sequence[str] = ()
+    ids: Sequence[str] = ()
+    limit: int | None = None
+    sample: int | None = None
+    seed: int = 0
+    timeout_s: float = 300.0
+    max_cost_usd: float | None = None
+    max_tokens: int | None = None
+    resume: str | Path | None = None
+    runs_dir: Path = Path("reports/runs")
+    shard: Shard | None = None
+    #: Processes to spread the units over (0: one per CPU core). Replay is CPU-bound, so this
+    #: is how a large replay uses every core; each process runs ``concurrency / workers`` at once.
+    workers: int = 1
+    progress: bool = False
+    #: Ignore the suite's own task selection (tags, sample, limit) and start from the whole file.
+    all_tasks: bool = False
+    #: Shuffle the order work is scheduled in (tests use it to prove order does not matter).
+    shuffle_seed: int | None = None
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+
+    def check(self, labels: dict[str, str] | None = None) -> None:
+        """Raise :class:`~harness.core.run_settings.SettingError` naming every setting out of its range.
+
+        ``labels``: how the caller spells each setting (the CLI passes its flags).
+        """
+        check_settings({name: getattr(self, name) for name in _CHECKED}, labels)
+
+
+#: The RunOptions fields with a range in :mod:`harness.core.run_settings`.
+_CHECKED = ("concurrency", "workers", "epochs", "timeout_s", "sample", "limit", "max_cost_usd", "max_tokens")
+
+
+@dataclass
+class RunResult:
+    folder: RunFolder
+    manifest: RunManifest
+    rows: int = 0
+    errors: int = 0
+    grader_errors: int = 0
+
+    @property
+    def path(self) -> Path:
+        return self.folder.path
+
+
+@dataclass(frozen=True)
+class _Work:
+    task: Task
+    variant: Variant
+    epoch: int
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return value
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _is_miss(exc: BaseException) -> bool:
+    """A cassette miss, as raised or as the HTTP 400 the transport turns it into."""
+    if isinstance(exc, CassetteMiss | NetworkBlocked):
+        return True
+    return isinstance(exc, openai.APIStatusError) and getattr(exc, "code", None) == "cassette_miss"
+
+
+class TaskTimeout(TimeoutError):
+    """The task's own timeout (``--timeout``) expired: says which flow and after how long."""
+
+
+def _error_info(exc: BaseException) -> ErrorInfo:
+    """Classify what made a task fail, from the exception it raised (not from side effects:
+    a sibling branch abandoned by ``gather`` may miss a cassette after the real failure)."""
+    miss = next((e for e in _chain(exc) if _is_miss(e)), None)
+    if miss is not None:
+        detail = scope_extras().get("cassette_miss")
+        message = str(miss) if isinstance(miss, CassetteMiss | NetworkBlocked) or detail is None else str(detail)
+        return ErrorInfo(kind="cassette_miss", type=type(miss).__name__, message=message)
+    if isinstance(exc, TaskTimeout):
+        return ErrorInfo(kind="timeout", type="TimeoutError", message=str(exc))
+    if isinstance(exc, TimeoutError):
+        return ErrorInfo(kind="timeout", type=type(exc).__name__,
+                         message=f"the flow raised {type(exc).__name__}: {exc or 'something it waited for timed out'}")
+    kind = "model" if isinstance(exc, openai.APIError) else "task"
+    trace_text = "".join(traceback.format_exception(exc, limit=-8))
+    return ErrorInfo(kind=kind, type=type(exc).__name__, message=str(exc) or type(exc).__name__,
+                     traceback=trace_text[-4000:])
+
+
+async def grade(graders: Sequence[Any], attempt: Attempt) -> list[ScoreRecord]:
+    """Every grader's verdict; a grader that raises is a grader error, not a score of 0."""
+    records = []
+    for grader in graders:
+        record = ScoreRecord(grader=getattr(grader, "id", repr(grader)), name=metric_name(grader),
+                             params=jsonable_params(getattr(grader, "params", {})))
+        try:
+            score = await grader(attempt)
+        except Exception as exc:  # noqa: BLE001 - any grader failure is recorded for that row
+            record.error = ErrorInfo(kind="grader", type=type(exc).__name__, message=str(exc) or type(exc).__name__)
+        else:
+            record.value, record.passed, record.reason = score.value, score.passed, score.reason
+            record.metadata = score.metadata
+        records.append(record)
+    return records
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def _packages() -> dict[str, str]:
+    names = ("orchestration-harness", "openai", "openai-agents", "vcrpy", "httpx2", "pydantic", "pandas")
+    found = {}
+    for name in names:
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+class _Run:
+    """One execution of a suite: state shared by the workers."""
+
+    def __init__(self, suite: Suite, options: RunOptions) -> None:
+        self.suite = suite
+        self.options = options
+        self.variants = suite.select_variants(options.variants)
+        self.epochs = options.epochs or suite.epochs
+        declared = suite.resolved_dataset()
+        base = Dataset(declared.path) if options.all_tasks else declared
+        self.dataset = base.select(
+            tags=options.tags or None, ids=options.ids or None, sample=options.sample,
+            seed=options.seed, limit=options.limit,
+        )
+        self.totals = RunTotals()
+        self.stopped: str | None = None
+        #: Set by the parent when a run is spread over worker processes (a multiprocessing Event).
+        self.shared_stop: Any = None
+        self.progress: Any = None
+
+    def manifest(self, run_id: str, tasks: int) -> RunManifest:
+        return RunManifest(
+            run_id=run_id,
+            suite=self.suite.name,
+            suite_file=self.suite.metadata.get("file"),
+            created_at=utc_now(),
+            git_commit=_git_commit(),
+            packages=_packages(),
+            dataset={
+                "path": str(self.dataset.path),
+                "sha256": self.dataset.digest(),
+                "tasks": tasks,
+                "tags": list(self.dataset.tags),
+                "ids": list(self.dataset.ids),
+                "sample": self.dataset.sample,
+                "seed": self.dataset.seed,
+                "limit": self.dataset.limit,
+            },
+            variants=[VariantInfo(name=v.name, settings=v.settings(), settings_hash=v.settings_hash)
+                      for v in self.variants],
+            graders=[{"id": getattr(g, "id", repr(g)), "name": metric_name(g),
+                      "params": jsonable_params(getattr(g, "params", {}))} for g in self.suite.graders],
+            gates=[gate_spec(g) for g in self.suite.gates],
+            baseline_variant=self.suite.baseline,
+            epochs=self.epochs,
+            concurrency=self.options.concurrency,
+            record_mode=str(self.options.record_mode),
+            shard=str(self.options.shard) if self.options.shard else None,
+            pass_threshold=self.suite.pass_threshold,
+            max_error_rate=self.suite.max_error_rate,
+        )
+
+    def work(self, tasks: list[Task], done: set[tuple[str, str, int]]) -> list[_Work]:
+        items = [
+            _Work(task, variant, epoch)
+            for task in tasks
+            for variant in self.variants
+            for epoch in range(1, self.epochs + 1)
+            if (variant.name, task.id, epoch) not in done
+        ]
+        if self.options.shuffle_seed is not None:
+            random.Random(self.options.shuffle_seed).shuffle(items)
+        return items
+
+    def over_budget(self) -> str | None:
+        opts = self.options
+        if opts.max_cost_usd is not None and self.totals.cost_usd >= opts.max_cost_usd:
+            return f"cost budget ${opts.max_cost_usd:.4f} spent (${self.totals.cost_usd:.4f})"
+        tokens = self.totals.input_tokens + self.totals.output_tokens
+        if opts.max_tokens is not None and tokens >= opts.max_tokens:
+            return f"token budget {opts.max_tokens} spent ({tokens})"
+        return None
+
+    def request(self, item: _Work) -> RequestContext:
+        return RequestContext(self.suite.name, item.variant.name, item.task.id, item.epoch)
+
+    async def execute(self, runtime: Runtime, item: _Work, run_id: str) -> ResultRow:
+        request = self.request(item)
+        meta = {
+            "prompt_sha256": item.variant.prompt.sha256 if item.variant.prompt else None,
+            "settings_hash": item.variant.settings_hash,
+            "model": item.variant.model.model,
+        }
+        started_at, t0 = utc_now(), time.perf_counter()
+        output: Any = None
+        error: ErrorInfo | None = None
+        ctx: FlowContext | None = None
+        unit: Unit | None = None
+        try:
+            async with runtime.unit(request, meta) as unit:
+                ctx = self._context(runtime, item)
+                deadline = asyncio.timeout(self.options.timeout_s)
+                try:
+                    async with deadline:
+                        output = _jsonable(await run_flow(item.variant.resolve_flow(), item.task.input, ctx))
+                except Exception as exc:  # a failing task is a row, never a crashed run
+                    cause: BaseException = exc
+                    if deadline.expired():
+                        cause = TaskTimeout(f"flow {item.variant.flow_label!r} did not finish within the task timeout of "
+                                            f"{self.options.timeout_s:g} s (--timeout)")
+                    error = _error_info(cause)
+                    unit.keep_failed_recording = error.kind == "task"
+                    raise _TaskFailed from exc
+        except _TaskFailed:
+            pass
+        latency = time.perf_counter() - t0
+        assert unit is not None
+        trajectory = unit.trajectory
+        state = _jsonable(ctx.state) if ctx else {}
+        scores: list[ScoreRecord] = []
+        if error is None and self.suite.graders:
+            attempt = Attempt(task=item.task, output=output, trajectory=trajectory, state=state,
+                              variant=item.variant.name, epoch=item.epoch, suite=self.suite.name)
+            scores = await grade(self.suite.graders, attempt)
+        calls = trajectory.model_calls
+        return ResultRow(
+            run_id=run_id, suite=self.suite.name, variant=item.variant.name, task_id=item.task.id,
+            epoch=item.epoch, input=_jsonable(item.task.input), expected=item.task.expected,
+            tags=list(item.task.tags), output=output, state=state, error=error, scores=scores,
+            usage=Usage(model_calls=len(calls), input_tokens=trajectory.input_tokens,
+                        output_tokens=trajectory.output_tokens, cost_usd=trajectory.cost_usd,
+                        unpriced_calls=trajectory.unpriced_calls),
+            latency_s=unit.latency_s if unit.replayed else latency, replayed=unit.replayed, trajectory=trajectory,
+            cassette=str(unit.cassette) if unit.cassette else None,
+            started_at=started_at, finished_at=utc_now(),
+        )
+
+    def _context(self, runtime: Runtime, item: _Work) -> FlowContext:
+        seed = int.from_bytes(hashlib.sha256(f"{item.task.id}|{item.epoch}".encode()).digest()[:8], "big")
+        return FlowContext(
+            task=item.task, variant=item.variant.name, client=runtime.client, sync_client=runtime.sync_client,
+            settings=item.variant.model, prompt=item.variant.prompt, rng=random.Random(seed),
+            params=dict(item.variant.params),
+        )
+
+    def stop_requested(self) -> bool:
+        """A spent budget stops new work: this process's, or the parent's through ``shared_stop``."""
+        return self.stopped is not None or (self.shared_stop is not None and self.shared_stop.is_set())
+
+    def account(self, tally: RunTotals) -> None:
+        """Count a finished row; the first time a budget is spent, say so and stop new work."""
+        self.totals.merge(tally)
+        if self.progress is not None:
+            self.progress(self.totals)
+        reason = self.over_budget()
+        if reason and not self.stopped:
+            self.stopped = reason
+            log.warning("budget reached: %s; no new work will start", reason)
+
+    async def drive(self, runtime: Runtime, queue: Iterator[_Work], sink: Callable[[ResultRow], None],
+                    run_id: str, concurrency: int) -> None:
+        """Run the queue with ``concurrency`` units in flight, handing each finished row to ``sink``."""
+
+        async def worker() -> None:
+            for item in queue:
+                if self.stop_requested():
+                    return
+                sink(await self.execute(runtime, item, run_id))
+
+        await asyncio.gather(*(runtime_task(worker()) for _ in range(max(1, concurrency))))
+
+
+class _TaskFailed(Exception):
+    """Internal: leaves the unit with an exception so a partial recording is discarded."""
+
+
+def gate_spec(gate: Any) -> dict[str, Any]:
+    if isinstance(gate, BaseModel):
+        return gate.model_dump(mode="json")
+    return {"repr": repr(gate)}
+
+
+def _open_folder(run: _Run, options: RunOptions, tasks: list[Task]) -> tuple[RunFolder, RunManifest, set[Any]]:
+    if options.resume is None:
+        manifest = run.manifest(new_run_id(run.suite.name), len(tasks))
+        return RunFolder.create(Path(options.runs_dir), manifest), manifest, set()
+    path = Path(options.resume)
+    folder = RunFolder.open(path if path.exists() else Path(options.runs_dir) / str(options.resume))
+    manifest = folder.manifest()
+    if manifest.suite != run.suite.name:
+        raise ValueError(f"cannot resume run {manifest.run_id}: it is of suite '{manifest.suite}', not '{run.suite.name}'")
+    kept = folder.repair()
+    for row in kept:
+        run.totals.add(row)
+    manifest.status = "running"
+    manifest.notes.append(f"resumed at {utc_now()} with {len(kept)} finished rows kept (error rows run again)")
+    return folder, manifest, {row.key for row in kept}
+
+
+async def run_suite(suite: Suite, options: RunOptions | None = None) -> RunResult:
+    """Run a suite and return its run folder. Safe to interrupt; resume with ``options.resume``."""
+    options = options or RunOptions()
+    options.check()  # before anything is created: a bad setting leaves no run folder behind
+    check_gates(suite)  # likewise a gate that could never be evaluated
+    options.runtime.record_mode = options.record_mode
+    if options.runtime.backend is None and suite.backend is not None:
+        options.runtime.backend = suite.backend
+    if suite.judge is not None:
+        options.runtime.judge_settings = suite.judge
+    run = _Run(suite, options)
+    tasks = run.dataset.tasks()
+    if options.shard is not None:
+        tasks = [t for t in tasks if options.shard.holds(t.id)]
+    folder, manifest, done = _open_folder(run, options, tasks)
+    items = run.work(tasks, done)
+    status = "complete"
+    calibrations: list[Any] = []
+    runtime = Runtime(options.runtime)
+    writer = ResultWriter(folder.results_path, scrub=runtime.store.scrubber.text)
+    processes = _process_count(options.workers, len(items))
+    pool: WorkerPool | None = None
+    try:
+        manifest.backend, manifest.workers = runtime.describe(), processes
+        folder.write_manifest(manifest)
+        if processes > 1:  # fork before this process activates its runtime or starts a thread
+            pool = WorkerPool.start(run, runtime, items, manifest.run_id, processes)
+        threading.Thread(target=runtime.store.prefetch, args=(map(run.request, items),), name="harness-prefetch",
+                         daemon=True).start()
+        async with runtime:
+            with _ProgressBar(options.progress, len(items), run):
+                if pool is not None:
+                    await pool.collect(writer)
+                else:
+                    def sink(row: ResultRow) -> None:
+                        writer.write(row)
+                        run.account(RunTotals.of(row))
+
+                    await run.drive(runtime, iter(items), sink, manifest.run_id,
+                                    min(options.concurrency, len(items) or 1))
+            calibrations = await _calibrate(suite) if suite.calibration and not run.stopped else []
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        status = "interrupted"
+        raise
+    except Exception:
+        status = "failed"
+        raise
+    finally:
+        if pool is not None:
+            pool.close()
+        writer.close()
+        manifest.status = "budget_exceeded" if run.stopped and status == "complete" else status  # type: ignore[assignment]
+        manifest.finished_at = utc_now()
+        manifest.totals = run.totals.as_dict() | {"expected_rows": len(tasks) * len(run.variants) * run.epochs}
+        if run.stopped:
+            manifest.notes.append(f"stopped early: {run.stopped}")
+        folder.write_manifest(manifest)
+    _save_calibrations(calibrations, folder)
+    return RunResult(folder, manifest, run.totals.rows, run.totals.errors, run.totals.grader_errors)
+
+
+def _process_count(requested: int, units: int) -> int:
+    """``workers`` as asked (0: one per CPU core), never more than there are units to run."""
+    wanted = requested if requested > 0 else (os.cpu_count() or 1)
+    if wanted > 1 and not fork_available():
+        log.warning("--workers %d needs the fork start method, which this platform lacks; using one process",
+                    wanted)
+        return 1
+    return max(1, min(wanted, units))
+
+
+async def _calibrate(suite: Suite) -> list[Any]:
+    """Measure the suite's judges against their human-labelled sets, in the run's runtime."""
+    from harness.graders.calibration import calibrate_suite
+
+    return await calibrate_suite(suite)
+
+
+def _save_calibrations(reports: list[Any], folder: RunFolder) -> None:
+    from harness.graders.calibration import save_calibration
+
+    for report in reports:
+        save_calibration(report, folder.path)
+
+
+def runtime_task(coro: Any) -> asyncio.Task[Any]:
+    """Workers are created outside any request context, so they get no branch of their own."""
+    return asyncio.ensure_future(coro)
+
+
+class _ProgressBar:
+    """A rich progress bar: done/total, errors, tokens and cost so far."""
+
+    def __init__(self, enabled: bool, total: int, run: _Run) -> None:
+        self.enabled, self.total, self.run = enabled, total, run
+        self._bar: Any = None
+
+    def __enter__(self) -> Self:
+        if not self.enabled:
+            return self
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._bar = Progress(
+            TextColumn(f"[bold]{self.run.suite.name}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), transient=False,
+        )
+        self._bar.start()
+        task_id = self._bar.add_task("run", total=self.total, stats="")
+        start_rows = self.run.totals.rows
+
+        def update(totals: RunTotals) -> None:
+            stats = (f"errors {totals.errors} · tokens {totals.input_tokens + totals.output_tokens:,} "
+                     f"· ${totals.cost_usd:.4f}")
+            self._bar.update(task_id, completed=totals.rows - start_rows, stats=stats)
+
+        self.run.progress = update
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+        self.run.progress = None
+
+
+def run_suite_sync(suite: Suite, options: RunOptions | None = None) -> RunResult:
+    return asyncio.run(run_suite(suite, options))

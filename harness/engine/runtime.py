@@ -1,0 +1,280 @@
+"""The runtime: clients, cassettes and capture for the duration of a run.
+
+One :class:`Runtime` is open while a run (or a test) executes. It builds the ``openai``
+clients over the harness transport, activates the cassette store (and the network guard in
+record mode ``none``), installs the Agents SDK trace processor and the branch task factory,
+and opens a *unit* per piece of work::
+
+    async with Runtime(RuntimeConfig(record_mode="once")) as runtime:
+        async with runtime.unit(RequestContext("suite", "v1", "task-1")) as unit:
+            ...                      # model calls here are keyed, recorded, traced
+        unit.trajectory              # the span tree of that unit
+
+Judges use the same mechanism with their own channel, so their calls live in their own
+cassettes: ``runtime.unit(RequestContext(..., channel="judge/relevance"))``.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import logging
+import os
+import ssl
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import ExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Self
+
+import httpx2
+from openai import AsyncOpenAI, OpenAI
+
+from harness.core.context import RequestContext, cancel_abandoned_tasks, install_branch_factory, request_scope
+from harness.core.model_settings import ModelSettings
+from harness.core.trace import TraceRecorder, Trajectory, recording
+from harness.engine.backends import get_profile
+from harness.engine.cassette.scrub import Scrubber
+from harness.engine.cassette.store import CassetteStore, RecordMode
+from harness.engine.transport import HarnessAsyncTransport, HarnessSyncTransport
+
+__all__ = ["RuntimeConfig", "Runtime", "Unit", "current_runtime", "NoRuntime"]
+
+log = logging.getLogger(__name__)
+
+#: Used when no key is configured: replay and local servers need none, and the value is not secret.
+PLACEHOLDER_KEY = "sk-harness-no-key"
+
+
+class NoRuntime(RuntimeError):
+    pass
+
+
+@dataclass
+class RuntimeConfig:
+    """Where model calls go and how they are recorded. Unset values come from the environment."""
+
+    base_url: str | None = None
+    api_key: str | None = None
+    record_mode: RecordMode | str = RecordMode.NONE
+    cassette_dir: Path = Path("cassettes")
+    #: Backend profile name (see harness.engine.backends); ``None``: the suite's, then $HARNESS_BACKEND, then "openai".
+    backend: str | None = None
+    #: Retries of 429/5xx/timeouts by the openai client itself (0 while replaying).
+    max_retries: int = 3
+    request_timeout_s: float = 120.0
+    judge_base_url: str | None = None
+    judge_api_key: str | None = None
+    judge_settings: ModelSettings = field(default_factory=lambda: ModelSettings(model="gpt-4o-mini", temperature=0.0))
+    scrub_patterns: list[str] = field(default_factory=list)
+    max_connections: int = 256
+
+    def resolved_base_url(self) -> str | None:
+        return self.base_url or os.environ.get("OPENAI_BASE_URL") or None
+
+    def resolved_api_key(self) -> str:
+        return self.api_key or os.environ.get("OPENAI_API_KEY") or PLACEHOLDER_KEY
+
+
+@dataclass
+class Unit:
+    """One piece of work inside a runtime: its request context and its trace."""
+
+    request: RequestContext
+    recorder: TraceRecorder
+    cassette: Path | None = None
+    #: Keep the recording although the block raised: the flow itself failed, deterministically
+    #: given the replies it got, so replay must reproduce that failure rather than miss.
+    keep_failed_recording: bool = False
+    #: True when the unit was served from a recording.
+    replayed: bool = False
+    #: The unit's latency: measured live, or the recorded one when replayed (replay speed says
+    #: nothing about the model). Model spans get their recorded latencies the same way.
+    latency_s: float = 0.0
+
+    @property
+    def trajectory(self) -> Trajectory:
+        return self.recorder.trajectory()
+
+
+_current: contextvars.ContextVar[Runtime | None] = contextvars.ContextVar("harness_runtime", default=None)
+
+
+def current_runtime() -> Runtime:
+    runtime = _current.get()
+    if runtime is None:
+        raise NoRuntime("no harness runtime is open: run this inside `harness run`, pytest, or `async with Runtime()`")
+    return runtime
+
+
+class Runtime:
+    """Clients + cassette store + capture, opened around a run."""
+
+    def __init__(self, config: RuntimeConfig | None = None) -> None:
+        self.config = config or RuntimeConfig()
+        self.mode = RecordMode(self.config.record_mode)
+        self.profile = get_profile(self.config.backend or os.environ.get("HARNESS_BACKEND") or "openai")
+        scrubber = Scrubber(patterns=list(self.config.scrub_patterns))
+        scrubber.add_secret(self.config.api_key)
+        scrubber.add_secret(self.config.judge_api_key)
+        self.store = CassetteStore(self.config.cassette_dir, self.mode, scrubber)
+        self._stack = ExitStack()
+        self._token: contextvars.Token[Runtime | None] | None = None
+        retries = 0 if self.mode is RecordMode.NONE else self.config.max_retries
+        self._tls = _tls_context(self.mode)
+        self.client = self._async_client(self.config.resolved_base_url(), self.config.resolved_api_key(), retries)
+        self.sync_client = self._sync_client(retries)
+        judge_url = self.config.judge_base_url or self.config.resolved_base_url()
+        judge_key = self.config.judge_api_key or self.config.resolved_api_key()
+        self.judge_client = self._async_client(judge_url, judge_key, retries)
+
+    def _limits(self) -> httpx2.Limits:
+        n = self.config.max_connections
+        return httpx2.Limits(max_connections=n, max_keepalive_connections=n)
+
+    def _async_client(self, base_url: str | None, api_key: str, retries: int) -> AsyncOpenAI:
+        transport = HarnessAsyncTransport(httpx2.AsyncHTTPTransport(verify=self._tls, limits=self._limits()),
+                                         self.profile)
+        http = httpx2.AsyncClient(transport=transport, timeout=self.config.request_timeout_s)
+        return AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=retries, http_client=http,
+                           timeout=self.config.request_timeout_s)
+
+    def _sync_client(self, retries: int) -> OpenAI:
+        transport = HarnessSyncTransport(httpx2.HTTPTransport(verify=self._tls, limits=self._limits()), self.profile)
+        http = httpx2.Client(transport=transport, timeout=self.config.request_timeout_s)
+        return OpenAI(base_url=self.config.resolved_base_url(), api_key=self.config.resolved_api_key(),
+                      max_retries=retries, http_client=http, timeout=self.config.request_timeout_s)
+
+    def describe(self) -> dict[str, Any]:
+        """The backend as the run manifest records it (never the key)."""
+        return {
+            "base_url": self.config.resolved_base_url() or "https://api.openai.com/v1",
+            "profile": self.profile.describe(),
+            "record_mode": self.mode.value,
+            "max_retries": self.client.max_retries,
+            "judge": self.config.judge_settings.model_dump(exclude_none=True),
+        }
+
+    async def __aenter__(self) -> Self:
+        install_branch_factory()
+        _install_sdk_capture()
+        self._stack.enter_context(self.store.activate())
+        self._token = _current.set(self)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._token is not None:
+            _current.reset(self._token)
+        self._stack.close()
+        await self.client.close()
+        await self.judge_client.close()
+        self.sync_client.close()
+
+    @asynccontextmanager
+    async def unit(self, request: RequestContext, meta: dict[str, Any] | None = None) -> AsyncIterator[Unit]:
+        """Run a block as one keyed, recorded, traced unit of work.
+
+        The unit's recording is written when the block exits without an exception. When it
+        raises, the partial recording is discarded (so ``once`` records the task again whole),
+        unless the caller set ``unit.keep_failed_recording`` because the flow's own code failed.
+        """
+        recorder = TraceRecorder()
+        unit = Unit(request=request, recorder=recorder)
+        handle = self.store.begin(request, meta)
+        ok = False
+        started = time.perf_counter()
+        try:
+            with request_scope(request), recording(recorder):
+                try:
+                    yield unit
+                finally:
+                    cancel_abandoned_tasks()
+            ok = True
+        finally:
+            unit.latency_s = time.perf_counter() - started
+            unit.replayed = handle is not None and handle.mode == "replay" and not handle.missing
+            if unit.replayed and handle is not None and handle.recorded_meta.get("timing"):
+                _apply_recorded_timing(unit, handle.recorded_meta["timing"])
+            unit.cassette = self.store.end(request, ok or unit.keep_failed_recording,
+                                           outcome="ok" if ok else "error", timing=_timing(unit))
+
+
+def _tls_context(mode: RecordMode) -> ssl.SSLContext:
+    """One TLS context for the three clients: loading the CA bundle is most of their cost.
+
+    Replay (``none``) connects nowhere (the socket guard refuses it), so it gets a context
+    with no CA certificates at all: it still requires a verified certificate, so should
+    anything try to connect it fails closed, and it costs nothing to make.
+    """
+    if mode is RecordMode.NONE:
+        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    return httpx2.create_ssl_context()
+
+
+def _timing(unit: Unit) -> dict[str, Any]:
+    calls = {str(s.attributes.get("key")): s.attributes.get("latency_s") for s in unit.recorder.model_spans()}
+    # Every span's [start, end], by span id (ids are equal on record and replay): a replayed
+    # transcript then shows how long each agent turn and tool call took when it was recorded.
+    spans = {s.id: [round(s.start_s, 4), None if s.end_s is None else round(s.end_s, 4)]
+             for s in unit.recorder.trajectory().spans}
+    return {"latency_s": round(unit.latency_s, 4), "calls": calls, "spans": spans}
+
+
+def _apply_recorded_timing(unit: Unit, timing: dict[str, Any]) -> None:
+    """Report the latencies the recording had, not how fast replay was."""
+    unit.latency_s = float(timing.get("latency_s", unit.latency_s))
+    calls = timing.get("calls") or {}
+    for span in unit.recorder.model_spans():
+        recorded = calls.get(str(span.attributes.get("key")))
+        if recorded is not None:
+            span.attributes["latency_s"] = recorded
+            span.attributes["replayed"] = True
+    timeline = timing.get("spans") or {}
+    for span in unit.recorder.trajectory().spans:
+        start_end = timeline.get(span.id)
+        if start_end is not None:
+            span.start_s, span.end_s = start_end[0], start_end[1]
+            span.attributes["timeline"] = "recorded"
+
+
+def _install_sdk_capture() -> None:
+    """Route Agents SDK spans to the harness (and never to the network).
+
+    Importing the SDK costs over a second, and many suites never use it: when it is not
+    imported yet, a one-shot import hook installs the capture the moment something imports it
+    (a flow that imports ``agents`` lazily still gets capture, before any span is made).
+    """
+    if "agents" in sys.modules:
+        from harness.engine import sdk_tracing
+
+        sdk_tracing.install()
+    elif not any(isinstance(f, _CaptureOnSDKImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _CaptureOnSDKImport())
+
+
+class _CaptureOnSDKImport(importlib.abc.MetaPathFinder):
+    """Installs the harness trace processor right after the ``agents`` package is imported."""
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+        if name != "agents":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        loader = spec.loader
+        original = loader.exec_module
+
+        def exec_module(module: Any) -> None:
+            original(module)
+            loader.exec_module = original  # type: ignore[method-assign]
+            from harness.engine import sdk_tracing
+
+            sdk_tracing.install()
+
+        loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec

@@ -1,0 +1,158 @@
+"""Capture from the OpenAI Agents SDK: its spans become harness spans of the running task.
+
+The SDK calls trace processors synchronously, in the context of the code that opened the span,
+so the task's :class:`~harness.core.trace.TraceRecorder` is found through ``contextvars`` with no
+plumbing. Installing :class:`HarnessTraceProcessor` with ``set_trace_processors`` *replaces* the
+SDK's default exporter — which would otherwise send traces to the network from a background
+thread (landing in cassettes and failing on replay) — while keeping tracing itself on.
+
+Generation and response spans are not copied: the transport's ``model`` span is that call,
+so an SDK model call is one span, not two. Their ids are mapped to their parent's, so model
+spans hang under the agent that made them.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+from agents.tracing import TracingProcessor, get_current_span, set_trace_processors
+from agents.tracing.span_data import (
+    AgentSpanData,
+    CustomSpanData,
+    FunctionSpanData,
+    GuardrailSpanData,
+    HandoffSpanData,
+)
+
+from harness.core.trace import Span, TraceRecorder, current_recorder
+
+__all__ = ["HarnessTraceProcessor", "install", "current_sdk_parent"]
+
+_MAP_ATTR = "_sdk_span_map"
+
+
+_Entry = tuple[str | None, Span | None, str | None]
+
+
+def _span_map(recorder: TraceRecorder) -> dict[str, _Entry]:
+    """SDK span id -> (harness id its children hang under, its harness span or None, SDK parent id)."""
+    mapping = getattr(recorder, _MAP_ATTR, None)
+    if mapping is None:
+        mapping = {}
+        setattr(recorder, _MAP_ATTR, mapping)
+    return mapping
+
+
+def _parse(text: Any) -> Any:
+    if not isinstance(text, str):
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _agent_of(mapping: dict[str, _Entry], sdk_parent: str | None) -> str | None:
+    """The nearest enclosing agent, walking up through spans the harness does not copy."""
+    while sdk_parent is not None and sdk_parent in mapping:
+        _, found, sdk_parent = mapping[sdk_parent]
+        if found is not None and found.kind == "agent":
+            return found.name
+    return None
+
+
+class HarnessTraceProcessor(TracingProcessor):
+    """Turns agent, handoff, function, guardrail and custom SDK spans into harness spans."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def on_trace_start(self, trace: Any) -> None:
+        return None
+
+    def on_trace_end(self, trace: Any) -> None:
+        return None
+
+    def on_span_start(self, span: Any) -> None:
+        recorder = current_recorder()
+        if recorder is None:
+            return
+        with self._lock:
+            mapping = _span_map(recorder)
+            parent_id = mapping[span.parent_id][0] if span.parent_id in mapping else None
+            started = self._start(recorder, span.span_data, parent_id, mapping, span.parent_id)
+            own_id = started.id if started is not None else parent_id
+            mapping[span.span_id] = (own_id, started, span.parent_id)
+
+    def _start(self, recorder: TraceRecorder, data: Any, parent_id: str | None,
+               mapping: dict[str, _Entry], sdk_parent: str | None) -> Span | None:
+        if isinstance(data, AgentSpanData):
+            return recorder.start("agent", data.name, parent_id=parent_id, tools=data.tools or [],
+                                  handoffs=data.handoffs or [], output_type=data.output_type)
+        if isinstance(data, HandoffSpanData):
+            return recorder.start("handoff", "handoff", parent_id=parent_id, from_agent=data.from_agent,
+                                  to_agent=data.to_agent)
+        if isinstance(data, FunctionSpanData):
+            return recorder.start("tool", data.name, parent_id=parent_id, arguments=_parse(data.input),
+                                  agent=_agent_of(mapping, sdk_parent))
+        if isinstance(data, GuardrailSpanData):
+            return recorder.start("guardrail", data.name, parent_id=parent_id)
+        if isinstance(data, CustomSpanData):
+            return recorder.start("custom", data.name, parent_id=parent_id, **dict(data.data or {}))
+        return None
+
+    def on_span_end(self, span: Any) -> None:
+        recorder = current_recorder()
+        if recorder is None:
+            return
+        with self._lock:
+            _, ours, _ = _span_map(recorder).get(span.span_id, (None, None, None))
+        if ours is None:
+            return
+        data = span.span_data
+        error = span.error
+        message = None if not error else f"{error.get('message')}: {error.get('data')}" if isinstance(error, dict) else str(error)
+        extra: dict[str, Any] = {}
+        if isinstance(data, FunctionSpanData):
+            extra["arguments"] = _parse(data.input)
+            extra["result"] = None if data.output is None else str(data.output)
+        elif isinstance(data, HandoffSpanData):
+            extra["from_agent"], extra["to_agent"] = data.from_agent, data.to_agent
+            ours.name = f"{data.from_agent} -> {data.to_agent}"
+        elif isinstance(data, GuardrailSpanData):
+            extra["triggered"] = data.triggered
+        elif isinstance(data, AgentSpanData):
+            # The SDK opens an agent's span before it has resolved the agent's tools (and may
+            # fill in handoffs late too): read them again now that the turn is done.
+            extra.update(tools=list(data.tools or []), handoffs=list(data.handoffs or []),
+                         output_type=data.output_type)
+        recorder.end(ours, error=message, **extra)
+
+    def shutdown(self) -> None:
+        return None
+
+    def force_flush(self) -> None:
+        return None
+
+
+def current_sdk_parent() -> str | None:
+    """The harness span id under which a model call made now belongs (its agent's span)."""
+    recorder = current_recorder()
+    sdk_span = get_current_span()
+    if recorder is None or sdk_span is None:
+        return None
+    parent_id, _, _ = _span_map(recorder).get(sdk_span.span_id, (None, None, None))
+    return parent_id
+
+
+_installed = False
+
+
+def install() -> None:
+    """Replace the SDK's exporting processors with the harness's (idempotent)."""
+    global _installed
+    if not _installed:
+        set_trace_processors([HarnessTraceProcessor()])
+        _installed = True

@@ -1,0 +1,364 @@
+"""The HTTP transport under the ``openai`` client: request keys, backend adaptation, model spans.
+
+Every model call of a flow — plain ``openai``, the Agents SDK, a judge — goes through this
+transport, which wraps the real ``httpx2`` transport (the one vcrpy patches). For each request:
+
+1. it stamps ``x-harness-key`` from the request context (a retry, which the openai client marks
+   with ``x-stainless-retry-count``, keeps its first attempt's key), so the cassette layer
+   matches on *who asked* and not only on *what was asked*;
+2. it applies the backend profile's body adaptations, so the cassette holds what was sent;
+3. it records one ``model`` span (request parameters, reply, tokens, latency, cost). Failed
+   attempts that the client will retry are folded into the final span's ``retries`` count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from typing import Any
+
+import httpx2
+
+from harness.core.context import next_request_key, scope_extras
+from harness.core.trace import TraceRecorder, current_recorder, current_span_id
+from harness.engine import pricing, responses_api
+from harness.engine.backends import BackendProfile, get_profile
+from harness.engine.cassette.miss import AbandonedCall, CassetteMiss
+
+__all__ = ["HarnessAsyncTransport", "HarnessSyncTransport", "KEY_HEADER"]
+
+log = logging.getLogger(__name__)
+
+KEY_HEADER = "x-harness-key"
+_RETRY_HEADER = "x-stainless-retry-count"
+_RETRYABLE = {408, 409, 429}
+
+
+def _is_retryable(status: int) -> bool:
+    return status in _RETRYABLE or status >= 500
+
+
+def _stamp(request: httpx2.Request, profile: BackendProfile) -> tuple[httpx2.Request, dict[str, Any] | None]:
+    """The request as it goes on the wire, and the Responses body it stands for when translated.
+
+    For a profile without the Responses API, ``POST .../responses`` is rewritten to ``POST
+    .../chat/completions`` with the equivalent body (:mod:`harness.engine.responses_api`) *before* the
+    cassette layer sees it: the cassette stores the Chat Completions exchange, and replay runs
+    the same deterministic translation over it.
+    """
+    retry = request.headers.get(_RETRY_HEADER, "0") not in ("0", "")
+    key = next_request_key(retry=retry)
+    if key is not None:
+        request.headers[KEY_HEADER] = key
+    translate = (request.method == "POST" and profile.translates_responses
+                 and responses_api.is_responses_path(request.url.path))
+    if (not profile.rewrites and not translate) or request.method != "POST":
+        return request, None
+    body = _json_or_none(request.content)
+    if not isinstance(body, dict):
+        return request, None
+    original = body if translate else None
+    url = request.url
+    if translate:
+        body = responses_api.chat_request_from_responses(body)
+        url = url.copy_with(path=url.path.rstrip("/")[: -len("responses")] + "chat/completions")
+    adapted = profile.adapt(body)
+    headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() != "content-length"]
+    wired = httpx2.Request(
+        request.method, url, headers=headers, content=json.dumps(adapted).encode(),
+        extensions=request.extensions,
+    )
+    return wired, original
+
+
+def _translate_reply(response: httpx2.Response, content: bytes, original: dict[str, Any]) -> tuple[bytes, str]:
+    """A Chat Completions reply (body or stream) as the Responses reply the client asked for."""
+    if "text/event-stream" in response.headers.get("content-type", ""):
+        chunks = responses_api.sse_events(content)
+        events = responses_api.response_events_from_chat_stream(chunks, original)
+        return b"".join(responses_api.encode_sse(e) for e in events), "text/event-stream"
+    reply = _json_or_none(content)
+    if not isinstance(reply, dict) or "choices" not in reply:
+        return content, response.headers.get("content-type", "application/json")
+    return json.dumps(responses_api.response_from_chat(reply, original)).encode(), "application/json"
+
+
+def _json_or_none(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def _sse_reply(raw: bytes) -> dict[str, Any] | None:
+    """Fold a streamed chat completion back into one reply (content, tool calls, usage)."""
+    content: list[str] = []
+    tools: dict[int, dict[str, Any]] = {}
+    usage: dict[str, Any] | None = None
+    model = finish = None
+    for line in raw.decode("utf-8", "replace").splitlines():
+        if not line.startswith("data:") or line.strip() == "data: [DONE]":
+            continue
+        chunk = _json_or_none(line[5:].strip().encode())
+        if not isinstance(chunk, dict):
+            continue
+        model = chunk.get("model", model)
+        usage = chunk.get("usage") or usage
+        for choice in chunk.get("choices") or []:
+            delta = choice.get("delta") or {}
+            finish = choice.get("finish_reason") or finish
+            if delta.get("content"):
+                content.append(delta["content"])
+            for call in delta.get("tool_calls") or []:
+                slot = tools.setdefault(call.get("index", 0), {"name": "", "arguments": ""})
+                function = call.get("function") or {}
+                slot["name"] += function.get("name") or ""
+                slot["arguments"] += function.get("arguments") or ""
+    message = {"content": "".join(content) or None,
+               "tool_calls": [{"function": t} for _, t in sorted(tools.items())]}
+    return {"model": model, "usage": usage, "choices": [{"message": message, "finish_reason": finish}]}
+
+
+def _request_attributes(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        return {}
+    if "input" in body and "messages" not in body:
+        return responses_api.request_attributes(body)
+    messages = body.get("messages") or []
+    return {
+        "model": body.get("model"),
+        "temperature": body.get("temperature"),
+        "max_tokens": body.get("max_tokens") or body.get("max_completion_tokens"),
+        # The whole request, so a transcript shows what the model was actually asked (the
+        # secret scrubber runs over every row before it is written).
+        "messages": messages,
+        "tools": [t.get("function", {}).get("name") for t in body.get("tools") or [] if isinstance(t, dict)],
+        "response_format": (body.get("response_format") or {}).get("type"),
+        "stream": bool(body.get("stream")),
+    }
+
+
+def _tokens(usage: Any, name: str) -> int | None:
+    """A usage count, or ``None`` when the reply does not say (unknown is not 0)."""
+    if not isinstance(usage, dict) or usage.get(name) is None:
+        return None
+    return int(usage[name])
+
+
+def _chat_reply_attributes(reply: dict[str, Any]) -> dict[str, Any]:
+    choices = reply.get("choices") or [{}]
+    message = choices[0].get("message") or {}
+    usage = reply.get("usage")
+    calls = [
+        {"name": (c.get("function") or {}).get("name"), "arguments": (c.get("function") or {}).get("arguments")}
+        for c in message.get("tool_calls") or []
+    ]
+    return {
+        "output": message.get("content"),
+        "tool_calls": calls,
+        "finish_reason": choices[0].get("finish_reason"),
+        "input_tokens": _tokens(usage, "prompt_tokens"),
+        "output_tokens": _tokens(usage, "completion_tokens") if isinstance(usage, dict) else None,
+    }
+
+
+def _reply_attributes(reply: Any, content: bytes) -> dict[str, Any]:
+    """What a successful reply says: Chat Completions, Responses, embeddings — or that it is unknown.
+
+    A reply of a shape the harness does not know is *reported* (``usage_unknown`` and
+    ``capture_error`` on the span, a warning in the log), never counted as 0 tokens: budgets
+    and cost gates read those counts.
+    """
+    if isinstance(reply, dict) and "choices" in reply:
+        attributes = _chat_reply_attributes(reply)
+    elif responses_api.is_response_body(reply):
+        attributes = responses_api.response_attributes(reply)
+    elif isinstance(reply, dict) and reply.get("object") == "list" and isinstance(reply.get("usage"), dict):
+        attributes = {"output": None, "tool_calls": [], "finish_reason": None,
+                      "input_tokens": _tokens(reply["usage"], "prompt_tokens"), "output_tokens": 0}
+    else:
+        what = f"keys {sorted(reply)[:8]}" if isinstance(reply, dict) else f"{len(content)} bytes, not a JSON object"
+        problem = f"unrecognised reply shape ({what}): output and usage not captured"
+        log.warning("model span: %s", problem)
+        return {"output": None, "tool_calls": [], "input_tokens": None, "output_tokens": None,
+                "usage_unknown": True, "capture_error": problem}
+    if attributes["input_tokens"] is None or attributes["output_tokens"] is None:
+        attributes["usage_unknown"] = True
+    return attributes
+
+
+def _stream_reply(content: bytes) -> Any:
+    """A streamed reply folded into one body: Chat Completions chunks, or Responses events."""
+    events = list(responses_api.sse_events(content))
+    if any(str(event.get("type", "")).startswith("response.") for event in events):
+        return responses_api.response_from_events(events)  # None when the stream was torn
+    return _sse_reply(content)
+
+
+def _sdk_parent() -> str | None:
+    """The harness span of the Agents SDK span in progress, when the SDK is in use."""
+    if "harness.engine.sdk_tracing" not in sys.modules:
+        return None
+    from harness.engine.sdk_tracing import current_sdk_parent
+
+    return current_sdk_parent()
+
+
+class _SpanWriter:
+    """Turns one HTTP exchange into a model span on the task's recorder."""
+
+    def __init__(self, recorder: TraceRecorder | None, request: httpx2.Request,
+                 original: dict[str, Any] | None = None) -> None:
+        self.recorder = recorder
+        self.request = request
+        #: The Responses request body when the exchange was translated to Chat Completions.
+        self.original = original
+        self.start = recorder.now() if recorder else 0.0
+        self.parent = (_sdk_parent() or current_span_id()) if recorder else None
+
+    def _retries(self, key: str | None, add: int = 0) -> int:
+        pending: dict[str, int] = scope_extras().setdefault("pending_retries", {})
+        if add:
+            pending[key or ""] = pending.get(key or "", 0) + add
+            return 0
+        return pending.pop(key or "", 0)
+
+    def finish(self, response: httpx2.Response, content: bytes) -> None:
+        if self.recorder is None or self.request.method != "POST":
+            return
+        key = self.request.headers.get(KEY_HEADER)
+        if _is_retryable(response.status_code) and response.status_code != 409:
+            self._retries(key, add=1)
+            return
+        body = self.original if self.original is not None else _json_or_none(self.request.content)
+        is_stream = "text/event-stream" in response.headers.get("content-type", "")
+        reply = _stream_reply(content) if is_stream else _json_or_none(content)
+        attributes = _request_attributes(body)
+        if response.status_code < 400:
+            attributes |= _reply_attributes(reply, content)
+        if self.original is not None:
+            attributes["wire"] = "chat.completions"  # translated: see harness.engine.responses_api
+        model = str(attributes.get("model") or "")
+        known = attributes.get("input_tokens") is not None and attributes.get("output_tokens") is not None
+        attributes["cost_usd"] = (pricing.cost_usd(model, attributes["input_tokens"], attributes["output_tokens"])
+                                  if known else None)
+        attributes["status"] = response.status_code
+        attributes["retries"] = self._retries(key)
+        attributes["key"] = key
+        attributes["latency_s"] = self.recorder.now() - self.start
+        error = None if response.status_code < 400 else f"HTTP {response.status_code}"
+        self.recorder.add("model", model or "model", start_s=self.start, parent_id=self.parent,
+                          error=error, **attributes)
+
+    def fail(self, exc: BaseException) -> None:
+        if self.recorder is None:
+            return
+        body = self.original if self.original is not None else _json_or_none(self.request.content)
+        self.recorder.add("model", str((body or {}).get("model") or "model"), start_s=self.start,
+                          parent_id=self.parent, error=f"{type(exc).__name__}: {exc}",
+                          **_request_attributes(body), key=self.request.headers.get(KEY_HEADER))
+
+
+_DECODED_AWAY = {"content-encoding", "content-length", "transfer-encoding"}
+
+
+def _miss_response(miss: CassetteMiss, request: httpx2.Request) -> httpx2.Response:
+    """A cassette miss as an HTTP 400 the openai client will not retry.
+
+    Raised as an exception, the miss would be wrapped and retried by the client; as a 400 it
+    fails the call at once. The miss itself is kept for the runner, which reports its text.
+    """
+    scope_extras()["cassette_miss"] = miss
+    body = {"error": {"message": str(miss), "type": "cassette_miss", "code": "cassette_miss"}}
+    return httpx2.Response(400, json=body, request=request, headers={"x-harness-cassette-miss": "1"})
+
+
+def _rebuild(response: httpx2.Response, content: bytes, request: httpx2.Request) -> httpx2.Response:
+    """A response over the already-decoded body (the headers that described the wire form go)."""
+    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _DECODED_AWAY]
+    return httpx2.Response(
+        response.status_code, headers=headers, content=content, request=request,
+        extensions=response.extensions,
+    )
+
+
+class _Exchange:
+    """One request through the transport: stamped and adapted on the way out, traced on the way back."""
+
+    def __init__(self, request: httpx2.Request, profile: BackendProfile) -> None:
+        self.original_request = request
+        self.request, self.translated = _stamp(request, profile)
+        self.writer = _SpanWriter(current_recorder(), self.request, self.translated)
+
+    def done(self, response: httpx2.Response, content: bytes) -> httpx2.Response:
+        content_type = None
+        if self.translated is not None and response.status_code < 400:
+            content, content_type = _translate_reply(response, content, self.translated)
+        self.writer.finish(response, content)
+        rebuilt = _rebuild(response, content, self.original_request if self.translated is not None else self.request)
+        if content_type is not None:
+            rebuilt.headers["content-type"] = content_type
+        return rebuilt
+
+    def failed(self, exc: Exception) -> httpx2.Response:
+        """A cassette miss becomes a 400 the client will not retry; anything else propagates."""
+        self.writer.fail(exc)
+        if isinstance(exc, CassetteMiss):
+            return _miss_response(exc, self.request)
+        raise exc
+
+
+class HarnessAsyncTransport(httpx2.AsyncBaseTransport):
+    """Wraps an ``httpx2.AsyncHTTPTransport`` (patched by vcrpy while a cassette is active)."""
+
+    def __init__(self, inner: httpx2.AsyncBaseTransport | None = None,
+                 profile: BackendProfile | str = "openai") -> None:
+        self.inner = inner or httpx2.AsyncHTTPTransport()
+        self.profile = get_profile(profile) if isinstance(profile, str) else profile
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        exchange = _Exchange(request, self.profile)
+        try:
+            response = await self.inner.handle_async_request(exchange.request)
+            try:
+                content = await response.aread()
+            finally:
+                await response.aclose()  # hands the connection back to the pool
+        except AbandonedCall as abandoned:
+            # Answered as in the recording: not before the task ends (and cancels this branch).
+            await asyncio.sleep(abandoned.wait_s)
+            return exchange.failed(abandoned)
+        except Exception as exc:  # noqa: BLE001 - _Exchange.failed re-raises all but cassette misses
+            return exchange.failed(exc)
+        return exchange.done(response, content)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class HarnessSyncTransport(httpx2.BaseTransport):
+    """The same for the sync ``openai.OpenAI`` client (flows that run sync code)."""
+
+    def __init__(self, inner: httpx2.BaseTransport | None = None,
+                 profile: BackendProfile | str = "openai") -> None:
+        self.inner = inner or httpx2.HTTPTransport()
+        self.profile = get_profile(profile) if isinstance(profile, str) else profile
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        exchange = _Exchange(request, self.profile)
+        try:
+            response = self.inner.handle_request(exchange.request)
+            try:
+                content = response.read()
+            finally:
+                response.close()  # hands the connection back to the pool
+        except Exception as exc:  # noqa: BLE001 - _Exchange.failed re-raises all but cassette misses
+            return exchange.failed(exc)
+        return exchange.done(response, content)
+
+    def close(self) -> None:
+        self.inner.close()

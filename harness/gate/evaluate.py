@@ -1,0 +1,530 @@
+"""Quality gates: thresholds and no-regression checks a run must meet, with CI exit codes.
+
+A suite declares its gates; they are pydantic models, serialised into ``run.json`` ``gates``::
+
+    gates = [
+        Gate.metric("accuracy", ">=", 0.8, variant="triage@v2"),
+        Gate.metric("p95_latency_s", "<=", 8),
+        Gate.metric("cost_per_task_usd", "<=", 0.002),
+        Gate.metric("grader_errors", "==", 0),
+        Gate.metric("judge_kappa", ">=", 0.6),
+        Gate.no_regression("accuracy", baseline="reports/baseline", tolerance=0.02),
+    ]
+
+Metrics: any score name (mean score per task, epochs averaged first), ``pass_rate``,
+``error_rate``, ``grader_errors``, ``p50_latency_s``, ``p95_latency_s``, ``cost_per_task_usd``,
+``tokens_per_task`` and ``judge_kappa`` (from the run's judge calibration). A gate without a
+``variant`` applies to every variant.
+
+A no-regression gate fails only when the paired test (McNemar exact for pass/fail per task,
+paired t otherwise; see :mod:`harness.analysis.stats`) says the candidate is worse at ``alpha`` *and*
+the estimated drop is larger than ``tolerance``: noise never fails a build, and neither does a
+real but negligible drop.
+
+:func:`evaluate_gates` returns a :class:`GateReport` whose ``exit_code`` is an :class:`ExitCode`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import operator
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+
+from harness.analysis import stats
+from harness.analysis.run_data import TASK_RATES, RunData, load_run_data
+from harness.analysis.stats import Interval
+from harness.analysis.verdict import ExitCode, GateReport, GateResult
+from harness.core.results import RunFolderError
+
+if TYPE_CHECKING:
+    from harness.engine.suite import Suite
+
+__all__ = [
+    "ExitCode",
+    "Gate",
+    "MetricGate",
+    "NoRegressionGate",
+    "GateSpec",
+    "GateResult",
+    "GateReport",
+    "GateConfigError",
+    "evaluate_gates",
+    "promote_baseline",
+    "parse_gates",
+    "check_suite_gates",
+    "require_kappa",
+    "KAPPA_METRIC",
+    "DEFAULT_MAX_ERROR_RATE",
+]
+
+log = logging.getLogger(__name__)
+
+Op = Literal[">=", ">", "<=", "<", "==", "!="]
+OPS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq, "!=": operator.ne,
+}
+#: Task errors above this share of a variant's attempts make the run incomplete (exit 3).
+DEFAULT_MAX_ERROR_RATE = 0.05
+#: How many driving tasks a message names; the result keeps up to ``MAX_DRIVERS``.
+SHOWN_DRIVERS = 10
+MAX_DRIVERS = 100
+#: Metrics with a per-task value, so a paired no-regression test can run on them.
+LOWER_IS_BETTER = {"cost_per_task_usd", "tokens_per_task", "latency_s", "p50_latency_s", "p95_latency_s",
+                   "error_rate", "grader_errors"}
+BUILTIN = {*TASK_RATES, "error_rate", "grader_errors", "p50_latency_s", "p95_latency_s", "cost_per_task_usd",
+           "tokens_per_task", "judge_kappa", "judge_kappa_low"}
+#: Metrics of the run as a whole (not of a variant): a gate on them is checked once.
+#: The judge-calibration metric (run.json ``totals["judge_calibration"]``, lowest kappa).
+KAPPA_METRIC = "judge_kappa"
+#: ``judge_kappa_low`` is the lower end of the worst judge's 95% kappa interval: a gate on it holds
+#: the whole interval, so a small calibration set cannot pass on a lucky point estimate.
+RUN_LEVEL = {KAPPA_METRIC, "judge_kappa_low"}
+PAIRED_BUILTIN = {*TASK_RATES, "cost_per_task_usd", "tokens_per_task", "latency_s"}
+
+
+class GateConfigError(ValueError):
+    """A gate that cannot be evaluated as declared (unknown metric or variant, missing baseline)."""
+
+
+class MetricGate(BaseModel):
+    """``metric op threshold`` for one variant, or for each variant when ``variant`` is None."""
+
+    kind: Literal["metric"] = "metric"
+    metric: str
+    op: Op
+    threshold: float
+    variant: str | None = None
+    name: str | None = None
+
+    def describe(self) -> str:
+        where = f" [{self.variant}]" if self.variant else ""
+        return self.name or f"{self.metric} {self.op} {self.threshold:g}{where}"
+
+
+class NoRegressionGate(BaseModel):
+    """The candidate may not be worse than a baseline (a saved run or another variant)."""
+
+    kind: Literal["no_regression"] = "no_regression"
+    metric: str
+    baseline: str | None = Field(default=None, description="a baseline run folder, e.g. reports/baseline")
+    baseline_variant: str | None = Field(default=None, description="a variant of the same run")
+    variant: str | None = None
+    tolerance: float = Field(default=0.0, ge=0.0)
+    alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
+    name: str | None = None
+
+    def describe(self) -> str:
+        return self.name or f"no regression in {self.metric}"
+
+
+GateSpec = Annotated[MetricGate | NoRegressionGate, Field(discriminator="kind")]
+_GATE_ADAPTER: TypeAdapter[MetricGate | NoRegressionGate] = TypeAdapter(GateSpec)
+
+
+class Gate:
+    """Constructors for gate specs, as a suite declares them."""
+
+    @staticmethod
+    def metric(metric: str, op: Op, threshold: float, *, variant: str | None = None,
+               name: str | None = None) -> MetricGate:
+        """``Gate.metric("accuracy", ">=", 0.8, variant="triage@v2")``."""
+        if op not in OPS:
+            raise GateConfigError(f"Gate.metric({metric!r}, {op!r}, …): the operator must be one of "
+                                  f"{', '.join(OPS)}")
+        return MetricGate(metric=metric, op=op, threshold=threshold, variant=variant, name=name)
+
+    @staticmethod
+    def no_regression(metric: str, *, baseline: str | Path | None = None, baseline_variant: str | None = None,
+                      variant: str | None = None, tolerance: float = 0.0, alpha: float = 0.05,
+                      name: str | None = None) -> NoRegressionGate:
+        """``Gate.no_regression("accuracy", baseline="reports/baseline", tolerance=0.02)``.
+
+        With neither ``baseline`` nor ``baseline_variant`` the run's baseline variant is used.
+        """
+        if baseline is not None and baseline_variant is not None:
+            raise GateConfigError("give a baseline run folder or a baseline variant, not both")
+        return NoRegressionGate(metric=metric, baseline=None if baseline is None else str(baseline),
+                                baseline_variant=baseline_variant, variant=variant, tolerance=tolerance,
+                                alpha=alpha, name=name)
+
+    @staticmethod
+    def parse(data: Any) -> MetricGate | NoRegressionGate:
+        """A gate from its ``run.json`` form (or a gate already built)."""
+        if isinstance(data, MetricGate | NoRegressionGate):
+            return data
+        return _GATE_ADAPTER.validate_python(data)
+
+
+def parse_gates(items: Iterable[Any]) -> list[MetricGate | NoRegressionGate]:
+    return [Gate.parse(item) for item in items]
+
+
+def check_suite_gates(suite: Suite) -> None:
+    """Refuse a suite whose gates could never be evaluated, before anything runs.
+
+    Unknown metrics, a no-regression gate on a metric with no per-task value, ``judge_kappa``
+    without calibration sets, unknown variants: every one is a :class:`GateConfigError` raised
+    when the suite loads (``harness run`` exits 2, pytest reports a collection error), listed
+    together, instead of a configuration error after the whole run.
+    """
+    from harness.core.grading import metric_name
+
+    scores = {metric_name(g) for g in suite.graders}
+    problems = [f"{where}: {problem}" for where, problem in _gate_problems(
+        suite.gates, scores=scores, variants=suite.variant_names, calibrated=set(suite.calibration))]
+    if problems:
+        raise GateConfigError(f"suite '{suite.name}' declares gates that cannot be evaluated:\n"
+                              + "\n".join(f"  {p}" for p in problems))
+
+
+def _gate_problems(gates: Iterable[Any], *, scores: set[str], variants: Sequence[str],
+                   calibrated: set[str]) -> Iterable[tuple[str, str]]:
+    known = sorted(scores | BUILTIN)
+    paired = sorted(scores | PAIRED_BUILTIN)
+    for index, item in enumerate(gates, start=1):
+        try:
+            spec = Gate.parse(item)
+        except ValidationError as exc:
+            yield f"gate {index}", (f"not a gate ({'; '.join(e['msg'] for e in exc.errors())}); declare gates "
+                                    "with Gate.metric(...) or Gate.no_regression(...)")
+            continue
+        where = spec.describe()
+        if spec.metric not in scores | BUILTIN:
+            yield where, f"unknown metric '{spec.metric}' (the suite's: {', '.join(known)})"
+        elif isinstance(spec, NoRegressionGate) and spec.metric not in scores | PAIRED_BUILTIN:
+            yield where, (f"'{spec.metric}' has no per-task value to compare task by task (those that do: "
+                          f"{', '.join(paired)}); hold it to a threshold with Gate.metric instead")
+        elif spec.metric in RUN_LEVEL and not calibrated:
+            yield where, (f"'{spec.metric}' comes from judge calibration, and the suite declares no calibration "
+                          "sets (Suite(calibration={...}))")
+        for label, variant in (("variant", spec.variant), ("baseline_variant", getattr(spec, "baseline_variant", None))):
+            if variant is not None and variant not in variants:
+                yield where, f"{label} '{variant}' is not one of the suite's variants ({', '.join(variants)})"
+
+
+def require_kappa(min_kappa: float, *, variant: str | None = None, name: str | None = None) -> MetricGate:
+    """The suite gate ``judge_kappa >= min_kappa`` (a :class:`MetricGate`).
+
+    It reads ``run.json`` ``totals["judge_calibration"]``, which :func:`harness.graders.calibration.save_calibration` fills,
+    and takes the lowest kappa when several judges were calibrated. A run with no calibration
+    fails the gate as a configuration error, naming what to run.
+    """
+    if isinstance(min_kappa, bool) or not isinstance(min_kappa, int | float) or not -1.0 <= min_kappa <= 1.0:
+        raise ValueError(f"require_kappa: min_kappa must lie in [-1, 1], got {min_kappa!r}")
+    return Gate.metric(KAPPA_METRIC, ">=", float(min_kappa), variant=variant, name=name)
+
+
+def _fmt(value: float | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:.4g}"
+
+
+def _fmt_ci(ci: Interval | None) -> str:
+    if ci is None or math.isnan(ci.low):
+        return "no CI"
+    return f"95% CI [{_fmt(ci.low)}, {_fmt(ci.high)}], n={ci.n}"
+
+
+def _drivers_text(drivers: list[str], total: int, reason: str) -> str:
+    if not total:
+        return ""
+    shown = ", ".join(drivers[:SHOWN_DRIVERS])
+    more = f" (+{total - SHOWN_DRIVERS} more)" if total > SHOWN_DRIVERS else ""
+    return f"; driven by {total} {reason}: {shown}{more}"
+
+
+class _Measured(BaseModel):
+    value: float
+    ci: Interval | None = None
+    n: int | None = None
+    per_task: dict[str, float] = Field(default_factory=dict)
+    drivers_reason: str = "tasks"
+    flagged: list[str] | None = None
+
+
+def _per_task_attempts(data: RunData, variant: str, column: str) -> dict[str, float]:
+    frame = data.variant_attempts(variant)
+    return {str(k): float(v) for k, v in frame.groupby("task_id")[column].mean().items()}
+
+
+def _measure(data: RunData, variant: str, metric: str) -> _Measured:
+    """The gate's number for one variant (raises GateConfigError for an unknown metric)."""
+    attempts = data.variant_attempts(variant)
+    declared = {str(g.get("name")) for g in data.manifest.graders}
+    # A declared grader with no scores (every task errored) is measurable: NaN, not unknown.
+    if metric in data.score_names or metric in TASK_RATES or metric in declared:
+        values = data.task_values(variant, metric)
+        array = np.fromiter(values.values(), dtype=float)
+        return _Measured(value=float(array.mean()) if array.size else math.nan, ci=stats.mean_interval(array),
+                         n=int(array.size), per_task=values, drivers_reason=f"tasks whose per-task {metric} breaks the threshold")
+    if metric == "error_rate":
+        errored = attempts[attempts["error_kind"].notna()]
+        ci = stats.wilson_interval(len(errored), len(attempts))
+        return _Measured(value=ci.estimate, ci=ci, n=len(attempts), drivers_reason="tasks with task errors",
+                         flagged=sorted(set(errored["task_id"].astype(str))))
+    if metric == "grader_errors":
+        flagged = attempts[attempts["grader_errors"] > 0]
+        return _Measured(value=float(attempts["grader_errors"].sum()), n=len(attempts),
+                         drivers_reason="tasks with grader errors", flagged=sorted(set(flagged["task_id"].astype(str))))
+    if metric in ("p50_latency_s", "p95_latency_s"):
+        q = 50 if metric.startswith("p50") else 95
+        latencies = attempts["latency_s"].to_numpy(dtype=float)
+        ci = stats.quantile_ci(latencies, q)
+        return _Measured(value=ci.estimate, ci=ci, n=ci.n, per_task=_per_task_attempts(data, variant, "latency_s"),
+                         drivers_reason="slowest tasks (mean latency, s)")
+    if metric in ("cost_per_task_usd", "tokens_per_task"):
+        column = "cost_usd" if metric == "cost_per_task_usd" else "tokens"
+        ci = stats.bootstrap_mean_ci(attempts[column].to_numpy(dtype=float))
+        return _Measured(value=ci.estimate, ci=ci, n=ci.n, per_task=_per_task_attempts(data, variant, column),
+                         drivers_reason=f"most expensive tasks ({column})")
+    if metric in ("judge_kappa", "judge_kappa_low"):
+        return _kappa(data, metric)
+    known = sorted({*data.score_names, *BUILTIN})
+    raise GateConfigError(f"unknown metric '{metric}' (known for this run: {', '.join(known)})")
+
+
+def _kappa(data: RunData, metric: str) -> _Measured:
+    """The worst judge's kappa (``judge_kappa``) or the low end of its 95% interval (``judge_kappa_low``)."""
+    measured = [c for c in data.calibrations() if c.kappa is not None]
+    if not measured:
+        raise GateConfigError(f"{metric}: the run recorded no judge calibration (run.json totals.judge_calibration)")
+    if metric == "judge_kappa_low":
+        if any(c.kappa_low is None for c in measured):
+            raise GateConfigError("judge_kappa_low: a calibration has no kappa interval; calibrate again "
+                                  "(harness calibrate) with this version")
+        worst = min(measured, key=lambda c: float(c.kappa_low))  # type: ignore[arg-type]
+    else:
+        worst = min(measured, key=lambda c: float(c.kappa))  # type: ignore[arg-type]
+    ci = None
+    if worst.kappa_low is not None and worst.kappa_high is not None:
+        ci = Interval(estimate=float(worst.kappa), low=worst.kappa_low, high=worst.kappa_high, n=worst.n or 0,
+                      method="bootstrap over the labelled items")
+    value = worst.kappa_low if metric == "judge_kappa_low" else worst.kappa
+    return _Measured(value=float(value), ci=ci, n=sum(c.n or 0 for c in measured))  # type: ignore[arg-type]
+
+
+def _violators(measured: _Measured, op: str, threshold: float) -> list[str]:
+    """Tasks whose own value breaks the gate, worst first (or the tasks the metric flags)."""
+    if measured.flagged is not None:
+        return measured.flagged
+    check = OPS[op]
+    bad = [t for t, v in measured.per_task.items() if not check(v, threshold)]
+    descending = op in ("<=", "<")
+    return sorted(bad, key=lambda t: (measured.per_task[t], t), reverse=descending)
+
+
+def _evaluate_metric(gate: MetricGate, data: RunData, variant: str | None) -> GateResult:
+    measured = _measure(data, variant or "", gate.metric)
+    ok = not math.isnan(measured.value) and OPS[gate.op](measured.value, gate.threshold)
+    drivers = [] if ok else _violators(measured, gate.op, gate.threshold)
+    where = "" if gate.variant or variant is None else f" [{variant}]"
+    head = f"{'PASS' if ok else 'FAIL'} {gate.describe()}{where}"
+    message = (f"{head}: {gate.metric} = {_fmt(measured.value)} ({_fmt_ci(measured.ci)}), "
+               f"threshold {gate.op} {gate.threshold:g}"
+               + _drivers_text(drivers, len(drivers), measured.drivers_reason))
+    return GateResult(gate=gate.describe(), kind="metric", metric=gate.metric, variant=variant,
+                      status="pass" if ok else "fail", value=measured.value, ci=measured.ci, n=measured.n,
+                      op=gate.op, threshold=gate.threshold, drivers=drivers[:MAX_DRIVERS],
+                      drivers_total=len(drivers), drivers_reason=measured.drivers_reason, message=message)
+
+
+def _paired_values(data: RunData, variant: str, metric: str) -> dict[str, float]:
+    declared = {str(g.get("name")) for g in data.manifest.graders}
+    # A declared grader with no scores (it errored on every task) is per-task all the same: no values.
+    if metric in data.score_names or metric in TASK_RATES or metric in declared:
+        return data.task_values(variant, metric)
+    column = {"cost_per_task_usd": "cost_usd", "tokens_per_task": "tokens", "latency_s": "latency_s"}.get(metric)
+    if column is None:
+        raise GateConfigError(
+            f"no_regression({metric!r}): only per-task metrics can be compared task by task "
+            f"(score names, {', '.join(sorted(PAIRED_BUILTIN))}); use Gate.metric for {metric}")
+    return _per_task_attempts(data, variant, column)
+
+
+def _evaluate_regression(gate: NoRegressionGate, base: RunData, base_variant: str, base_label: str,
+                         data: RunData, variant: str) -> GateResult:
+    before = _paired_values(base, base_variant, gate.metric)
+    after = _paired_values(data, variant, gate.metric)
+    if not set(before) & set(after):  # nothing to compare is never a pass
+        side, run = (variant, data) if not after else (base_variant, base)
+        why = (f"no task of {side} has a value for '{gate.metric}' ({run.grader_errors(side, gate.metric)} grader errors)"
+               if not (after and before) else "the two sides share no task with a value")
+        message = f"FAIL {gate.describe()} [{variant} vs {base_label}]: nothing to compare: {why}"
+        return GateResult(gate=gate.describe(), kind="no_regression", metric=gate.metric, variant=variant,
+                          status="fail", baseline=base_label, tolerance=gate.tolerance, message=message)
+    result = stats.paired_compare(before, after, alpha=gate.alpha)
+    lower_better = gate.metric in LOWER_IS_BETTER
+    harm = result.diff if lower_better else -result.diff
+    worse_label = "better" if lower_better else "worse"
+    regressed = result.label == worse_label and harm > gate.tolerance
+    common = sorted(set(before) & set(after))
+    hurt = [t for t in common if (after[t] - before[t]) * (-1 if lower_better else 1) < 0]
+    hurt.sort(key=lambda t: ((after[t] - before[t]) * (1 if not lower_better else -1), t))
+    reason = "tasks that got worse (flipped pass→fail where pass/fail)"
+    drivers = hurt if regressed else []
+    verdict = "worse" if result.label == worse_label else ("better" if result.label != "no detectable difference"
+                                                            else "no detectable difference")
+    p_text = f"{result.test} p={_fmt(result.p_value)}"
+    message = (f"{'FAIL' if regressed else 'PASS'} {gate.describe()} [{variant} vs {base_label}, "
+               f"tolerance {gate.tolerance:g}]: "
+               f"{gate.metric} {_fmt(result.candidate_mean)} vs baseline {_fmt(result.baseline_mean)}, "
+               f"Δ {result.diff:+.4g} ({_fmt_ci(result.ci)}), {p_text} → {verdict}"
+               + _drivers_text(drivers, len(drivers), reason))
+    return GateResult(gate=gate.describe(), kind="no_regression", metric=gate.metric, variant=variant,
+                      status="fail" if regressed else "pass", value=result.candidate_mean, ci=result.ci,
+                      n=result.n, baseline=base_label, baseline_value=result.baseline_mean, comparison=result,
+                      tolerance=gate.tolerance, drivers=drivers[:MAX_DRIVERS], drivers_total=len(drivers),
+                      drivers_reason=reason, message=message)
+
+
+def _load_baseline(path: str | Path, cache: dict[str, RunData]) -> RunData:
+    key = str(path)
+    if key not in cache:
+        if not (Path(path) / "run.json").is_file():
+            raise GateConfigError(f"baseline {path} not found (no run.json); create it from a good run with: harness baseline update <run> --dest {path}")
+        try:
+            cache[key] = load_run_data(path)
+        except (RunFolderError, ValueError) as exc:
+            raise GateConfigError(f"baseline {path} cannot be read: {exc}") from exc
+    return cache[key]
+
+
+def _regression_results(gate: NoRegressionGate, data: RunData, baseline: str | Path | None,
+                        cache: dict[str, RunData]) -> list[GateResult]:
+    if gate.baseline_variant is not None or (baseline is None and gate.baseline is None):
+        base_variant = gate.baseline_variant or data.manifest.baseline_variant
+        if base_variant is None:
+            raise GateConfigError(f"{gate.describe()}: no baseline (give baseline=, baseline_variant= or "
+                                  "set the suite's baseline variant)")
+        _check_variant(data, base_variant, "baseline variant")
+        candidates = [gate.variant] if gate.variant else [v for v in data.variants if v != base_variant]
+        return [_evaluate_regression(gate, data, base_variant, base_variant, data, v) for v in candidates]
+    base = _load_baseline(baseline if baseline is not None else gate.baseline, cache)  # type: ignore[arg-type]
+    candidates = [gate.variant] if gate.variant else data.variants
+    results = []
+    for variant in candidates:
+        if variant in base.variants:
+            base_variant = variant
+        elif len(base.variants) == 1:
+            base_variant = base.variants[0]
+        else:
+            raise GateConfigError(f"{gate.describe()}: baseline run {base.manifest.run_id} has no variant "
+                                  f"'{variant}' (has: {', '.join(base.variants)})")
+        label = f"{base.manifest.run_id}:{base_variant}"
+        results.append(_evaluate_regression(gate, base, base_variant, label, data, variant))
+    return results
+
+
+def _check_variant(data: RunData, variant: str, what: str = "variant") -> None:
+    if variant not in data.variants:
+        raise GateConfigError(f"unknown {what} '{variant}' (run {data.manifest.run_id} has: "
+                              f"{', '.join(data.variants)})")
+
+
+def _incomplete(data: RunData, max_error_rate: float) -> tuple[list[str], dict[str, float]]:
+    problems: list[str] = []
+    rates: dict[str, float] = {}
+    if data.manifest.status != "complete":
+        problems.append(f"run {data.manifest.run_id} is {data.manifest.status}, not complete")
+    for variant in data.variants:
+        attempts = data.variant_attempts(variant)
+        if not len(attempts):
+            problems.append(f"variant {variant} has no results")
+            rates[variant] = 1.0
+            continue
+        rate = float(attempts["error_kind"].notna().mean())
+        rates[variant] = rate
+        if rate > max_error_rate:
+            problems.append(f"variant {variant}: task error rate {rate:.1%} exceeds the allowed {max_error_rate:.1%} "
+                            f"({int(attempts['error_kind'].notna().sum())} of {len(attempts)} attempts)")
+    return problems, rates
+
+
+def evaluate_gates(run_folder: str | Path | RunData, gates: Sequence[Any] | None = None,
+                   baseline: str | Path | None = None,
+                   max_error_rate: float | None = None) -> GateReport:
+    """Check ``gates`` (default: the ones in ``run.json``) against a run.
+
+    ``baseline`` overrides the baseline run folder of no-regression gates (``--baseline``).
+    Exit code precedence: configuration error (2), then run incomplete (3), then a failed gate (1).
+    Gates are still evaluated on an incomplete run, so the report shows what can be known.
+    """
+    try:
+        data = run_folder if isinstance(run_folder, RunData) else load_run_data(run_folder)
+    except (RunFolderError, OSError) as exc:
+        return GateReport(run_id=str(run_folder), status="unreadable", exit_code=ExitCode.CONFIG_ERROR, results=[],
+                          problems=[f"cannot read run folder {run_folder}: {exc}"],
+                          max_error_rate=DEFAULT_MAX_ERROR_RATE if max_error_rate is None else max_error_rate)
+    if max_error_rate is None:
+        # The suite's own allowance (recorded in run.json), else the library default.
+        declared = data.manifest.max_error_rate
+        max_error_rate = DEFAULT_MAX_ERROR_RATE if declared is None else declared
+    config: list[str] = []
+    try:
+        specs = parse_gates(data.manifest.gates if gates is None else gates)
+    except ValidationError as exc:
+        specs = []
+        config.append(f"invalid gate declaration: {exc}")
+    results: list[GateResult] = []
+    cache: dict[str, RunData] = {}
+    for spec in specs:
+        try:
+            if spec.variant is not None:
+                _check_variant(data, spec.variant)
+            if isinstance(spec, MetricGate):
+                run_level = spec.metric in RUN_LEVEL
+                for variant in [spec.variant] if spec.variant or run_level else data.variants:
+                    results.append(_evaluate_metric(spec, data, variant))
+            else:
+                results.extend(_regression_results(spec, data, baseline, cache))
+        except GateConfigError as exc:
+            config.append(f"ERROR {spec.describe()}: {exc}")
+            results.append(GateResult(gate=spec.describe(), kind=spec.kind, metric=spec.metric,
+                                      variant=spec.variant, status="error", message=f"ERROR {spec.describe()}: {exc}"))
+    incomplete, rates = _incomplete(data, max_error_rate)
+    if config:
+        code = ExitCode.CONFIG_ERROR
+    elif incomplete:
+        code = ExitCode.RUN_INCOMPLETE
+    elif any(r.status == "fail" for r in results):
+        code = ExitCode.GATE_FAILED
+    else:
+        code = ExitCode.OK
+    problems = [*config, *(f"INCOMPLETE {p}" for p in incomplete)]
+    for line in problems:
+        log.info("%s", line)
+    return GateReport(run_id=data.manifest.run_id, status=data.manifest.status, exit_code=code,
+                      results=results, problems=problems, max_error_rate=max_error_rate, error_rates=rates)
+
+
+def promote_baseline(run_folder: str | Path, dest: str | Path = Path("reports/baseline"), *,
+                     allow_incomplete: bool = False) -> Path:
+    """``harness baseline update``: make this run the baseline no-regression gates compare with.
+
+    Copies ``run.json`` and ``results.jsonl`` (nothing else: reports are rebuilt from them).
+    Each file lands atomically, so a gate reading the baseline never sees a half-written one.
+    """
+    source = Path(run_folder)
+    data = load_run_data(source)
+    if data.manifest.status != "complete" and not allow_incomplete:
+        raise GateConfigError(f"run {data.manifest.run_id} is {data.manifest.status}; only a complete run "
+                              "can become the baseline (allow_incomplete=True to force)")
+    target = Path(dest)
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("results.jsonl", "run.json"):
+        handle, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=target)
+        os.close(handle)
+        shutil.copyfile(source / name, tmp)
+        os.replace(tmp, target / name)
+    log.info("baseline %s <- run %s", target, data.manifest.run_id)
+    return target

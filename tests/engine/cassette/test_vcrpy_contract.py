@@ -1,0 +1,43 @@
+"""The private parts of vcrpy that harness.engine.cassette builds on. If an upgrade changes them, this fails first."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import inspect
+
+import httpx2
+import pytest
+import vcr
+from vcr.cassette import Cassette
+from vcr.stubs import httpx_stubs
+
+from harness.engine.cassette.store import IndexedCassette
+
+
+def test_vcrpy_is_the_pinned_version():
+    assert importlib.metadata.version("vcrpy") == "9.4.2", "harness.engine.cassette subclasses vcrpy internals: re-check them"
+
+
+@pytest.mark.parametrize("name", ["_responses", "play_response", "can_play_response_for", "append", "_load",
+                                  "_save", "find_requests_with_most_matches"])
+def test_cassette_methods_we_override_exist(name):
+    assert callable(getattr(Cassette, name))
+    assert getattr(IndexedCassette, name) is not getattr(Cassette, name)
+
+
+def test_the_httpx_stub_asks_can_play_then_write_protected_then_appends():
+    source = inspect.getsource(httpx_stubs._vcr_request)
+    assert source.index("can_play_response_for") < source.index("write_protected")
+    assert "cassette.append" in inspect.getsource(httpx_stubs._record_responses)
+    assert "play_response" in inspect.getsource(httpx_stubs._play_responses)
+
+
+def test_vcrpy_patches_httpx2_transports():
+    source = inspect.getsource(vcr.patch)
+    assert "httpx2.AsyncHTTPTransport.handle_async_request" in source
+    assert "httpx2.HTTPTransport.handle_request" in source
+
+
+def test_use_builds_the_given_cassette_class():
+    assert "cls.load(" in inspect.getsource(vcr.cassette.CassetteContextDecorator.__enter__).replace("self.cls", "cls")
+    assert httpx2.AsyncHTTPTransport.handle_async_request is not None
