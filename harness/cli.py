@@ -193,10 +193,10 @@ def run(
             progress=sys.stderr.isatty() if progress is None else progress,
             runtime=_runtime(record_mode.value, base_url, backend, cassettes),
         )
-        _warn_if_unrecorded(target, record_mode, cassettes)
         result = asyncio.run(run_suite(target, options))
         console.print(f"[bold]{target.name}[/]: {result.rows} rows, {result.errors} task errors, "
                       f"{result.grader_errors} grader errors → {result.path}")
+        _show_errors(target, result, record_mode, cassettes)
         exit_code = _finish_in(helper, result.path, report, plots, baseline)
     finally:
         if helper is not None:
@@ -205,8 +205,40 @@ def run(
         raise typer.Exit(exit_code)
 
 
+#: Errors ``harness run`` shows (the report lists more).
+SHOWN_ERRORS = 5
+
+
+def _show_errors(suite: Any, result: Any, mode: RecordMode, cassettes: Path) -> None:
+    """The first few errors of a run — task, kind, one line — and how to run just those tasks again."""
+    if not (result.errors or result.grader_errors):
+        return
+    from rich.markup import escape
+
+    from harness.analysis.errors import error_digest
+    from harness.core.results import RunFolder
+
+    digest = error_digest(RunFolder.open(result.path).rows(), keep=SHOWN_ERRORS, suite=suite.name,
+                          suite_file=suite.metadata.get("file"), run_id=result.manifest.run_id)
+    shown = len(digest.entries)
+    err.print(f"[bold]{'Errors' if shown == digest.total else f'First {shown} of {digest.total} errors'}:[/]")
+    for entry in digest.entries:
+        err.print(f"  {escape(entry.variant)} {escape(entry.task_id)} #{entry.epoch}  {escape(entry.describe())}",
+                  highlight=False)
+    if digest.rerun:
+        err.print(f"run just the tasks that errored: [bold]{escape(digest.rerun)}[/]", highlight=False)
+    if digest.resume:
+        err.print(f"or retry every errored row in this run: [bold]{escape(digest.resume)}[/]", highlight=False)
+    if digest.by_kind.get("cassette_miss"):
+        _warn_if_unrecorded(suite, mode, cassettes)
+
+
 def _warn_if_unrecorded(suite: Any, mode: RecordMode, cassettes: Path) -> None:
-    """A first-time user replaying a suite that was never recorded gets one clear message."""
+    """A replay that missed cassettes of a suite never recorded gets one clear message, after the run.
+
+    Only then: a flow that calls no model needs no recording, and a run that stopped on a bad
+    dataset never asked for one.
+    """
     if mode is RecordMode.NONE and not (cassettes / suite.name).is_dir():
         err.print(f"[yellow]Suite '{suite.name}' has no recordings under {cassettes}/{suite.name}. Record it once "
                   f"against a model: OPENAI_API_KEY=… harness run {suite.metadata.get('file', '<suite file>')} "

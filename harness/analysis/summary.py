@@ -27,6 +27,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from harness.analysis import stats
+from harness.analysis.errors import ErrorDigest, error_digest
 from harness.analysis.run_data import SUCCESS_RATE, TASK_RATES, JudgeCalibration, RunData, load_run_data
 from harness.analysis.stats import Distribution, Interval, PairedComparison
 
@@ -154,6 +155,8 @@ class RunSummary(BaseModel):
     judge_calibration: list[JudgeCalibration]
     notes: list[str]
     totals: dict[str, Any] = Field(default_factory=dict)
+    #: The run's errors per task, with how to rerun them (the CLI prints the same digest).
+    errors: ErrorDigest = Field(default_factory=ErrorDigest)
 
     def metric_row(self, variant: str, metric: str) -> MetricRow | None:
         return next((r for r in self.leaderboard if r.variant == variant and r.metric == metric), None)
@@ -341,6 +344,8 @@ def analyse(run: str | Path | RunData, vs: str | Path | RunData | None = None, *
                     f"vs the baseline, family-wise alpha = {alpha}"),
         flips=flips[:MAX_LISTED], flips_total=len(flips), pass_at_k=pak, stability=stab,
         judge_calibration=data.calibrations(), notes=list(data.manifest.notes),
+        errors=error_digest(data.rows, suite=data.manifest.suite, suite_file=data.manifest.suite_file,
+                            run_id=data.manifest.run_id),
         totals={k: v for k, v in data.manifest.totals.items() if k != "judge_calibration"})
     return Analysis(data=data, summary=summary, pairs=pairs, vs_data=vs_data)
 

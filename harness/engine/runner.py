@@ -354,7 +354,9 @@ class _Run:
             usage=Usage(model_calls=len(calls), input_tokens=trajectory.input_tokens,
                         output_tokens=trajectory.output_tokens, cost_usd=trajectory.cost_usd,
                         unpriced_calls=trajectory.unpriced_calls),
-            latency_s=unit.latency_s if unit.replayed else latency, replayed=unit.replayed, trajectory=trajectory,
+            # An error row is not a replay of anything, even when the unit found a cassette: say so.
+            latency_s=unit.latency_s if unit.replayed else latency, replayed=unit.replayed and error is None,
+            trajectory=trajectory,
             cassette=str(unit.cassette) if unit.cassette else None,
             started_at=started_at, finished_at=utc_now(),
         )

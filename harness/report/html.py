@@ -24,6 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from harness.analysis.errors import ErrorDigest, entries_by_task
 from harness.analysis.run_data import row_status
 from harness.analysis.summary import Analysis, RunSummary
 from harness.analysis.verdict import GateReport
@@ -166,6 +167,8 @@ def _summary_html(s: RunSummary) -> str:
                  + _table(["Variant", "Attempts", "Cost mean (USD)", "Cost p95", "Tokens mean", "Tokens p95",
                            "Latency mean (s)", "p50", "p95", "Task errors", "Grader errors"], usage,
                           numeric=list(range(1, 11))) + "</section>")
+    if s.errors.entries:
+        parts.append(_errors_html(s.errors))
     if s.flips_total:
         flips = [[f.task_id, f.baseline, f.candidate, f.direction] for f in s.flips]
         parts.append(f'<section id="flips"><details><summary>{s.flips_total} tasks flipped between pass and fail'
@@ -184,6 +187,22 @@ def _summary_html(s: RunSummary) -> str:
         parts.append("<section id=\"notes\"><h2>Notes</h2><ul>" + "".join(f"<li>{_e(n)}</li>" for n in s.notes)
                      + "</ul></section>")
     return "".join(parts)
+
+
+def _errors_html(digest: ErrorDigest) -> str:
+    """Each errored task with its messages (the explorer below has the full rows)."""
+    rows = [[variant, task, "\n".join(f"#{e.epoch} {e.describe()}" for e in entries)]
+            for (variant, task), entries in entries_by_task(digest.entries).items()]
+    shown = len(digest.entries)
+    kinds = ", ".join(f"{kind}: {n}" for kind, n in digest.by_kind.items())
+    note = (f"{digest.task_errors} task errors ({kinds or 'none'}), {digest.grader_errors} grader errors"
+            + (f"; the first {shown} are listed" if shown < digest.total else "") + ".")
+    commands = "".join(f"<p class=\"note\">{_e(label)}: <code>{_e(command)}</code></p>"
+                       for label, command in (("Run just the tasks that errored", digest.rerun),
+                                              ("Retry every errored row in this run folder", digest.resume))
+                       if command)
+    return (f'<section id="errors"><h2>Errors</h2><p class="note">{_e(note)}</p>'
+            + _table(["Variant", "Task", "Errors (epoch, kind, message)"], rows) + commands + "</section>")
 
 
 def _plots_html(plots: Mapping[str, Path]) -> str:
@@ -282,6 +301,7 @@ th{background:var(--hl)}#results th{cursor:pointer;user-select:none;white-space:
 tr.row{cursor:pointer}tr.row:hover,tr.row:focus{background:var(--hl);outline:none}
 .status-pass{color:var(--pass);font-weight:600}.status-fail{color:var(--fail);font-weight:600}
 .status-error{color:var(--error);font-weight:600}
+#errors td{white-space:pre-line}
 .controls{display:flex;flex-wrap:wrap;gap:12px;margin:8px 0}.controls label{display:flex;gap:4px;align-items:center}
 .plots{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0;border:1px solid var(--line);padding:6px}
 figure img{max-width:100%;height:auto;display:block}figcaption{color:var(--muted);font-size:12px}

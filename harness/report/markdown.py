@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+from harness.analysis.errors import ErrorDigest, entries_by_task
 from harness.analysis.stats import Interval
 from harness.analysis.summary import RunSummary
 from harness.analysis.verdict import GateReport, GateResult
@@ -166,7 +167,24 @@ def _errors(s: RunSummary) -> list[str]:
              ", ".join(f"{k}: {n}" for k, n in sorted(v.errors_by_kind.items())) or "–", str(v.grader_errors)]
             for v in s.variants]
     return ["## Errors", "", table(["Variant", "Task errors", "Error rate", "By kind", "Grader errors"], rows,
-                                   right=[1, 2, 4])]
+                                   right=[1, 2, 4]), *_error_list(s.errors)]
+
+
+def _error_list(digest: ErrorDigest) -> list[str]:
+    """Each errored task with its messages, and how to run just those tasks again."""
+    if not digest.entries:
+        return []
+    rows = [[variant, f"`{task}`", "; ".join(f"#{e.epoch} {e.describe()}" for e in entries)]
+            for (variant, task), entries in entries_by_task(digest.entries).items()]
+    shown = len(digest.entries)
+    head = (f"First {shown} of {digest.total} errors, by task:" if shown < digest.total
+            else "Errors by task:")
+    lines = ["", head, "", table(["Variant", "Task", "Errors (epoch, kind, message)"], rows)]
+    if digest.rerun:
+        lines += ["", f"Run just the tasks that errored: `{digest.rerun}`"]
+    if digest.resume:
+        lines += ["", f"Or retry every errored row in this run folder: `{digest.resume}`"]
+    return lines
 
 
 def _flips(s: RunSummary) -> list[str]:
