@@ -19,12 +19,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
+from harness.analysis.attempt import row_status
 from harness.core.results import (
     ROW_COLUMNS,
     ResultRow,
@@ -47,8 +48,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Status = Literal["pass", "fail", "error"]
-
 #: The task-level metric: an attempt passes when every grader that ran on it passed. Attempts
 #: with a task error are left out (and counted), as for every grader's metric.
 PASS_RATE = "pass_rate"
@@ -66,16 +65,6 @@ ATTEMPT_COLUMNS = [
     "variant", "task_id", "epoch", "status", "passed", "error_kind", "grader_errors", "n_scores",
     "latency_s", "cost_usd", "tokens", "model_calls", "tags",
 ]
-
-
-def row_status(row: ResultRow) -> Status:
-    """pass / fail / error for one attempt (see the module docstring)."""
-    if row.error is not None:
-        return "error"
-    verdicts = [s.passed for s in row.scores if s.error is None and s.passed is not None]
-    if not verdicts and any(s.error is not None for s in row.scores):
-        return "error"
-    return "pass" if all(verdicts) else "fail"
 
 
 def _attempt_record(row: ResultRow) -> dict[str, Any]:

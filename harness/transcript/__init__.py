@@ -25,6 +25,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from harness.analysis.attempt import row_status
 from harness.core.results import ResultRow
 from harness.core.trace import Span
 
@@ -36,9 +37,7 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
 
 def row_verdict(row: Any) -> str:
     """pass / fail / error for one attempt: the analysis layer's verdict, so every page agrees."""
-    from harness.analysis.run_data import row_status  # the analysis layer (moves with it)
-
-    return str(row_status(row))
+    return row_status(row)
 
 
 def _clip(value: Any, limit: int | None) -> Any:

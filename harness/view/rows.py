@@ -28,7 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from harness.core.results import ErrorInfo, ResultRow, ScoreRecord, Usage
+from harness.core.results import ResultRow, Usage
 from harness.transcript import row_verdict
 
 __all__ = ["RowHead", "RowIndex", "RowQuery", "RowPage", "SORT_KEYS"]
@@ -38,7 +38,27 @@ log = logging.getLogger(__name__)
 #: The search text keeps this much of an output: enough to find a phrase, bounded in memory
 #: (100k rows x 2 KB = 200 MB at most, and most outputs are far shorter).
 SEARCH_OUTPUT_CHARS = 2000
+#: Heads parsed per batch; the index lock is free between batches.
+HEAD_BATCH = 2000
 SORT_KEYS = ("task", "variant", "epoch", "status", "latency", "cost", "tokens", "line")
+
+
+class _HeadError(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    message: str = ""
+
+
+class _HeadScore(BaseModel):
+    """A score without its parameters and metadata (not shown in the table; skipped while parsing)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str
+    value: float | None = None
+    passed: bool | None = None
+    reason: str = ""
+    error: _HeadError | None = None
 
 
 class _Head(BaseModel):
@@ -51,8 +71,8 @@ class _Head(BaseModel):
     epoch: int = 1
     tags: list[str] = Field(default_factory=list)
     output: Any = None
-    error: ErrorInfo | None = None
-    scores: list[ScoreRecord] = Field(default_factory=list)
+    error: _HeadError | None = None
+    scores: list[_HeadScore] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
     latency_s: float = 0.0
 
@@ -84,7 +104,7 @@ class RowHead:
                 "latency": self.latency, "cost": self.cost, "tokens": self.tokens, "calls": self.calls}
 
 
-def _verdict(score: ScoreRecord) -> str:
+def _verdict(score: _HeadScore) -> str:
     if score.error is not None:
         return "error"
     return "n/a" if score.passed is None else "pass" if score.passed else "fail"
@@ -180,7 +200,10 @@ class RowIndex:
     _end: int = 0
     _inode: int | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _parse_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _bad: set[int] = field(default_factory=set, repr=False)
+    _generation: int = 0
+    _warming: threading.Thread | None = field(default=None, repr=False)
 
     # -- offsets -----------------------------------------------------------------------------
     def refresh(self) -> int:
@@ -197,6 +220,7 @@ class RowIndex:
                 self.problems.clear()
                 self._bad.clear()
                 self._end = 0
+                self._generation += 1
             self._inode = stat.st_ino
             if stat.st_size > self._end:
                 self._scan(stat.st_size)
@@ -233,31 +257,61 @@ class RowIndex:
             raise ValueError(f"{self.path}:{line + 1}: not a result row ({exc.errors()[0]['msg']})") from exc
 
     def _parse_heads(self) -> None:
-        """Parse the heads of lines not parsed yet (under the lock)."""
-        if len(self.heads) + len(self._bad) >= len(self.offsets):
-            return
-        done = len(self.heads) + len(self._bad)
-        first = self.offsets[done][0]
-        last_offset, last_length = self.offsets[-1]
+        """Parse the heads of lines not parsed yet, a batch at a time.
+
+        The lock is held only to take a batch and to add its heads, so a big first parse (100k
+        rows: seconds) never stalls the unfiltered table or a live run's refresh meanwhile.
+        """
+        with self._parse_lock:
+            while True:
+                with self._lock:
+                    done = len(self.heads) + len(self._bad)
+                    batch = self.offsets[done:done + HEAD_BATCH]
+                    generation = self._generation
+                if not batch:
+                    return
+                heads, problems = self._parse_batch(done, batch)
+                with self._lock:
+                    if generation != self._generation:  # the file was rewritten meanwhile: start over
+                        continue
+                    self.heads.extend(heads)
+                    for line, problem in problems:
+                        self._bad.add(line)
+                        self.problems.append(problem)
+
+    def _parse_batch(self, first_line: int, batch: list[tuple[int, int]]) -> tuple[list[RowHead], list[tuple[int, str]]]:
+        start = batch[0][0]
+        last_offset, last_length = batch[-1]
+        heads: list[RowHead] = []
+        problems: list[tuple[int, str]] = []
         with self.path.open("rb") as handle:
-            handle.seek(first)
-            block = handle.read(last_offset + last_length - first)
-        for line in range(done, len(self.offsets)):
-            offset, length = self.offsets[line]
-            raw = block[offset - first: offset - first + length]
+            handle.seek(start)
+            block = handle.read(last_offset + last_length - start)
+        for line, (offset, length) in enumerate(batch, start=first_line):
             try:
-                self.heads.append(_head(_Head.model_validate_json(raw), line, offset, length))
+                heads.append(_head(_Head.model_validate_json(block[offset - start:offset - start + length]),
+                                   line, offset, length))
             except ValidationError as exc:
-                self._bad.add(line)
-                self.problems.append(f"{self.path.name}:{line + 1}: not a result row ({exc.errors()[0]['msg']}); "
-                                     "it is left out of every table and count")
+                why = f"not a result row ({exc.errors()[0]['msg']}); it is left out of every table and count"
+                problems.append((line, f"{self.path.name}:{line + 1}: {why}"))
+        return heads, problems
 
     def all_heads(self) -> list[RowHead]:
         """Every complete row's head (parsing what is new)."""
         self.refresh()
+        self._parse_heads()
         with self._lock:
-            self._parse_heads()
             return list(self.heads)
+
+    def warm(self) -> None:
+        """Parse every head in the background: a run's table is open, so a filter is likely next."""
+        with self._lock:
+            busy = self._warming is not None and self._warming.is_alive()
+            if busy or len(self.heads) + len(self._bad) >= len(self.offsets):
+                return
+            self._warming = threading.Thread(target=self._parse_heads, name=f"index {self.path.parent.name}",
+                                             daemon=True)
+            self._warming.start()
 
     def heads_at(self, lines: Iterable[int]) -> list[RowHead]:
         """Heads of some lines only (the first page of a big run), without parsing the others."""
@@ -280,8 +334,10 @@ class RowIndex:
     def page(self, query: RowQuery) -> RowPage:
         total = self.refresh()
         if query.plain and not self._bad:
-            # The unfiltered table of a 100k-row run parses only the rows on the page.
+            # The unfiltered table of a 100k-row run parses only the rows on the page (and
+            # starts indexing the rest for the filters likely to follow).
             lines = range(query.offset, min(total, query.offset + query.limit))
+            self.warm()
             return RowPage(total_rows=total, matched=total, offset=query.offset, rows=self.heads_at(lines))
         heads = self.all_heads()
         matched = [h for h in heads if query.matches(h)]
