@@ -25,6 +25,7 @@ from harness.core.context import next_request_key, scope_extras
 from harness.core.trace import TraceRecorder, current_recorder, current_span_id
 from harness.engine import pricing, responses_api
 from harness.engine.backends import BackendProfile, get_profile
+from harness.engine.cassette import streaming
 from harness.engine.cassette.miss import AbandonedCall, CassetteMiss
 
 __all__ = ["HarnessAsyncTransport", "HarnessSyncTransport", "KEY_HEADER"]
@@ -304,12 +305,99 @@ class _Exchange:
             rebuilt.headers["content-type"] = content_type
         return rebuilt
 
+    def streaming(self, response: httpx2.Response) -> httpx2.Response:
+        """The client's response over a stream that passes chunks on as they arrive."""
+        headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _DECODED_AWAY]
+        return httpx2.Response(
+            response.status_code, headers=headers, stream=_PassThrough(response, self),
+            request=self.original_request if self.translated is not None else self.request,
+            extensions=response.extensions,
+        )
+
     def failed(self, exc: Exception) -> httpx2.Response:
         """A cassette miss becomes a 400 the client will not retry; anything else propagates."""
         self.writer.fail(exc)
         if isinstance(exc, CassetteMiss):
             return _miss_response(exc, self.request)
         raise exc
+
+
+class _PassThrough(httpx2.AsyncByteStream):
+    """A live event stream handed to the client chunk by chunk; the model span is written at its end.
+
+    When the exchange was translated (Responses over Chat Completions) each complete Chat
+    Completions event is converted to Responses events as it arrives, so the flow still gets
+    text as the model writes it. The span sees the whole stream once it has been read.
+    """
+
+    def __init__(self, response: httpx2.Response, exchange: _Exchange) -> None:
+        self.response = response
+        self.exchange = exchange
+        original = exchange.translated
+        self.converter = responses_api.ChatStreamToResponseEvents(original) if original is not None else None
+        self.buffer = b""
+        self.source = response.aiter_bytes()
+        self.passed: list[bytes] = []
+        self.done = False
+
+    def _convert(self, chunk: bytes, last: bool = False) -> bytes:
+        assert self.converter is not None
+        # sse-starlette (llama.cpp's server) ends lines with \r\n; an event ends at a blank line.
+        self.buffer = (self.buffer + chunk).replace(b"\r\n", b"\n")
+        *complete, self.buffer = self.buffer.split(b"\n\n")
+        if last:
+            complete, self.buffer = [*complete, self.buffer], b""
+        events = [e for block in complete for event in responses_api.sse_events(block)
+                  for e in self.converter.feed(event)]
+        if last:
+            events += self.converter.finish()
+        return b"".join(responses_api.encode_sse(e) for e in events)
+
+    def _out(self, chunk: bytes, last: bool = False) -> bytes:
+        out = chunk if self.converter is None else self._convert(chunk, last)
+        if out:
+            self.passed.append(out)
+        return out
+
+    def _finish(self, exc: BaseException | None = None) -> None:
+        if self.done:
+            return
+        self.done = True
+        if exc is not None:
+            self.exchange.writer.fail(exc)
+        else:
+            self.exchange.writer.finish(self.response, b"".join(self.passed))
+
+    async def __aiter__(self) -> Any:
+        try:
+            async for chunk in self.source:
+                out = self._out(chunk)
+                if out:
+                    yield out
+            if self.converter is not None:
+                yield self._out(b"", last=True)
+        except Exception as exc:
+            self._finish(exc)
+            raise
+        self._finish()
+
+    async def aclose(self) -> None:
+        """Clients close at the protocol's last event: read what is left (the end), then trace."""
+        if not self.done:
+            try:
+                async with asyncio.timeout(streaming.DRAIN_S):
+                    async for chunk in self.source:
+                        self._out(chunk)
+                if self.converter is not None:
+                    self._out(b"", last=True)
+                self._finish()
+            except Exception as exc:  # noqa: BLE001 - an abandoned stream is a failed call in the trace
+                self._finish(exc)
+        await self.response.aclose()
+
+
+def _is_live_stream(response: httpx2.Response) -> bool:
+    return response.status_code < 400 and "text/event-stream" in response.headers.get("content-type", "")
 
 
 class HarnessAsyncTransport(httpx2.AsyncBaseTransport):
@@ -324,6 +412,8 @@ class HarnessAsyncTransport(httpx2.AsyncBaseTransport):
         exchange = _Exchange(request, self.profile)
         try:
             response = await self.inner.handle_async_request(exchange.request)
+            if _is_live_stream(response):
+                return exchange.streaming(response)
             try:
                 content = await response.aread()
             finally:

@@ -37,6 +37,7 @@ from vcr.serializers import jsonserializer
 
 from harness.core.clock import utc_now
 from harness.core.context import RequestContext, current_request
+from harness.engine.cassette import streaming
 from harness.engine.cassette.guard import block_network
 from harness.engine.cassette.miss import AbandonedCall, CassetteMiss, body_diff, json_body
 from harness.engine.cassette.record_mode import RecordMode
@@ -195,6 +196,7 @@ class CassetteStore:
         if self.mode is RecordMode.OFF:
             yield None
             return
+        streaming.install()
         with ExitStack() as stack:
             if self.mode is RecordMode.NONE:
                 stack.enter_context(block_network())

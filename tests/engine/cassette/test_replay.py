@@ -70,7 +70,7 @@ def test_a_recording_made_by_worker_processes_replays_exactly_in_one(make_suite,
     assert recorded.errors == 0 and recorded.rows == 12 and recorded.manifest.workers == 2
     nonce_stub.stop()
     replay = run(suite, DEAD_URL, record_mode="none", concurrency=4, epochs=2)
-    assert replay.errors == 0
+    assert replay.errors == 0, [r.error for r in replay.folder.rows()]
     assert _snapshot(replay) == _snapshot(recorded)
 
 
@@ -186,7 +186,7 @@ def test_streaming_structured_tools_and_sync_clients_replay(make_suite, run):
         recorded = run(suite, stub.base_url, record_mode="once")
     assert recorded.errors == 0, [r.error for r in recorded.folder.rows()]
     replay = run(suite, DEAD_URL, record_mode="none", concurrency=3)
-    assert replay.errors == 0
+    assert replay.errors == 0, [r.error for r in replay.folder.rows()]
     assert _snapshot(replay) == _snapshot(recorded)
     row = next(recorded.folder.rows())
     assert "nonce" in row.output["streamed"]

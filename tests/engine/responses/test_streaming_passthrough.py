@@ -1,0 +1,64 @@
+"""A streamed reply reaches the flow as the server sends it, while it is being recorded, and replays exactly.
+
+The stub waits between chunks (``stream_chunk_delay``): a flow that sees its first text before
+the last chunk was sent proves the transport did not buffer the stream (vcrpy's stub would).
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from agents import Agent, Runner
+
+from harness.testing.stub_server import StubConfig, StubServer
+
+DEAD_URL = "http://127.0.0.1:9/v1"
+DELAY_S = 0.15
+
+
+async def chat_stream(input, ctx):
+    start = time.perf_counter()
+    stream = await ctx.client.chat.completions.create(
+        messages=[{"role": "user", "content": f"tell me a long story about {input} " * 3}], stream=True,
+        stream_options={"include_usage": True}, **ctx.model_kwargs())
+    arrivals, text = [], []
+    async for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content:
+            arrivals.append(time.perf_counter() - start)
+            text.append(chunk.choices[0].delta.content)
+    return {"text": "".join(text), "first_s": arrivals[0], "last_s": arrivals[-1], "pieces": len(arrivals)}
+
+
+async def sdk_stream(input, ctx):
+    agent = Agent(name="Helper", instructions="Answer.", model=ctx.sdk_model(api="responses"),
+                  model_settings=ctx.sdk_settings())
+    start = time.perf_counter()
+    result = Runner.run_streamed(agent, f"tell me a long story about {input} " * 3)
+    arrivals = [time.perf_counter() - start async for event in result.stream_events()
+                if event.type == "raw_response_event" and event.data.type == "response.output_text.delta"]
+    return {"text": result.final_output, "first_s": arrivals[0], "last_s": arrivals[-1], "pieces": len(arrivals)}
+
+
+def _snapshot(result):
+    return {row.key: (row.output["text"], row.trajectory.structure()) for row in result.folder.rows()}
+
+
+@pytest.mark.parametrize("flow, backend", [(chat_stream, "openai"), (sdk_stream, "openai"),
+                                           (sdk_stream, "llama-cpp")],
+                         ids=["chat-completions", "responses", "responses-over-chat"])
+def test_chunks_pass_through_while_recording_and_replay_exactly(make_suite, run, flow, backend):
+    suite = make_suite(flow=flow, n=1, backend=backend)
+    with StubServer(config=StubConfig(stream_chunk_delay=DELAY_S)) as stub:
+        recorded = run(suite, stub.base_url, record_mode="once")
+    assert recorded.errors == 0, [r.error for r in recorded.folder.rows()]
+    row = next(recorded.folder.rows())
+    assert row.output["pieces"] >= 3
+    # Buffered, every piece would arrive at once, after the last delay.
+    assert row.output["last_s"] - row.output["first_s"] >= DELAY_S * (row.output["pieces"] - 2)
+    [call] = row.trajectory.model_calls
+    assert call.attributes["output"] == row.output["text"] and call.attributes["output_tokens"] > 0
+
+    replay = run(suite, DEAD_URL, record_mode="none")
+    assert replay.errors == 0, [r.error for r in replay.folder.rows()]
+    assert _snapshot(replay) == _snapshot(recorded)
