@@ -569,8 +569,8 @@ def calibrate(
 
     Example: `harness calibrate evals/test_articles.py --samples 3`
     """
+    from harness.engine.calibration import calibrate_suite, save_calibration
     from harness.engine.runtime import Runtime
-    from harness.graders.calibration import calibrate_suite, save_calibration
 
     target = _suite(suite_file, suite)
     if not target.calibration:

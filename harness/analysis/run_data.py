@@ -26,6 +26,7 @@ import pandas as pd
 from pydantic import BaseModel, Field
 
 from harness.analysis.attempt import row_status
+from harness.core.gate_spec import PASS_RATE, SUCCESS_RATE, TASK_RATES
 from harness.core.results import (
     ROW_COLUMNS,
     ResultRow,
@@ -48,14 +49,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: The task-level metric: an attempt passes when every grader that ran on it passed. Attempts
-#: with a task error are left out (and counted), as for every grader's metric.
-PASS_RATE = "pass_rate"
-#: Like ``pass_rate``, but an attempt with a task error counts as a failure: a variant that
-#: crashes on most tasks cannot look good by passing the few it finished.
-SUCCESS_RATE = "success_rate"
-#: The task-level metrics every run has, whatever its graders.
-TASK_RATES = (PASS_RATE, SUCCESS_RATE)
 BUILTIN_METRICS = (
     PASS_RATE, SUCCESS_RATE, "error_rate", "grader_errors", "p50_latency_s", "p95_latency_s",
     "cost_per_task_usd", "tokens_per_task", "judge_kappa",
@@ -93,7 +86,7 @@ class JudgeCalibration(BaseModel):
     ``{"grader": "helpfulness", "labels": ["fail", "pass"], "confusion": [[40, 5], [3, 52]]}``
     where ``confusion[i][j]`` counts items humans labelled ``labels[i]`` and the judge
     ``labels[j]``. Missing ``kappa``/``agreement``/``n`` are computed from the confusion matrix.
-    :func:`harness.graders.calibration.save_calibration` writes this form; other keys are ignored.
+    :func:`harness.engine.calibration.save_calibration` writes this form; other keys are ignored.
     """
 
     grader: str | None = None

@@ -34,7 +34,7 @@ from pydantic import BaseModel, Field, field_validator
 from harness.core.dataset import Task
 from harness.core.trace import Trajectory
 
-__all__ = ["Score", "Attempt", "Grader", "grader", "GraderConfigError", "as_score", "metric_name"]
+__all__ = ["Score", "Attempt", "Grader", "grader", "GraderConfigError", "as_score", "sample_scores", "sampler_of", "metric_name"]
 
 
 class GraderConfigError(ValueError):
@@ -225,3 +225,17 @@ def grader(factory: Callable[..., ScoreFn] | None = None, *, name: str | None = 
         return build
 
     return wrap(factory) if factory is not None else wrap
+
+
+def sampler_of(member: Any) -> Any:
+    """The member's ``sample(attempt, n)`` if it is an LLM judge, else ``None``."""
+    fn = getattr(member, "fn", member)
+    return getattr(fn, "sample", None)
+
+
+async def sample_scores(member: Any, attempt: Attempt, samples: int) -> list[Score]:
+    """``samples`` scores from one grader: an LLM judge samples in one unit; other graders are called."""
+    sampler = sampler_of(member)
+    if sampler is not None:
+        return list(await sampler(attempt, samples))
+    return [await member(attempt) for _ in range(samples)]

@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+from harness.core.gate_spec import GateConfigError, gate_problems
+from harness.core.grading import metric_name
 from harness.engine.suite import Suite, SuiteError
 
 __all__ = ["load_suites", "suites_in_module", "find_suite", "check_gates"]
@@ -58,11 +60,21 @@ def suites_in_module(module: ModuleType, path: Path | None = None) -> list[Suite
 
 
 def check_gates(suite: Suite) -> None:
-    """The suite's gates, checked against its graders and variants (``GateConfigError``)."""
-    if suite.gates:
-        from harness.gate import check_suite_gates  # a suite with gates imported harness.gate already
+    """Refuse a suite whose gates could never be evaluated, before anything runs.
 
-        check_suite_gates(suite)
+    Unknown metrics, a no-regression gate on a metric with no per-task value, ``judge_kappa``
+    without calibration sets, unknown variants: every one is a :class:`GateConfigError` raised
+    when the suite loads (``harness run`` exits 2, pytest reports a collection error), listed
+    together, instead of a configuration error after the whole run.
+    """
+    if not suite.gates:
+        return
+    scores = {metric_name(g) for g in suite.graders}
+    problems = [f"{where}: {problem}" for where, problem in gate_problems(
+        suite.gates, scores=scores, variants=suite.variant_names, calibrated=set(suite.calibration))]
+    if problems:
+        raise GateConfigError(f"suite '{suite.name}' declares gates that cannot be evaluated:\n"
+                              + "\n".join(f"  {p}" for p in problems))
 
 
 def load_suites(path: str | Path) -> list[Suite]:

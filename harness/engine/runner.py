@@ -496,13 +496,13 @@ def _process_count(requested: int, units: int) -> int:
 
 async def _calibrate(suite: Suite) -> list[Any]:
     """Measure the suite's judges against their human-labelled sets, in the run's runtime."""
-    from harness.graders.calibration import calibrate_suite
+    from harness.engine.calibration import calibrate_suite
 
     return await calibrate_suite(suite)
 
 
 def _save_calibrations(reports: list[Any], folder: RunFolder) -> None:
-    from harness.graders.calibration import save_calibration
+    from harness.engine.calibration import save_calibration
 
     for report in reports:
         save_calibration(report, folder.path)

@@ -28,25 +28,37 @@ from __future__ import annotations
 
 import logging
 import math
-import operator
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from harness.analysis import stats
 from harness.analysis.run_data import TASK_RATES, RunData, load_run_data
 from harness.analysis.stats import Interval
 from harness.analysis.verdict import ExitCode, GateReport, GateResult
+from harness.core.gate_spec import (
+    BUILTIN,
+    KAPPA_METRIC,
+    LOWER_IS_BETTER,
+    OPS,
+    PAIRED_BUILTIN,
+    RUN_LEVEL,
+    Gate,
+    GateConfigError,
+    GateSpec,
+    MetricGate,
+    NoRegressionGate,
+    parse_gates,
+    require_kappa,
+)
 from harness.core.results import RunFolderError
-
-if TYPE_CHECKING:
-    from harness.engine.suite import Suite
+from harness.engine.loader import check_gates as check_suite_gates
 
 __all__ = [
     "ExitCode",
@@ -68,159 +80,11 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Op = Literal[">=", ">", "<=", "<", "==", "!="]
-OPS: dict[str, Callable[[float, float], bool]] = {
-    ">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq, "!=": operator.ne,
-}
 #: Task errors above this share of a variant's attempts make the run incomplete (exit 3).
 DEFAULT_MAX_ERROR_RATE = 0.05
 #: How many driving tasks a message names; the result keeps up to ``MAX_DRIVERS``.
 SHOWN_DRIVERS = 10
 MAX_DRIVERS = 100
-#: Metrics with a per-task value, so a paired no-regression test can run on them.
-LOWER_IS_BETTER = {"cost_per_task_usd", "tokens_per_task", "latency_s", "p50_latency_s", "p95_latency_s",
-                   "error_rate", "grader_errors"}
-BUILTIN = {*TASK_RATES, "error_rate", "grader_errors", "p50_latency_s", "p95_latency_s", "cost_per_task_usd",
-           "tokens_per_task", "judge_kappa", "judge_kappa_low"}
-#: Metrics of the run as a whole (not of a variant): a gate on them is checked once.
-#: The judge-calibration metric (run.json ``totals["judge_calibration"]``, lowest kappa).
-KAPPA_METRIC = "judge_kappa"
-#: ``judge_kappa_low`` is the lower end of the worst judge's 95% kappa interval: a gate on it holds
-#: the whole interval, so a small calibration set cannot pass on a lucky point estimate.
-RUN_LEVEL = {KAPPA_METRIC, "judge_kappa_low"}
-PAIRED_BUILTIN = {*TASK_RATES, "cost_per_task_usd", "tokens_per_task", "latency_s"}
-
-
-class GateConfigError(ValueError):
-    """A gate that cannot be evaluated as declared (unknown metric or variant, missing baseline)."""
-
-
-class MetricGate(BaseModel):
-    """``metric op threshold`` for one variant, or for each variant when ``variant`` is None."""
-
-    kind: Literal["metric"] = "metric"
-    metric: str
-    op: Op
-    threshold: float
-    variant: str | None = None
-    name: str | None = None
-
-    def describe(self) -> str:
-        where = f" [{self.variant}]" if self.variant else ""
-        return self.name or f"{self.metric} {self.op} {self.threshold:g}{where}"
-
-
-class NoRegressionGate(BaseModel):
-    """The candidate may not be worse than a baseline (a saved run or another variant)."""
-
-    kind: Literal["no_regression"] = "no_regression"
-    metric: str
-    baseline: str | None = Field(default=None, description="a baseline run folder, e.g. reports/baseline")
-    baseline_variant: str | None = Field(default=None, description="a variant of the same run")
-    variant: str | None = None
-    tolerance: float = Field(default=0.0, ge=0.0)
-    alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
-    name: str | None = None
-
-    def describe(self) -> str:
-        return self.name or f"no regression in {self.metric}"
-
-
-GateSpec = Annotated[MetricGate | NoRegressionGate, Field(discriminator="kind")]
-_GATE_ADAPTER: TypeAdapter[MetricGate | NoRegressionGate] = TypeAdapter(GateSpec)
-
-
-class Gate:
-    """Constructors for gate specs, as a suite declares them."""
-
-    @staticmethod
-    def metric(metric: str, op: Op, threshold: float, *, variant: str | None = None,
-               name: str | None = None) -> MetricGate:
-        """``Gate.metric("accuracy", ">=", 0.8, variant="triage@v2")``."""
-        if op not in OPS:
-            raise GateConfigError(f"Gate.metric({metric!r}, {op!r}, …): the operator must be one of "
-                                  f"{', '.join(OPS)}")
-        return MetricGate(metric=metric, op=op, threshold=threshold, variant=variant, name=name)
-
-    @staticmethod
-    def no_regression(metric: str, *, baseline: str | Path | None = None, baseline_variant: str | None = None,
-                      variant: str | None = None, tolerance: float = 0.0, alpha: float = 0.05,
-                      name: str | None = None) -> NoRegressionGate:
-        """``Gate.no_regression("accuracy", baseline="reports/baseline", tolerance=0.02)``.
-
-        With neither ``baseline`` nor ``baseline_variant`` the run's baseline variant is used.
-        """
-        if baseline is not None and baseline_variant is not None:
-            raise GateConfigError("give a baseline run folder or a baseline variant, not both")
-        return NoRegressionGate(metric=metric, baseline=None if baseline is None else str(baseline),
-                                baseline_variant=baseline_variant, variant=variant, tolerance=tolerance,
-                                alpha=alpha, name=name)
-
-    @staticmethod
-    def parse(data: Any) -> MetricGate | NoRegressionGate:
-        """A gate from its ``run.json`` form (or a gate already built)."""
-        if isinstance(data, MetricGate | NoRegressionGate):
-            return data
-        return _GATE_ADAPTER.validate_python(data)
-
-
-def parse_gates(items: Iterable[Any]) -> list[MetricGate | NoRegressionGate]:
-    return [Gate.parse(item) for item in items]
-
-
-def check_suite_gates(suite: Suite) -> None:
-    """Refuse a suite whose gates could never be evaluated, before anything runs.
-
-    Unknown metrics, a no-regression gate on a metric with no per-task value, ``judge_kappa``
-    without calibration sets, unknown variants: every one is a :class:`GateConfigError` raised
-    when the suite loads (``harness run`` exits 2, pytest reports a collection error), listed
-    together, instead of a configuration error after the whole run.
-    """
-    from harness.core.grading import metric_name
-
-    scores = {metric_name(g) for g in suite.graders}
-    problems = [f"{where}: {problem}" for where, problem in _gate_problems(
-        suite.gates, scores=scores, variants=suite.variant_names, calibrated=set(suite.calibration))]
-    if problems:
-        raise GateConfigError(f"suite '{suite.name}' declares gates that cannot be evaluated:\n"
-                              + "\n".join(f"  {p}" for p in problems))
-
-
-def _gate_problems(gates: Iterable[Any], *, scores: set[str], variants: Sequence[str],
-                   calibrated: set[str]) -> Iterable[tuple[str, str]]:
-    known = sorted(scores | BUILTIN)
-    paired = sorted(scores | PAIRED_BUILTIN)
-    for index, item in enumerate(gates, start=1):
-        try:
-            spec = Gate.parse(item)
-        except ValidationError as exc:
-            yield f"gate {index}", (f"not a gate ({'; '.join(e['msg'] for e in exc.errors())}); declare gates "
-                                    "with Gate.metric(...) or Gate.no_regression(...)")
-            continue
-        where = spec.describe()
-        if spec.metric not in scores | BUILTIN:
-            yield where, f"unknown metric '{spec.metric}' (the suite's: {', '.join(known)})"
-        elif isinstance(spec, NoRegressionGate) and spec.metric not in scores | PAIRED_BUILTIN:
-            yield where, (f"'{spec.metric}' has no per-task value to compare task by task (those that do: "
-                          f"{', '.join(paired)}); hold it to a threshold with Gate.metric instead")
-        elif spec.metric in RUN_LEVEL and not calibrated:
-            yield where, (f"'{spec.metric}' comes from judge calibration, and the suite declares no calibration "
-                          "sets (Suite(calibration={...}))")
-        for label, variant in (("variant", spec.variant), ("baseline_variant", getattr(spec, "baseline_variant", None))):
-            if variant is not None and variant not in variants:
-                yield where, f"{label} '{variant}' is not one of the suite's variants ({', '.join(variants)})"
-
-
-def require_kappa(min_kappa: float, *, variant: str | None = None, name: str | None = None) -> MetricGate:
-    """The suite gate ``judge_kappa >= min_kappa`` (a :class:`MetricGate`).
-
-    It reads ``run.json`` ``totals["judge_calibration"]``, which :func:`harness.graders.calibration.save_calibration` fills,
-    and takes the lowest kappa when several judges were calibrated. A run with no calibration
-    fails the gate as a configuration error, naming what to run.
-    """
-    if isinstance(min_kappa, bool) or not isinstance(min_kappa, int | float) or not -1.0 <= min_kappa <= 1.0:
-        raise ValueError(f"require_kappa: min_kappa must lie in [-1, 1], got {min_kappa!r}")
-    return Gate.metric(KAPPA_METRIC, ">=", float(min_kappa), variant=variant, name=name)
 
 
 def _fmt(value: float | None) -> str:

@@ -8,8 +8,7 @@ See ``docs/graders.md`` for one example of each.
 """
 
 from harness.core.grading import Attempt, BaseGrader, Grader, GraderConfigError, Score, as_score, grader
-from harness.graders.budget import max_cost_usd, max_latency_s, max_model_calls, max_tokens, max_turns
-from harness.graders.calibration import (
+from harness.engine.calibration import (
     CalibrationItem,
     CalibrationReport,
     CalibrationSetError,
@@ -21,6 +20,7 @@ from harness.graders.calibration import (
     load_calibrations,
     save_calibration,
 )
+from harness.graders.budget import max_cost_usd, max_latency_s, max_model_calls, max_tokens, max_turns
 from harness.graders.code import (
     contains,
     contains_all,

@@ -17,10 +17,19 @@ import statistics
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from harness.core.grading import Attempt, BaseGrader, GraderConfigError, Score, ScoreFn, grader
+from harness.core.grading import (
+    Attempt,
+    BaseGrader,
+    GraderConfigError,
+    Score,
+    ScoreFn,
+    grader,
+    sample_scores,
+    sampler_of,
+)
 from harness.graders.judge_engine import JudgeError
 
-__all__ = ["ensemble", "sample_scores"]
+__all__ = ["ensemble"]
 
 Method = Literal["majority", "mean"]
 
@@ -40,26 +49,12 @@ def _members(judges: Any) -> list[Any]:
     return members
 
 
-def _sampler(member: Any) -> Any:
-    """The member's ``sample(attempt, n)`` if it is an LLM judge, else ``None``."""
-    fn = getattr(member, "fn", member)
-    return getattr(fn, "sample", None)
-
-
 def _slug(member: Any) -> str | None:
     return getattr(getattr(member, "fn", member), "slug", None)
 
 
 def _member_id(member: Any) -> str:
     return str(getattr(member, "id", None) or getattr(member, "__name__", None) or repr(member))
-
-
-async def sample_scores(member: Any, attempt: Attempt, samples: int) -> list[Score]:
-    """``samples`` scores from one grader: an LLM judge samples in one unit; other graders are called."""
-    sampler = _sampler(member)
-    if sampler is not None:
-        return list(await sampler(attempt, samples))
-    return [await member(attempt) for _ in range(samples)]
 
 
 @grader
@@ -71,7 +66,7 @@ def ensemble(judges: BaseGrader | Sequence[BaseGrader], *, method: Method = "maj
         raise GraderConfigError(f"ensemble: method must be 'majority' or 'mean', got {method!r}")
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
         raise GraderConfigError(f"ensemble: samples must be an integer >= 1, got {samples!r}")
-    if samples > 1 and any(_sampler(m) is None for m in members):
+    if samples > 1 and any(sampler_of(m) is None for m in members):
         raise GraderConfigError("ensemble: samples > 1 needs LLM judges; a code grader gives the same vote every time")
     if len(members) * samples < 2:
         raise GraderConfigError("ensemble: one judge with one sample is not an ensemble; add judges or samples=")

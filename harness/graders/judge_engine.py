@@ -34,6 +34,7 @@ from typing import Any
 import openai
 from pydantic import BaseModel, ValidationError
 
+from harness.core import names
 from harness.core.context import RequestContext
 from harness.core.grading import GraderConfigError
 from harness.engine.runtime import current_runtime
@@ -107,7 +108,7 @@ class JudgeReply:
 
 def slugify(text: str) -> str:
     """A judge name as a cassette folder name: letters, digits and ``-_.``."""
-    slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in text.strip()).strip("-")
+    slug = names.slugify(text.strip(), keep="-_.", fill="-").strip("-")
     if not slug:
         raise GraderConfigError(f"judge name {text!r} has no usable characters")
     return slug

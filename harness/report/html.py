@@ -30,9 +30,9 @@ from harness.analysis.summary import Analysis, RunSummary
 from harness.analysis.verdict import GateReport
 from harness.core.results import ResultRow
 from harness.report.markdown import VERDICT, ci, num, pval, sig
-from harness.transcript import SCRIPT as TRANSCRIPT_SCRIPT
-from harness.transcript import STYLE as TRANSCRIPT_STYLE
-from harness.transcript import row_transcript, transcript_pair
+from harness.report.transcript import SCRIPT as TRANSCRIPT_SCRIPT
+from harness.report.transcript import STYLE as TRANSCRIPT_STYLE
+from harness.report.transcript import row_transcript, transcript_pair
 
 __all__ = ["render_html", "select_rows", "Sampling"]
 
@@ -82,7 +82,7 @@ def _payload_rows(rows: Sequence[ResultRow], baseline: str | None) -> list[dict[
 
     The transcript is what ``harness view`` shows (one builder, one script draws both). A row of
     another variant carries ``pair``: the index of the baseline's row for the same task and epoch,
-    and the output diff and aligned trajectories :func:`~harness.transcript.transcript_pair` makes.
+    and the output diff and aligned trajectories :func:`~harness.report.transcript.transcript_pair` makes.
     """
     out = [row_transcript(row, max_text=MAX_TEXT, max_spans=MAX_SPANS) | {"i": i} for i, row in enumerate(rows)]
     where = {(row.task_id, row.epoch, row.variant): i for i, row in enumerate(rows)}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from matplotlib.ticker import MaxNLocator
 
 from harness.analysis.run_data import PASS_RATE, TASK_RATES, JudgeCalibration
 from harness.analysis.summary import Analysis, RunSummary
+from harness.core.names import slugify
 
 __all__ = [
     "plot_scores",
@@ -190,10 +190,6 @@ def plot_calibration(calibration: JudgeCalibration) -> Figure:
     return fig
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "x"
-
-
 def render_plots(analysis: Analysis, out_dir: Path, max_pairs: int = 4) -> dict[str, Path]:
     """Save the report's figures as PNG under ``out_dir``; returns name -> path."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -205,7 +201,7 @@ def render_plots(analysis: Analysis, out_dir: Path, max_pairs: int = 4) -> dict[
         "quality_vs_latency": plot_quality_vs(summary, "latency", metric),
     }
     for base, cand in analysis.pairs[:max_pairs]:
-        figures[f"win_loss_{_slug(cand.label)}"] = plot_win_loss(
+        figures[f"win_loss_{slugify(cand.label, keep='-_.')}"] = plot_win_loss(
             base.data.task_values(base.variant, metric), cand.data.task_values(cand.variant, metric),
             base.label, cand.label, metric)
     attempts = analysis.data.attempts

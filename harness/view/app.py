@@ -36,7 +36,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from harness.transcript import row_transcript, transcript_pair
+from harness.report.transcript import row_transcript, transcript_pair
 from harness.view.catalog import Catalog, RunNotFound
 from harness.view.rows import RowQuery
 
@@ -105,7 +105,7 @@ def create_app(runs_dir: str | Path, *, allowed_hosts: list[str] | None = None) 
         if name in _ASSETS:
             return Response(_asset("harness.view", name), media_type=_ASSETS[name])
         if name in _TRANSCRIPT_ASSETS:
-            return Response(_asset("harness.transcript", name), media_type=_TRANSCRIPT_ASSETS[name])
+            return Response(_asset("harness.report.transcript", name), media_type=_TRANSCRIPT_ASSETS[name])
         raise HTTPException(404, f"no asset {name!r}")
 
     def api_runs(request: Request) -> Response:

@@ -29,7 +29,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.core.results import ResultRow, Usage
-from harness.transcript import row_verdict
+from harness.report.transcript import row_verdict
 
 __all__ = ["RowHead", "RowIndex", "RowQuery", "RowPage", "SORT_KEYS"]
 

@@ -96,7 +96,7 @@ def test_judge_kappa_gate_reads_the_calibration_once_per_run(two_variant_run: Pa
 
 
 def test_judge_kappa_takes_the_worst_judge_in_the_calibration_module_format(new_run: Callable[..., Path]) -> None:
-    """The list form harness.graders.calibration.save_calibration keeps in run.json totals."""
+    """The list form harness.engine.calibration.save_calibration keeps in run.json totals."""
     entries = [{"grader": "helpfulness", "judge": "gpt", "kappa": 0.81, "agreement": 0.9, "n": 50,
                 "labels": ["fail", "pass"], "confusion": [[20, 3], [2, 25]], "samples": 3, "self_consistency": 0.95,
                 "errors": 0},

@@ -37,6 +37,7 @@ from vcr.serializers import jsonserializer
 
 from harness.core.clock import utc_now
 from harness.core.context import RequestContext, current_request
+from harness.core.names import slugify
 from harness.engine.cassette import streaming
 from harness.engine.cassette.guard import block_network
 from harness.engine.cassette.miss import AbandonedCall, CassetteMiss, body_diff, json_body
@@ -54,17 +55,13 @@ CASSETTE_FORMAT = 1
 ABANDONED_GRACE_S = 10.0
 
 
-def _slug(part: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_.@+" else "_" for c in part)
-
-
 def cassette_path(root: Path, request: RequestContext) -> Path:
     """Where a unit's recording lives. Judges get their own tree: re-judging never touches flows."""
-    name = _slug(request.task_id) + (f".e{request.epoch}" if request.epoch > 1 else "") + ".json"
-    base = root / _slug(request.suite)
+    name = slugify(request.task_id) + (f".e{request.epoch}" if request.epoch > 1 else "") + ".json"
+    base = root / slugify(request.suite)
     if request.channel != "flow":
-        base = base / "_judges" / _slug(request.channel.split("/", 1)[-1])
-    return base / _slug(request.variant) / name
+        base = base / "_judges" / slugify(request.channel.split("/", 1)[-1])
+    return base / slugify(request.variant) / name
 
 
 def read_cassette(path: Path) -> tuple[list[Request], list[dict[str, Any]], dict[str, Any]]:

@@ -8,7 +8,7 @@ copy, and records the whole body into the cassette when the stream has been read
 (a stream abandoned half way is not recorded: the task fails, and ``once`` records it again).
 Replay is unchanged: vcrpy plays the recorded body, which the client reads as the same events.
 
-Installed by :meth:`harness.cassette.store.CassetteStore.activate`; it replaces vcrpy's module
+Installed by :meth:`harness.engine.cassette.store.CassetteStore.activate`; it replaces vcrpy's module
 function ``httpx_stubs._vcr_handle_async_request`` (vcrpy is pinned; ``tests/cassette/
 test_vcrpy_contract.py`` checks the parts relied on) and delegates to the original for
 everything that is not a live event stream.

@@ -28,11 +28,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from harness.core.clock import utc_now
 from harness.core.dataset import ChatMessage, Task
-from harness.core.grading import Attempt, jsonable_params
+from harness.core.grading import Attempt, jsonable_params, sample_scores
+from harness.core.names import slugify
 from harness.core.results import RunFolder
 from harness.engine.runtime import Runtime, RuntimeConfig
-from harness.graders.ensemble import sample_scores
-from harness.graders.judge_engine import slugify
 
 __all__ = [
     "CalibrationItem", "CalibrationReport", "CalibrationSetError", "Disagreement", "LABELS",
@@ -216,7 +215,7 @@ def _judge_names(judge: Any) -> tuple[str, str]:
                       or getattr(judge, "__name__", "judge"))
     slug = getattr(getattr(judge, "fn", None), "slug", None)
     file_name = getattr(judge, "alias", None) or slug or getattr(judge, "name", None) or grader_name
-    return grader_name, slugify(str(file_name))
+    return grader_name, slugify(str(file_name), keep="-_.", fill="-").strip("-") or "judge"
 
 
 class _Outcome(BaseModel):

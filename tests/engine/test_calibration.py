@@ -198,7 +198,7 @@ def test_save_calibration_outside_a_run_folder_only_writes_the_file(tmp_path: Pa
 
 
 def test_kappa_interval_is_seeded_and_covers_the_point_estimate():
-    from harness.graders.calibration import cohen_kappa, confusion_matrix, kappa_interval
+    from harness.engine.calibration import cohen_kappa, confusion_matrix, kappa_interval
 
     human = ["pass"] * 20 + ["fail"] * 14
     judge = ["pass"] * 16 + ["fail"] * 4 + ["fail"] * 10 + ["pass"] * 4
