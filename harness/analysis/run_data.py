@@ -39,7 +39,6 @@ __all__ = [
     "PASS_RATE",
     "SUCCESS_RATE",
     "TASK_RATES",
-    "BUILTIN_METRICS",
     "RunData",
     "JudgeCalibration",
     "load_run_data",
@@ -48,11 +47,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-BUILTIN_METRICS = (
-    PASS_RATE, SUCCESS_RATE, "error_rate", "grader_errors", "p50_latency_s", "p95_latency_s",
-    "cost_per_task_usd", "tokens_per_task", "judge_kappa",
-)
 
 ATTEMPT_COLUMNS = [
     "variant", "task_id", "epoch", "status", "passed", "error_kind", "grader_errors", "n_scores",
@@ -258,10 +252,6 @@ def load_run_data(path: str | Path, label: str | None = None) -> RunData:
     rows = list(folder.rows())
     log.debug("read %d rows from %s", len(rows), folder.path)
     return RunData(path=folder.path, manifest=manifest, rows=rows, label=label or manifest.run_id)
-
-
-def tasks_sorted(values: dict[str, float], descending: bool = False) -> list[str]:
-    return sorted(values, key=lambda t: (values[t], t), reverse=descending)
 
 
 _ENCODER = json.JSONEncoder(default=str)

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from harness.core.dataset import Task
     from harness.core.model_settings import ModelSettings
 
-__all__ = ["Flow", "FlowContext", "flow", "get_flow", "registered_flows", "run_flow", "FlowNotFound"]
+__all__ = ["Flow", "FlowContext", "flow", "get_flow", "run_flow", "FlowNotFound"]
 
 
 class Flow(Protocol):
@@ -121,10 +121,6 @@ def get_flow(name: str) -> Flow:
     except KeyError:
         known = ", ".join(sorted(_registry)) or "none registered yet"
         raise FlowNotFound(f"no flow named '{name}' (known: {known}); decorate it with @harness.flow") from None
-
-
-def registered_flows() -> dict[str, Flow]:
-    return dict(_registry)
 
 
 def flow_name(target: Callable[..., Any]) -> str:

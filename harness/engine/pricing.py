@@ -13,7 +13,7 @@ import logging
 import os
 from pathlib import Path
 
-__all__ = ["Price", "cost_usd", "price_of", "set_prices", "prices"]
+__all__ = ["Price", "cost_usd", "price_of", "set_prices"]
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +46,6 @@ def set_prices(table: dict[str, Price], replace: bool = False) -> None:
     if replace:
         _table.clear()
     _table.update(table)
-
-
-def prices() -> dict[str, Price]:
-    return dict(_table)
 
 
 def price_of(model: str) -> Price | None:

@@ -21,7 +21,6 @@ import random
 import subprocess
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ from harness.core.clock import utc_now
 from harness.core.context import RequestContext, scope_extras
 from harness.core.dataset import Dataset, Task
 from harness.core.grading import Attempt, jsonable_params, metric_name
+from harness.core.portable import portable_path, portable_traceback
 from harness.core.results import (
     ErrorInfo,
     ResultRow,
@@ -191,9 +191,13 @@ def _error_info(exc: BaseException) -> ErrorInfo:
         return ErrorInfo(kind="timeout", type=type(exc).__name__,
                          message=f"the flow raised {type(exc).__name__}: {exc or 'something it waited for timed out'}")
     kind = "model" if isinstance(exc, openai.APIError) else "task"
-    trace_text = "".join(traceback.format_exception(exc, limit=-8))
+    trace_text = portable_traceback(exc, limit=-8)
     return ErrorInfo(kind=kind, type=type(exc).__name__, message=str(exc) or type(exc).__name__,
                      traceback=trace_text[-4000:])
+
+
+def _portable(path: Any) -> Any:
+    return None if path is None else portable_path(path)
 
 
 async def grade(graders: Sequence[Any], attempt: Attempt) -> list[ScoreRecord]:
@@ -256,12 +260,12 @@ class _Run:
         return RunManifest(
             run_id=run_id,
             suite=self.suite.name,
-            suite_file=self.suite.metadata.get("file"),
+            suite_file=_portable(self.suite.metadata.get("file")),
             created_at=utc_now(),
             git_commit=_git_commit(),
             packages=_packages(),
             dataset={
-                "path": str(self.dataset.path),
+                "path": portable_path(self.dataset.path),
                 "sha256": self.dataset.digest(),
                 "tasks": tasks,
                 "tags": list(self.dataset.tags),

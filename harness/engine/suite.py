@@ -18,6 +18,7 @@ from typing import Any
 
 from harness.core.dataset import Dataset
 from harness.core.model_settings import ModelSettings
+from harness.core.portable import portable_path
 from harness.core.prompts import PromptVersion
 from harness.core.run_settings import SettingError, check_settings
 from harness.engine.flow import flow_name, get_flow
@@ -55,7 +56,7 @@ class Variant:
                 "name": self.prompt.name,
                 "version": self.prompt.version,
                 "sha256": self.prompt.sha256,
-                "source": self.prompt.source,
+                "source": portable_path(self.prompt.source),
             },
             "model": self.model.model_dump(),
             "params": self.params,
