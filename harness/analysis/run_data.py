@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 
 ATTEMPT_COLUMNS = [
     "variant", "task_id", "epoch", "status", "passed", "error_kind", "grader_errors", "n_scores",
-    "latency_s", "cost_usd", "tokens", "model_calls", "tags",
+    "latency_s", "cost_usd", "unpriced_calls", "tokens", "model_calls", "tags",
 ]
 
 
@@ -67,6 +67,7 @@ def _attempt_record(row: ResultRow) -> dict[str, Any]:
         "n_scores": len(row.scores),
         "latency_s": row.latency_s,
         "cost_usd": row.usage.cost_usd,
+        "unpriced_calls": row.usage.unpriced_calls,
         "tokens": row.usage.total_tokens,
         "model_calls": row.usage.model_calls,
         "tags": row.tags,

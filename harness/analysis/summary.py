@@ -95,7 +95,10 @@ class VariantStats(BaseModel):
     error_rate: float
     errors_by_kind: dict[str, int]
     grader_errors: int
+    #: Costs of the priced calls only: with ``unpriced_calls`` above 0 the variant's cost is unknown.
     cost_usd: Distribution
+    unpriced_calls: int = Field(0, description="model calls whose cost is unknown (no price for the model, "
+                                               "or no usage in the reply)")
     tokens: Distribution
     latency_s: Distribution
     model_calls: Distribution
@@ -256,6 +259,7 @@ def _variant_stats(data: RunData) -> list[VariantStats]:
             errors_by_kind=dict(Counter(str(k) for k in errors["error_kind"].dropna())),
             grader_errors=int(frame["grader_errors"].sum()),
             cost_usd=stats.describe(frame["cost_usd"].to_numpy(dtype=float)),
+            unpriced_calls=int(frame["unpriced_calls"].sum()),
             tokens=stats.describe(frame["tokens"].to_numpy(dtype=float)),
             latency_s=stats.describe(frame["latency_s"].to_numpy(dtype=float)),
             model_calls=stats.describe(frame["model_calls"].to_numpy(dtype=float))))

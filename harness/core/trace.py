@@ -133,7 +133,9 @@ class Trajectory(BaseModel):
     @property
     def unpriced_calls(self) -> int:
         """Model calls whose cost is unknown (``cost_usd`` null: no price for the model, or no usage in the reply)."""
-        return sum(1 for s in self.model_calls if "cost_usd" in s.attributes and s.attributes["cost_usd"] is None)
+        # A call that failed (an HTTP error) is not billed: it is not an unknown cost.
+        return sum(1 for s in self.model_calls
+                   if s.error is None and "cost_usd" in s.attributes and s.attributes["cost_usd"] is None)
 
     def custom(self, name: str) -> list[Span]:
         return [s for s in self.spans if s.kind == "custom" and s.name == name]

@@ -114,6 +114,8 @@ class _Measured(BaseModel):
     per_task: dict[str, float] = Field(default_factory=dict)
     drivers_reason: str = "tasks"
     flagged: list[str] | None = None
+    #: Why there is no value, said in the gate's message (e.g. a cost whose prices are unknown).
+    note: str = ""
 
 
 def _per_task_attempts(data: RunData, variant: str, column: str) -> dict[str, float]:
@@ -146,6 +148,11 @@ def _measure(data: RunData, variant: str, metric: str) -> _Measured:
         ci = stats.quantile_ci(latencies, q)
         return _Measured(value=ci.estimate, ci=ci, n=ci.n, per_task=_per_task_attempts(data, variant, "latency_s"),
                          drivers_reason="slowest tasks (mean latency, s)")
+    unpriced = int(attempts["unpriced_calls"].sum()) if metric == "cost_per_task_usd" else 0
+    if unpriced:  # a cost that is partly unknown is not a low cost: the gate fails and says why
+        return _Measured(value=math.nan, n=0, note=(
+            f"price unknown: {unpriced} model call(s) have no known price or usage; set prices with "
+            "harness.engine.pricing.set_prices or HARNESS_PRICES"))
     if metric in ("cost_per_task_usd", "tokens_per_task"):
         column = "cost_usd" if metric == "cost_per_task_usd" else "tokens"
         ci = stats.bootstrap_mean_ci(attempts[column].to_numpy(dtype=float))
@@ -194,7 +201,7 @@ def _evaluate_metric(gate: MetricGate, data: RunData, variant: str | None) -> Ga
     where = "" if gate.variant or variant is None else f" [{variant}]"
     head = f"{'PASS' if ok else 'FAIL'} {gate.describe()}{where}"
     message = (f"{head}: {gate.metric} = {_fmt(measured.value)} ({_fmt_ci(measured.ci)}), "
-               f"threshold {gate.op} {gate.threshold:g}"
+               f"threshold {gate.op} {gate.threshold:g}" + (f"; {measured.note}" if measured.note else "")
                + _drivers_text(drivers, len(drivers), measured.drivers_reason))
     return GateResult(gate=gate.describe(), kind="metric", metric=gate.metric, variant=variant,
                       status="pass" if ok else "fail", value=measured.value, ci=measured.ci, n=measured.n,

@@ -29,7 +29,7 @@ from harness.analysis.run_data import row_status
 from harness.analysis.summary import Analysis, RunSummary
 from harness.analysis.verdict import GateReport
 from harness.core.results import ResultRow
-from harness.report.markdown import VERDICT, ci, num, pval, sig
+from harness.report.markdown import PRICE_UNKNOWN, VERDICT, ci, num, pval, sig
 from harness.report.transcript import SCRIPT as TRANSCRIPT_SCRIPT
 from harness.report.transcript import STYLE as TRANSCRIPT_STYLE
 from harness.report.transcript import row_transcript, transcript_pair
@@ -160,7 +160,8 @@ def _summary_html(s: RunSummary) -> str:
                      f'<p class="note">Paired over tasks both completed. Verdicts use {_e(s.correction)}.</p>'
                      + _table(["Candidate", "Metric", "Baseline", "Base", "Cand.", "Δ", "95% CI", "p", "p (Holm)",
                                "Test", "Verdict", "Tasks"], comp, numeric=[3, 4, 5, 7, 8, 11]) + "</section>")
-    usage = [[v.variant, str(v.attempts), f"{v.cost_usd.mean:.5f}", f"{v.cost_usd.p95:.5f}", f"{v.tokens.mean:.0f}",
+    usage = [[v.variant, str(v.attempts), *([f"{v.cost_usd.mean:.5f}", f"{v.cost_usd.p95:.5f}"] if not v.unpriced_calls
+                                            else [PRICE_UNKNOWN] * 2), f"{v.tokens.mean:.0f}",
               f"{v.tokens.p95:.0f}", f"{v.latency_s.mean:.2f}", f"{v.latency_s.p50:.2f}", f"{v.latency_s.p95:.2f}",
               str(v.task_errors), str(v.grader_errors)] for v in s.variants if v.attempts]
     parts.append('<section id="usage"><h2>Cost, tokens and latency per task</h2>'

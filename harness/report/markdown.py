@@ -147,17 +147,25 @@ def _comparisons(s: RunSummary) -> list[str]:
                    "Verdict", "Tasks", "Tasks needed"], rows, right=[3, 4, 5, 7, 8, 11, 12])]
 
 
+#: What a cost cell says when some of a variant's model calls have no known price (never $0).
+PRICE_UNKNOWN = "price unknown"
+_UNPRICED_NOTE = (f"*{PRICE_UNKNOWN}*: some model calls have no price (or their reply gave no usage), so the cost "
+                  "is unknown, not $0. Set prices: README › Costs.")
+
+
 def _usage(s: RunSummary) -> list[str]:
     rows = []
     for v in s.variants:
-        rows.append([v.variant, str(v.attempts), f"{v.cost_usd.mean:.5f}", f"{v.cost_usd.p50:.5f}",
-                     f"{v.cost_usd.p95:.5f}", f"{v.cost_usd.total:.4f}", f"{v.tokens.mean:.0f}", f"{v.tokens.p50:.0f}",
+        costs = ([f"{v.cost_usd.mean:.5f}", f"{v.cost_usd.p50:.5f}", f"{v.cost_usd.p95:.5f}", f"{v.cost_usd.total:.4f}"]
+                 if not v.unpriced_calls else [PRICE_UNKNOWN] * 4)
+        rows.append([v.variant, str(v.attempts), *costs, f"{v.tokens.mean:.0f}", f"{v.tokens.p50:.0f}",
                      f"{v.tokens.p95:.0f}", f"{v.latency_s.mean:.2f}", f"{v.latency_s.p50:.2f}",
                      f"{v.latency_s.p95:.2f}"]
                     if v.attempts else [v.variant, "0", *["–"] * 10])
     return ["## Cost, tokens and latency per task", "",
             table(["Variant", "Attempts", "Cost mean (USD)", "p50", "p95", "Total (USD)", "Tokens mean", "p50", "p95",
-                   "Latency mean (s)", "p50", "p95"], rows, right=list(range(1, 12)))]
+                   "Latency mean (s)", "p50", "p95"], rows, right=list(range(1, 12))),
+            *(["", _UNPRICED_NOTE] if any(v.unpriced_calls for v in s.variants) else [])]
 
 
 def _errors(s: RunSummary) -> list[str]:

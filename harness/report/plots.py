@@ -93,9 +93,13 @@ def plot_quality_vs(summary: RunSummary, x: str = "cost", metric: str | None = N
     metric = metric or primary_metric(summary)
     fig = _figure()
     ax = fig.add_subplot()
+    unpriced = []
     for variant in summary.run.variants:
         row, stats_ = summary.metric_row(variant, metric), summary.variant_stats(variant)
         if row is None or stats_ is None or math.isnan(row.mean.estimate):
+            continue
+        if x == "cost" and stats_.unpriced_calls:
+            unpriced.append(variant)  # plotted at $0 it would look free: named instead
             continue
         xv = stats_.cost_usd.mean if x == "cost" else stats_.latency_s.p50
         err = np.array([_err(row.mean.estimate, row.mean.low, row.mean.high)]).T
@@ -109,6 +113,9 @@ def plot_quality_vs(summary: RunSummary, x: str = "cost", metric: str | None = N
     ax.set_title(f"{metric} vs {'cost' if x == 'cost' else 'latency'} (error bars: 95% CI)")
     if ax.get_legend_handles_labels()[0]:
         ax.legend(title="Variant", fontsize="small")
+    if unpriced:
+        ax.text(0.02, 0.02, f"price unknown (not plotted): {', '.join(unpriced)}", transform=ax.transAxes,
+                fontsize="small", color="#9a6700", va="bottom")
     return fig
 
 
