@@ -1,5 +1,5 @@
-/* Draws a transcript (harness.transcript.row_transcript) and a side-by-side pair
- * (harness.transcript.transcript_pair). Shared by the static HTML report and `harness view`.
+/* Draws a transcript (harness.report.transcript.row_transcript) and a side-by-side pair
+ * (harness.report.transcript.transcript_pair). Shared by the static HTML report and `harness view`.
  * Text goes in with textContent only: a model's output is never parsed as HTML. */
 (function(root){
 "use strict";
