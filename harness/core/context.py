@@ -6,16 +6,34 @@ below it — the flow, the OpenAI Agents SDK, parallel branches made with ``asyn
 the cassette layer can key each request and the tracer can attribute each span without the flow
 passing anything along.
 
-Parallel branches. vcrpy replays the first unplayed matching interaction, so three parallel
-branches that send the same first prompt would steal each other's answers. Each asyncio task
-created inside a request context therefore gets its own *branch path* (``0``,
-``0/draft#1``, ``0/draft#2``…), assigned by a loop task factory **when the task is created**.
-Creation order is fixed by the code (``gather(a(), b(), c())`` creates a, b, c in that order)
-even when completion order is not, so a branch path names the same branch on record and on
-replay. Children are numbered *per coroutine name*: HTTP libraries create tasks of their own
-while connecting live (and none while replaying), and numbering those separately keeps them
-from shifting the numbers of the flow's own branches. Each branch numbers its own model
-calls; a request key is ``branch path + call number``.
+Branches. vcrpy replays the first unplayed matching interaction, so three parallel branches
+that send the same first prompt would steal each other's answers: each call's key says which
+*branch* of the task made it, and its position within that branch. Keys are stored for years,
+so they are built only from the task's own structure, never from names inside a library
+(an Agents SDK patch release that renames or wraps one of its coroutines must not make a single
+recording miss):
+
+* every asyncio task (and every :func:`branch` / :func:`branch_scope` block) is a *strand*;
+* a strand that ran alone — created when none of its siblings was running, and joined by none
+  before it did anything — is a sequential step of its parent and continues the parent's branch
+  and call count. Libraries that run a model call in a task of their own, or wrap one in another
+  task, therefore change nothing;
+* a strand that ran concurrently with a sibling (``gather``, a ``TaskGroup``, a guardrail beside
+  a model call) is a branch of its own, numbered ``1, 2, …`` under the nearest branch above it
+  *in the order the branches first do something the harness records* (a model call or a span);
+* a block under ``ctx.branch("draft")`` is the branch ``draft`` of the branch above it (a label
+  used again gets ``draft#2``, ``draft#3`` in first-use order): stable names for flows whose
+  parallel branches start in an order that varies.
+
+A branch path is ``0`` (the task), ``0/2``, ``0/draft``, ``0/draft/1``…; a request key is
+``suite|channel|variant|task|e<epoch>|b<path>|c<call>``. Replay stays exact when concurrent
+branches first call the model in another order than when recorded: a cassette unit being replayed
+installs a *fork chooser* (:func:`request_scope`'s ``fork_chooser``) that gives a new numbered
+branch the recorded number whose first request is the one it sends.
+
+Recordings made before this scheme (cassette format 1) named branches by coroutine name. Every
+strand also keeps that *legacy* path, so format-1 recordings still replay and
+``harness cassettes migrate`` can rewrite them to the new keys without calling a model.
 """
 
 from __future__ import annotations
@@ -25,7 +43,7 @@ import contextvars
 import itertools
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,13 +51,22 @@ from typing import Any
 __all__ = [
     "RequestContext",
     "Branch",
+    "RequestKeys",
+    "ForkChooser",
     "current_request",
     "current_branch",
     "request_scope",
     "install_branch_factory",
+    "branch",
     "branch_scope",
+    "transport_scope",
     "cancel_abandoned_tasks",
+    "next_request_key",
+    "next_request_keys",
 ]
+
+#: ``(base path, numbers already taken under it, request body) -> number`` or ``None`` (next free).
+ForkChooser = Callable[[str, frozenset[int], bytes | None], int | None]
 
 
 @dataclass(frozen=True)
@@ -64,30 +91,109 @@ class RequestContext:
 
 
 class Branch:
-    """One sequential strand of execution inside a request context.
+    """A resolved branch: its path, the count of its calls, the numbering of its sub-branches."""
 
-    Calls within a branch are sequential, so a counter orders them. Children are numbered in
-    creation order. A retried HTTP call keeps the key of its first attempt.
-    """
+    __slots__ = ("path", "_calls", "_taken", "_labels")
 
-    __slots__ = ("path", "_calls", "_children", "_lock", "last_key")
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._calls = itertools.count(1)
+        self._taken: set[int] = set()
+        self._labels: dict[str, int] = {}
+
+    def next_call(self) -> int:
+        return next(self._calls)
+
+    def fork(self, label: str | None, body: bytes | None, chooser: ForkChooser | None) -> Branch:
+        """A new branch under this one: labelled, or the chosen (else the lowest free) number."""
+        if label is not None:
+            uses = self._labels[label] = self._labels.get(label, 0) + 1
+            return Branch(f"{self.path}/{label}" + (f"#{uses}" if uses > 1 else ""))
+        number = chooser(self.path, frozenset(self._taken), body) if chooser else None
+        if number is None or number in self._taken:
+            number = next(n for n in itertools.count(1) if n not in self._taken)
+        self._taken.add(number)
+        return Branch(f"{self.path}/{number}")
+
+
+class _Legacy:
+    """The format-1 branch path (children numbered per coroutine name), kept to replay and
+    migrate recordings made before keys were built from the task's structure."""
+
+    __slots__ = ("path", "_calls", "_children")
 
     def __init__(self, path: str) -> None:
         self.path = path
         self._calls = itertools.count(1)
         self._children: dict[str, itertools.count[int]] = {}
-        self._lock = threading.Lock()
-        self.last_key: str | None = None
 
     def next_call(self) -> int:
-        with self._lock:
-            return next(self._calls)
+        return next(self._calls)
 
-    def child(self, name: str = "branch") -> Branch:
-        """The next child branch running ``name`` (numbered per name, in creation order)."""
-        with self._lock:
-            counter = self._children.setdefault(name, itertools.count(1))
-            return Branch(f"{self.path}/{name}#{next(counter)}")
+    def child(self, name: str) -> _Legacy:
+        counter = self._children.setdefault(name, itertools.count(1))
+        return _Legacy(f"{self.path}/{name}#{next(counter)}")
+
+
+class _Strand:
+    """Where code runs: an asyncio task, or a ``branch``/``branch_scope`` block. Resolved to a
+    :class:`Branch` lazily, the first time it does something the harness records."""
+
+    __slots__ = ("parent", "label", "concurrent", "resolved", "task", "children", "legacy",
+                 "last_keys", "lock", "__weakref__")
+
+    def __init__(self, parent: _Strand | None, legacy: _Legacy, *, label: str | None = None,
+                 concurrent: bool = False, resolved: Branch | None = None) -> None:
+        self.parent = parent
+        self.label = label
+        self.concurrent = concurrent
+        self.resolved = resolved
+        self.task: asyncio.Task[Any] | None = None
+        self.children: list[_Strand] = []
+        self.legacy = legacy
+        self.last_keys: RequestKeys | None = None
+        self.lock: threading.RLock = parent.lock if parent is not None else threading.RLock()
+
+    def running(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+    def add_task_child(self, child: _Strand) -> None:
+        """Register a new task strand; siblings still running make it (and them) concurrent."""
+        with self.lock:
+            self.children = [c for c in self.children if c.running()]
+            if self.children:
+                child.concurrent = True
+                for sibling in self.children:
+                    sibling.concurrent = True
+            self.children.append(child)
+
+    def resolve(self, body: bytes | None = None, chooser: ForkChooser | None = None) -> Branch:
+        with self.lock:
+            return self._resolve(body, chooser)
+
+    def _resolve(self, body: bytes | None, chooser: ForkChooser | None) -> Branch:
+        if self.resolved is not None:
+            return self.resolved
+        assert self.parent is not None, "the root strand is resolved when it is made"
+        if self.label is not None or self.concurrent:
+            # Strands above that never did anything recorded are not branches: skipping them
+            # keeps paths free of how a library happens to nest its tasks.
+            base = self.parent
+            while base.resolved is None:
+                assert base.parent is not None
+                base = base.parent
+            self.resolved = base.resolved.fork(self.label, body, chooser)
+        else:
+            self.resolved = self.parent._resolve(body, chooser)
+        return self.resolved
+
+
+@dataclass(frozen=True)
+class RequestKeys:
+    """A call's key, and its format-1 (legacy) key."""
+
+    key: str
+    legacy: str
 
 
 @dataclass
@@ -99,7 +205,9 @@ class _Scope:
 
 
 _scope: contextvars.ContextVar[_Scope | None] = contextvars.ContextVar("harness_scope", default=None)
-_branch: contextvars.ContextVar[Branch | None] = contextvars.ContextVar("harness_branch", default=None)
+_strand: contextvars.ContextVar[_Strand | None] = contextvars.ContextVar("harness_strand", default=None)
+#: Set while a request is inside the HTTP transport: tasks an HTTP library makes there are its own.
+_in_transport: contextvars.ContextVar[bool] = contextvars.ContextVar("harness_in_transport", default=False)
 
 
 def current_request() -> RequestContext | None:
@@ -109,7 +217,11 @@ def current_request() -> RequestContext | None:
 
 
 def current_branch() -> Branch | None:
-    return _branch.get()
+    """The branch of the running code (resolving it: asking counts as doing something recorded)."""
+    strand = _strand.get()
+    if strand is None:
+        return None
+    return strand.resolve(chooser=_chooser())
 
 
 def scope_extras() -> dict[str, Any]:
@@ -118,30 +230,64 @@ def scope_extras() -> dict[str, Any]:
     return scope.extras if scope else {}
 
 
+def _chooser() -> ForkChooser | None:
+    scope = _scope.get()
+    return scope.extras.get("fork_chooser") if scope else None
+
+
 @contextmanager
 def request_scope(request: RequestContext, **extras: Any) -> Iterator[RequestContext]:
-    """Enter ``request`` for the current task; nested tasks and threads inherit it."""
+    """Enter ``request`` for the current task; nested tasks and threads inherit it.
+
+    ``fork_chooser`` (a :data:`ForkChooser`) numbers new branches as a recording did.
+    """
     scope_token = _scope.set(_Scope(request, dict(extras)))
-    branch_token = _branch.set(Branch("0"))
+    strand_token = _strand.set(_Strand(None, _Legacy("0"), resolved=Branch("0")))
     try:
         yield request
     finally:
-        _branch.reset(branch_token)
+        _strand.reset(strand_token)
         _scope.reset(scope_token)
 
 
 @contextmanager
-def branch_scope() -> Iterator[Branch | None]:
-    """Run a block as a new child branch (for thread pools and hand-made concurrency)."""
-    parent = _branch.get()
+def _enter(make: Callable[[_Strand], _Strand]) -> Iterator[None]:
+    parent = _strand.get()
     if parent is None:
-        yield None
+        yield
         return
-    token = _branch.set(parent.child("scope"))
+    token = _strand.set(make(parent))
     try:
-        yield _branch.get()
+        yield
     finally:
-        _branch.reset(token)
+        _strand.reset(token)
+
+
+def branch(label: str) -> Any:
+    """Run a block as the branch ``label`` of the branch above it (see the module docstring).
+
+    ``with ctx.branch("critic"): ...`` inside each of several gathered coroutines gives them
+    stable names whatever order they start in. A label is one path segment: no ``/``, ``|`` or ``#``.
+    """
+    if not label or any(c in label for c in "/|#") or label.isdigit():
+        raise ValueError(f"a branch label is a non-empty name without '/', '|' or '#' (and not a number), "
+                         f"got {label!r}")
+    return _enter(lambda parent: _Strand(parent, parent.legacy, label=label))
+
+
+def branch_scope() -> Any:
+    """Run a block as a new numbered branch (for thread pools and hand-made concurrency)."""
+    return _enter(lambda parent: _Strand(parent, parent.legacy.child("scope"), concurrent=True))
+
+
+@contextmanager
+def transport_scope() -> Iterator[None]:
+    """Mark a block as the inside of the HTTP transport (tasks made there are not branches)."""
+    token = _in_transport.set(True)
+    try:
+        yield
+    finally:
+        _in_transport.reset(token)
 
 
 def cancel_abandoned_tasks() -> int:
@@ -157,31 +303,49 @@ def cancel_abandoned_tasks() -> int:
     return len(pending)
 
 
-def next_request_key(retry: bool = False) -> str | None:
-    """The key for the next model call of the current branch, or ``None`` outside a task.
+def next_request_keys(retry: bool = False, body: bytes | None = None) -> RequestKeys | None:
+    """The keys of the next model call of the current strand, or ``None`` outside a task.
 
-    ``retry`` reuses the previous key: the openai client's retry of a call is the same call.
+    ``retry`` reuses the previous keys: the openai client's retry of a call is the same call.
+    ``body`` (what is sent) lets a replayed branch take the number it had when recorded.
     """
     scope = _scope.get()
-    branch = _branch.get()
-    if scope is None or branch is None:
+    strand = _strand.get()
+    if scope is None or strand is None:
         return None
-    if retry and branch.last_key is not None:
-        return branch.last_key
-    key = f"{scope.request.prefix}|b{branch.path}|c{branch.next_call()}"
-    branch.last_key = key
-    return key
+    if retry and strand.last_keys is not None:
+        return strand.last_keys
+    with strand.lock:
+        resolved = strand.resolve(body, scope.extras.get("fork_chooser"))
+        prefix = scope.request.prefix
+        keys = RequestKeys(f"{prefix}|b{resolved.path}|c{resolved.next_call()}",
+                           f"{prefix}|b{strand.legacy.path}|c{strand.legacy.next_call()}")
+    strand.last_keys = keys
+    return keys
+
+
+def next_request_key(retry: bool = False, body: bytes | None = None) -> str | None:
+    """The key of the next model call of the current strand (see :func:`next_request_keys`)."""
+    keys = next_request_keys(retry, body)
+    return keys.key if keys else None
 
 
 def _branch_task_factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
     context: contextvars.Context | None = kwargs.pop("context", None)
     if context is None:
         context = contextvars.copy_context()
-    parent = context.get(_branch)
+    parent = context.get(_strand)
+    child: _Strand | None = None
     if parent is not None:
+        # The legacy path numbers children per coroutine name, as format-1 recordings did.
         name = getattr(coro, "__name__", None) or type(coro).__name__
-        context.run(_branch.set, parent.child(name))
+        child = _Strand(parent, parent.legacy.child(name))
+        context.run(_strand.set, child)
     task = asyncio.Task(coro, loop=loop, context=context, **kwargs)
+    if child is not None and parent is not None:
+        child.task = task
+        if not context.get(_in_transport):
+            parent.add_task_child(child)
     scope = context.get(_scope)
     if scope is not None:
         scope.tasks.add(task)
@@ -189,7 +353,7 @@ def _branch_task_factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: A
 
 
 def install_branch_factory(loop: asyncio.AbstractEventLoop | None = None) -> None:
-    """Give every asyncio task created inside a request context its own branch path.
+    """Give every asyncio task created inside a request context its own strand.
 
     Idempotent. Tasks created outside any request context are untouched.
     """

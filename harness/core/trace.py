@@ -159,12 +159,16 @@ def _untimed(attributes: dict[str, Any]) -> dict[str, Any]:
 
 
 def _id_key(span_id: str) -> tuple[Any, ...]:
-    """``0/draft#2:3`` -> ((("0", 0), ("draft", 2)), 3): branches in creation order, then span number."""
+    """``0/2/draft#2:3`` -> (((0, ""), (2, ""), (-1, "draft", 2)), 3): numbered branches by number,
+    labelled ones by label and use, then the span number."""
     path, _, number = span_id.rpartition(":")
-    parts = []
+    parts: list[tuple[Any, ...]] = []
     for part in path.split("/"):
+        if part.isdigit():
+            parts.append((int(part), ""))
+            continue
         name, _, index = part.partition("#")
-        parts.append((name, int(index) if index.isdigit() else 0))
+        parts.append((-1, name, int(index) if index.isdigit() else 1))
     return (tuple(parts), int(number) if number.isdigit() else 0)
 
 

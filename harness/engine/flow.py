@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from harness.core import trace
+from harness.core import context, trace
 from harness.core.prompts import PromptVersion
 
 if TYPE_CHECKING:
@@ -65,6 +65,15 @@ class FlowContext:
     def event(self, name: str, /, **attributes: Any) -> Any:
         """An instant custom span: ``ctx.event("route", category="refunds")``."""
         return trace.event(name, **attributes)
+
+    def branch(self, label: str, /) -> Any:
+        """Name a parallel branch: ``with ctx.branch("critic"): ...``.
+
+        Without a label, concurrent branches are numbered in the order they first call the
+        model (replay finds each one's recording by its first request, whatever order they
+        start in). A label gives one a name that reads well in keys, span ids and misses.
+        """
+        return context.branch(label)
 
     def sdk_model(self, api: str = "chat_completions") -> Any:
         """An Agents SDK model over this context's client.

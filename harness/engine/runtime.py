@@ -72,6 +72,8 @@ class RuntimeConfig:
     judge_settings: ModelSettings = field(default_factory=lambda: ModelSettings(model="gpt-4o-mini", temperature=0.0))
     scrub_patterns: list[str] = field(default_factory=list)
     max_connections: int = 256
+    #: Rewrite format-1 recordings that replay whole to the current format (``harness cassettes migrate``).
+    migrate_cassettes: bool = False
 
     def resolved_base_url(self) -> str | None:
         return self.base_url or os.environ.get("OPENAI_BASE_URL") or None
@@ -121,7 +123,8 @@ class Runtime:
         scrubber = Scrubber(patterns=list(self.config.scrub_patterns))
         scrubber.add_secret(self.config.api_key)
         scrubber.add_secret(self.config.judge_api_key)
-        self.store = CassetteStore(self.config.cassette_dir, self.mode, scrubber)
+        self.store = CassetteStore(self.config.cassette_dir, self.mode, scrubber,
+                                   migrate=self.config.migrate_cassettes)
         self._stack = ExitStack()
         self._token: contextvars.Token[Runtime | None] | None = None
         retries = 0 if self.mode is RecordMode.NONE else self.config.max_retries
@@ -188,7 +191,9 @@ class Runtime:
         ok = False
         started = time.perf_counter()
         try:
-            with request_scope(request), recording(recorder):
+            legacy = handle is not None and handle.mode == "replay" and handle.legacy
+            with request_scope(request, fork_chooser=self.store.fork_chooser(handle), legacy_keys=legacy), \
+                    recording(recorder):
                 try:
                     yield unit
                 finally:

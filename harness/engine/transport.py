@@ -21,18 +21,20 @@ from typing import Any
 
 import httpx2
 
-from harness.core.context import next_request_key, scope_extras
+from harness.core.context import next_request_keys, scope_extras, transport_scope
 from harness.core.trace import TraceRecorder, current_recorder, current_span_id
 from harness.engine import pricing, responses_api
 from harness.engine.backends import BackendProfile, get_profile
 from harness.engine.cassette import streaming
 from harness.engine.cassette.miss import AbandonedCall, CassetteMiss
 
-__all__ = ["HarnessAsyncTransport", "HarnessSyncTransport", "KEY_HEADER"]
+__all__ = ["HarnessAsyncTransport", "HarnessSyncTransport", "KEY_HEADER", "LEGACY_KEY_HEADER"]
 
 log = logging.getLogger(__name__)
 
 KEY_HEADER = "x-harness-key"
+#: Sent only while replaying a format-1 recording: the key that recording used (never stored).
+LEGACY_KEY_HEADER = "x-harness-legacy-key"
 _RETRY_HEADER = "x-stainless-retry-count"
 _RETRYABLE = {408, 409, 429}
 
@@ -49,17 +51,13 @@ def _stamp(request: httpx2.Request, profile: BackendProfile) -> tuple[httpx2.Req
     cassette layer sees it: the cassette stores the Chat Completions exchange, and replay runs
     the same deterministic translation over it.
     """
-    retry = request.headers.get(_RETRY_HEADER, "0") not in ("0", "")
-    key = next_request_key(retry=retry)
-    if key is not None:
-        request.headers[KEY_HEADER] = key
     translate = (request.method == "POST" and profile.translates_responses
                  and responses_api.is_responses_path(request.url.path))
     if (not profile.rewrites and not translate) or request.method != "POST":
-        return request, None
+        return _keyed(request), None
     body = _json_or_none(request.content)
     if not isinstance(body, dict):
-        return request, None
+        return _keyed(request), None
     original = body if translate else None
     url = request.url
     if translate:
@@ -71,7 +69,18 @@ def _stamp(request: httpx2.Request, profile: BackendProfile) -> tuple[httpx2.Req
         request.method, url, headers=headers, content=json.dumps(adapted).encode(),
         extensions=request.extensions,
     )
-    return wired, original
+    return _keyed(wired), original
+
+
+def _keyed(request: httpx2.Request) -> httpx2.Request:
+    """Stamp the request's key, computed from what is really sent (the body as adapted)."""
+    retry = request.headers.get(_RETRY_HEADER, "0") not in ("0", "")
+    keys = next_request_keys(retry=retry, body=request.content)
+    if keys is not None:
+        request.headers[KEY_HEADER] = keys.key
+        if scope_extras().get("legacy_keys"):
+            request.headers[LEGACY_KEY_HEADER] = keys.legacy
+    return request
 
 
 def _translate_reply(response: httpx2.Response, content: bytes, original: dict[str, Any]) -> tuple[bytes, str]:
@@ -411,7 +420,8 @@ class HarnessAsyncTransport(httpx2.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         exchange = _Exchange(request, self.profile)
         try:
-            response = await self.inner.handle_async_request(exchange.request)
+            with transport_scope():
+                response = await self.inner.handle_async_request(exchange.request)
             if _is_live_stream(response):
                 return exchange.streaming(response)
             try:

@@ -237,10 +237,10 @@ def branch_count(*, min: int | None = None, max: int | None = None, exact: int |
     """How many parallel branches ran.
 
     ``spans``: custom spans named ``span`` (``"branch"``), one per branch. ``model``: distinct
-    branch paths (other than the root ``0``) of model calls — every asyncio task a flow creates
-    is a branch (``0/draft#1``, ``0/draft#2``); ``name`` counts only branches running that
-    coroutine (libraries such as the Agents SDK create tasks of their own). ``auto``: ``spans``
-    when the trajectory has any, else ``model``.
+    branch paths (other than the root ``0``) of model calls — concurrent strands are numbered
+    (``0/1``, ``0/2``), labelled ones named (``ctx.branch("draft")``: ``0/draft``, ``0/draft#2``);
+    ``name`` counts only branches with that label. ``auto``: ``spans`` when the trajectory has
+    any, else ``model``.
     """
     if source not in ("auto", "spans", "model"):
         raise GraderConfigError(f"branch_count: source must be 'auto', 'spans' or 'model', got {source!r}")

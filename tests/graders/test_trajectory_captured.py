@@ -18,7 +18,7 @@ import agents
 import pytest
 from pydantic import BaseModel
 
-from harness.core.context import RequestContext
+from harness.core.context import RequestContext, branch
 from harness.core.dataset import Task
 from harness.core.trace import Trajectory, event, span
 from harness.engine.runtime import Runtime, RuntimeConfig
@@ -72,7 +72,8 @@ async def plain_flow(client: Any) -> str:
             await client.chat.completions.create(model="stub", messages=[{"role": "user", "content": f"improve {number}"}])
 
     async def draft(k: int) -> Any:
-        return await client.chat.completions.create(model="stub", messages=[{"role": "user", "content": f"draft {k}"}])
+        with branch("draft"):  # what ctx.branch("draft") does in a flow
+            return await client.chat.completions.create(model="stub", messages=[{"role": "user", "content": f"draft {k}"}])
 
     await asyncio.gather(draft(1), draft(2), draft(3))
     return str(answer.choices[0].message.content)

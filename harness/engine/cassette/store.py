@@ -44,12 +44,17 @@ from harness.engine.cassette.miss import AbandonedCall, CassetteMiss, body_diff,
 from harness.engine.cassette.record_mode import RecordMode
 from harness.engine.cassette.scrub import Scrubber
 
-__all__ = ["RecordMode", "CassetteStore", "IndexedCassette", "CassetteMiss", "cassette_path", "read_cassette"]
+__all__ = ["RecordMode", "CassetteStore", "IndexedCassette", "CassetteMiss", "cassette_path", "read_cassette",
+           "CASSETTE_FORMAT", "recording_format"]
 
 log = logging.getLogger(__name__)
 
 KEY_HEADER = "x-harness-key"
-CASSETTE_FORMAT = 1
+#: Sent with a request while a format-1 recording is replayed: the key that recording used.
+LEGACY_KEY_HEADER = "x-harness-legacy-key"
+#: 1: branch paths named after coroutines (``0/preserve_tool_task_cancellation#1``);
+#: 2: branch paths from the task's own structure (``0/1``, ``0/draft``), see harness.context.
+CASSETTE_FORMAT = 2
 #: How long a replayed call the recording abandoned waits (beyond the recorded task latency)
 #: before it is reported as a miss.
 ABANDONED_GRACE_S = 10.0
@@ -86,12 +91,39 @@ def comparable_body(raw: Any) -> Any:
     return body
 
 
+_UNPARSED = object()
+
+
 def _key_of(request: Request) -> str | None:
     return request.headers.get(KEY_HEADER)
 
 
 def _unit_prefix(key: str) -> str:
     return key.rsplit("|b", 1)[0]
+
+
+def _branch_of(key: str) -> str:
+    """``…|b0/1|c3`` -> ``…|b0/1``: the calls of one branch share it."""
+    return key.rsplit("|c", 1)[0]
+
+
+def _forks(keys: Iterable[str]) -> dict[str, set[int]]:
+    """Numbered branches under each branch path, from recorded (format-2) keys."""
+    found: dict[str, set[int]] = {}
+    for key in keys:
+        parts = _branch_of(key).rsplit("|b", 1)[-1].split("/")
+        for depth in range(1, len(parts)):
+            if parts[depth].isdigit():
+                found.setdefault("/".join(parts[:depth]), set()).add(int(parts[depth]))
+    return found
+
+
+def recording_format(meta: dict[str, Any]) -> int:
+    """The format of a recording from its harness metadata (files without one are format 1)."""
+    try:
+        return int(meta.get("format") or 1)
+    except (TypeError, ValueError):
+        return 1
 
 
 @dataclass
@@ -105,6 +137,13 @@ class _Unit:
     recorded_meta: dict[str, Any] = field(default_factory=dict)
     loaded: list[tuple[Request, dict[str, Any]]] = field(default_factory=list)
     recorded: list[tuple[Request, dict[str, Any]]] = field(default_factory=list)
+    #: A format-1 recording: replayed by its legacy keys (and rewritten when migrating).
+    legacy: bool = False
+    #: Numbered branches under each branch path of the recording, for the fork chooser.
+    forks: dict[str, set[int]] = field(default_factory=dict)
+    #: Recorded request id -> the (format-2) key of the live request it answered.
+    played: dict[int, str] = field(default_factory=dict)
+    misses: int = 0
 
 
 class IndexedCassette(Cassette):
@@ -125,17 +164,19 @@ class IndexedCassette(Cassette):
     def write_protected(self) -> bool:
         return self.store.mode is RecordMode.NONE
 
-    def _responses(self, request: Request) -> Iterator[tuple[int, dict[str, Any]]]:
-        key = _key_of(request)
+    def _responses(self, request: Request) -> Iterator[tuple[str, int, Request, dict[str, Any]]]:
+        """Recorded answers for a request: under its own key, else (calls of one branch racing
+        each other, say a task and a child it did not wait for) under another key of its branch."""
+        key = self.store.lookup_key(request)
         if key is None:
             return
-        candidates = self.store.candidates(key)
-        if not candidates:
-            return
-        sent = comparable_body(self.store.scrubber.body(request.body))
-        for index, (stored, response) in enumerate(candidates):
-            if stored.method == request.method and self.store.stored_body(stored) == sent:
-                yield index, response
+        sent: Any = _UNPARSED
+        for candidate_key in self.store.lookup_order(key):
+            for index, (stored, response) in enumerate(self.store.candidates(candidate_key)):
+                if sent is _UNPARSED:
+                    sent = comparable_body(self.store.scrubber.body(request.body))
+                if stored.method == request.method and self.store.stored_body(stored) == sent:
+                    yield candidate_key, index, stored, response
 
     def can_play_response_for(self, request: Request) -> bool:
         key = _key_of(request)
@@ -151,9 +192,9 @@ class IndexedCassette(Cassette):
         return True
 
     def play_response(self, request: Request) -> dict[str, Any]:
-        key = _key_of(request) or ""
-        for index, response in self._responses(request):
-            self.store.consume(key, index)
+        key = self.store.lookup_key(request) or ""
+        for found_key, index, stored, response in self._responses(request):
+            self.store.consume(found_key, index, stored, _key_of(request) or "")
             return response
         unit = self.store.unit_for(key)
         raise self.store.miss(unit, request, key) if unit else CassetteMiss(key, "no recording")
@@ -175,12 +216,18 @@ class CassetteStore:
     """Decides per task whether to replay or record, and owns the files."""
 
     def __init__(self, root: Path, mode: RecordMode | str = RecordMode.NONE,
-                 scrubber: Scrubber | None = None) -> None:
+                 scrubber: Scrubber | None = None, migrate: bool = False) -> None:
         self.root = Path(root)
         self.mode = RecordMode(mode)
         self.scrubber = scrubber or Scrubber()
+        #: Rewrite each format-1 recording replayed whole and without a miss to format 2.
+        self.migrate = migrate
+        #: What migration did, per cassette path: "migrated" or why not.
+        self.migrations: dict[Path, str] = {}
         self._units: dict[str, _Unit] = {}
         self._index: dict[str, list[tuple[Request, dict[str, Any]]]] = {}
+        #: branch (``…|b<path>``) -> its recorded keys in call order, for the in-branch fallback.
+        self._branches: dict[str, list[str]] = {}
         #: id(recorded request) -> (the request, its comparable body); the request is kept so
         #: its id cannot be reused while the entry lives. Entries go when the unit ends.
         self._parsed: dict[int, tuple[Request, Any]] = {}
@@ -251,11 +298,17 @@ class CassetteStore:
             raise CassetteMiss(unit.request.prefix, f"cassette {unit.path} is unreadable ({exc}); "
                                "delete it and record again") from exc
         unit.loaded = list(zip(requests, responses, strict=True))
+        unit.legacy = recording_format(unit.recorded_meta) < 2
+        keys = [k for k in (_key_of(stored) for stored, _ in unit.loaded) if k is not None]
+        if not unit.legacy:
+            unit.forks = _forks(keys)
         with self._lock:
             for stored, response in unit.loaded:
                 key = _key_of(stored)
                 if key is not None:
                     self._index.setdefault(key, []).append((stored, response))
+            for key in dict.fromkeys(keys):
+                self._branches.setdefault(_branch_of(key), []).append(key)
 
     def end(self, request: RequestContext, ok: bool, outcome: str = "ok",
             timing: dict[str, Any] | None = None) -> Path | None:
@@ -269,8 +322,12 @@ class CassetteStore:
             if unit is None:
                 return None
             for stored, _ in unit.loaded:
-                self._index.pop(_key_of(stored) or "", None)
+                key = _key_of(stored) or ""
+                self._index.pop(key, None)
+                self._branches.pop(_branch_of(key), None)
                 self._parsed.pop(id(stored), None)
+        if unit.mode == "replay" and unit.legacy and self.migrate and not unit.missing:
+            self._migrate(unit)
         if unit.mode == "record" and ok:
             unit.meta["outcome"] = outcome
             if timing:
@@ -291,21 +348,86 @@ class CassetteStore:
             "interactions": len(unit.recorded),
             "complete": True,
         }
-        data = serialize({
-            "requests": [r for r, _ in unit.recorded],
-            "responses": [r for _, r in unit.recorded],
-            "metadata": {"harness": meta},
-        }, jsonserializer)
-        unit.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = unit.path.with_name(f".{unit.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        self._dump(unit.path, [r for r, _ in unit.recorded], [r for _, r in unit.recorded], meta)
+
+    def _dump(self, path: Path, requests: list[Request], responses: list[dict[str, Any]],
+              meta: dict[str, Any]) -> None:
+        """Write a cassette atomically, in vcrpy's JSON format, scrubbed once more as text."""
+        data = serialize({"requests": requests, "responses": responses, "metadata": {"harness": meta}},
+                         jsonserializer)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_text(self.scrubber.text(data), encoding="utf-8")
-        os.replace(tmp, unit.path)
+        os.replace(tmp, path)
+
+    def _migrate(self, unit: _Unit) -> None:
+        """Rewrite a format-1 recording under the keys its replay was just asked for.
+
+        Only a replay that used every recorded interaction once and missed nothing tells each
+        recorded call its new key; anything else is left as it was, and said why.
+        """
+        if unit.misses or len(unit.played) != len(unit.loaded):
+            unused = len(unit.loaded) - len(unit.played)
+            self.migrations[unit.path] = (f"not migrated: the replay missed {unit.misses} call(s) and left "
+                                          f"{unused} recorded call(s) unused; record it again with "
+                                          f"--record-mode rewrite --ids {unit.request.task_id}")
+            return
+        renamed: dict[str, str] = {}
+        requests = []
+        for stored, _ in unit.loaded:
+            new_key = unit.played[id(stored)]
+            renamed[_key_of(stored) or ""] = new_key
+            headers = dict(stored.headers) | {KEY_HEADER: new_key}
+            requests.append(Request(stored.method, stored.uri, stored.body, headers))
+        meta = dict(unit.recorded_meta)
+        timing = dict(meta.get("timing") or {})
+        if "calls" in timing:
+            timing["calls"] = {renamed.get(k, k): v for k, v in (timing["calls"] or {}).items()}
+            meta["timing"] = timing
+        meta |= {"format": CASSETTE_FORMAT, "migrated_from_format": recording_format(unit.recorded_meta),
+                 "migrated_at": utc_now()}
+        self._dump(unit.path, requests, [response for _, response in unit.loaded], meta)
+        self.migrations[unit.path] = "migrated"
 
     # -- used by IndexedCassette ---------------------------------------------------------------
     def unit_for(self, key: str | None) -> _Unit | None:
         if key is None:
             return None
         return self._units.get(_unit_prefix(key))
+
+    def lookup_key(self, request: Request) -> str | None:
+        """The key to look a request up by: its own, or the legacy one for a format-1 recording."""
+        key = _key_of(request)
+        unit = self.unit_for(key)
+        if unit is not None and unit.legacy:
+            return request.headers.get(LEGACY_KEY_HEADER) or key
+        return key
+
+    def lookup_order(self, key: str) -> list[str]:
+        """The key itself, then the other recorded keys of its branch."""
+        siblings = self._branches.get(_branch_of(key))
+        if not siblings:
+            return [key]
+        return [key, *(k for k in siblings if k != key)]
+
+    def fork_chooser(self, unit: _Unit | None) -> Any:
+        """For a replayed unit: the recorded number of a new branch, found by its first request."""
+        if unit is None or unit.mode != "replay" or unit.legacy or not unit.forks:
+            return None
+        prefix = unit.request.prefix
+
+        def choose(base: str, taken: frozenset[int], body: bytes | None) -> int | None:
+            free = sorted(unit.forks.get(base, set()) - taken)
+            if not free or body is None:
+                return None
+            sent = comparable_body(self.scrubber.body(body))
+            for number in free:
+                for stored, _ in self.candidates(f"{prefix}|b{base}/{number}|c1"):
+                    if self.stored_body(stored) == sent:
+                        return number
+            return None
+
+        return choose
 
     def stored_body(self, stored: Request) -> Any:
         """A recorded request's comparable body, parsed once (replay compares every call)."""
@@ -318,22 +440,29 @@ class CassetteStore:
         with self._lock:
             return list(self._index.get(key, ()))
 
-    def consume(self, key: str, index: int) -> None:
+    def consume(self, key: str, index: int, stored: Request | None = None, live_key: str = "") -> None:
         with self._lock:
             entries = self._index.get(key)
             if entries and index < len(entries):
                 entries.pop(index)
+            if stored is not None and self.migrate:
+                unit = self.unit_for(key)
+                if unit is not None:
+                    unit.played[id(stored)] = live_key
 
     def add_recording(self, unit: _Unit, request: Request, response: dict[str, Any]) -> None:
         with self._lock:
             unit.recorded.append((request, response))
 
     def scrub(self, request: Request) -> Request:
-        clone = Request(request.method, request.uri, request.body, dict(request.headers))
+        headers = {k: v for k, v in dict(request.headers).items() if k.lower() != LEGACY_KEY_HEADER}
+        clone = Request(request.method, request.uri, request.body, headers)
         return self.scrubber.request(clone)
 
     def miss(self, unit: _Unit, request: Request, key: str) -> CassetteMiss:
         """Explain a miss: no file, a call the recording lacks, or a changed request (with a diff)."""
+        unit.misses += 1
+        key = self.lookup_key(request) or key
         if unit.missing:
             return CassetteMiss(key, f"no recording at {unit.path}", hint=_record_hint(unit))
         sent = comparable_body(self.scrub(request).body)
