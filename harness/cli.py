@@ -480,6 +480,54 @@ def cassettes_prune(
     console.print(f"{len(removed)} unused cassette(s)")
 
 
+@cassettes_app.command("migrate")
+def cassettes_migrate(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Suite files or folders (default evals/).")] = None,
+    cassettes: Annotated[Path, typer.Option(help="Cassette folder.")] = Path("cassettes"),
+    verify: Annotated[bool, typer.Option(help="Replay again after migrating and compare every row.")] = True,
+    concurrency: Annotated[int, typer.Option(help="Units replayed at once.")] = 8,
+) -> None:
+    """Rewrite recordings made with an older cassette format to the current keys, calling no model.
+
+    Each suite is replayed from its old recordings (looked up by their old keys) and every
+    recording that replays whole is rewritten under the keys the replay asked for; with
+    `--verify` (default) the suite is replayed again from the new files and every row compared.
+    Exit 1 when a recording could not be migrated or a row changed.
+
+    Example: `harness cassettes migrate evals/ --cassettes cassettes`
+    """
+    from harness.cassette.migrate import migrate_suite
+    from harness.loader import load_suites
+
+    sys.path.insert(0, str(Path.cwd()))
+    files: list[Path] = []
+    for path in paths or [Path("evals")]:
+        files.extend(sorted(path.rglob("test_*.py")) if path.is_dir() else [path])
+    failed = False
+    for file in files:
+        for item in load_suites(file):
+            result = asyncio.run(migrate_suite(item, cassettes, verify=verify, concurrency=concurrency))
+            checked = (f"; replayed again: {result.verified_rows} rows identical" if verify and result.migrated
+                       and not result.differences else "")
+            console.print(f"[bold]{item.name}[/]: {len(result.migrated)} migrated, {len(result.current)} already "
+                          f"current, {len(result.left)} left as they were{checked}")
+            for path, reason in sorted(result.left.items()):
+                console.print(f"  left  {_shown(path)}: {reason}")
+            for line in result.differences[:20]:
+                console.print(f"  [red]changed[/] {line}")
+            failed = failed or not result.ok
+    if failed:
+        raise typer.Exit(1)
+
+
+def _shown(path: Path) -> str:
+    """A path as the CLI prints it: relative to the working directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 # -- list, merge, regrade, calibrate ---------------------------------------------------------------
 
 @app.command("list")

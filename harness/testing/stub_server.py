@@ -644,8 +644,8 @@ def _stream_events(view: _RequestView, reply: _Reply, completion_id: str) -> lis
         head = {"index": index, "id": call["id"], "type": "function",
                 "function": {"name": call["function"]["name"], "arguments": ""}}
         events.append(chunk({"tool_calls": [head]}))
-        args = {"index": index, "function": {"arguments": call["function"]["arguments"]}}
-        events.append(chunk({"tool_calls": [args]}))
+        for piece in _pieces(call["function"]["arguments"]):  # arguments stream in pieces, as OpenAI's do
+            events.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}))
     events.append(chunk({}, finish=reply.finish_reason))
     if view.include_usage:
         events.append(chunk(None, usage=_usage(view, reply)))

@@ -5,13 +5,20 @@ vcrpy's ``filter_headers`` only touches request headers. Responses carry their o
 into a body (a prompt that quotes it, an error that echoes it). The :class:`Scrubber` removes
 sensitive headers on both sides and replaces every known secret value — the API keys in the
 environment and any user pattern — wherever it appears.
+
+A streamed reply (server-sent events) is scrubbed as a stream: a model that echoes a key sends it
+in pieces (``"sk-te"``, ``"st-PLANTED…"``), and no single event holds a whole secret. The pieces of
+each streamed text — a choice's content, a tool call's arguments, a Responses API delta — are put
+back together, secrets are found in the whole text, and removed from every event they span before
+the events (and then the whole body, as text) are stored.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,11 +96,116 @@ class Scrubber:
         }
         body = response.get("body") or {}
         if "string" in body:
+            if _is_event_stream(response["headers"], body["string"]):
+                body["string"] = self._stream_bytes(body["string"])
             body["string"] = self._bytes(body["string"])
         return response
 
+    def _stream_bytes(self, body: Any) -> Any:
+        if isinstance(body, bytes):
+            return self.stream(body.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
+        return self.stream(body) if isinstance(body, str) else body
+
+    def stream(self, text: str) -> str:
+        """An SSE body with every secret removed from the streamed texts it was split across."""
+        if self._regex is None:
+            return text
+        lines = text.split("\n")
+        events: dict[int, dict[str, Any]] = {}
+        pieces: dict[tuple[Any, ...], list[_Piece]] = {}
+        for number, line in enumerate(lines):
+            event = _event(line)
+            if event is None:
+                continue
+            events[number] = event
+            for stream_id, holder, name in _streamed_fields(event):
+                pieces.setdefault(stream_id, []).append(_Piece(number, holder, name))
+        changed: set[int] = set()
+        for parts in pieces.values():
+            changed |= self._scrub_pieces(parts)
+        for number in changed:
+            ending = "\r" if lines[number].endswith("\r") else ""
+            lines[number] = "data: " + json.dumps(events[number], ensure_ascii=False) + ending
+        return "\n".join(lines)
+
+    def _scrub_pieces(self, parts: list[_Piece]) -> set[int]:
+        """Remove each secret found in the joined text from the pieces it spans; the lines changed."""
+        whole = "".join(p.value for p in parts)
+        found = [(m.start(), m.end()) for m in self._regex.finditer(whole)] if self._regex else []
+        if not found:
+            return set()
+        changed = set()
+        start = 0
+        for part in parts:
+            end = start + len(part.value)
+            kept, position = [], start
+            for first, last in found:
+                if last <= start or first >= end:
+                    continue
+                kept.append(whole[position:max(first, start)])
+                if start <= first < end:
+                    kept.append(REDACTED)  # in the piece where the secret begins; the rest is dropped
+                position = min(last, end)
+            kept.append(whole[position:end])
+            new = "".join(kept)
+            if new != part.value:
+                part.holder[part.name] = new
+                changed.add(part.line)
+            start = end
+        return changed
+
     def dump(self, values: Iterable[str]) -> list[str]:
         return [self.text(v) for v in values]
+
+
+@dataclass
+class _Piece:
+    """One streamed piece of text: the SSE line it is on, and the field that holds it."""
+
+    line: int
+    holder: dict[str, Any]
+    name: str
+
+    @property
+    def value(self) -> str:
+        return str(self.holder[self.name])
+
+
+def _is_event_stream(headers: dict[str, Any], body: Any) -> bool:
+    for name, values in headers.items():
+        if name.lower() == "content-type" and any("text/event-stream" in str(v) for v in _as_list(values)):
+            return True
+    head = body[:6] if isinstance(body, bytes | str) else b""
+    return head in (b"data: ", "data: ") or head in (b"event:", "event:")
+
+
+def _event(line: str) -> dict[str, Any] | None:
+    if not line.startswith("data:"):
+        return None
+    try:
+        event = json.loads(line[5:].strip())
+    except ValueError:
+        return None
+    return event if isinstance(event, dict) else None
+
+
+def _streamed_fields(event: dict[str, Any]) -> Iterator[tuple[tuple[Any, ...], dict[str, Any], str]]:
+    """The streamed text fields of one event, each with the id of the text it is a piece of."""
+    for choice in event.get("choices") or []:
+        if not isinstance(choice, dict) or not isinstance(choice.get("delta"), dict):
+            continue
+        index, delta = choice.get("index", 0), choice["delta"]
+        for name in ("content", "refusal", "reasoning_content"):
+            if isinstance(delta.get(name), str):
+                yield ("chat", index, name), delta, name
+        for call in delta.get("tool_calls") or []:
+            function = call.get("function") if isinstance(call, dict) else None
+            if isinstance(function, dict) and isinstance(function.get("arguments"), str):
+                yield ("chat", index, "tool", call.get("index", 0)), function, "arguments"
+    if isinstance(event.get("delta"), str):  # Responses API: response.output_text.delta, …arguments.delta
+        kind = str(event.get("type", "")).rsplit(".", 1)[0]
+        yield ("responses", kind, event.get("item_id"), event.get("output_index"), event.get("content_index")), \
+            event, "delta"
 
 
 def _as_list(values: Any) -> list[Any]:

@@ -383,6 +383,8 @@ class CassetteStore:
         timing = dict(meta.get("timing") or {})
         if "calls" in timing:
             timing["calls"] = {renamed.get(k, k): v for k, v in (timing["calls"] or {}).items()}
+        timing.pop("spans", None)  # keyed by span ids of the old paths: replay falls back to replay times
+        if timing:
             meta["timing"] = timing
         meta |= {"format": CASSETTE_FORMAT, "migrated_from_format": recording_format(unit.recorded_meta),
                  "migrated_at": utc_now()}
@@ -461,8 +463,13 @@ class CassetteStore:
 
     def miss(self, unit: _Unit, request: Request, key: str) -> CassetteMiss:
         """Explain a miss: no file, a call the recording lacks, or a changed request (with a diff)."""
-        unit.misses += 1
         key = self.lookup_key(request) or key
+        found = self._explain(unit, request, key)
+        if not isinstance(found, AbandonedCall):  # the recording never had those replies either
+            unit.misses += 1
+        return found
+
+    def _explain(self, unit: _Unit, request: Request, key: str) -> CassetteMiss:
         if unit.missing:
             return CassetteMiss(key, f"no recording at {unit.path}", hint=_record_hint(unit))
         sent = comparable_body(self.scrub(request).body)
