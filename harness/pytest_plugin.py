@@ -358,7 +358,7 @@ class TaskItem(_EvalItem):
         verdict = row_verdicts(rows, run.manifest.pass_threshold, run.manifest.epochs)
         self._record_properties(run, rows, verdict)
         footer = [f"run folder: {run.folder}"]
-        hint = f'pytest "{self.nodeid}" --eval-record-mode once'
+        hint = f'pytest "{self.nodeid}"'
         text = describe_rows(self.title, rows, verdict, rerun_hint=hint, footer=footer)
         if not verdict.passed:
             raise EvalFailure(text)

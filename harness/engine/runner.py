@@ -446,6 +446,7 @@ async def run_suite(suite: Suite, options: RunOptions | None = None) -> RunResul
     status = "complete"
     calibrations: list[Any] = []
     runtime = Runtime(options.runtime)
+    runtime.store.suite_file = _shown_path(suite.metadata.get("file"))
     writer = ResultWriter(folder.results_path, scrub=runtime.store.scrubber.text)
     processes = _process_count(options.workers, len(items))
     pool: WorkerPool | None = None
@@ -486,6 +487,16 @@ async def run_suite(suite: Suite, options: RunOptions | None = None) -> RunResul
         folder.write_manifest(manifest)
     _save_calibrations(calibrations, folder)
     return RunResult(folder, manifest, run.totals.rows, run.totals.errors, run.totals.grader_errors)
+
+
+def _shown_path(path: Any) -> str | None:
+    """A suite file as a command line would name it: relative to the working directory when inside it."""
+    if not path:
+        return None
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _process_count(requested: int, units: int) -> int:

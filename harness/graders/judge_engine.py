@@ -26,6 +26,7 @@ header, which makes the transport reuse the key): on replay, the one recorded su
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,12 +51,14 @@ _RETRY_HEADER = "x-stainless-retry-count"
 class JudgeError(RuntimeError):
     """A judge gave no valid verdict: invalid replies, refusals or API errors, after its retries.
 
-    ``problems`` lists what went wrong on each try, oldest first.
+    ``problems`` lists what went wrong on each try, oldest first. ``replayable``: every try got
+    an answer (recorded, so a replay reproduces this error); a try that reached no server did not.
     """
 
-    def __init__(self, message: str, problems: Sequence[str] = ()) -> None:
+    def __init__(self, message: str, problems: Sequence[str] = (), replayable: bool = True) -> None:
         super().__init__(message)
         self.problems = list(problems)
+        self.replayable = replayable
 
 
 @dataclass(frozen=True)
@@ -128,15 +131,31 @@ async def ask_judge(*, slug: str, key: UnitKey, messages: Sequence[Sequence[dict
     runtime = current_runtime()
     kwargs = settings.request_kwargs(runtime.config.judge_settings)
     response_format = verdict_schema(verdict)
-    async with runtime.unit(key.request(slug)):
-        return [await _one_verdict(runtime.judge_client, list(m), kwargs, response_format, verdict, settings,
-                                   slug) for m in messages]
+    identity = judge_identity(messages, response_format, kwargs)
+    async with runtime.unit(key.request(slug), {"identity": identity, "model": kwargs["model"]}) as unit:
+        try:
+            return [await _one_verdict(runtime.judge_client, list(m), kwargs, response_format, verdict, settings,
+                                       slug) for m in messages]
+        except JudgeError as exc:
+            # Keep what the judge answered: replay must show this error, not a cassette miss.
+            unit.keep_failed_recording = exc.replayable
+            raise
+
+
+def judge_identity(messages: Sequence[Sequence[dict[str, str]]], response_format: dict[str, Any],
+                   kwargs: dict[str, Any]) -> str:
+    """What the judge is, for one unit: everything it is asked (rubric and what it is shown, in
+    the messages), the verdict it may give (labels or scale, in the schema) and its model and
+    settings. ``once`` records a judge unit anew when this changes."""
+    what = {"messages": [list(m) for m in messages], "response_format": response_format, "request": kwargs}
+    return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 async def _one_verdict(client: Any, messages: list[dict[str, str]], kwargs: dict[str, Any],
                        response_format: dict[str, Any], verdict: type[BaseModel], settings: JudgeSettings,
                        slug: str) -> JudgeReply:
     problems: list[str] = []
+    unanswered = False  # a try that reached no server leaves nothing a replay could reproduce
     resends = 0  # tries that repeat the same call (its failed attempt left no recording)
     for attempt in range(1, settings.retries + 2):
         headers = {_RETRY_HEADER: str(resends)} if resends else None
@@ -153,6 +172,7 @@ async def _one_verdict(client: Any, messages: list[dict[str, str]], kwargs: dict
         except openai.APIConnectionError as exc:  # timeouts included
             problems.append(f"try {attempt}: {type(exc).__name__}: {exc}")
             resends += 1
+            unanswered = True
         except (openai.APIError, ValueError) as exc:  # a reply arrived (and was recorded) but holds no verdict
             problems.append(f"try {attempt}: {type(exc).__name__}: {exc}")
             resends = 0
@@ -160,7 +180,8 @@ async def _one_verdict(client: Any, messages: list[dict[str, str]], kwargs: dict
             model = str(getattr(completion, "model", None) or kwargs["model"])
             return JudgeReply(verdict=parsed, model=model, tries=attempt)
     tries = settings.retries + 1
-    raise JudgeError(f"judge {slug}: no valid verdict after {tries} tries: " + " | ".join(problems), problems)
+    raise JudgeError(f"judge {slug}: no valid verdict after {tries} tries: " + " | ".join(problems), problems,
+                     replayable=not unanswered)
 
 
 class _InvalidReply(ValueError):

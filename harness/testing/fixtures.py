@@ -161,7 +161,9 @@ def _error_lines(row: ResultRow, rerun_hint: str | None) -> list[str]:
         return []
     lines = [f"  error:    {error.kind} ({error.type}): {_short(error.message, 1200)}"]
     if error.kind == "cassette_miss" and rerun_hint:
-        lines.append(f"  record it: {rerun_hint}")
+        # A stale recording (changed request, more calls) needs rewrite: once would replay it again.
+        mode = "rewrite" if "--record-mode rewrite" in error.message else "once"
+        lines.append(f"  record it: {rerun_hint} --eval-record-mode {mode}")
     if error.traceback:
         tail = [line for line in error.traceback.rstrip().splitlines() if line.strip()][-10:]
         lines.append("  traceback (last lines):")
@@ -431,7 +433,7 @@ class HarnessEval:
         by_case: dict[str, list[ResultRow]] = {case: [] for case in cases}  # a case with no row fails
         for row in rows:
             by_case.setdefault(row.task_id, []).append(row)
-        hint = f'pytest "{self.request.node.nodeid}" --eval-record-mode once'
+        hint = f'pytest "{self.request.node.nodeid}"'
         verdicts = {case: row_verdicts(got, suite.pass_threshold, suite.epochs) for case, got in by_case.items()}
         texts = {case: describe_rows(case, by_case[case], verdicts[case], rerun_hint=hint) for case in by_case}
         result = EvalRows(rows, folder, verdicts, texts)

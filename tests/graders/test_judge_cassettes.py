@@ -75,12 +75,54 @@ def test_both_pairwise_orders_share_one_cassette(tmp_path: Path) -> None:
     assert replayed == recorded and replayed.winner == "tie" and not replayed.consistent
 
 
-def test_a_failed_judge_leaves_no_partial_recording(tmp_path: Path) -> None:
+def test_a_failed_judge_is_recorded_and_replays_the_same_error(tmp_path: Path) -> None:
     cassettes = tmp_path / "cassettes"
     judge = rubric_judge("ok?", name="broken", retries=1)
-    with StubServer(rules=[Rule(fault="malformed")]) as stub, pytest.raises(JudgeError):
+    with StubServer(rules=[Rule(fault="malformed")]) as stub, pytest.raises(JudgeError) as recorded:
         in_runtime(lambda: judge(ATTEMPT), "once", cassettes, stub.base_url)
-    assert not (cassettes / "support" / "_judges" / "broken").exists()
+    meta = json.loads((cassettes / "support" / "_judges" / "broken" / "triage@v2" / "refund-40d.json")
+                      .read_text())["metadata"]["harness"]
+    assert meta["outcome"] == "error" and meta["interactions"] == 2
+    with pytest.raises(JudgeError) as replayed:
+        in_runtime(lambda: judge(ATTEMPT), "none", cassettes, "http://127.0.0.1:9/v1")
+    assert str(replayed.value) == str(recorded.value) and "cassette miss" not in str(replayed.value)
+
+
+def test_a_judge_that_failed_on_server_errors_replays_the_same_error(tmp_path: Path) -> None:
+    cassettes = tmp_path / "cassettes"
+    judge = rubric_judge("ok?", name="down", retries=1)
+    with StubServer(rules=[Rule(fault="server_error")]) as stub, pytest.raises(JudgeError) as recorded:
+        in_runtime(lambda: judge(ATTEMPT), "once", cassettes, stub.base_url)
+    assert "HTTP 500" in str(recorded.value)
+    with pytest.raises(JudgeError) as replayed:
+        in_runtime(lambda: judge(ATTEMPT), "none", cassettes, "http://127.0.0.1:9/v1")
+    assert str(replayed.value) == str(recorded.value)
+    with StubServer(rules=[Rule(structured={"reasoning": "back", "score": 5})]) as stub:
+        healed = in_runtime(lambda: judge(ATTEMPT), "once", cassettes, stub.base_url)
+    assert healed.passed and stub.hits == 1, "once records a failed recording again"
+
+
+@pytest.mark.parametrize("change", [
+    {"rubric": "States the 45-day window?"},
+    {"labels": ["good", "bad"]},
+    {"model": "judge-model-2"},
+], ids=["rubric", "labels", "model"])
+def test_a_changed_judge_records_anew_under_once(tmp_path: Path, change: dict[str, Any]) -> None:
+    cassettes = tmp_path / "cassettes"
+    first = {"rubric": "States the 30-day window?", "name": "policy"}
+    rules = [Rule(contains="`good`", structured={"reasoning": "ok", "label": "good"}),
+             Rule(structured={"reasoning": "ok", "score": 5})]
+    with StubServer(rules=rules) as stub:
+        in_runtime(lambda: rubric_judge(**first)(ATTEMPT), "once", cassettes, stub.base_url)
+        url = stub.base_url
+    changed = rubric_judge(**(first | change))
+    with pytest.raises(JudgeError, match="the judge changed") as miss:
+        in_runtime(lambda: changed(ATTEMPT), "none", cassettes, url)
+    assert "--record-mode once" in str(miss.value.problems)
+    with StubServer(rules=rules) as stub:
+        in_runtime(lambda: changed(ATTEMPT), "once", cassettes, stub.base_url)
+        assert stub.hits == 1
+    assert in_runtime(lambda: changed(ATTEMPT), "none", cassettes, url).passed
 
 
 def test_a_judge_retry_after_a_server_error_replays(tmp_path: Path) -> None:

@@ -83,11 +83,8 @@ class Scrubber:
         request.uri = self.text(request.uri)
         return request
 
-    def response(self, response: dict[str, Any]) -> dict[str, Any] | None:
-        """vcrpy ``before_record_response`` hook. Failed attempts (429/5xx) are not recorded."""
-        status = int((response.get("status") or {}).get("code") or 0)
-        if status == 429 or status >= 500:
-            return None
+    def response(self, response: dict[str, Any]) -> dict[str, Any]:
+        """vcrpy ``before_record_response`` hook (which failed attempts to keep is the store's call)."""
         headers = response.get("headers") or {}
         response["headers"] = {
             name: [self.text(str(v)) for v in _as_list(values)]

@@ -21,6 +21,7 @@ import copy
 import json
 import logging
 import os
+import shlex
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -92,6 +93,13 @@ def comparable_body(raw: Any) -> Any:
 
 
 _UNPARSED = object()
+_RETRY_HEADER = "x-stainless-retry-count"
+
+
+def _is_transient(response: dict[str, Any]) -> bool:
+    """A failure the openai client retries (429, 5xx)."""
+    status = int((response.get("status") or {}).get("code") or 0)
+    return status == 429 or status >= 500
 
 
 def _key_of(request: Request) -> str | None:
@@ -144,6 +152,10 @@ class _Unit:
     #: Recorded request id -> the (format-2) key of the live request it answered.
     played: dict[int, str] = field(default_factory=dict)
     misses: int = 0
+    #: Recording: the last transient failure per key, stored only if no retry succeeded.
+    held: dict[str, tuple[Request, dict[str, Any]]] = field(default_factory=dict)
+    #: Replay: the transient failure served per key, served again to the client's retries.
+    failures: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class IndexedCassette(Cassette):
@@ -177,6 +189,9 @@ class IndexedCassette(Cassette):
                     sent = comparable_body(self.store.scrubber.body(request.body))
                 if stored.method == request.method and self.store.stored_body(stored) == sent:
                     yield candidate_key, index, stored, response
+        failure = self.store.failure_for(key) if request.headers.get(_RETRY_HEADER, "0") not in ("0", "") else None
+        if failure is not None:  # a retry of a call whose recording ended in a failure: it fails again
+            yield key, -1, None, failure
 
     def can_play_response_for(self, request: Request) -> bool:
         key = _key_of(request)
@@ -194,7 +209,8 @@ class IndexedCassette(Cassette):
     def play_response(self, request: Request) -> dict[str, Any]:
         key = self.store.lookup_key(request) or ""
         for found_key, index, stored, response in self._responses(request):
-            self.store.consume(found_key, index, stored, _key_of(request) or "")
+            if stored is not None:
+                self.store.consume(found_key, index, stored, _key_of(request) or "", response)
             return response
         unit = self.store.unit_for(key)
         raise self.store.miss(unit, request, key) if unit else CassetteMiss(key, "no recording")
@@ -204,8 +220,7 @@ class IndexedCassette(Cassette):
         if unit is None or unit.mode != "record":
             return
         scrubbed = self.store.scrubber.response(copy.deepcopy(response))
-        if scrubbed is not None:
-            self.store.add_recording(unit, self.store.scrub(request), scrubbed)
+        self.store.add_recording(unit, self.store.scrub(request), scrubbed)
 
     def find_requests_with_most_matches(self, request: Request) -> list[Any]:
         # vcrpy would compare the request with every stored one; misses are explained by the store.
@@ -222,6 +237,8 @@ class CassetteStore:
         self.scrubber = scrubber or Scrubber()
         #: Rewrite each format-1 recording replayed whole and without a miss to format 2.
         self.migrate = migrate
+        #: The suite file, for the commands miss hints give (set by the runner).
+        self.suite_file: str | None = None
         #: What migration did, per cassette path: "migrated" or why not.
         self.migrations: dict[Path, str] = {}
         self._units: dict[str, _Unit] = {}
@@ -281,7 +298,7 @@ class CassetteStore:
             return None
         path = cassette_path(self.root, request)
         unit = _Unit(request=request, path=path, mode="record", meta=dict(meta or {}))
-        if self.mode is RecordMode.NONE or (self.mode is RecordMode.ONCE and _is_complete(path)):
+        if self.mode is RecordMode.NONE or (self.mode is RecordMode.ONCE and is_whole(path, unit.meta.get("identity"))):
             unit.mode = "replay"
             self._load(unit)
         with self._lock:
@@ -329,6 +346,7 @@ class CassetteStore:
         if unit.mode == "replay" and unit.legacy and self.migrate and not unit.missing:
             self._migrate(unit)
         if unit.mode == "record" and ok:
+            unit.recorded.extend(unit.held.values())
             unit.meta["outcome"] = outcome
             if timing:
                 unit.meta["timing"] = timing
@@ -442,18 +460,33 @@ class CassetteStore:
         with self._lock:
             return list(self._index.get(key, ()))
 
-    def consume(self, key: str, index: int, stored: Request | None = None, live_key: str = "") -> None:
+    def consume(self, key: str, index: int, stored: Request | None = None, live_key: str = "",
+                response: dict[str, Any] | None = None) -> None:
         with self._lock:
             entries = self._index.get(key)
             if entries and index < len(entries):
                 entries.pop(index)
+            unit = self.unit_for(key)
+            if unit is None:
+                return
             if stored is not None and self.migrate:
-                unit = self.unit_for(key)
-                if unit is not None:
-                    unit.played[id(stored)] = live_key
+                unit.played[id(stored)] = live_key
+            if response is not None and _is_transient(response):
+                unit.failures[key] = response
+
+    def failure_for(self, key: str) -> dict[str, Any] | None:
+        unit = self.unit_for(key)
+        return unit.failures.get(key) if unit is not None else None
 
     def add_recording(self, unit: _Unit, request: Request, response: dict[str, Any]) -> None:
+        """Keep an exchange. A transient failure (429/5xx) is held back: the client retries it under
+        the same key, and only a failure no retry overcame is stored (so replay fails the same way)."""
+        key = _key_of(request) or ""
         with self._lock:
+            if _is_transient(response):
+                unit.held[key] = (request, response)
+                return
+            unit.held.pop(key, None)
             unit.recorded.append((request, response))
 
     def scrub(self, request: Request) -> Request:
@@ -471,12 +504,19 @@ class CassetteStore:
 
     def _explain(self, unit: _Unit, request: Request, key: str) -> CassetteMiss:
         if unit.missing:
-            return CassetteMiss(key, f"no recording at {unit.path}", hint=_record_hint(unit))
+            return CassetteMiss(key, f"no recording at {unit.path}", hint=self._hint(unit, RecordMode.ONCE))
         sent = comparable_body(self.scrub(request).body)
         same_key = [stored for stored, _ in unit.loaded if _key_of(stored) == key]
+        identity = unit.meta.get("identity")
+        if same_key and identity is not None and unit.recorded_meta.get("identity") != identity:
+            # A judge whose rubric, labels or model changed: ``once`` records it anew.
+            return CassetteMiss(key, f"the judge changed since {unit.path} was recorded (its rubric, labels, "
+                                "model or what it is shown)", diff=body_diff(comparable_body(same_key[0].body), sent),
+                                hint=self._hint(unit, RecordMode.ONCE))
         if same_key:
             return CassetteMiss(key, f"the request differs from the one recorded in {unit.path}",
-                                diff=body_diff(comparable_body(same_key[0].body), sent), hint=_record_hint(unit))
+                                diff=body_diff(comparable_body(same_key[0].body), sent),
+                                hint=self._hint(unit, RecordMode.REWRITE))
         branch = key.rsplit("|c", 1)[0]
         in_branch = [stored for stored, _ in unit.loaded if (_key_of(stored) or "").startswith(branch + "|")]
         calls = ", ".join((_key_of(s) or "").rsplit("|", 1)[-1] for s in in_branch) or "none"
@@ -485,8 +525,17 @@ class CassetteStore:
         diff = body_diff(comparable_body(in_branch[-1].body), sent) if in_branch else []
         if unit.recorded_meta.get("outcome") == "error" and not in_branch:
             wait = float((unit.recorded_meta.get("timing") or {}).get("latency_s") or 0) + ABANDONED_GRACE_S
-            return AbandonedCall(key, reason, wait_s=wait, diff=diff, hint=_record_hint(unit))
-        return CassetteMiss(key, reason, diff=diff, hint=_record_hint(unit))
+            return AbandonedCall(key, reason, wait_s=wait, diff=diff, hint=self._hint(unit, RecordMode.REWRITE))
+        return CassetteMiss(key, reason, diff=diff, hint=self._hint(unit, RecordMode.REWRITE))
+
+    def _hint(self, unit: _Unit, mode: RecordMode) -> str:
+        """A command that fixes this miss: ``once`` records what is missing; a recording that
+        exists but no longer fits (a changed request, more calls) needs ``rewrite`` — ``once``
+        would replay the stale recording and miss again."""
+        command = record_command(self.suite_file, unit.request, mode)
+        if mode is RecordMode.ONCE:
+            return f"To record it: {command}"
+        return f"The recording is stale; to record it again: {command}"
 
 
 def _unkeyed_miss(request: Request, key: str | None) -> CassetteMiss:
@@ -500,17 +549,24 @@ def _unkeyed_miss(request: Request, key: str | None) -> CassetteMiss:
                         "'none' forbids it. Route model calls through the FlowContext clients.")
 
 
-def _record_hint(unit: _Unit) -> str:
-    return (f"To record it: harness run <suite file> --record-mode once --ids {unit.request.task_id} "
-            f"--variant {unit.request.variant} (or --record-mode rewrite to record it again).")
+def record_command(suite_file: str | None, request: RequestContext, mode: RecordMode) -> str:
+    """The ``harness run`` command that records one unit in ``mode``."""
+    return (f"harness run {shlex.quote(suite_file) if suite_file else '<suite file>'} --record-mode {mode.value} "
+            f"--ids {shlex.quote(request.task_id)} --variant {shlex.quote(request.variant)}")
 
 
-def _is_complete(path: Path) -> bool:
-    """A recording that finished (partial ones are recorded again whole)."""
+def is_whole(path: Path, identity: str | None = None) -> bool:
+    """A recording ``once`` keeps: it finished, its task did not end in an error, it holds calls,
+    and it was made by the same ``identity`` (a judge's rubric, labels, model) when one is given.
+    Anything else (partial, failed, empty, unreadable, another judge) is recorded again: a flow
+    fixed after it failed must not replay its failure, nor miss every call of a recording that has none."""
     if not path.is_file():
         return False
     try:
-        head = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return bool(((head.get("metadata") or {}).get("harness") or {}).get("complete"))
+    meta = (data.get("metadata") or {}).get("harness") or {}
+    calls = data.get("interactions") or data.get("requests") or []
+    same = identity is None or meta.get("identity") == identity
+    return bool(meta.get("complete")) and meta.get("outcome", "ok") != "error" and len(calls) > 0 and same
