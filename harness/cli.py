@@ -496,8 +496,8 @@ def cassettes_migrate(
 
     Example: `harness cassettes migrate evals/ --cassettes cassettes`
     """
-    from harness.cassette.migrate import migrate_suite
-    from harness.loader import load_suites
+    from harness.engine.cassette.migrate import migrate_suite
+    from harness.engine.loader import load_suites
 
     sys.path.insert(0, str(Path.cwd()))
     files: list[Path] = []

@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.cassette.store import CASSETTE_FORMAT, recording_format
-from harness.dataset import Dataset
-from harness.results import ResultRow, RunFolder
-from harness.runner import RunOptions, run_suite
-from harness.runtime import RuntimeConfig
-from harness.suite import Suite
+from harness.core.dataset import Dataset
+from harness.core.results import ResultRow, RunFolder
+from harness.engine.cassette.store import CASSETTE_FORMAT, recording_format
+from harness.engine.runner import RunOptions, run_suite
+from harness.engine.runtime import RuntimeConfig
+from harness.engine.suite import Suite
 
 __all__ = ["SuiteMigration", "migrate_suite", "row_differences", "recordings_of"]
 

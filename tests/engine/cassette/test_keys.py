@@ -17,12 +17,12 @@ import pytest
 from agents import Agent, Runner
 from test_sdk_replay import _rules_for_orders, _snapshot, parallel_flow, triage_flow
 
-from harness.loader import find_suite
-from harness.runner import RunOptions, run_suite
-from harness.runtime import RuntimeConfig
+from harness.engine.loader import find_suite
+from harness.engine.runner import RunOptions, run_suite
+from harness.engine.runtime import RuntimeConfig
 from harness.testing.stub_server import StubServer
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DEAD_URL = "http://127.0.0.1:9/v1"
 _original_guard = agents.run.preserve_tool_task_cancellation
 

@@ -15,11 +15,11 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from harness.cassette.migrate import migrate_suite
 from harness.cli import app
-from harness.loader import find_suite
+from harness.engine.cassette.migrate import migrate_suite
+from harness.engine.loader import find_suite
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = Path(__file__).parent / "fixtures" / "format1"
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.cassette.scrub import REDACTED, Scrubber
+from harness.engine.cassette.scrub import REDACTED, Scrubber
 from harness.testing.stub_server import Rule, StubServer, ToolCallSpec
 
 KEY = "sk-test-STREAMEDSECRET0123456789abcdef"
@@ -40,7 +40,7 @@ def _rules() -> list[Rule]:
 
 
 def _pieces_of(key: str, size: int = 12) -> list[str]:
-    return [key[i:i + size] for i in range(0, len(key) - size + 1)]
+    return [key[i:i + size] for i in range(len(key) - size + 1)]
 
 
 def test_a_key_split_across_stream_events_is_scrubbed_at_every_offset(make_suite, run, tmp_path: Path, monkeypatch):
