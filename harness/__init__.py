@@ -17,34 +17,35 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from harness.core.context import RequestContext
-from harness.core.dataset import ChatMessage, Dataset, DatasetError, Task, load_dataset
-from harness.core.model_settings import ModelSettings
-from harness.core.prompts import PromptVersion, prompt_versions
-from harness.core.results import ResultRow, RunFolder, RunManifest, load_run
-from harness.core.trace import Span, Trajectory, event, span
-from harness.engine.flow import FlowContext, flow
-from harness.engine.suite import Suite, SuiteError, Variant
-
 if TYPE_CHECKING:
+    from harness.core.context import RequestContext
+    from harness.core.dataset import ChatMessage, Dataset, DatasetError, Task, load_dataset
     from harness.core.grading import Attempt, Score, grader
+    from harness.core.model_settings import ModelSettings
+    from harness.core.prompts import PromptVersion, prompt_versions
+    from harness.core.results import ResultRow, RunFolder, RunManifest, load_run
+    from harness.core.trace import Span, Trajectory, event, span
+    from harness.engine.flow import FlowContext, flow
     from harness.engine.runner import RunOptions, RunResult, Shard, run_suite, run_suite_sync
     from harness.engine.runtime import Runtime, RuntimeConfig
+    from harness.engine.suite import Suite, SuiteError, Variant
 
-#: Names whose modules import the ``openai`` client and vcrpy (half a second) are imported on
-#: first use (PEP 562): commands that only read run folders (``harness report``, ``harness
-#: gate``, the report process the CLI forks before a run) never pay for them.
+#: Every public name is imported on first use (PEP 562): ``import harness`` runs whenever any
+#: ``harness.*`` module is imported — the CLI included — and importing the data model, the
+#: engine and pydantic's schemas eagerly cost ``harness --help`` about 0.4 s of CPU
+#: (bench/cli_start.py). ``from harness import Suite`` still works as before.
 _LAZY = {
-    "Attempt": "harness.core.grading",
-    "Score": "harness.core.grading",
-    "grader": "harness.core.grading",
-    "RunOptions": "harness.engine.runner",
-    "RunResult": "harness.engine.runner",
-    "Shard": "harness.engine.runner",
-    "run_suite": "harness.engine.runner",
-    "run_suite_sync": "harness.engine.runner",
-    "Runtime": "harness.engine.runtime",
-    "RuntimeConfig": "harness.engine.runtime",
+    "RequestContext": "harness.core.context",
+    **dict.fromkeys(["ChatMessage", "Dataset", "DatasetError", "Task", "load_dataset"], "harness.core.dataset"),
+    **dict.fromkeys(["Attempt", "Score", "grader"], "harness.core.grading"),
+    "ModelSettings": "harness.core.model_settings",
+    **dict.fromkeys(["PromptVersion", "prompt_versions"], "harness.core.prompts"),
+    **dict.fromkeys(["ResultRow", "RunFolder", "RunManifest", "load_run"], "harness.core.results"),
+    **dict.fromkeys(["Span", "Trajectory", "event", "span"], "harness.core.trace"),
+    **dict.fromkeys(["FlowContext", "flow"], "harness.engine.flow"),
+    **dict.fromkeys(["RunOptions", "RunResult", "Shard", "run_suite", "run_suite_sync"], "harness.engine.runner"),
+    **dict.fromkeys(["Runtime", "RuntimeConfig"], "harness.engine.runtime"),
+    **dict.fromkeys(["Suite", "SuiteError", "Variant"], "harness.engine.suite"),
 }
 
 

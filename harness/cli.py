@@ -7,7 +7,6 @@ gate's code: 0 pass, 1 a gate failed, 2 configuration error, 3 run incomplete.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 import logging
@@ -42,6 +41,13 @@ RUNS_DIR = Path("reports/runs")
 #: How ``harness run`` spells each run setting, for messages about them.
 RUN_FLAGS = {"concurrency": "--concurrency", "workers": "--workers", "epochs": "--epochs", "timeout_s": "--timeout",
              "sample": "--sample", "limit": "--limit", "max_cost_usd": "--max-cost", "max_tokens": "--max-tokens"}
+
+
+def _asyncio_run(coroutine: Any) -> Any:
+    """``asyncio.run``, imported here: importing asyncio costs every command's start 0.1 s (bench/cli_start.py)."""
+    import asyncio
+
+    return asyncio.run(coroutine)
 
 
 class UsageError(Exception):
@@ -193,7 +199,7 @@ def run(
             progress=sys.stderr.isatty() if progress is None else progress,
             runtime=_runtime(record_mode.value, base_url, backend, cassettes),
         )
-        result = asyncio.run(run_suite(target, options))
+        result = _asyncio_run(run_suite(target, options))
         console.print(f"[bold]{target.name}[/]: {result.rows} rows, {result.errors} task errors, "
                       f"{result.grader_errors} grader errors → {result.path}")
         _show_errors(target, result, record_mode, cassettes)
@@ -595,7 +601,7 @@ def regrade(
     if not file.is_file():
         raise UsageError(f"the run does not name its suite file; pass --suite-file (got '{file}')")
     target = _suite(file, suite or RunFolder.open(source).manifest().suite)
-    folder = asyncio.run(regrade_run(source, target, runs_dir,
+    folder = _asyncio_run(regrade_run(source, target, runs_dir,
                                      _runtime(record_mode.value, base_url, None, cassettes)))
     console.print(f"regraded {source.name} → {folder.path}")
     _finish(folder.path, True, True, None)
@@ -631,7 +637,7 @@ def calibrate(
         async with Runtime(config):
             return await calibrate_suite(target, samples)
 
-    reports = asyncio.run(measure())
+    reports = _asyncio_run(measure())
     table = Table(title=f"Judge calibration: {target.name}")
     for column in ("judge", "n", "accuracy", "kappa", "self-consistency", "errors"):
         table.add_column(column)
