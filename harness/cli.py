@@ -378,8 +378,10 @@ def gate(
 
     Example: `harness gate latest --baseline reports/baseline`
     """
+    from harness.core.run_settings import check_setting
     from harness.gate import evaluate_gates
 
+    check_setting("max_error_rate", max_error_rate, label="--max-error-rate")
     report_ = evaluate_gates(_resolve_run(run, runs_dir), baseline=baseline, max_error_rate=max_error_rate)
     if json_out:
         console.print_json(report_.model_dump_json())
@@ -623,9 +625,11 @@ def calibrate(
 
     Example: `harness calibrate evals/test_articles.py --samples 3`
     """
+    from harness.core.run_settings import check_setting
     from harness.engine.calibration import calibrate_suite, save_calibration
     from harness.engine.runtime import Runtime
 
+    check_setting("samples", samples, label="--samples")
     target = _suite(suite_file, suite)
     if not target.calibration:
         raise UsageError(f"suite '{target.name}' declares no calibration sets (Suite(calibration={{...}}))")
@@ -734,13 +738,20 @@ def main() -> None:
     """Console script: errors become one readable paragraph and exit 2 (``--debug``: the traceback)."""
     import click
 
+    # Typer vendors its own click: its exceptions are not click's (``typer.TyperException``
+    # is their base). Both kinds of usage error print click's usage line and the message.
+    usage_errors = (click.ClickException, typer.TyperException)
     try:
         code = app(args=spread_lists(sys.argv[1:]), standalone_mode=False)
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, typer.Abort, KeyboardInterrupt):
         err.print("aborted")
         sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
+    except usage_errors as exc:
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False)
         sys.exit(2)
     except Exception as exc:  # the last line of defence: render, never dump a traceback
         if _state["debug"]:

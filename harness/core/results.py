@@ -247,9 +247,22 @@ class RunFolder:
         _atomic_write(self.manifest_path, manifest.model_dump_json(indent=2))
 
     def manifest(self) -> RunManifest:
-        data = json.loads(self.manifest_path.read_text(encoding="utf-8"))
-        _check_version(data, self.manifest_path)
-        return RunManifest.model_validate(data)
+        """``run.json``, validated; anything wrong with it is a :class:`RunFolderError` naming the file."""
+        path = self.manifest_path
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise RunFolderError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg}, column {exc.colno})") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RunFolderError(f"{path}: cannot read it ({exc})") from None
+        if not isinstance(data, dict):
+            raise RunFolderError(f"{path}: expected a JSON object, got {type(data).__name__}")
+        _check_version(data, path)
+        try:
+            return RunManifest.model_validate(data)
+        except ValidationError as exc:
+            fields = "; ".join(f"field '{'.'.join(map(str, e['loc']))}': {e['msg']}" for e in exc.errors()[:5])
+            raise RunFolderError(f"{path}: not a run manifest ({fields})") from None
 
     def rows(self) -> Iterator[ResultRow]:
         return read_rows(self.results_path)

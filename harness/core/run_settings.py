@@ -64,6 +64,7 @@ RANGES: dict[str, Range] = {
     "max_tokens": Range(1),
     "pass_threshold": Range(0, 1, whole=False, why="a share of an item's epochs"),
     "max_error_rate": Range(0, 1, whole=False, why="a share of a variant's attempts"),
+    "samples": Range(1, 100, why="judge samples per calibration item"),
 }
 
 

@@ -439,6 +439,7 @@ async def run_suite(suite: Suite, options: RunOptions | None = None) -> RunResul
         options.runtime.judge_settings = suite.judge
     run = _Run(suite, options)
     tasks = run.dataset.tasks()
+    _check_selection(run.dataset, tasks)
     if options.shard is not None:
         tasks = [t for t in tasks if options.shard.holds(t.id)]
     folder, manifest, done = _open_folder(run, options, tasks)
@@ -497,6 +498,27 @@ def _shown_path(path: Any) -> str | None:
         return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
+
+
+def _check_selection(dataset: Dataset, tasks: list[Task]) -> None:
+    """An id that names no task, or a selection that holds none, is a mistake: say so before any folder exists.
+
+    (A shard may be empty — a small dataset over many CI jobs — so this looks before sharding.)
+    """
+    found = {task.id for task in tasks}
+    unknown = [i for i in dataset.ids if i not in found]
+    if unknown:
+        shown = ", ".join(unknown[:10]) + (f" (+{len(unknown) - 10} more)" if len(unknown) > 10 else "")
+        raise SettingError(f"--ids: {shown} {'is not a task id' if len(unknown) == 1 else 'are not task ids'} "
+                           f"in {dataset.path}"
+                           + (" (or it is left out by --tag/--sample/--limit)" if dataset.tags or dataset.sample
+                              or dataset.limit else ""))
+    if not tasks:
+        chosen = [f"{flag} {' '.join(map(str, value)) if isinstance(value, tuple) else value}"
+                  for flag, value in (("--tag", dataset.tags), ("--sample", dataset.sample),
+                                      ("--limit", dataset.limit)) if value]
+        raise SettingError(f"nothing to run: no task of {dataset.path} is selected"
+                           + (f" by {', '.join(chosen)}" if chosen else " (the dataset is empty)"))
 
 
 def _process_count(requested: int, units: int) -> int:

@@ -71,6 +71,19 @@ class Result:
         return " ".join((self.out + "\n" + self.err).split())
 
 
+def write_demo_project(root: Path) -> None:
+    (root / "evals").mkdir()
+    (root / "datasets").mkdir()
+    (root / "evals" / "test_demo.py").write_text(SUITES)
+    (root / "datasets" / "tasks.jsonl").write_text(_tasks())
+
+
+@pytest.fixture(scope="session")
+def demo_project() -> Callable[[Path], None]:
+    """Writes the demo project (see ``project``) into a folder: for fixtures of wider scope."""
+    return write_demo_project
+
+
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """``evals/test_demo.py`` (suites ok, bad, misconfigured, broken) over a 9-task dataset; cwd.
@@ -78,10 +91,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     ``misconfigured`` names a baseline folder that does not exist: a configuration error only a
     run's gates can find (gates that could never be evaluated stop the suite from loading).
     """
-    (tmp_path / "evals").mkdir()
-    (tmp_path / "datasets").mkdir()
-    (tmp_path / "evals" / "test_demo.py").write_text(SUITES)
-    (tmp_path / "datasets" / "tasks.jsonl").write_text(_tasks())
+    write_demo_project(tmp_path)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)

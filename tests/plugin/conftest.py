@@ -13,6 +13,11 @@ from __future__ import annotations
 
 import pytest
 
+import harness.engine.runner
+import harness.engine.sdk_tracing
+import harness.gate
+import harness.report.writer  # noqa: F401
+
 
 def pytest_configure(config: pytest.Config) -> None:
     if not config.pluginmanager.has_plugin("pytester"):

@@ -130,6 +130,28 @@ def test_a_suite_whose_dataset_is_missing_is_a_collection_error(pytester: pytest
     result.stdout.fnmatch_lines(["*suite 'demo': suite 'demo': dataset missing.jsonl not found*"])
 
 
+def test_a_gate_that_could_never_be_evaluated_stops_collection_before_any_task_runs(
+        pytester: pytest.Pytester, stub: StubServer) -> None:
+    _write_tasks(pytester)
+    pytester.makepyfile(test_demo=DEMO.replace('Gate.metric("pass_rate", ">=", 0.9)', 'Gate.metric("acuracy", ">=", 0.9)'))
+    result = pytester.runpytest(*eval_args(stub), "-q")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*suite 'demo' declares gates that cannot be evaluated:*",
+                                 "*acuracy >= 0.9: unknown metric 'acuracy'*"])
+    assert result.stdout.str().count("unknown metric 'acuracy'") == 1
+    assert "Traceback" not in result.stdout.str()
+    assert not run_folders(pytester) and stub.hits == 0
+
+
+def test_a_csv_dataset_with_problems_lists_them_all_at_collection(pytester: pytest.Pytester) -> None:
+    pytester.path.joinpath("tasks.csv").write_text("id,input\nalpha,fine\nbeta\ngamma,a, b\n")
+    pytester.makepyfile(test_demo=DEMO.replace('"tasks.jsonl"', '"tasks.csv"'))
+    result = pytester.runpytest("-q")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*tasks.csv:3: field '<line>': 1 cell, but the header has 2 columns*",
+                                 "*tasks.csv:4: field '<line>': 3 cells, but the header has 2 columns*"])
+
+
 # -- running -------------------------------------------------------------------------------------
 
 def test_items_pass_and_fail_with_grader_reasons_trace_gate_and_one_report(
