@@ -514,7 +514,7 @@ def cassettes_migrate(
     failed = False
     for file in files:
         for item in load_suites(file):
-            result = asyncio.run(migrate_suite(item, cassettes, verify=verify, concurrency=concurrency))
+            result = _asyncio_run(migrate_suite(item, cassettes, verify=verify, concurrency=concurrency))
             checked = (f"; replayed again: {result.verified_rows} rows identical" if verify and result.migrated
                        and not result.differences else "")
             console.print(f"[bold]{item.name}[/]: {len(result.migrated)} migrated, {len(result.current)} already "
