@@ -126,8 +126,14 @@ function summaryTables(box, a){
   lsec.appendChild(el("h2", null, "Leaderboard"));
   lsec.appendChild(el("p", "note", "Per-task means (epochs averaged first), 95% intervals. Attempts with task errors are " +
     "excluded from each metric and counted, except in success_rate, which counts them as failures."));
-  lsec.appendChild(table(["Variant", "Metric", "Mean [95% CI]", "Pass rate [95% CI]", "Tasks", "Task errors", "Grader errors"],
-    s.leaderboard.map(function(r){ return [r.variant, r.metric, interval(r.mean), interval(r.pass_rate), r.n_tasks, r.task_errors, r.grader_errors]; })));
+  // One row per metric, one column per variant: the variants compare at a glance.
+  var variants = s.run.variants, byKey = {};
+  s.leaderboard.forEach(function(r){ byKey[r.metric + "\u0000" + r.variant] = r; });
+  lsec.appendChild(table(["Metric (mean [95% CI])"].concat(variants), s.metrics.map(function(m){
+    return [m].concat(variants.map(function(v){ var r = byKey[m + "\u0000" + v];
+      if(!r){ return "–"; } var cell = el("span", null, interval(r.mean));
+      cell.title = r.n_tasks + " tasks · " + r.task_errors + " task errors · " + r.grader_errors + " grader errors";
+      return cell; })); }), "leaderboard"));
   if(s.comparisons.length){
     var csec = el("section"); csec.id = "comparisons"; box.appendChild(csec);
     csec.appendChild(el("h2", null, "Comparisons vs baseline " + s.baseline));
