@@ -33,7 +33,7 @@ def test_a_bad_line_is_named_and_left_out_never_skipped_silently(make_run_folder
     index = RowIndex(path)
     heads = index.all_heads()
     assert len(heads) == 10
-    assert index.problems == ["results.jsonl:5: not a result row (Field required); it is left out of every table "
-                              "and count"]
+    assert index.problems == [("results.jsonl:5: not a result row (Field required); it is left out of every table "
+                               "and count")]
     page = index.page(RowQuery(limit=50))  # the unfiltered table goes through the index once a line is bad
     assert page.total_rows == 10 and [h.task for h in page.rows] == [h.task for h in heads]
