@@ -387,9 +387,8 @@ def gate(
         console.print_json(report_.model_dump_json())
     else:
         _render_gates(report_)
-        verdict = {0: "[green]all gates pass[/]", 1: "[red]a gate failed[/]", 2: "[yellow]configuration error[/]",
-                   3: "[yellow]run incomplete[/]"}[int(report_.exit_code)]
-        console.print(verdict)
+        style = {0: "green", 1: "red"}.get(int(report_.exit_code), "yellow")
+        console.print(f"[{style}]{report_.exit_code.meaning}[/]")
     raise typer.Exit(int(report_.exit_code))
 
 

@@ -17,12 +17,25 @@ __all__ = ["ExitCode", "GateResult", "GateReport"]
 
 
 class ExitCode(IntEnum):
-    """What ``harness gate`` exits with; CI reads it."""
+    """What ``harness gate`` exits with; CI reads it. Every surface words a code with :attr:`meaning`."""
 
     OK = 0
     GATE_FAILED = 1
     CONFIG_ERROR = 2
     RUN_INCOMPLETE = 3
+
+    @property
+    def meaning(self) -> str:
+        """The code in words, the same in the CLI, reports and pytest: ``a gate failed``."""
+        return _MEANINGS[self]
+
+
+_MEANINGS = {
+    ExitCode.OK: "all gates pass",
+    ExitCode.GATE_FAILED: "a gate failed",
+    ExitCode.CONFIG_ERROR: "configuration error",
+    ExitCode.RUN_INCOMPLETE: "run incomplete",
+}
 
 
 class GateResult(BaseModel):

@@ -134,7 +134,7 @@ def _gates_html(report: GateReport) -> str:
                    if r.kind == "no_regression" else f"{r.op} {r.threshold:g}" if r.op else "")
         drivers = ", ".join(r.drivers[:10]) + (f" (+{r.drivers_total - 10} more)" if r.drivers_total > 10 else "")
         rows.append([r.status.upper(), r.gate, r.variant or "all", sig(r.value), ci(r.ci), against, drivers])
-    verdict = "all gates passed" if report.passed else f"exit code {int(report.exit_code)} ({report.exit_code.name})"
+    verdict = f"exit code {int(report.exit_code)}: {report.exit_code.meaning}"
     problems = "".join(f"<li>{_e(p)}</li>" for p in report.problems)
     return (f'<section id="gates"><h2>Gates — {_e(verdict)}</h2>'
             + _table(["Result", "Gate", "Variant", "Value", "95% CI", "Threshold / baseline", "Tasks that drove it"],

@@ -92,7 +92,7 @@ def _gate_value(r: GateResult) -> tuple[str, str, str]:
 def gates_markdown(report: GateReport) -> str:
     """The gate section: a verdict line, one row per gate and variant, and any problems."""
     icon = {"pass": "✅ pass", "fail": "❌ fail", "error": "⚠️ error"}
-    verdict = "✅ all gates passed" if report.passed else f"❌ exit code {int(report.exit_code)} ({report.exit_code.name})"
+    verdict = f"{'✅' if report.passed else '❌'} exit code {int(report.exit_code)}: {report.exit_code.meaning}"
     rows = []
     for r in report.results:
         value, interval, against = _gate_value(r)

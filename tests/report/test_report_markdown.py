@@ -87,8 +87,8 @@ def test_gate_results_lead_the_report_when_given(ab_run: Path) -> None:
     report = evaluate_gates(ab_run, [Gate.metric("accuracy", ">=", 0.8, variant="triage@v2"),
                                      Gate.metric("p95_latency_s", "<=", 8)])
     markdown = render_markdown(build_summary(ab_run), report)
-    assert _headings(markdown)[1] == "## Gates — ❌ exit code 1 (GATE_FAILED)"
-    assert _table_header_after(markdown, "## Gates — ❌ exit code 1 (GATE_FAILED)") == [
+    assert _headings(markdown)[1] == "## Gates — ❌ exit code 1: a gate failed"
+    assert _table_header_after(markdown, "## Gates — ❌ exit code 1: a gate failed") == [
         "Result", "Gate", "Variant", "Value", "95% CI", "Threshold / baseline", "Tasks that drove it"]
     assert "❌ fail" in markdown and "✅ pass" in markdown
     assert "Failure details" in markdown and "threshold >= 0.8" in markdown

@@ -59,7 +59,7 @@ def test_csv_and_parquet_hold_the_load_run_frame(ab_run: Path) -> None:
 
 def test_markdown_and_html_include_gate_results_when_given(ab_run: Path) -> None:
     paths = write_report(ab_run, gates=evaluate_gates(ab_run, [Gate.metric("p95_latency_s", "<=", 30)]), plots=False)
-    assert "## Gates — ✅ all gates passed" in paths.markdown.read_text()
+    assert "## Gates — ✅ exit code 0: all gates pass" in paths.markdown.read_text()
     assert 'id="gates"' in paths.html.read_text()
 
 

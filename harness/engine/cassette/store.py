@@ -54,7 +54,7 @@ KEY_HEADER = "x-harness-key"
 #: Sent with a request while a format-1 recording is replayed: the key that recording used.
 LEGACY_KEY_HEADER = "x-harness-legacy-key"
 #: 1: branch paths named after coroutines (``0/preserve_tool_task_cancellation#1``);
-#: 2: branch paths from the task's own structure (``0/1``, ``0/draft``), see harness.context.
+#: 2: branch paths from the task's own structure (``0/1``, ``0/draft``), see harness.core.context.
 CASSETTE_FORMAT = 2
 #: How long a replayed call the recording abandoned waits (beyond the recorded task latency)
 #: before it is reported as a miss.

@@ -1,0 +1,73 @@
+"""merge_runs joins run folders of one suite: CI shards (disjoint tasks) and pytest parts (differing variants)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from harness.core.results import ResultRow, ResultWriter, RunFolder, RunManifest, VariantInfo
+from harness.engine.merge import MergeError, merge_runs
+
+HASHES = {"a@v1": "1" * 16, "b@v1": "2" * 16, "c@v1": "3" * 16}
+
+
+def _run(root: Path, run_id: str, rows: Sequence[tuple[str, str]], *, variants: Sequence[str],
+         ids: Sequence[str] = (), tasks: int | None = None, hashes: dict[str, str] = HASHES,
+         cost: float = 0.01) -> Path:
+    manifest = RunManifest(
+        run_id=run_id, suite="support", status="complete", created_at=f"2026-01-01T00:00:0{len(run_id) % 10}Z",
+        variants=[VariantInfo(name=v, settings={}, settings_hash=hashes[v]) for v in variants],
+        dataset={"path": "datasets/support.jsonl", "sha256": "d" * 64, "ids": list(ids),
+                 "tasks": len({t for _, t in rows}) if tasks is None else tasks},
+        totals={"rows": len(rows), "cost_usd": cost})
+    folder = RunFolder.create(root, manifest)
+    writer = ResultWriter(folder.results_path)
+    try:
+        for variant, task in rows:
+            writer.write(ResultRow(run_id=run_id, suite="support", variant=variant, task_id=task))
+    finally:
+        writer.close()
+    return folder.path
+
+
+def test_parts_with_different_variants_become_one_run_in_the_suites_order(tmp_path: Path) -> None:
+    # --lf picked t1 for every variant and t2 for b only: two rectangles
+    wide = _run(tmp_path / "parts", "part-1", [("a@v1", "t1"), ("b@v1", "t1"), ("c@v1", "t1")],
+                variants=["a@v1", "b@v1", "c@v1"], ids=["t1"])
+    narrow = _run(tmp_path / "parts", "part-2", [("b@v1", "t2")], variants=["b@v1"], ids=["t2"])
+    merged = merge_runs([narrow, wide], tmp_path / "runs", variant_order=["a@v1", "b@v1", "c@v1"],
+                        note="pytest selection of 4 (variant, task) items, run as 2 parts")
+    manifest = merged.manifest()
+    assert [v.name for v in manifest.variants] == ["a@v1", "b@v1", "c@v1"]
+    assert manifest.dataset["tasks"] == 2 and manifest.dataset["ids"] == ["t1", "t2"]
+    assert manifest.totals["rows"] == 4 and manifest.totals["cost_usd"] == pytest.approx(0.02)
+    assert manifest.notes[-1] == "pytest selection of 4 (variant, task) items, run as 2 parts"
+    assert [(r.variant, r.task_id) for r in merged.rows()] == [
+        ("a@v1", "t1"), ("b@v1", "t1"), ("b@v1", "t2"), ("c@v1", "t1")]
+    assert {r.run_id for r in merged.rows()} == {manifest.run_id}
+
+
+def test_shards_sum_their_tasks_including_ones_a_budget_stop_never_started(tmp_path: Path) -> None:
+    both = ["a@v1", "b@v1"]
+    one = _run(tmp_path, "shard-1", [(v, t) for v in both for t in ("t1", "t3")], variants=both)
+    two = _run(tmp_path, "shard-2", [(v, "t2") for v in both], variants=both, tasks=2)  # t4 never started
+    manifest = merge_runs([one, two], tmp_path / "runs").manifest()
+    assert manifest.dataset["tasks"] == 4
+    assert manifest.dataset["ids"] == []  # no shard selected ids: the whole dataset, as before
+    assert manifest.notes[-1] == "merged from 2 shards: shard-1, shard-2"
+
+
+def test_a_variant_with_other_settings_in_another_run_is_refused(tmp_path: Path) -> None:
+    one = _run(tmp_path, "run-1", [("a@v1", "t1")], variants=["a@v1"])
+    two = _run(tmp_path, "run-2", [("a@v1", "t2")], variants=["a@v1"], hashes={"a@v1": "f" * 16})
+    with pytest.raises(MergeError, match="ran variant 'a@v1' with different settings than run-1"):
+        merge_runs([one, two], tmp_path / "runs")
+
+
+def test_the_same_row_in_two_runs_is_refused(tmp_path: Path) -> None:
+    one = _run(tmp_path, "run-1", [("a@v1", "t1")], variants=["a@v1"])
+    two = _run(tmp_path, "run-2", [("a@v1", "t1")], variants=["a@v1"])
+    with pytest.raises(MergeError, match="appears in more than one run"):
+        merge_runs([one, two], tmp_path / "runs")
