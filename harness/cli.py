@@ -137,6 +137,26 @@ def _print_markdown(path: Path) -> None:
     console.print(Markdown(path.read_text(encoding="utf-8")))
 
 
+# -- init ------------------------------------------------------------------------------------
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder for the new project (made if missing).")] = Path("."),
+) -> None:
+    """Start a new eval project: a dataset, a flow, two prompt versions, a suite with graders and gates,
+    its cassettes (recorded from the built-in stub server) and a CI workflow. Never overwrites a file.
+
+    Example: `harness init my-evals && cd my-evals && pytest evals/ && harness gate latest`
+    """
+    from harness.scaffold import init_project
+
+    made = init_project(directory)
+    console.print(f"Created an eval project in [bold]{directory}[/] ({len(made.files)} files, cassettes recorded "
+                  f"from the stub server, run {made.run_path.name}).", highlight=False, soft_wrap=True)
+    console.print("Next:" + (f" cd {directory} &&" if directory != Path(".") else "")
+                  + " pytest evals/ && harness gate latest", highlight=False, markup=False, soft_wrap=True)
+
+
 # -- run -------------------------------------------------------------------------------------
 
 @app.command()

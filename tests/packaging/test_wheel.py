@@ -86,6 +86,7 @@ def test_the_wheel_holds_the_library_only(wheel: Path) -> None:
                                                      wheel.name.split("-")[1] + ".dist-info"}
     assert "harness/py.typed" in names
     assert any(name.startswith("harness/graders/prompts/") for name in names), "judge prompts are package data"
+    assert "harness/scaffold/template/evals/test_faq.py" in names, "harness init's template is package data"
 
 
 def test_an_installed_harness_records_replays_gates_and_runs_under_pytest(venv: Path, tmp_path: Path) -> None:
