@@ -15,6 +15,7 @@ question: record your own model once to measure it (``--record-mode rewrite`` re
 from pathlib import Path
 
 from faq import answer
+
 from harness import ModelSettings, PromptVersion, Score, Suite, Variant, grader
 from harness.gate import Gate
 from harness.graders import contains_all
