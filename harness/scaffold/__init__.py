@@ -70,6 +70,7 @@ def init_project(root: str | Path) -> Scaffold:
     root = Path(root)
     if root.exists() and not root.is_dir():
         raise ScaffoldError(f"{root} exists and is not a folder")
+    _require_stub_server()
     plan = _plan(_template(), root)
     in_the_way = sorted(path for path in [*plan, root / "cassettes", root / "reports"] if path.exists())
     if in_the_way:
@@ -88,13 +89,23 @@ def init_project(root: str | Path) -> Scaffold:
     return Scaffold(root=root, files=sorted(plan), run_path=run_path)
 
 
+def _require_stub_server() -> None:
+    """The cassettes are recorded from the stub server, whose dependencies are the testing extra."""
+    try:
+        import harness.testing.stub_server  # noqa: F401
+    except ImportError as exc:
+        raise ScaffoldError(f"harness init records the new project's cassettes from the harness's stub model server, "
+                            f"which needs the 'testing' extra ({exc}): "
+                            "pip install 'orchestration-harness[testing]'") from exc
+
+
 def _record(root: Path) -> Path:
     """Run the suite once against the stub server, recording every call under ``root/cassettes``."""
     import asyncio
 
-    from harness.loader import find_suite
-    from harness.runner import RunOptions, run_suite
-    from harness.runtime import RuntimeConfig
+    from harness.engine.loader import find_suite
+    from harness.engine.runner import RunOptions, run_suite
+    from harness.engine.runtime import RuntimeConfig
     from harness.testing.stub_server import StubServer
 
     sys.path.insert(0, str(root.resolve()))  # the suite imports the project's code, as pytest's pythonpath does
