@@ -468,7 +468,8 @@ def cassettes_status(
     suite: Annotated[str | None, typer.Option("--suite")] = None,
     cassettes: Annotated[Path, typer.Option(help="Cassette folder.")] = Path("cassettes"),
 ) -> None:
-    """List unused, stale and missing cassettes of a suite.
+    """List the unused, stale and missing recordings of a suite, over everything it can run
+    (every dataset task, not only its sample; every declared variant and epoch).
 
     Example: `harness cassettes status evals/test_support.py`
     """
@@ -476,13 +477,17 @@ def cassettes_status(
 
     result = status(_suite(suite_file, suite), cassettes)
     console.print(f"[bold]{result.suite}[/]: {len(result.used)} used, {len(result.unused)} unused, "
-                  f"{len(result.stale)} stale, {len(result.missing)} missing")
+                  f"{len(result.stale)} stale, {len(result.missing)} missing, {len(result.unreadable)} unreadable; "
+                  f"{len(result.judges)} judge recordings; {len(result.unrecorded)} units only --all-tasks runs "
+                  "have no recording")
     for info in result.unused:
-        console.print(f"  unused   {info.path}")
+        console.print(f"  unused      {_shown(info.path)}")
     for info, changed in result.stale:
-        console.print(f"  stale    {info.path} ({', '.join(changed)} changed since recording)")
+        console.print(f"  stale       {_shown(info.path)} ({', '.join(changed)} changed since recording)")
+    for info in result.unreadable:
+        console.print(f"  unreadable  {_shown(info.path)} (delete it; --record-mode once records it again)")
     for path in result.missing[:50]:
-        console.print(f"  missing  {path}")
+        console.print(f"  missing     {_shown(path)}")
     if len(result.missing) > 50:
         console.print(f"  … and {len(result.missing) - 50} more missing")
 
@@ -493,18 +498,29 @@ def cassettes_prune(
     suite: Annotated[str | None, typer.Option("--suite")] = None,
     cassettes: Annotated[Path, typer.Option(help="Cassette folder.")] = Path("cassettes"),
     dry_run: Annotated[bool, typer.Option(help="Only list what would go.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before deleting (on a terminal).")] = False,
 ) -> None:
-    """Delete cassettes that no current task or variant of the suite uses.
+    """Delete the flow recordings no task or variant of the suite can use (any of the dataset's
+    tasks, not only its sample), and the folders they leave empty. Lists them first.
 
     Example: `harness cassettes prune evals/test_support.py --dry-run`
     """
     from harness.engine.cassette.inventory import prune, status
 
     result = status(_suite(suite_file, suite), cassettes)
-    removed = [i.path for i in result.unused] if dry_run else prune(result)
-    for path in removed:
-        console.print(f"{'would remove' if dry_run else 'removed'} {path}")
-    console.print(f"{len(removed)} unused cassette(s)")
+    if not result.unused:
+        console.print(f"[bold]{result.suite}[/]: nothing to prune ({len(result.used)} recordings in use)")
+        return
+    console.print(f"[bold]{result.suite}[/]: {len(result.unused)} recording(s) no task or variant can use:")
+    for info in result.unused:
+        console.print(f"  {_shown(info.path)}")
+    if dry_run:
+        console.print("dry run: nothing deleted")
+        return
+    if not yes and sys.stdin.isatty() and not typer.confirm(f"Delete these {len(result.unused)} file(s)?"):
+        raise typer.Exit(1)
+    removed = prune(result)
+    console.print(f"deleted {len(removed)} unused recording(s)")
 
 
 @cassettes_app.command("migrate")

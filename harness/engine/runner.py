@@ -48,6 +48,7 @@ from harness.core.results import (
 )
 from harness.core.run_settings import SettingError, check_settings
 from harness.engine.cassette.guard import NetworkBlocked
+from harness.engine.cassette.inventory import input_sha256
 from harness.engine.cassette.miss import CassetteMiss
 from harness.engine.flow import FlowContext, run_flow
 from harness.engine.loader import check_gates
@@ -318,6 +319,7 @@ class _Run:
             "prompt_sha256": item.variant.prompt.sha256 if item.variant.prompt else None,
             "settings_hash": item.variant.settings_hash,
             "model": item.variant.model.model,
+            "input_sha256": input_sha256(item.task.input),
         }
         started_at, t0 = utc_now(), time.perf_counter()
         output: Any = None
@@ -330,6 +332,8 @@ class _Run:
                 deadline = asyncio.timeout(self.options.timeout_s)
                 try:
                     async with deadline:
+                        if unit.unreadable is not None:
+                            raise unit.unreadable
                         output = _jsonable(await run_flow(item.variant.resolve_flow(), item.task.input, ctx))
                 except Exception as exc:  # a failing task is a row, never a crashed run
                     cause: BaseException = exc

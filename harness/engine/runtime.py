@@ -38,6 +38,7 @@ from harness.core.context import RequestContext, cancel_abandoned_tasks, install
 from harness.core.model_settings import ModelSettings
 from harness.core.trace import TraceRecorder, Trajectory, recording
 from harness.engine.backends import get_profile
+from harness.engine.cassette.miss import CassetteMiss
 from harness.engine.cassette.scrub import Scrubber
 from harness.engine.cassette.store import CassetteStore, RecordMode
 from harness.engine.transport import HarnessAsyncTransport, HarnessSyncTransport
@@ -94,6 +95,8 @@ class Unit:
     keep_failed_recording: bool = False
     #: True when the unit was served from a recording.
     replayed: bool = False
+    #: The recording exists but cannot be read: the unit must fail with this (and only this unit).
+    unreadable: CassetteMiss | None = None
     #: The unit's latency: measured live, or the recorded one when replayed (replay speed says
     #: nothing about the model). Model spans get their recorded latencies the same way.
     latency_s: float = 0.0
@@ -188,6 +191,7 @@ class Runtime:
         recorder = TraceRecorder()
         unit = Unit(request=request, recorder=recorder)
         handle = self.store.begin(request, meta)
+        unit.unreadable = self.store.unreadable(handle)
         ok = False
         started = time.perf_counter()
         try:

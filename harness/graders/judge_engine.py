@@ -133,6 +133,8 @@ async def ask_judge(*, slug: str, key: UnitKey, messages: Sequence[Sequence[dict
     response_format = verdict_schema(verdict)
     identity = judge_identity(messages, response_format, kwargs)
     async with runtime.unit(key.request(slug), {"identity": identity, "model": kwargs["model"]}) as unit:
+        if unit.unreadable is not None:
+            raise JudgeError(f"judge {slug}: {unit.unreadable}", [str(unit.unreadable)], replayable=False)
         try:
             return [await _one_verdict(runtime.judge_client, list(m), kwargs, response_format, verdict, settings,
                                        slug) for m in messages]

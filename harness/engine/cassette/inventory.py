@@ -1,23 +1,41 @@
 """What is recorded, what is used, what is stale: ``harness cassettes status|prune``.
 
-A cassette is *unused* when no current (variant, task, epoch) of its suite would replay it (the
-task left the dataset, the variant was renamed), *stale* when the prompt, settings or model it
-was recorded with differ from the variant's current ones (replay will likely miss), and a task
-is *missing* when it has no recording at all.
+The question is always "what can this suite run?", not "what does it run by default": a suite
+that samples 12 of 50 tasks still runs all 50 with ``--all-tasks``, every declared variant, and
+more epochs with ``--epochs``. So, over every task of the dataset file and every declared
+variant:
+
+* a flow recording is *used* when its (variant, task) is one of those (any epoch: ``--epochs``
+  may ask for more than the suite declares), and *unused* otherwise (the task left the dataset,
+  the variant was renamed) — only unused recordings are ever pruned;
+* a used recording is *stale* when the prompt, model or settings it was recorded with differ from
+  the variant's, or the task's input changed since (replay will likely miss);
+* a (variant, task, declared epoch) is *missing* when it has no recording: ``missing`` for the
+  suite's own selection, ``unrecorded`` for the tasks only ``--all-tasks`` runs.
+
+Judge recordings (``_judges/``) are listed but never pruned: which judge a folder belongs to is
+known only to the grader that wrote it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.core.context import RequestContext
+from harness.core.dataset import Dataset
 from harness.engine.cassette.store import cassette_path
-from harness.engine.suite import Suite
+from harness.engine.suite import Suite, Variant
 
-__all__ = ["CassetteInfo", "CassetteStatus", "scan", "status", "prune"]
+__all__ = ["CassetteInfo", "CassetteStatus", "scan", "status", "prune", "input_sha256"]
+
+
+def input_sha256(value: Any) -> str:
+    """A task input's fingerprint, stored with its recording so a changed input shows as stale."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -33,34 +51,45 @@ class CassetteInfo:
 @dataclass
 class CassetteStatus:
     suite: str
+    root: Path
     used: list[CassetteInfo] = field(default_factory=list)
     unused: list[CassetteInfo] = field(default_factory=list)
     stale: list[tuple[CassetteInfo, list[str]]] = field(default_factory=list)
+    #: Units of the suite's own selection with no recording.
     missing: list[Path] = field(default_factory=list)
+    #: Units only ``--all-tasks`` runs with no recording (not a problem, unless you run them).
+    unrecorded: list[Path] = field(default_factory=list)
+    judges: list[CassetteInfo] = field(default_factory=list)
+    unreadable: list[CassetteInfo] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
-        return not (self.unused or self.stale or self.missing)
+        return not (self.unused or self.stale or self.missing or self.unreadable)
 
 
-def _meta(path: Path) -> dict[str, Any]:
+def _meta(path: Path) -> dict[str, Any] | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {"unreadable": True}
-    return dict(((data.get("metadata") or {}).get("harness")) or {})
+        return dict(((data.get("metadata") or {}).get("harness")) or {})
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def scan(root: Path, suite: str | None = None) -> list[CassetteInfo]:
-    """Every flow cassette under ``root`` (or under one suite's folder)."""
+    """Every recording under ``root`` (or under one suite's folder), judges included."""
     base = root / suite if suite else root
     if not base.is_dir():
         return []
-    return [CassetteInfo(p, _meta(p)) for p in sorted(base.rglob("*.json"))
-            if "_judges" not in p.parts and not p.name.startswith(".")]
+    found = []
+    for path in sorted(base.rglob("*.json")):
+        if path.name.startswith("."):
+            continue
+        meta = _meta(path)
+        found.append(CassetteInfo(path, {"unreadable": True} if meta is None else meta))
+    return found
 
 
-def _differences(meta: dict[str, Any], variant: Any) -> list[str]:
+def _differences(meta: dict[str, Any], variant: Variant, task_input: Any) -> list[str]:
     changed = []
     prompt = variant.prompt.sha256 if variant.prompt else None
     if meta.get("prompt_sha256") != prompt:
@@ -69,37 +98,63 @@ def _differences(meta: dict[str, Any], variant: Any) -> list[str]:
         changed.append("model")
     if meta.get("settings_hash") != variant.settings_hash and "prompt" not in changed and "model" not in changed:
         changed.append("settings")
+    recorded_input = meta.get("input_sha256")
+    if recorded_input is not None and recorded_input != input_sha256(task_input):
+        changed.append("task input")
     return changed
 
 
 def status(suite: Suite, root: Path) -> CassetteStatus:
-    """Compare the recordings of a suite with what the suite would replay now."""
-    tasks = suite.resolved_dataset().tasks()
-    expected: dict[Path, Any] = {}
-    for variant in suite.variants:
-        for task in tasks:
-            for epoch in range(1, suite.epochs + 1):
-                path = cassette_path(root, RequestContext(suite.name, variant.name, task.id, epoch))
-                expected[path.resolve()] = variant
-    report = CassetteStatus(suite=suite.name)
-    found = {info.path.resolve(): info for info in scan(root, suite.name)}
-    for path, info in found.items():
-        variant = expected.get(path)
-        if variant is None:
+    """Compare a suite's recordings with everything the suite can run."""
+    declared = suite.resolved_dataset()
+    every_task = Dataset(declared.path).tasks()
+    selected = {t.id for t in declared.tasks()}
+    inputs = {t.id: t.input for t in every_task}
+    variants = {v.name: v for v in suite.variants}
+    report = CassetteStatus(suite=suite.name, root=root)
+    recorded: set[Path] = set()
+    for info in scan(root, suite.name):
+        recorded.add(info.path.resolve())
+        if "_judges" in info.path.relative_to(root).parts:
+            report.judges.append(info)
+            continue
+        if info.meta.get("unreadable"):
+            report.unreadable.append(info)
+            continue
+        variant = variants.get(str(info.meta.get("variant")))
+        task = str(info.meta.get("task_id"))
+        if variant is None or task not in inputs or info.path.resolve() != _expected(root, suite, info).resolve():
             report.unused.append(info)
             continue
         report.used.append(info)
-        changed = _differences(info.meta, variant)
+        changed = _differences(info.meta, variant, inputs[task])
         if changed:
             report.stale.append((info, changed))
-    report.missing = sorted(p for p in expected if p not in found)
+    for variant in suite.variants:
+        for task in every_task:
+            for epoch in range(1, suite.epochs + 1):
+                path = cassette_path(root, RequestContext(suite.name, variant.name, task.id, epoch))
+                if path.resolve() not in recorded:
+                    (report.missing if task.id in selected else report.unrecorded).append(path)
     return report
 
 
+def _expected(root: Path, suite: Suite, info: CassetteInfo) -> Path:
+    """Where the unit a recording says it is would be stored (a file moved by hand is unused)."""
+    epoch = int(info.meta.get("epoch") or 1)
+    return cassette_path(root, RequestContext(suite.name, str(info.meta.get("variant")),
+                                              str(info.meta.get("task_id")), epoch))
+
+
 def prune(report: CassetteStatus) -> list[Path]:
-    """Delete the unused cassettes of a status report; returns what was removed."""
+    """Delete the unused flow recordings of a status report, then any folder left empty."""
     removed = []
     for info in report.unused:
         info.path.unlink(missing_ok=True)
         removed.append(info.path)
+    suite_dir = (report.root / report.suite).resolve()
+    for folder in sorted({p.parent.resolve() for p in removed}, key=lambda p: len(p.parts), reverse=True):
+        while folder != suite_dir and suite_dir in folder.parents and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+            folder = folder.parent
     return removed

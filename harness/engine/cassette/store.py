@@ -152,6 +152,8 @@ class _Unit:
     #: Recorded request id -> the (format-2) key of the live request it answered.
     played: dict[int, str] = field(default_factory=dict)
     misses: int = 0
+    #: Why the recording could not be read (corrupt, truncated, not a cassette), if it could not.
+    unreadable: str | None = None
     #: Recording: the last transient failure per key, stored only if no retry succeeded.
     held: dict[str, tuple[Request, dict[str, Any]]] = field(default_factory=dict)
     #: Replay: the transient failure served per key, served again to the client's retries.
@@ -308,13 +310,16 @@ class CassetteStore:
     def _load(self, unit: _Unit) -> None:
         try:
             requests, responses, unit.recorded_meta = read_cassette(unit.path)
+            unit.loaded = list(zip(requests, responses, strict=True))
         except (CassetteNotFoundError, FileNotFoundError):
             unit.missing = True
             return
-        except (CassetteDecodeError, ValueError, KeyError) as exc:
-            raise CassetteMiss(unit.request.prefix, f"cassette {unit.path} is unreadable ({exc}); "
-                               "delete it and record again") from exc
-        unit.loaded = list(zip(requests, responses, strict=True))
+        except (CassetteDecodeError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
+            # One bad file fails its own unit (each call misses with this reason), never the run.
+            unit.missing = True
+            unit.unreadable = f"{type(exc).__name__}: {str(exc)[:300]}"
+            log.warning("cassette %s is unreadable (%s): its unit fails, the run goes on", unit.path, unit.unreadable)
+            return
         unit.legacy = recording_format(unit.recorded_meta) < 2
         keys = [k for k in (_key_of(stored) for stored, _ in unit.loaded) if k is not None]
         if not unit.legacy:
@@ -502,7 +507,11 @@ class CassetteStore:
             unit.misses += 1
         return found
 
-    def _explain(self, unit: _Unit, request: Request, key: str) -> CassetteMiss:
+    def _explain(self, unit: _Unit, request: Request | None, key: str) -> CassetteMiss:
+        if unit.unreadable is not None:
+            return CassetteMiss(key, f"the recording at {unit.path} is unreadable ({unit.unreadable})",
+                                hint=f"Delete it and record the unit again: {self._command(unit, RecordMode.ONCE)} "
+                                     "(once records an unreadable recording again).")
         if unit.missing:
             return CassetteMiss(key, f"no recording at {unit.path}", hint=self._hint(unit, RecordMode.ONCE))
         sent = comparable_body(self.scrub(request).body)
@@ -528,11 +537,20 @@ class CassetteStore:
             return AbandonedCall(key, reason, wait_s=wait, diff=diff, hint=self._hint(unit, RecordMode.REWRITE))
         return CassetteMiss(key, reason, diff=diff, hint=self._hint(unit, RecordMode.REWRITE))
 
+    def unreadable(self, unit: _Unit | None) -> CassetteMiss | None:
+        """The miss of a unit whose recording cannot be read (so it fails even if it calls nothing)."""
+        if unit is None or unit.unreadable is None:
+            return None
+        return self._explain(unit, None, f"{unit.request.prefix}|b0|c1")
+
+    def _command(self, unit: _Unit, mode: RecordMode) -> str:
+        return record_command(self.suite_file, unit.request, mode)
+
     def _hint(self, unit: _Unit, mode: RecordMode) -> str:
         """A command that fixes this miss: ``once`` records what is missing; a recording that
         exists but no longer fits (a changed request, more calls) needs ``rewrite`` — ``once``
         would replay the stale recording and miss again."""
-        command = record_command(self.suite_file, unit.request, mode)
+        command = self._command(unit, mode)
         if mode is RecordMode.ONCE:
             return f"To record it: {command}"
         return f"The recording is stale; to record it again: {command}"

@@ -104,3 +104,28 @@ def test_more_calls_than_recorded_hints_rewrite(make_suite, run):
         run(make_suite(flow=ask, n=1), stub.base_url, record_mode="once")
     (row,) = list(run(make_suite(flow=twice, n=1), DEAD_URL, record_mode="none").folder.rows())
     assert "no such call" in row.error.message and "--record-mode rewrite --ids t000" in row.error.message
+
+
+def test_a_corrupt_cassette_fails_its_own_task_only_naming_the_file_and_the_fix(make_suite, run, stub, tmp_path):
+    suite = make_suite(flow=ask, n=3)
+    run(suite, stub.base_url, record_mode="once")
+    damaged = tmp_path / "cassettes" / "demo" / "ask@v1" / "t001.json"
+    damaged.write_text(damaged.read_text()[:200])  # cut short, as a crash or a bad merge leaves it
+    truncated = run(suite, DEAD_URL, record_mode="none")
+    rows = {r.task_id: r for r in truncated.folder.rows()}
+    assert truncated.manifest.status == "complete" and len(rows) == 3
+    assert rows["t000"].error is None and rows["t002"].error is None
+    error = rows["t001"].error
+    assert error.kind == "cassette_miss" and str(damaged) in error.message and "unreadable" in error.message
+    assert "--record-mode once --ids t001 --variant ask@v1" in error.message
+
+    run(suite, stub.base_url, record_mode="once")  # the fix the message gives
+    assert run(suite, DEAD_URL, record_mode="none").errors == 0
+
+
+def test_a_cassette_that_is_not_a_recording_fails_its_task_even_if_it_calls_nothing(make_suite, run, stub, tmp_path):
+    run(make_suite(flow=no_calls, n=1), stub.base_url, record_mode="once")
+    path = tmp_path / "cassettes" / "demo" / "ask@v1" / "t000.json"
+    path.write_text('{"interactions": "not a list"}')
+    (row,) = list(run(make_suite(flow=no_calls, n=1), DEAD_URL, record_mode="none").folder.rows())
+    assert row.error is not None and "unreadable" in row.error.message
