@@ -136,9 +136,10 @@ def test_cassettes_status_and_prune(cli: Cli, stub: Any, project: Path) -> None:
     assert "ok: 18 used, 1 unused" in dirty.text and "unused cassettes/ok/old@v0/t0.json" in dirty.text
 
     dry = cli("cassettes", "prune", "evals/test_demo.py", "--suite", "ok", "--dry-run")
-    assert "would remove cassettes/ok/old@v0/t0.json" in dry.text and stray.is_file()
-    pruned = cli("cassettes", "prune", "evals/test_demo.py", "--suite", "ok")
-    assert "removed cassettes/ok/old@v0/t0.json" in pruned.text and not stray.exists()
+    assert "1 recording(s) no task or variant can use: cassettes/ok/old@v0/t0.json" in dry.text and stray.is_file()
+    pruned = cli("cassettes", "prune", "evals/test_demo.py", "--suite", "ok", "--yes")
+    assert "cassettes/ok/old@v0/t0.json deleted 1 unused recording(s)" in pruned.text and not stray.exists()
+    assert not stray.parent.exists(), "the emptied folder went too"
 
     replay = cli("run", "evals/test_demo.py", "--suite", "ok", "--no-report")
     assert replay.code == 0 and "18 rows, 0 task errors" in replay.text
