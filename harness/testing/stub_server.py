@@ -50,7 +50,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self
 
-from aiohttp import web
+try:
+    from aiohttp import web
+except ImportError as exc:  # the testing extra declares it; the product never imports this module
+    raise ImportError("the stub server needs the testing extra: pip install 'orchestration-harness[testing]'") from exc
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harness.engine import responses_api
