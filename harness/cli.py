@@ -539,8 +539,6 @@ def cassettes_migrate(
 
     Example: `harness cassettes migrate evals/ --cassettes cassettes`
     """
-    import asyncio
-
     from harness.engine.cassette.migrate import migrate_suite
     from harness.engine.loader import load_suites
 
