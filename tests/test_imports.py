@@ -13,7 +13,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: Modules that are the extras themselves: their dependencies are declared there.
-EXTRA_MODULES = {"harness.testing.stub_server": "the testing extra",
+EXTRA_MODULES = {"harness.testing.stub_server": "the testing extra", "harness.testing.stub_app": "the testing extra",
                  "harness.testing.fixtures": "pytest, which loads it", "harness.pytest_plugin": "pytest"}
 #: Distribution name -> import name, where they differ.
 IMPORT_NAMES = {"pytest-xdist": "xdist", "llama-cpp-python": "llama_cpp"}
