@@ -18,8 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from synthetic_runs import VariantSpec, make_run
+
 from harness.core.results import load_run
-from harness.report.synthetic import VariantSpec, make_run
 from harness.report.writer import write_report
 
 VARIANTS = [VariantSpec("triage@v1", 0.8),

@@ -27,9 +27,9 @@ from pathlib import Path
 
 import httpx2
 import uvicorn
+from synthetic_runs import VariantSpec, make_run
 
 from harness.core.results import ResultWriter, RunFolder
-from harness.report.synthetic import VariantSpec, make_run
 from harness.view import create_app
 
 VARIANTS = [VariantSpec("triage@v1", 0.8),

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from synthetic_runs import VariantSpec, make_run
 
 from harness.engine.runner import RunOptions, RunResult, run_suite
 from harness.engine.runtime import RuntimeConfig
 from harness.engine.suite import ModelSettings, Suite, Variant
-from harness.report.synthetic import VariantSpec, make_run
 from harness.testing.stub_server import StubServer
 
 

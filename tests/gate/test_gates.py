@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from synthetic_runs import VariantSpec
 
 from harness.analysis.run_data import load_run_data
 from harness.core.results import RunFolder
@@ -22,7 +23,6 @@ from harness.gate import (
     evaluate_gates,
     promote_baseline,
 )
-from harness.report.synthetic import VariantSpec
 
 
 def test_exit_codes_are_stable_numbers() -> None:

@@ -6,8 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-from harness.report.synthetic import VariantSpec
+from synthetic_runs import VariantSpec
 
 CALIBRATION = {"grader": "helpfulness", "labels": ["fail", "pass"], "confusion": [[40, 5], [3, 52]]}
 

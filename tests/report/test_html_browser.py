@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from synthetic_runs import VariantSpec, make_run
 
 from harness.core.results import load_run
-from harness.report.synthetic import VariantSpec, make_run
 from harness.report.writer import write_report
 
 pytestmark = pytest.mark.browser

@@ -7,10 +7,11 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from synthetic_runs import VariantSpec
+
 from harness.analysis.summary import analyse
 from harness.core.results import ResultRow, ResultWriter, RunFolder
 from harness.report.html import render_html, select_rows
-from harness.report.synthetic import VariantSpec
 from harness.report.writer import write_report
 
 

@@ -103,7 +103,7 @@ def test_render_plots_writes_valid_pngs(ab_run: Path, tmp_path: Path) -> None:
 
 
 def test_a_run_without_comparisons_or_calibration_still_plots(make_run_folder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from harness.report.synthetic import VariantSpec
+    from synthetic_runs import VariantSpec
 
     run = make_run_folder([VariantSpec("only", 0.5)], n_tasks=5)
     paths = plots.render_plots(analyse(run), tmp_path / "p")

@@ -8,10 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from synthetic_runs import VariantSpec
 
 from harness.analysis.summary import ReportError, RunSummary, analyse, build_summary
 from harness.core.results import load_run
-from harness.report.synthetic import VariantSpec
 
 
 def test_leaderboard_has_a_row_per_variant_and_metric(ab_run: Path) -> None:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from synthetic_runs import VariantSpec
 
 from harness.analysis.summary import RunSummary
 from harness.core.results import load_run
 from harness.gate import ExitCode, Gate, evaluate_gates
-from harness.report.synthetic import VariantSpec
 from harness.report.writer import write_report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from synthetic_runs import VariantSpec
+
 from harness.analysis.run_data import load_run_data, row_status
-from harness.report.synthetic import VariantSpec
 from harness.view.rows import RowIndex, RowQuery
 
 

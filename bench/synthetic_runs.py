@@ -1,4 +1,4 @@
-"""Synthetic run folders with known properties, for tests, docs and trying a report out.
+"""Synthetic run folders with known properties, for benchmarks and tests (not part of the harness package).
 
 A run is made of variants with a known pass probability. Outcomes use common random numbers:
 task ``t`` epoch ``e`` passes for a variant when ``U[t, e] < accuracy``, with the same ``U`` for
