@@ -123,7 +123,7 @@ def local_start() -> None:
 
     Example: `harness local-model start && export OPENAI_BASE_URL=$(harness local-model status --url)`
     """
-    from harness import local_model
+    from harness.testing import local_model
 
     status = local_model.start()
     console.print(f"local model serving at {status.base_url} (pid {status.pid})")
@@ -135,7 +135,7 @@ def local_stop() -> None:
 
     Example: `harness local-model stop`
     """
-    from harness import local_model
+    from harness.testing import local_model
 
     local_model.stop()
     console.print("local model stopped")
@@ -147,7 +147,7 @@ def local_status(url: Annotated[bool, typer.Option("--url", help="Print only the
 
     Example: `harness local-model status`
     """
-    from harness import local_model
+    from harness.testing import local_model
 
     status = local_model.status()
     if url:

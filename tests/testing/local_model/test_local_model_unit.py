@@ -1,4 +1,4 @@
-"""harness.local_model without a model server: discovery, errors, the state file, stop()."""
+"""harness.testing.local_model without a model server: discovery, errors, the state file, stop()."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from harness import local_model as lm
-from harness.local_model import LocalModel, LocalModelError, LocalModelUnavailable, ServerInfo
+from harness.testing import local_model as lm
+from harness.testing.local_model import LocalModel, LocalModelError, LocalModelUnavailable, ServerInfo
 
 
 def test_finds_the_packaged_weights() -> None:

@@ -19,9 +19,9 @@ from agents.extensions import handoff_filters
 from openai import AsyncOpenAI
 from pydantic import BaseModel
 
-from harness import local_model as lm_module
 from harness.engine.runtime import Runtime, RuntimeConfig
-from harness.local_model import MODEL_ALIAS, LocalModel
+from harness.testing import local_model as lm_module
+from harness.testing.local_model import MODEL_ALIAS, LocalModel
 
 pytestmark = pytest.mark.local_model
 

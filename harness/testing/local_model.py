@@ -33,7 +33,6 @@ adapts them to what this server accepts.
 from __future__ import annotations
 
 import atexit
-import fcntl
 import importlib.util
 import json
 import os
@@ -53,6 +52,7 @@ from types import TracebackType
 from typing import Any, Self
 
 import psutil
+from filelock import FileLock
 
 __all__ = [
     "LocalModel",
@@ -443,12 +443,8 @@ def _locked(state_dir: Path | str | None) -> Iterator[None]:
     """An exclusive lock on the state directory, across processes (and threads)."""
     path = _state_path(state_dir).parent / LOCK_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with FileLock(path):
+        yield
 
 
 def _start(state_dir: Path | str | None, *, host: str, port: int | None, n_ctx: int, n_threads: int | None,
