@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 import sys
 import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
+
+from harness.core.lifeline import die_with_parent
 
 __all__ = ["Prefork", "PreforkFailed"]
 
@@ -49,7 +52,8 @@ class Prefork:
             return None
         context = multiprocessing.get_context("fork")
         ours, theirs = context.Pipe()
-        process = context.Process(target=_serve, args=(prepare, theirs, ours), name="harness-prefork", daemon=True)
+        process = context.Process(target=_serve, args=(prepare, theirs, ours, os.getpid()), name="harness-prefork",
+                                  daemon=True)
         process.start()
         theirs.close()
         return cls(process, ours)
@@ -82,7 +86,8 @@ class Prefork:
             self._process.join()
 
 
-def _serve(prepare: Callable[[], Any], pipe: Connection, parents_end: Connection) -> None:
+def _serve(prepare: Callable[[], Any], pipe: Connection, parents_end: Connection, parent_pid: int) -> None:
+    die_with_parent(parent_pid)  # a helper of a killed run has no one to answer
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it closes the helper
     parents_end.close()  # inherited by the fork; with it open here, a released helper would never see EOF
     try:

@@ -10,7 +10,9 @@ serialized and scrubbed, through a pipe.
 The parent alone appends to ``results.jsonl``, so the run folder, ``--resume`` and crash safety
 are exactly those of a one-process run: a row is on disk the moment its unit finishes, and a
 unit's cassette is on disk before its row. Budgets are the parent's: when one is spent a shared
-event stops new units in every worker. Workers ignore Ctrl-C; the parent stops them.
+event stops new units in every worker. Workers ignore Ctrl-C; the parent stops them. A worker
+dies with the parent however it ends, ``kill -9`` included (:mod:`harness.core.lifeline`), and
+writes no cassette once the parent is gone: a unit whose row cannot be written leaves nothing.
 
 The fork start method is required (Linux, macOS); elsewhere the runner uses one process.
 """
@@ -21,12 +23,14 @@ import asyncio
 import gc
 import logging
 import multiprocessing
+import os
 import signal
 import traceback
 from collections.abc import Iterator, Sequence
 from multiprocessing.connection import Connection
 from typing import Any
 
+from harness.core.lifeline import die_with_parent
 from harness.core.results import ResultRow, ResultWriter, RunTotals, row_line
 from harness.engine.runtime import Runtime
 
@@ -72,7 +76,8 @@ class WorkerPool:
         for index in range(count):
             receiver, sender = context.Pipe(duplex=False)
             process = context.Process(target=_worker_main, name=f"harness-worker-{index + 1}", daemon=True,
-                                      args=(run, runtime, items, claimed, stop, sender, run_id, concurrency))
+                                      args=(run, runtime, items, claimed, stop, sender, run_id, concurrency,
+                                            os.getpid()))
             process.start()
             sender.close()  # the parent keeps only the reading end, so a dead worker reads as EOF
             processes.append(process)
@@ -162,8 +167,9 @@ def _claim(items: Sequence[Any], claimed: Any) -> Iterator[Any]:
 
 
 def _worker_main(run: Any, runtime: Runtime, items: Sequence[Any], claimed: Any, stop: Any, pipe: Connection,
-                 run_id: str, concurrency: int) -> None:
+                 run_id: str, concurrency: int, parent_pid: int) -> None:
     """A worker's whole life: its own loop and runtime; rows to the parent; exit 1 with a traceback."""
+    die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     run.shared_stop, run.progress = stop, None
     try:

@@ -38,6 +38,7 @@ from vcr.serializers import jsonserializer
 
 from harness.core.clock import utc_now
 from harness.core.context import RequestContext, current_request
+from harness.core.lifeline import parent_alive
 from harness.core.names import slugify
 from harness.engine.cassette import streaming
 from harness.engine.cassette.guard import block_network
@@ -376,6 +377,9 @@ class CassetteStore:
     def _dump(self, path: Path, requests: list[Request], responses: list[dict[str, Any]],
               meta: dict[str, Any]) -> None:
         """Write a cassette atomically, in vcrpy's JSON format, scrubbed once more as text."""
+        if not parent_alive():  # a worker whose parent died: the unit's row can never be written
+            log.warning("not writing %s: the process that runs this run is gone", path)
+            return
         data = serialize({"requests": requests, "responses": responses, "metadata": {"harness": meta}},
                          jsonserializer)
         path.parent.mkdir(parents=True, exist_ok=True)
