@@ -12,7 +12,8 @@ are exactly those of a one-process run: a row is on disk the moment its unit fin
 unit's cassette is on disk before its row. Budgets are the parent's: when one is spent a shared
 event stops new units in every worker. Workers ignore Ctrl-C; the parent stops them. A worker
 dies with the parent however it ends, ``kill -9`` included (:mod:`harness.core.lifeline`), and
-writes no cassette once the parent is gone: a unit whose row cannot be written leaves nothing.
+writes no cassette itself: it sends each recording with the rows, and the parent writes it just
+before them, so a unit whose row cannot be written leaves no recording either.
 
 The fork start method is required (Linux, macOS); elsewhere the runner uses one process.
 """
@@ -28,10 +29,12 @@ import signal
 import traceback
 from collections.abc import Iterator, Sequence
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 from harness.core.lifeline import die_with_parent
 from harness.core.results import ResultRow, ResultWriter, RunTotals, row_line
+from harness.engine.cassette.store import CassetteStore, write_cassette_file
 from harness.engine.runtime import Runtime
 
 __all__ = ["WorkerPool", "WorkerFailed", "fork_available"]
@@ -128,7 +131,10 @@ class WorkerPool:
     def _receive(self, message: tuple[Any, ...], lines: list[str]) -> None:
         kind, payload = message
         if kind == "rows":
-            for line, tally in payload:
+            rows, cassettes = payload
+            for path, text in cassettes:  # before any row that may be its unit's
+                write_cassette_file(Path(path), text)
+            for line, tally in rows:
                 lines.append(line)
                 self.run.account(RunTotals(*tally))
             if self.run.stopped:
@@ -187,8 +193,9 @@ def _worker_main(run: Any, runtime: Runtime, items: Sequence[Any], claimed: Any,
 
 async def _work(run: Any, runtime: Runtime, queue: Iterator[Any], pipe: Connection, run_id: str,
                 concurrency: int) -> None:
+    runtime.store.defer_writes = True
     async with runtime:
-        sender = _RowSender(pipe, runtime.store.scrubber.text)
+        sender = _RowSender(pipe, runtime.store)
         await run.drive(runtime, queue, sender, run_id, concurrency)
         sender.flush()
 
@@ -197,8 +204,8 @@ class _RowSender:
     """Rows that finish in one turn of the worker's event loop reach the parent as one message,
     sent at the end of that turn: fewer wake-ups for the parent, no delay for the rows."""
 
-    def __init__(self, pipe: Connection, scrub: Any) -> None:
-        self.pipe, self.scrub = pipe, scrub
+    def __init__(self, pipe: Connection, store: CassetteStore) -> None:
+        self.pipe, self.store, self.scrub = pipe, store, store.scrubber.text
         self.batch: list[tuple[str, tuple[int | float, ...]]] = []
 
     def __call__(self, row: ResultRow) -> None:
@@ -208,5 +215,6 @@ class _RowSender:
 
     def flush(self) -> None:
         batch, self.batch = self.batch, []
-        if batch:
-            self.pipe.send(("rows", batch))
+        cassettes = self.store.take_pending()
+        if batch or cassettes:
+            self.pipe.send(("rows", (batch, cassettes)))

@@ -242,6 +242,9 @@ class CassetteStore:
         self.migrate = migrate
         #: The suite file, for the commands miss hints give (set by the runner).
         self.suite_file: str | None = None
+        #: A worker process: cassettes go to the parent (see :meth:`take_pending`), not to disk.
+        self.defer_writes = False
+        self._pending: list[tuple[str, str]] = []
         #: What migration did, per cassette path: "migrated" or why not.
         self.migrations: dict[Path, str] = {}
         self._units: dict[str, _Unit] = {}
@@ -376,16 +379,29 @@ class CassetteStore:
 
     def _dump(self, path: Path, requests: list[Request], responses: list[dict[str, Any]],
               meta: dict[str, Any]) -> None:
-        """Write a cassette atomically, in vcrpy's JSON format, scrubbed once more as text."""
+        """Write a cassette atomically, in vcrpy's JSON format, scrubbed once more as text.
+
+        With ``defer_writes`` (a worker process) the file is handed to the parent instead, which
+        writes it just before the unit's row: a worker never leaves a recording whose row the
+        parent cannot write (the parent being killed in between is the one-process case).
+        """
         if not parent_alive():  # a worker whose parent died: the unit's row can never be written
             log.warning("not writing %s: the process that runs this run is gone", path)
             return
         data = serialize({"requests": requests, "responses": responses, "metadata": {"harness": meta}},
                          jsonserializer)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(self.scrubber.text(data), encoding="utf-8")
-        os.replace(tmp, path)
+        text = self.scrubber.text(data)
+        if self.defer_writes:
+            with self._lock:
+                self._pending.append((str(path), text))
+            return
+        write_cassette_file(path, text)
+
+    def take_pending(self) -> list[tuple[str, str]]:
+        """The cassettes deferred so far (path, text), for the parent to write; clears them."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+        return pending
 
     def _migrate(self, unit: _Unit) -> None:
         """Rewrite a format-1 recording under the keys its replay was just asked for.
@@ -569,6 +585,14 @@ def _unkeyed_miss(request: Request, key: str | None) -> CassetteMiss:
     return CassetteMiss(f"{task.prefix}|b?|c?", f"request to {request.uri} did not go through the harness's "
                         "openai clients (ctx.client / ctx.sync_client), so it has no recording; record mode "
                         "'none' forbids it. Route model calls through the FlowContext clients.")
+
+
+def write_cassette_file(path: Path, text: str) -> None:
+    """Write one cassette file atomically (a reader sees the old file or the new, never half)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def record_command(suite_file: str | None, request: RequestContext, mode: RecordMode) -> str:
