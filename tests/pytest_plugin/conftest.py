@@ -2,7 +2,7 @@
 
 ``pytest_plugins = ["pytester"]`` is only allowed in the rootdir's conftest, which this folder
 does not own; registering the plugin when this conftest is configured works the same whether
-``tests/plugin`` runs alone or as part of ``tests/``.
+``tests/pytest_plugin`` runs alone or as part of ``tests/``.
 
 In-process pytester runs drop every module the inner session imported when they end, and
 numpy/pyarrow cannot be imported twice in one process. Importing what a suite run and its
