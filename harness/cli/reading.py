@@ -116,10 +116,11 @@ def view(
     """
     import socket
 
+    from harness.core.run_settings import check_setting
+
     if not runs_dir.is_dir():
         raise UsageError(f"no folder {runs_dir}: give the folder that holds run folders (default {RUNS_DIR})")
-    if not 1 <= port <= 65535:
-        raise UsageError(f"--port must be from 1 to 65535, got {port}")
+    check_setting("port", port, label="--port")
     try:  # a clear message before any work, rather than a server that dies on start
         with socket.create_server((host, port)):
             pass

@@ -65,6 +65,7 @@ RANGES: dict[str, Range] = {
     "pass_threshold": Range(0, 1, whole=False, why="a share of an item's epochs"),
     "max_error_rate": Range(0, 1, whole=False, why="a share of a variant's attempts"),
     "samples": Range(1, 100, why="judge samples per calibration item"),
+    "port": Range(1, 65535, why="a TCP port"),
 }
 
 
