@@ -57,12 +57,21 @@ function progress(state){
 }
 
 /* ---- home ------------------------------------------------------------------------------ */
+// run id -> {rows, promise}: one summary request per run and row count, however often the list redraws.
 var summaries = {};
-function loadSummary(runId, rows, done){
+function loadSummary(runId, rows){
   var cached = summaries[runId];
-  if(cached && cached.rows === rows){ done(cached.value); return; }
-  api("/api/runs/" + enc(runId) + "/summary").then(function(v){ summaries[runId] = {rows: rows, value: v}; done(v); },
-    function(e){ done({error: e.message}); });
+  if(!cached || cached.rows !== rows){
+    cached = summaries[runId] = {rows: rows, promise: api("/api/runs/" + enc(runId) + "/summary")
+      .catch(function(e){ return {error: e.message}; })};
+  }
+  return cached.promise;
+}
+function fillSummary(runId, a){
+  [].forEach.call(document.querySelectorAll('[data-headline="' + runId + '"]'), function(cell){
+    cell.textContent = a.error && !a.summary ? a.error : headline(a.summary); });
+  [].forEach.call(document.querySelectorAll('[data-gates="' + runId + '"]'), function(cell){
+    clear(cell).appendChild(gateText(a)); });
 }
 function home(){
   setCrumbs([]);
@@ -91,9 +100,9 @@ function home(){
       sec.appendChild(el("h2", null, suite + " (" + runs.length + " run" + (runs.length === 1 ? "" : "s") + ")"));
       var rows = runs.map(function(r){
         running = running || r.status === "running";
-        var head = el("span", "headline", "…"), gates = el("span", null, "…");
-        loadSummary(r.run_id, r.rows, function(a){ head.textContent = a.error && !a.summary ? a.error : headline(a.summary);
-          gates.parentNode && gates.parentNode.replaceChild(gateText(a), gates); });
+        var head = el("span", "headline", "…"), gates = el("span", "gates", "…");
+        head.dataset.headline = r.run_id; gates.dataset.gates = r.run_id;
+        loadSummary(r.run_id, r.rows).then(function(a){ fillSummary(r.run_id, a); });
         var st = statusText(r.status); if(r.problems && r.problems.length){ st.title = r.problems.join("\n"); }
         return [link("/runs/" + enc(r.run_id), r.run_id, "run-link"), st, (r.created_at || "").replace("T", " ").slice(0, 19),
                 (r.variants || []).join(", "), progress(r), head, gates];
@@ -102,11 +111,17 @@ function home(){
       list.appendChild(sec);
     });
     liveBadge.hidden = !running; liveBadge.textContent = running ? "● a run is in progress" : "";
+    anyRunning = running;
   }
-  function load(){ api("/api/runs").then(draw, function(e){ failed(clear(list), e); }); }
+  var anyRunning = false, ticks = 0, drawn = "";
+  function load(){ api("/api/runs").then(function(data){
+    // Redraw only when something changed (a new run, more rows, a new status).
+    var key = JSON.stringify(data.runs.map(function(r){ return [r.run_id, r.status, r.rows]; })) + select.value;
+    if(key !== drawn){ drawn = key; draw(data); } }, function(e){ failed(clear(list), e); }); }
   select.addEventListener("change", function(){
     var q = select.value ? "?suite=" + enc(select.value) : ""; history.replaceState(null, "", "/" + q); params = new URLSearchParams(q); load(); });
-  load(); every(2000, load);
+  // Every 2 s while a run is in progress, else every 10 s (to notice new runs).
+  load(); every(2000, function(){ ticks++; if(anyRunning || ticks % 5 === 0){ load(); } });
 }
 
 /* ---- a run ----------------------------------------------------------------------------- */
