@@ -12,13 +12,17 @@ from harness.analysis.run_data import load_run_data
 
 pytestmark = pytest.mark.browser
 
-WAIT_S = 30
+#: Generous: the first summary imports the analysis stack, slow on a busy 2-core machine.
+WAIT_S = 90
 
 
 def _wait(driver: Any, condition: Callable[[Any], Any], message: str) -> Any:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, WAIT_S, poll_frequency=0.1).until(condition, message)
+    # A page redraws as data arrives: an element found a moment ago may be gone; look again.
+    wait = WebDriverWait(driver, WAIT_S, poll_frequency=0.1, ignored_exceptions=[StaleElementReferenceException])
+    return wait.until(condition, message)
 
 
 def _css(driver: Any, selector: str) -> list[Any]:
@@ -38,6 +42,23 @@ def _select(driver: Any, element_id: str, value: str) -> None:
 
 def _rows(driver: Any) -> list[Any]:
     return _css(driver, "#results tr.row")
+
+
+def _click_row(driver: Any, line: int) -> None:
+    """Click the table row of ``line``, again if the table redrew under the click (a later page arrived)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    def click(d: Any) -> bool:
+        try:
+            row = next((r for r in _rows(d) if r.get_attribute("data-line") == str(line)), None)
+            if row is None:
+                return False
+            row.click()
+            return True
+        except StaleElementReferenceException:
+            return False
+
+    _wait(driver, click, f"row {line} never showed")
 
 
 def _no_console_errors(driver: Any) -> None:
@@ -66,14 +87,13 @@ def test_filter_to_failures_then_read_a_transcript(chromium: Any, viewer: Any, s
     _wait(chromium, lambda d: _rows(d), "no rows")
     _select(chromium, "filter-status", "fail")
     failing = sum(1 for r in rows if r.error is None and not all(s.passed for s in r.scores if s.error is None))
-    _wait(chromium, lambda d: f"{failing} of 64 rows match" in d.find_element("id", "count").text, "fail filter")
-    assert {r.get_attribute("data-status") for r in _rows(chromium)} == {"fail"}
+    _wait(chromium, lambda d: f"{failing} of 64 rows match" in d.find_element("id", "count").text
+          and {r.get_attribute("data-status") for r in _rows(d)} == {"fail"}, "fail filter")
 
     _select(chromium, "filter-status", "")
     _select(chromium, "filter-variant", target.variant)
     chromium.find_element("id", "search").send_keys(target.task_id)
-    _wait(chromium, lambda d: [r for r in _rows(d) if r.get_attribute("data-line") == str(line)], "target row")
-    next(r for r in _rows(chromium) if r.get_attribute("data-line") == str(line)).click()
+    _click_row(chromium, line)
 
     model = _wait(chromium, lambda d: _css(d, "details.span-model"), "no model call in the transcript")[0]
     assert "model call 1" in model.text and "span" not in model.find_element("css selector", ".title").text
