@@ -135,13 +135,16 @@ def test_a_running_run_grows_on_screen(chromium: Any, viewer: Any, grow: Callabl
     live.write(3)
     chromium.get(f"{viewer.url}/runs/{live.manifest.run_id}")
     count = _wait(chromium, lambda d: d.find_element("id", "count") if _rows(d) else None, "no rows")
-    assert "3 of 3 rows" in count.text and "running" in chromium.find_element("css selector", ".meta").text
+    assert "3 of 3 rows" in count.text
+    # The header redraws on every poll: read it inside waits, which look again if it was replaced.
+    _wait(chromium, lambda d: "running" in d.find_element("css selector", ".meta").text, "not shown as running")
     assert chromium.find_element("id", "live").is_displayed()
     for total in (10, 30):
         live.write(total - live.written)
         _wait(chromium, lambda d, total=total: f"{total} of {total} rows" in d.find_element("id", "count").text,
               f"the table never grew to {total} rows")
-        assert f"{total} of 64 rows" in chromium.find_element("css selector", ".run-progress").text
+        _wait(chromium, lambda d, total=total: f"{total} of 64 rows" in d.find_element("css selector", ".run-progress").text,
+              f"progress never said {total} of 64")
     live.write(64)
     live.finish()
     _wait(chromium, lambda d: "complete" in d.find_element("css selector", ".meta").text, "never became complete")
