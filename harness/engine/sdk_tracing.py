@@ -6,6 +6,12 @@ plumbing. Installing :class:`HarnessTraceProcessor` with ``set_trace_processors`
 SDK's default exporter — which would otherwise send traces to the network from a background
 thread (landing in cassettes and failing on replay) — while keeping tracing itself on.
 
+Turning SDK tracing off (``agents.set_tracing_disabled(True)``, ``RunConfig(tracing_disabled=True)``,
+``OPENAI_AGENTS_DISABLE_TRACING``) is common in user code, to stop the export to OpenAI. Under
+the harness nothing is exported, and without spans a run would silently lose its agent, handoff
+and tool spans (every handoff grader failing with no word why). So :class:`HarnessTraceProvider`
+keeps tracing on for the harness's own capture, and says once, naming the call, that it did.
+
 Generation and response spans are not copied: the transport's ``model`` span is that call,
 so an SDK model call is one span, not two. Their ids are mapped to their parent's, so model
 spans hang under the agent that made them.
@@ -14,10 +20,14 @@ spans hang under the agent that made them.
 from __future__ import annotations
 
 import json
+import logging
+import os
+import sys
 import threading
 from typing import Any
 
-from agents.tracing import TracingProcessor, get_current_span, set_trace_processors
+from agents.tracing import TracingProcessor, get_current_span, set_trace_processors, set_trace_provider
+from agents.tracing.provider import DefaultTraceProvider
 from agents.tracing.span_data import (
     AgentSpanData,
     CustomSpanData,
@@ -28,7 +38,9 @@ from agents.tracing.span_data import (
 
 from harness.core.trace import Span, TraceRecorder, current_recorder
 
-__all__ = ["HarnessTraceProcessor", "install", "current_sdk_parent"]
+__all__ = ["HarnessTraceProcessor", "HarnessTraceProvider", "install", "current_sdk_parent"]
+
+log = logging.getLogger(__name__)
 
 _MAP_ATTR = "_sdk_span_map"
 
@@ -147,12 +159,60 @@ def current_sdk_parent() -> str | None:
     return parent_id
 
 
+class HarnessTraceProvider(DefaultTraceProvider):
+    """The SDK's trace provider, except that turning tracing off does not turn off the harness's
+    capture (nothing is exported either way); each way of turning it off is reported once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        super().set_disabled(False)  # also overrides OPENAI_AGENTS_DISABLE_TRACING
+        self.noted: set[str] = set()
+
+    def set_disabled(self, disabled: bool) -> None:
+        if disabled:
+            self._note("agents.set_tracing_disabled(True)")
+
+    def create_trace(self, name: str, trace_id: str | None = None, group_id: str | None = None,
+                     metadata: dict[str, Any] | None = None, disabled: bool = False, tracing: Any = None) -> Any:
+        if disabled:
+            self._note("RunConfig(tracing_disabled=True)")
+        return super().create_trace(name, trace_id, group_id, metadata, disabled=False, tracing=tracing)
+
+    def create_span(self, span_data: Any, span_id: str | None = None, parent: Any = None,
+                    disabled: bool = False) -> Any:
+        return super().create_span(span_data, span_id, parent, disabled=False)
+
+    def _note(self, call: str) -> None:
+        if call in self.noted:
+            return
+        self.noted.add(call)
+        log.warning("%s (%s) turns Agents SDK tracing off; the harness keeps capturing agent, handoff and tool "
+                    "spans for its graders (it exports nothing)", call, _caller())
+
+
+def _caller() -> str:
+    """Where user code made the call: the first frame outside the SDK and this module."""
+    sdk = os.path.dirname(sys.modules["agents"].__file__ or "")
+    frame = sys._getframe(2)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not filename.startswith(sdk) and filename != __file__:
+            return f"{filename}:{frame.f_lineno}"
+        frame = frame.f_back  # type: ignore[assignment]
+    return "unknown caller"
+
+
 _installed = False
 
 
 def install() -> None:
-    """Replace the SDK's exporting processors with the harness's (idempotent)."""
+    """Route the SDK's spans to the harness: its provider (tracing stays on for capture) and its
+    processor, replacing the exporting ones (idempotent)."""
     global _installed
     if not _installed:
+        if os.environ.get("OPENAI_AGENTS_DISABLE_TRACING", "").lower() in ("1", "true"):
+            log.warning("OPENAI_AGENTS_DISABLE_TRACING is set; the harness keeps capturing agent, handoff and "
+                        "tool spans for its graders (it exports nothing)")
+        set_trace_provider(HarnessTraceProvider())
         set_trace_processors([HarnessTraceProcessor()])
         _installed = True
