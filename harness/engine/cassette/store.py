@@ -18,7 +18,6 @@ This subclasses private parts of vcrpy 9.4.2 (``Cassette._responses``, ``play_re
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import os
 import shlex
@@ -30,7 +29,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from vcr.cassette import Cassette
-from vcr.persisters.filesystem import CassetteDecodeError, CassetteNotFoundError, FilesystemPersister
+from vcr.persisters.filesystem import CassetteDecodeError, CassetteNotFoundError
 from vcr.record_mode import RecordMode as VcrRecordMode
 from vcr.request import Request
 from vcr.serialize import serialize
@@ -39,8 +38,15 @@ from vcr.serializers import jsonserializer
 from harness.core.clock import utc_now
 from harness.core.context import RequestContext, current_request
 from harness.core.lifeline import parent_alive
-from harness.core.names import slugify
 from harness.engine.cassette import streaming
+from harness.engine.cassette.files import (
+    CASSETTE_FORMAT,
+    cassette_path,
+    is_whole,
+    read_cassette,
+    recording_format,
+    write_cassette_file,
+)
 from harness.engine.cassette.guard import block_network
 from harness.engine.cassette.miss import AbandonedCall, CassetteMiss, body_diff, json_body
 from harness.engine.cassette.record_mode import RecordMode
@@ -54,29 +60,9 @@ log = logging.getLogger(__name__)
 KEY_HEADER = "x-harness-key"
 #: Sent with a request while a format-1 recording is replayed: the key that recording used.
 LEGACY_KEY_HEADER = "x-harness-legacy-key"
-#: 1: branch paths named after coroutines (``0/preserve_tool_task_cancellation#1``);
-#: 2: branch paths from the task's own structure (``0/1``, ``0/draft``), see harness.core.context.
-CASSETTE_FORMAT = 2
 #: How long a replayed call the recording abandoned waits (beyond the recorded task latency)
 #: before it is reported as a miss.
 ABANDONED_GRACE_S = 10.0
-
-
-def cassette_path(root: Path, request: RequestContext) -> Path:
-    """Where a unit's recording lives. Judges get their own tree: re-judging never touches flows."""
-    name = slugify(request.task_id) + (f".e{request.epoch}" if request.epoch > 1 else "") + ".json"
-    base = root / slugify(request.suite)
-    if request.channel != "flow":
-        base = base / "_judges" / slugify(request.channel.split("/", 1)[-1])
-    return base / slugify(request.variant) / name
-
-
-def read_cassette(path: Path) -> tuple[list[Request], list[dict[str, Any]], dict[str, Any]]:
-    """A cassette file's requests, responses and harness metadata."""
-    loaded = FilesystemPersister.load_cassette(path, jsonserializer)
-    requests, responses = loaded[0], loaded[1]
-    metadata = loaded[2] if len(loaded) > 2 else {}
-    return list(requests), list(responses), dict(metadata or {}).get("harness", {})
 
 
 #: Request fields that say how the provider should treat a call, not what the model is asked.
@@ -125,14 +111,6 @@ def _forks(keys: Iterable[str]) -> dict[str, set[int]]:
             if parts[depth].isdigit():
                 found.setdefault("/".join(parts[:depth]), set()).add(int(parts[depth]))
     return found
-
-
-def recording_format(meta: dict[str, Any]) -> int:
-    """The format of a recording from its harness metadata (files without one are format 1)."""
-    try:
-        return int(meta.get("format") or 1)
-    except (TypeError, ValueError):
-        return 1
 
 
 @dataclass
@@ -587,32 +565,7 @@ def _unkeyed_miss(request: Request, key: str | None) -> CassetteMiss:
                         "'none' forbids it. Route model calls through the FlowContext clients.")
 
 
-def write_cassette_file(path: Path, text: str) -> None:
-    """Write one cassette file atomically (a reader sees the old file or the new, never half)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def record_command(suite_file: str | None, request: RequestContext, mode: RecordMode) -> str:
     """The ``harness run`` command that records one unit in ``mode``."""
     return (f"harness run {shlex.quote(suite_file) if suite_file else '<suite file>'} --record-mode {mode.value} "
             f"--ids {shlex.quote(request.task_id)} --variant {shlex.quote(request.variant)}")
-
-
-def is_whole(path: Path, identity: str | None = None) -> bool:
-    """A recording ``once`` keeps: it finished, its task did not end in an error, it holds calls,
-    and it was made by the same ``identity`` (a judge's rubric, labels, model) when one is given.
-    Anything else (partial, failed, empty, unreadable, another judge) is recorded again: a flow
-    fixed after it failed must not replay its failure, nor miss every call of a recording that has none."""
-    if not path.is_file():
-        return False
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    meta = (data.get("metadata") or {}).get("harness") or {}
-    calls = data.get("interactions") or data.get("requests") or []
-    same = identity is None or meta.get("identity") == identity
-    return bool(meta.get("complete")) and meta.get("outcome", "ok") != "error" and len(calls) > 0 and same
