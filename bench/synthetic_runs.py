@@ -109,15 +109,22 @@ def _row(run_id: str, suite: str, spec: VariantSpec, task_id: str, epoch: int, u
 def make_run(root: Path, variants: Sequence[VariantSpec], *, n_tasks: int = 40, epochs: int = 1, seed: int = 0,
              suite: str = "triage", status: str = "complete", baseline_variant: str | None = None,
              run_id: str | None = None, totals: dict[str, Any] | None = None,
-             notes: Sequence[str] = (), pass_threshold: float = 1.0) -> Path:
-    """Write a complete synthetic run folder under ``root`` and return its path."""
+             notes: Sequence[str] = (), pass_threshold: float = 1.0, declared_tasks: int | None = None) -> Path:
+    """Write a complete synthetic run folder under ``root`` and return its path.
+
+    ``declared_tasks``: how many tasks the (imaginary) suite declares; more than ``n_tasks``
+    makes the run *partial*, as ``--limit`` would.
+    """
     run_id = run_id or f"20250101T000000Z-{suite}-{seed:04x}"
     manifest = RunManifest(
         run_id=run_id, suite=suite, status=status, created_at=utc_now(), finished_at=utc_now(),
         variants=[VariantInfo(name=v.name, settings={"accuracy": v.accuracy}, settings_hash=f"{i:016x}")
                   for i, v in enumerate(variants)],
         baseline_variant=baseline_variant, epochs=epochs, pass_threshold=pass_threshold,
-        totals=dict(totals or {}), notes=list(notes))
+        totals=dict(totals or {}), notes=list(notes),
+        dataset={"tasks": n_tasks} if declared_tasks is not None else {},
+        declared={"tasks": declared_tasks, "variants": [v.name for v in variants], "epochs": epochs}
+        if declared_tasks is not None else {})
     folder = RunFolder.create(root, manifest)
     uniforms = random.Random(seed)
     u = {(t, e): uniforms.random() for t in range(n_tasks) for e in range(1, epochs + 1)}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-__all__ = ["Status", "row_status"]
+__all__ = ["Status", "row_status", "completed_pass"]
 
 Status = Literal["pass", "fail", "error"]
 
@@ -19,13 +19,27 @@ Status = Literal["pass", "fail", "error"]
 def row_status(row: Any) -> Status:
     """pass / fail / error for one attempt (any object with a row's ``error`` and ``scores``).
 
-    * ``error``: the task raised (or every grader on it raised), so nothing was measured;
+    * ``error``: the task raised, or a grader raised and none that ran said fail;
     * ``fail``: at least one grader that ran said fail;
-    * ``pass``: otherwise.
+    * ``pass``: every grader ran and passed.
+
+    An errored grader is not a pass: a grader that raises exactly on the outputs it would fail
+    must not turn them into passes (intent to treat, :mod:`harness.analysis.run_data`).
     """
     if row.error is not None:
         return "error"
     verdicts = [s.passed for s in row.scores if s.error is None and s.passed is not None]
+    if not all(verdicts):
+        return "fail"
+    return "error" if any(s.error is not None for s in row.scores) else "pass"
+
+
+def completed_pass(row: Any) -> bool | None:
+    """The completed-only view of an attempt: None when nothing finished (the task errored, or
+    every grader did), else whether every grader that ran passed (grader errors left out)."""
+    if row.error is not None:
+        return None
+    verdicts = [s.passed for s in row.scores if s.error is None and s.passed is not None]
     if not verdicts and any(s.error is not None for s in row.scores):
-        return "error"
-    return "pass" if all(verdicts) else "fail"
+        return None
+    return all(verdicts)

@@ -4,9 +4,16 @@
 drill-down needs trajectories), the per-grader frame :func:`harness.core.results.load_run` returns,
 and a per-attempt frame (one row per task, variant, epoch) with the status every view shares:
 
-* ``error``: the task raised (or every grader on it raised), so nothing was measured;
+* ``error``: the task raised, or a grader raised and none that ran said fail;
 * ``fail``: at least one grader that ran said fail;
-* ``pass``: otherwise.
+* ``pass``: every grader ran and passed.
+
+Errors count as failures (intent to treat). Verdicts rest on every attempt that was run: an
+attempt whose task raised scores 0 and fails on every metric, and a grader that raised scores 0
+and fails on its own metric and makes the attempt not passed. A variant that crashes on the tasks
+it would fail therefore loses them, instead of shedding them from the comparison. The
+``completed`` view (``view="completed"``) is the secondary one: only what finished without error,
+as a labelled second opinion, never what a gate or a verdict reads.
 
 Per-task values average a task's epochs first, so statistics count tasks, not attempts.
 """
@@ -15,29 +22,34 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
-from harness.analysis.attempt import row_status
-from harness.core.gate_spec import PASS_RATE, SUCCESS_RATE, TASK_RATES
+from harness.analysis import stats
+from harness.analysis.attempt import completed_pass, row_status
+from harness.core.gate_spec import ALIASES, PASS_RATE, SUCCESS_RATE, TASK_RATES, View
 from harness.core.results import (
     ROW_COLUMNS,
+    DamagedLine,
     ResultRow,
     RunFolder,
     RunManifest,
     flatten_row,  # the same flattening load_run uses
+    read_rows,
 )
 
 __all__ = [
     "PASS_RATE",
     "SUCCESS_RATE",
+    "ERRORS_COUNTED",
+    "View",
     "TASK_RATES",
     "RunData",
     "JudgeCalibration",
@@ -48,8 +60,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: The one sentence every surface says about errors.
+ERRORS_COUNTED = ("Errors count as failures: a task error scores 0 and fails every metric of that attempt, a "
+                  "grader error scores 0 and fails that grader's metric and pass_rate; \"completed only\" "
+                  "figures leave errored attempts out and are shown for reference, never used for verdicts.")
 ATTEMPT_COLUMNS = [
-    "variant", "task_id", "epoch", "status", "passed", "error_kind", "grader_errors", "n_scores",
+    "variant", "task_id", "epoch", "status", "passed", "completed_passed", "error_kind", "grader_errors", "n_scores",
     "latency_s", "cost_usd", "unpriced_calls", "tokens", "model_calls", "tags",
 ]
 
@@ -61,7 +77,8 @@ def _attempt_record(row: ResultRow) -> dict[str, Any]:
         "task_id": row.task_id,
         "epoch": row.epoch,
         "status": status,
-        "passed": None if status == "error" else status == "pass",
+        "passed": status == "pass",
+        "completed_passed": completed_pass(row),
         "error_kind": row.error.kind if row.error else None,
         "grader_errors": row.grader_errors,
         "n_scores": len(row.scores),
@@ -87,7 +104,8 @@ class JudgeCalibration(BaseModel):
     grader: str | None = None
     judge: str | None = None
     kappa: float | None = None
-    #: The 95% interval of ``kappa`` (bootstrap over the labelled items), when the calibration made one.
+    #: The 95% interval of ``kappa``: the calibration's own (bootstrap over the labelled items) when it
+    #: recorded one, else the large-sample interval of Fleiss, Cohen & Everitt (1969).
     kappa_low: float | None = None
     kappa_high: float | None = None
     agreement: float | None = None
@@ -95,22 +113,25 @@ class JudgeCalibration(BaseModel):
     labels: list[str] = Field(default_factory=list)
     confusion: list[list[int]] | None = None
     self_consistency: float | None = None
+    #: why kappa is NaN (undefined), in plain words
+    kappa_note: str | None = None
 
     def completed(self) -> JudgeCalibration:
+        """Kappa (with its 95% interval), agreement and n filled in from the confusion matrix."""
         if self.confusion is None:
             return self
-        matrix = np.asarray(self.confusion, dtype=float)
-        total = float(matrix.sum())
-        if total == 0:
+        measured = stats.cohen_kappa(self.confusion)
+        if measured.n == 0:
             return self
-        observed = float(np.trace(matrix)) / total
-        expected = float((matrix.sum(axis=0) * matrix.sum(axis=1)).sum()) / total**2
-        kappa = (observed - expected) / (1 - expected) if expected < 1 else 1.0
+        undefined = math.isnan(measured.kappa)
+        recorded = self.kappa_low is not None and self.kappa_high is not None and not undefined
         return self.model_copy(update={
-            "kappa": self.kappa if self.kappa is not None else kappa,
-            "agreement": self.agreement if self.agreement is not None else observed,
-            "n": self.n if self.n is not None else int(total),
-            "labels": self.labels or [str(i) for i in range(matrix.shape[0])],
+            "kappa": measured.kappa if self.kappa is None or undefined else self.kappa,
+            "kappa_low": self.kappa_low if recorded else measured.low,
+            "kappa_high": self.kappa_high if recorded else measured.high, "kappa_note": measured.reason,
+            "agreement": self.agreement if self.agreement is not None else measured.agreement,
+            "n": self.n if self.n is not None else measured.n,
+            "labels": self.labels or [str(i) for i in range(len(self.confusion))],
         })
 
 
@@ -131,7 +152,9 @@ class RunData:
     manifest: RunManifest
     rows: list[ResultRow]
     label: str = ""
-    _task_cache: dict[tuple[str, str, str], dict[str, float]] = field(default_factory=dict, repr=False)
+    #: ``results.jsonl`` lines that could not be read (torn or invalid): the run is damaged
+    damage: list[DamagedLine] = field(default_factory=list)
+    _task_cache: dict[tuple[str, str, str, str], dict[str, float]] = field(default_factory=dict, repr=False)
 
     @cached_property
     def scores(self) -> pd.DataFrame:
@@ -155,16 +178,21 @@ class RunData:
 
     @cached_property
     def score_names(self) -> list[str]:
+        """Every grader metric: the ones the rows scored, then declared ones no row scored."""
         names: list[str] = []
         for row in self.rows:
             for score in row.scores:
                 if score.name not in names:
                     names.append(score.name)
+        for grader in self.manifest.graders:
+            name = grader.get("name")
+            if isinstance(name, str) and name and name not in names:
+                names.append(name)
         return names
 
     @property
     def metrics(self) -> list[str]:
-        """Every score name, then the task-level rates (pass rate, success rate)."""
+        """Every score name, then the task-level rate (pass rate)."""
         return [*self.score_names, *TASK_RATES]
 
     @property
@@ -179,47 +207,65 @@ class RunData:
         return self.variants[0] if self.variants else None
 
     @cached_property
-    def _valid_scores(self) -> pd.DataFrame:
+    def _score_values(self) -> pd.DataFrame:
+        """Per (variant, grader, task, epoch): value and passed as floats, and whether it errored."""
         frame = self.scores
-        valid = frame[frame["error_kind"].isna() & frame["grader_error"].isna() & frame["grader_name"].notna()]
-        valid = valid.assign(
-            value=pd.to_numeric(valid["value"], errors="coerce"),
-            passed=valid["passed"].map({True: 1.0, False: 0.0}).astype(float),
-        )
-        valid["value"] = valid["value"].fillna(valid["passed"])
-        return valid
+        scored = frame[frame["grader_name"].notna()]
+        passed = scored["passed"].map({True: 1.0, False: 0.0}).astype(float)
+        value = pd.to_numeric(scored["value"], errors="coerce").fillna(passed)
+        errored = scored["grader_error"].notna() | scored["error_kind"].notna()
+        return pd.DataFrame({"variant": scored["variant"], "grader_name": scored["grader_name"],
+                             "task_id": scored["task_id"], "epoch": scored["epoch"], "value": value,
+                             "passed": passed, "errored": errored})
+
+    def _itt_scores(self) -> pd.DataFrame:
+        """Every attempt on every grader metric, an error scoring 0 and failing."""
+        values = self._score_values.copy()
+        values.loc[values["errored"], ["value", "passed"]] = 0.0
+        crashed = self.attempts[self.attempts["error_kind"].notna()]
+        if len(crashed) and self.score_names:
+            filler = crashed[["variant", "task_id", "epoch"]].merge(
+                pd.DataFrame({"grader_name": self.score_names}), how="cross")
+            present = values.set_index(["variant", "grader_name", "task_id", "epoch"]).index
+            keys = pd.MultiIndex.from_frame(filler[["variant", "grader_name", "task_id", "epoch"]])
+            filler = filler[~keys.isin(present)].assign(value=0.0, passed=0.0, errored=True)
+            values = pd.concat([values, filler], ignore_index=True)
+        return values
 
     @cached_property
-    def _grouped(self) -> dict[tuple[str, str], pd.DataFrame]:
-        """(variant, metric) -> per-task frame with ``value``, ``passed`` and ``attempts`` columns."""
-        out: dict[tuple[str, str], pd.DataFrame] = {}
-        valid = self._valid_scores
-        if len(valid):
-            grouped = valid.groupby(["variant", "grader_name", "task_id"], sort=False).agg(
-                value=("value", "mean"), passed=("passed", "mean"), attempts=("epoch", "nunique"))
-            for (variant, metric), part in grouped.groupby(level=[0, 1], sort=False):
-                out[(str(variant), str(metric))] = part.droplevel([0, 1])
-        attempts = self.attempts.assign(passed=(self.attempts["status"] == "pass").astype(float))
-        out.update(_rates(attempts[attempts["status"] != "error"], PASS_RATE))
-        out.update(_rates(attempts, SUCCESS_RATE))  # errors stay in, as failures
+    def _grouped(self) -> dict[tuple[View, str, str], pd.DataFrame]:
+        """(view, variant, metric) -> per-task frame with ``value``, ``passed`` and ``attempts``."""
+        out: dict[tuple[View, str, str], pd.DataFrame] = {}
+        completed = self._score_values[~self._score_values["errored"]]
+        for view, values in (("itt", self._itt_scores()), ("completed", completed)):
+            if len(values):
+                grouped = values.groupby(["variant", "grader_name", "task_id"], sort=False).agg(
+                    value=("value", "mean"), passed=("passed", "mean"), attempts=("epoch", "nunique"))
+                for (variant, metric), part in grouped.groupby(level=[0, 1], sort=False):
+                    out[(view, str(variant), str(metric))] = part.droplevel([0, 1])
+        attempts = self.attempts.assign(passed=self.attempts["passed"].astype(float))
+        out.update({("itt", v, m): f for (v, m), f in _rates(attempts, PASS_RATE).items()})
+        done = self.attempts[self.attempts["completed_passed"].notna()]
+        done = done.assign(passed=done["completed_passed"].astype(float))
+        out.update({("completed", v, m): f for (v, m), f in _rates(done, PASS_RATE).items()})
         return out
 
-    def per_task(self, variant: str, metric: str) -> pd.DataFrame:
+    def per_task(self, variant: str, metric: str, view: View = "itt") -> pd.DataFrame:
         """Per-task ``value`` (mean score), ``passed`` (pass fraction) and ``attempts`` for a metric."""
         empty = pd.DataFrame(columns=["value", "passed", "attempts"], dtype=float)
-        return self._grouped.get((variant, metric), empty)
+        return self._grouped.get((view, variant, ALIASES.get(metric, metric)), empty)
 
-    def task_values(self, variant: str, metric: str, column: str = "value") -> dict[str, float]:
-        key = (variant, metric, column)
+    def task_values(self, variant: str, metric: str, column: str = "value", view: View = "itt") -> dict[str, float]:
+        key = (view, variant, metric, column)
         if key not in self._task_cache:
-            frame = self.per_task(variant, metric)
+            frame = self.per_task(variant, metric, view)
             self._task_cache[key] = {str(k): float(v) for k, v in frame[column].items() if not pd.isna(v)}
         return self._task_cache[key]
 
-    def task_passes(self, variant: str) -> dict[str, bool]:
-        """Whether each task passes at the run's ``pass_threshold`` (a pass rate over its epochs)."""
+    def task_passes(self, variant: str, metric: str = PASS_RATE) -> dict[str, bool]:
+        """Whether each task passes ``metric`` at the run's ``pass_threshold`` (a pass rate over its epochs)."""
         threshold = self.manifest.pass_threshold
-        return {t: rate >= threshold - 1e-12 for t, rate in self.task_values(variant, PASS_RATE, "passed").items()}
+        return {t: rate >= threshold - 1e-12 for t, rate in self.task_values(variant, metric, "passed").items()}
 
     def variant_attempts(self, variant: str) -> pd.DataFrame:
         return self.attempts[self.attempts["variant"] == variant]
@@ -247,12 +293,17 @@ def _rates(attempts: pd.DataFrame, metric: str) -> dict[tuple[str, str], pd.Data
 
 
 def load_run_data(path: str | Path, label: str | None = None) -> RunData:
-    """Read a run folder once (manifest and every row)."""
+    """Read a run folder once (manifest and every row).
+
+    Lines of ``results.jsonl`` that cannot be read (torn by a kill, hand-edited) do not stop the
+    read: they are kept in ``RunData.damage``, and the run's status says *damaged* with their line.
+    """
     folder = RunFolder.open(path)
     manifest = folder.manifest()
-    rows = list(folder.rows())
-    log.debug("read %d rows from %s", len(rows), folder.path)
-    return RunData(path=folder.path, manifest=manifest, rows=rows, label=label or manifest.run_id)
+    damage: list[DamagedLine] = []
+    rows = list(read_rows(folder.results_path, damage=damage)) if folder.results_path.is_file() else []
+    log.debug("read %d rows from %s (%d damaged lines)", len(rows), folder.path, len(damage))
+    return RunData(path=folder.path, manifest=manifest, rows=rows, label=label or manifest.run_id, damage=damage)
 
 
 _ENCODER = json.JSONEncoder(default=str)

@@ -3,15 +3,19 @@
 :func:`analyse` reads a run folder (and, with ``vs``, a second run or a second variant of the
 same run) and computes:
 
-* a leaderboard per variant and metric: mean and pass rate with 95% intervals, ``n`` tasks,
-  attempts excluded for task errors, grader errors;
+* the run's status word (complete, partial, damaged, running, failed) and what is missing;
+* a leaderboard per variant and metric: mean and pass rate with 95% intervals over every task,
+  errors counted as failures, beside the labelled *completed-only* figures;
 * paired comparisons of each candidate against the baseline (``vs``, else the manifest's
-  ``baseline_variant``, else the first variant) on every metric, with Holm's correction over
-  the whole family of comparisons, so a report with many candidates does not cry wolf;
+  ``baseline_variant``, else the first variant) on every metric. One question, one family:
+  each candidate's metrics are one Holm family, less the tests that cannot reach significance
+  (Tarone's rule) and ``pass_rate`` when it is the same hypothesis as a single grader; a
+  comparison a no-regression gate also makes takes the gate's family and verdict, so the report
+  and ``harness gate`` never disagree on it;
 * cost, tokens and latency per task (mean, p50, p95);
-* tasks that flipped between pass and fail against the baseline;
-* pass@k, pass^k and per-task stability when a run has several epochs;
-* judge calibration numbers when the run recorded them.
+* tasks that flipped between pass and fail against the baseline, per metric;
+* pass@k, pass^k and per-task stability when a run has several epochs (errored epochs fail);
+* judge calibration numbers (kappa with its 95% interval) when the run recorded them.
 
 Markdown, HTML, plots and gates all read from here, so they never disagree.
 """
@@ -20,16 +24,29 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from harness.analysis import stats
 from harness.analysis.errors import ErrorDigest, error_digest
-from harness.analysis.run_data import SUCCESS_RATE, TASK_RATES, JudgeCalibration, RunData, load_run_data
+from harness.analysis.run_data import (
+    ALIASES,
+    ERRORS_COUNTED,
+    PASS_RATE,
+    TASK_RATES,
+    JudgeCalibration,
+    RunData,
+    load_run_data,
+)
 from harness.analysis.stats import Distribution, Interval, PairedComparison
+from harness.analysis.status import RunStatus, run_status
+
+if TYPE_CHECKING:
+    from harness.analysis.verdict import GateReport
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -50,7 +67,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+#: 2: intent-to-treat figures, run status, families, per-metric flips, kappa intervals.
+SCHEMA_VERSION = 2
 #: Lists in the summary (flipped tasks, flaky tasks) stop here; the counts stay exact.
 MAX_LISTED = 200
 
@@ -75,7 +93,11 @@ class RunInfo(BaseModel):
 
 
 class MetricRow(BaseModel):
-    """One variant on one metric: per-task means (epochs averaged first) with intervals."""
+    """One variant on one metric: per-task means (epochs averaged first) with intervals.
+
+    ``mean`` and ``pass_rate`` count errors as failures; ``completed_mean`` is the secondary
+    view over attempts that finished without error, for reference only.
+    """
 
     variant: str
     metric: str
@@ -83,8 +105,10 @@ class MetricRow(BaseModel):
     pass_rate: Interval
     n_tasks: int
     attempts: int
-    task_errors: int = Field(description="attempts of this variant excluded because the task errored")
-    grader_errors: int = Field(description="scores of this metric that errored (excluded)")
+    task_errors: int = Field(description="attempts of this variant whose task errored (counted as failures)")
+    grader_errors: int = Field(description="scores of this metric that errored (counted as failures)")
+    completed_mean: Interval | None = None
+    completed_tasks: int = 0
 
 
 class VariantStats(BaseModel):
@@ -118,6 +142,7 @@ class Flip(BaseModel):
     baseline: str
     candidate: str
     direction: Literal["pass→fail", "fail→pass"]
+    metric: str = PASS_RATE
 
 
 class PassAtK(BaseModel):
@@ -153,6 +178,8 @@ class RunSummary(BaseModel):
     correction: str
     flips: list[Flip]
     flips_total: int
+    #: metric -> number of tasks that flipped on it (every candidate)
+    flips_by_metric: dict[str, int] = Field(default_factory=dict)
     pass_at_k: list[PassAtK]
     stability: list[StabilityRow]
     judge_calibration: list[JudgeCalibration]
@@ -160,6 +187,9 @@ class RunSummary(BaseModel):
     totals: dict[str, Any] = Field(default_factory=dict)
     #: The run's errors per task, with how to rerun them (the CLI prints the same digest).
     errors: ErrorDigest = Field(default_factory=ErrorDigest)
+    run_status: RunStatus | None = None
+    vs_status: RunStatus | None = None
+    errors_counted: str = ERRORS_COUNTED
 
     def metric_row(self, variant: str, metric: str) -> MetricRow | None:
         return next((r for r in self.leaderboard if r.variant == variant and r.metric == metric), None)
@@ -235,15 +265,17 @@ def resolve_pairs(data: RunData, vs: str | Path | RunData | None) -> tuple[list[
 def _leaderboard(data: RunData) -> list[MetricRow]:
     rows = []
     for variant in data.variants:
-        task_errors = int((data.variant_attempts(variant)["status"] == "error").sum())
+        task_errors = int((data.variant_attempts(variant)["error_kind"].notna()).sum())
         for metric in data.metrics:
             frame = data.per_task(variant, metric)
+            done = data.per_task(variant, metric, "completed")
             rows.append(MetricRow(
                 variant=variant, metric=metric,
                 mean=stats.mean_interval(frame["value"].to_numpy(dtype=float)),
                 pass_rate=stats.mean_interval(frame["passed"].to_numpy(dtype=float)),
                 n_tasks=len(frame), attempts=int(frame["attempts"].sum()) if len(frame) else 0,
-                task_errors=task_errors, grader_errors=data.grader_errors(variant, metric)))
+                task_errors=task_errors, grader_errors=data.grader_errors(variant, metric),
+                completed_mean=stats.mean_interval(done["value"].to_numpy(dtype=float)), completed_tasks=len(done)))
     return rows
 
 
@@ -251,8 +283,8 @@ def _variant_stats(data: RunData) -> list[VariantStats]:
     out = []
     for variant in data.variants:
         frame = data.variant_attempts(variant)
-        errors = frame[frame["status"] == "error"]
-        task_errors = int(frame["error_kind"].notna().sum())
+        errors = frame[frame["error_kind"].notna()]
+        task_errors = len(errors)
         out.append(VariantStats(
             variant=variant, attempts=len(frame), tasks=int(frame["task_id"].nunique()),
             task_errors=task_errors, error_rate=task_errors / len(frame) if len(frame) else 0.0,
@@ -266,34 +298,58 @@ def _variant_stats(data: RunData) -> list[VariantStats]:
     return out
 
 
-def _comparisons(pairs: list[tuple[Arm, Arm]], alpha: float, effect: float) -> list[ComparisonRow]:
-    raw: list[ComparisonRow] = []
-    for base, cand in pairs:
-        for metric in cand.data.metrics:
-            if metric not in TASK_RATES and metric not in base.data.score_names:
-                continue
-            if metric == SUCCESS_RATE and not (_has_task_errors(base) or _has_task_errors(cand)):
-                continue  # without task errors it equals pass_rate: one more test would only cost power
-            result = stats.paired_compare(base.data.task_values(base.variant, metric),
-                                          cand.data.task_values(cand.variant, metric), alpha=alpha, effect=effect)
-            raw.append(ComparisonRow(metric=metric, baseline=base.label, candidate=cand.label, result=result))
-    adjusted = stats.with_holm([r.result for r in raw])
-    return [r.model_copy(update={"result": a}) for r, a in zip(raw, adjusted, strict=True)]
+def _gate_comparisons(gates: GateReport | None) -> dict[tuple[str, str, str], PairedComparison]:
+    """(baseline label, candidate, metric) -> the comparison a no-regression gate decided."""
+    if gates is None:
+        return {}
+    out = {}
+    for r in gates.results:
+        if r.kind == "no_regression" and r.comparison is not None and r.variant and r.baseline:
+            out[(r.baseline, r.variant, ALIASES.get(r.metric, r.metric))] = r.comparison
+    return out
 
 
-def _has_task_errors(arm: Arm) -> bool:
-    return bool((arm.data.variant_attempts(arm.variant)["status"] == "error").any())
+def _candidate_family(base: Arm, cand: Arm, alpha: float, effect: float,
+                      gated: dict[tuple[str, str, str], PairedComparison]) -> list[ComparisonRow]:
+    """One candidate against its baseline on every metric both have: one family (see module doc)."""
+    metrics = [m for m in cand.data.metrics if m in TASK_RATES or m in base.data.score_names]
+    values = {m: (base.data.task_values(base.variant, m), cand.data.task_values(cand.variant, m)) for m in metrics}
+    results = [stats.paired_compare(*values[m], alpha=alpha, effect=effect) for m in metrics]
+    family = f"{cand.label} vs {base.label}"
+    own = [i for i, m in enumerate(metrics) if (base.label, cand.label, m) not in gated]
+    twins = {i: next((j for j in own if j != i and metrics[j] not in TASK_RATES and values[metrics[j]] == values[m]),
+                     None) for i, m in enumerate(metrics) if m == PASS_RATE and i in own}
+    exclude = {own.index(i): f"same hypothesis as {metrics[j]} (pass_rate repeats its only grader)"
+               for i, j in twins.items() if j is not None}
+    adjusted = dict(zip(own, stats.adjust_family([results[i] for i in own], family, exclude), strict=True))
+    for i, j in twins.items():
+        if j is not None:
+            twin = adjusted[j]
+            adjusted[i] = adjusted[i].model_copy(update={"p_adjusted": twin.p_adjusted, "label": twin.label})
+    for i, m in enumerate(metrics):
+        if i not in adjusted:
+            adjusted[i] = gated[(base.label, cand.label, m)]
+    return [ComparisonRow(metric=m, baseline=base.label, candidate=cand.label, result=adjusted[i])
+            for i, m in enumerate(metrics)]
 
 
-def flips_between(base: Arm, cand: Arm) -> list[Flip]:
-    """Tasks whose pass/fail (at each run's pass threshold) differs between the two arms."""
-    before = base.data.task_passes(base.variant)
-    after = cand.data.task_passes(cand.variant)
+def _comparisons(pairs: list[tuple[Arm, Arm]], alpha: float, effect: float,
+                 gates: GateReport | None = None) -> list[ComparisonRow]:
+    gated = _gate_comparisons(gates)
+    return [row for base, cand in pairs for row in _candidate_family(base, cand, alpha, effect, gated)]
+
+
+def flips_between(base: Arm, cand: Arm, metrics: list[str] | None = None) -> list[Flip]:
+    """Tasks whose pass/fail (at each run's pass threshold) differs between the two arms, per metric."""
+    names = metrics or [m for m in cand.data.metrics if m in TASK_RATES or m in base.data.score_names]
     flips = []
-    for task in sorted(set(before) & set(after)):
-        if before[task] != after[task]:
-            flips.append(Flip(task_id=task, baseline=base.label, candidate=cand.label,
-                              direction="pass→fail" if before[task] else "fail→pass"))
+    for metric in names:
+        before = base.data.task_passes(base.variant, metric)
+        after = cand.data.task_passes(cand.variant, metric)
+        for task in sorted(set(before) & set(after)):
+            if before[task] != after[task]:
+                flips.append(Flip(task_id=task, baseline=base.label, candidate=cand.label, metric=metric,
+                                  direction="pass→fail" if before[task] else "fail→pass"))
     return flips
 
 
@@ -303,14 +359,13 @@ def _ks(epochs: int) -> list[int]:
 
 
 def _repeats(data: RunData) -> tuple[list[PassAtK], list[StabilityRow]]:
-    """pass@k / pass^k and stability per variant; only meaningful with more than one epoch."""
+    """pass@k / pass^k and stability per variant, errored epochs counted as failed attempts."""
     if data.epochs <= 1:
         return [], []
     pak: list[PassAtK] = []
     stab: list[StabilityRow] = []
-    done = data.attempts[data.attempts["status"] != "error"]
     for variant in data.variants:
-        frame = done[done["variant"] == variant]
+        frame = data.variant_attempts(variant)
         per_task = frame.groupby("task_id", sort=True)["passed"].agg(list)
         for k in _ks(data.epochs):
             eligible = [[bool(p) for p in ps] for ps in per_task if len(ps) >= k]
@@ -328,12 +383,29 @@ def _repeats(data: RunData) -> tuple[list[PassAtK], list[StabilityRow]]:
     return pak, stab
 
 
+def _correction(comparisons: list[ComparisonRow], alpha: float) -> str:
+    families = list(dict.fromkeys(c.result.family for c in comparisons if c.result.family))
+    if not families:
+        return f"no comparisons; alpha = {alpha}"
+    return (f"Holm's correction within each family (family-wise alpha = {alpha}): "
+            + "; ".join(families)
+            + ". Tests that cannot reach significance (no discordant task) are left out of their family "
+              "(Tarone's rule), and pass_rate when it repeats a single grader")
+
+
 def analyse(run: str | Path | RunData, vs: str | Path | RunData | None = None, *, alpha: float = 0.05,
-            effect: float = 0.05) -> Analysis:
-    """Compute a run's summary. ``vs``: another run folder, or a variant name of this run."""
+            effect: float = 0.05, candidates: Sequence[str] | None = None,
+            gates: GateReport | None = None) -> Analysis:
+    """Compute a run's summary. ``vs``: another run folder, or a variant name of this run.
+
+    ``candidates``: compare only these variants (``harness compare A B``: just B). ``gates``: the
+    run's evaluated gates; comparisons they also make take the gates' family and verdict.
+    """
     data = _as_data(run)
     pairs, vs_data = resolve_pairs(data, vs)
-    comparisons = _comparisons(pairs, alpha, effect)
+    if candidates is not None:
+        pairs = [(b, c) for b, c in pairs if c.variant in candidates]
+    comparisons = _comparisons(pairs, alpha, effect, gates)
     flips = [f for base, cand in pairs for f in flips_between(base, cand)]
     pak, stab = _repeats(data)
     baseline = pairs[0][0].label if pairs else data.baseline_variant
@@ -344,13 +416,14 @@ def analyse(run: str | Path | RunData, vs: str | Path | RunData | None = None, *
         vs_kind=None if vs is None else ("run" if vs_data is not None else "variant"),
         baseline=baseline, metrics=data.metrics, alpha=alpha, effect=effect,
         leaderboard=_leaderboard(data), variants=_variant_stats(data), comparisons=comparisons,
-        correction=(f"Holm-Bonferroni over {sum(1 for c in comparisons if c.result.n)} comparisons "
-                    f"vs the baseline, family-wise alpha = {alpha}"),
-        flips=flips[:MAX_LISTED], flips_total=len(flips), pass_at_k=pak, stability=stab,
+        correction=_correction(comparisons, alpha),
+        flips=flips[:MAX_LISTED], flips_total=len(flips), flips_by_metric=dict(Counter(f.metric for f in flips)),
+        pass_at_k=pak, stability=stab,
         judge_calibration=data.calibrations(), notes=list(data.manifest.notes),
         errors=error_digest(data.rows, suite=data.manifest.suite, suite_file=data.manifest.suite_file,
                             run_id=data.manifest.run_id),
-        totals={k: v for k, v in data.manifest.totals.items() if k != "judge_calibration"})
+        totals={k: v for k, v in data.manifest.totals.items() if k != "judge_calibration"},
+        run_status=run_status(data), vs_status=run_status(vs_data) if vs_data is not None else None)
     return Analysis(data=data, summary=summary, pairs=pairs, vs_data=vs_data)
 
 

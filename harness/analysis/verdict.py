@@ -11,7 +11,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from harness.analysis.run_data import ERRORS_COUNTED
 from harness.analysis.stats import Interval, PairedComparison
+from harness.analysis.status import RunStatus
 
 __all__ = ["ExitCode", "GateResult", "GateReport"]
 
@@ -67,12 +69,27 @@ class GateResult(BaseModel):
 
 class GateReport(BaseModel):
     run_id: str
+    #: the run's status word (complete, partial, damaged, running, failed; "unreadable")
     status: str
     exit_code: ExitCode
     results: list[GateResult]
     problems: list[str] = Field(default_factory=list, description="configuration errors and why the run is incomplete")
     max_error_rate: float
     error_rates: dict[str, float] = Field(default_factory=dict)
+    run_status: RunStatus | None = None
+    #: gated although partial (``--allow-partial``): the verdict is about what ran, not the suite
+    allowed_partial: bool = False
+    errors_counted: str = ERRORS_COUNTED
+
+    @property
+    def verdict(self) -> str:
+        """One line: what CI should read."""
+        text = self.exit_code.meaning
+        if self.allowed_partial:
+            text += f" (on a PARTIAL run: {self.run_status.line() if self.run_status else 'partial'})"
+        elif self.exit_code == ExitCode.RUN_INCOMPLETE and self.status not in ("complete", "unreadable"):
+            text += f" ({self.status})"
+        return text
 
     @property
     def passed(self) -> bool:

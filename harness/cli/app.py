@@ -53,8 +53,11 @@ def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks."
 
 # -- helpers ---------------------------------------------------------------------------------
 
-def _resolve_run(run: str | None, runs_dir: Path) -> Path:
-    """A run folder from a path, a run id under ``runs_dir``, or ``latest``/nothing."""
+def _resolve_run(run: str | None, runs_dir: Path, suite: str | None = None) -> Path:
+    """A run folder from a path, a run id under ``runs_dir``, or ``latest``/nothing.
+
+    ``latest`` is the newest run by creation time (of ``suite`` when given); the CLI says which.
+    """
     if run and Path(run).is_dir():
         return Path(run)
     if run and run != "latest":
@@ -62,22 +65,34 @@ def _resolve_run(run: str | None, runs_dir: Path) -> Path:
         if candidate.is_dir():
             return candidate
         raise UsageError(f"no run '{run}': not a folder, and not a run id under {runs_dir}")
-    runs = sorted(p for p in runs_dir.glob("*") if (p / "run.json").is_file()) if runs_dir.is_dir() else []
-    if not runs:
-        raise UsageError(f"no runs under {runs_dir}; run a suite first: harness run evals/test_<name>.py")
-    return runs[-1]
+    from harness.core.results import latest_run
+
+    found = latest_run(runs_dir, suite=suite)
+    if found is None:
+        of = f" of suite '{suite}'" if suite else ""
+        raise UsageError(f"no runs{of} under {runs_dir}; run a suite first: harness run evals/test_<name>.py")
+    _say_latest(found.path, suite)
+    return found.path
 
 
-def _latest_run_with(runs_dir: Path, *variants: str) -> Path:
-    """The newest run that ran every one of ``variants``."""
+def _say_latest(path: Path, suite: str | None) -> None:
     from harness.core.results import RunFolder
 
-    for folder in sorted(runs_dir.glob("*"), reverse=True):
-        if (folder / "run.json").is_file():
-            names = {v.name for v in RunFolder(folder).manifest().variants}
-            if set(variants) <= names:
-                return folder
-    raise UsageError(f"no run under {runs_dir} has variants {', '.join(variants)}; run the suite first")
+    manifest = RunFolder(path).manifest()
+    of = f" of suite {suite}" if suite else ""
+    err.print(f"latest run{of} by creation time: {manifest.run_id} (created {manifest.created_at}) → {path}",
+              highlight=False)
+
+
+def _latest_run_with(runs_dir: Path, *variants: str, suite: str | None = None) -> Path:
+    """The newest run (by creation time) that ran every one of ``variants``."""
+    from harness.core.results import latest_run
+
+    found = latest_run(runs_dir, suite=suite, variants=variants)
+    if found is None:
+        raise UsageError(f"no run under {runs_dir} has variants {', '.join(variants)}; run the suite first")
+    _say_latest(found.path, suite)
+    return found.path
 
 
 def _suite(path: Path, name: str | None) -> Any:

@@ -31,15 +31,21 @@ def report(
     plots: Annotated[bool, typer.Option(help="Draw plots.")] = True,
     runs_dir: Annotated[Path, typer.Option(help="Where run folders are.")] = RUNS_DIR,
     show: Annotated[bool, typer.Option(help="Print the Markdown report.")] = True,
+    suite: Annotated[str | None, typer.Option("--suite", help="With latest: the newest run of this suite.")] = None,
+    baseline: Annotated[Path | None, typer.Option(help="Baseline run for no-regression gates.")] = None,
 ) -> None:
     """Write a run's report: Markdown, self-contained HTML, JSON summary, CSV/parquet, plots.
 
+    The run's own gates are evaluated and shown, so the report and `harness gate` agree.
     Example: `harness report latest --vs triage@v1`
     """
+    from harness.analysis.run_data import load_run_data
+    from harness.gate import evaluate_gates
     from harness.report.writer import write_report
 
-    path = _resolve_run(run, runs_dir)
-    paths = write_report(path, out_dir=out, vs=vs, plots=plots)
+    data = load_run_data(_resolve_run(run, runs_dir, suite))
+    gates = evaluate_gates(data, baseline=baseline) if data.manifest.gates else None
+    paths = write_report(data, out_dir=out, vs=vs, plots=plots, gates=gates)
     if show:
         _print_markdown(paths.markdown)
     console.print(f"report: {paths.markdown} · {paths.html}")
@@ -52,25 +58,28 @@ def compare(
     run: Annotated[str | None, typer.Option(help="With two variants: the run holding them (default latest).")] = None,
     runs_dir: Annotated[Path, typer.Option(help="Where run folders are.")] = RUNS_DIR,
     out: Annotated[Path | None, typer.Option(help="Output folder for the comparison report.")] = None,
+    suite: Annotated[str | None, typer.Option("--suite", help="With two variants: the newest run of this suite.")] = None,
 ) -> None:
     """Compare two runs, or two variants of one run: paired differences, labelled better/worse/no difference.
 
-    Example: `harness compare triage@v1 triage@v2` · `harness compare reports/baseline reports/runs/<id>`
+    The question is this one pair: p-values are adjusted over its metrics only, whatever other
+    variants the run holds. Example: `harness compare triage@v1 triage@v2` ·
+    `harness compare reports/baseline reports/runs/<id>`
     """
     from harness.report.writer import write_report
 
     def as_run(text: str) -> Path | None:
-        try:
-            return _resolve_run(text, runs_dir) if text != "latest" else None
-        except UsageError:
+        if text == "latest" or not (Path(text).is_dir() or (runs_dir / text).is_dir()):
             return None
+        return _resolve_run(text, runs_dir)
 
     run_a, run_b = as_run(a), as_run(b)
     if run_a is not None and run_b is not None:
         paths = write_report(run_b, out_dir=out or run_b / "compare", vs=run_a)
     elif run_a is None and run_b is None:
-        path = _resolve_run(run, runs_dir) if run else _latest_run_with(runs_dir, a, b)
-        paths = write_report(path, out_dir=out or path / f"compare-{a}-vs-{b}".replace("@", "_"), vs=a)
+        path = _resolve_run(run, runs_dir, suite) if run else _latest_run_with(runs_dir, a, b, suite=suite)
+        paths = write_report(path, out_dir=out or path / f"compare-{a}-vs-{b}".replace("@", "_"), vs=a,
+                             candidates=[b])
     else:
         raise UsageError("give two runs or two variant names, not one of each")
     _print_markdown(paths.markdown)
@@ -84,22 +93,29 @@ def gate(
         help="Task error rate above which the run is incomplete (default: the suite's, else 0.05).")] = None,
     runs_dir: Annotated[Path, typer.Option(help="Where run folders are.")] = RUNS_DIR,
     json_out: Annotated[bool, typer.Option("--json", help="Print the gate report as JSON.")] = False,
+    allow_partial: Annotated[bool, typer.Option(
+        "--allow-partial", help="Gate a partial run (fewer tasks/variants/epochs than the suite declares) on what "
+                                "ran, instead of exiting 3. Damaged, running and failed runs still exit 3.")] = False,
+    suite: Annotated[str | None, typer.Option("--suite", help="With latest: the newest run of this suite.")] = None,
 ) -> None:
     """Check a run's gates. Exit 0 all pass · 1 a gate failed · 2 configuration error · 3 run incomplete.
 
+    A run that is partial, damaged, still running or failed exits 3 and says what is missing.
     Example: `harness gate latest --baseline reports/baseline`
     """
     from harness.core.run_settings import check_setting
     from harness.gate import evaluate_gates
 
     check_setting("max_error_rate", max_error_rate, label="--max-error-rate")
-    report_ = evaluate_gates(_resolve_run(run, runs_dir), baseline=baseline, max_error_rate=max_error_rate)
+    report_ = evaluate_gates(_resolve_run(run, runs_dir, suite), baseline=baseline, max_error_rate=max_error_rate,
+                             allow_partial=allow_partial)
     if json_out:
         console.print_json(report_.model_dump_json())
     else:
         _render_gates(report_)
         style = {0: "green", 1: "red"}.get(int(report_.exit_code), "yellow")
-        console.print(f"[{style}]{report_.exit_code.meaning}[/]")
+        console.print(f"run {report_.run_id}: [bold]{report_.status}[/]")
+        console.print(f"[{style}]{report_.verdict}[/]", highlight=False)
     raise typer.Exit(int(report_.exit_code))
 
 

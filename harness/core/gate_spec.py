@@ -19,6 +19,8 @@ __all__ = [
     "PASS_RATE",
     "SUCCESS_RATE",
     "TASK_RATES",
+    "ALIASES",
+    "View",
     "KAPPA_METRIC",
     "BUILTIN",
     "RUN_LEVEL",
@@ -36,14 +38,18 @@ __all__ = [
     "gate_problems",
 ]
 
-#: The task-level metric: an attempt passes when every grader that ran on it passed. Attempts
-#: with a task error are left out (and counted), as for every grader's metric.
+#: The task-level metric: an attempt passes when it ran and every grader ran and passed; a task
+#: error or a grader error is a failure (intent to treat, :mod:`harness.analysis.run_data`).
 PASS_RATE = "pass_rate"
-#: Like ``pass_rate``, but an attempt with a task error counts as a failure: a variant that
-#: crashes on most tasks cannot look good by passing the few it finished.
+#: Kept as a name gates may use: ``pass_rate`` now counts task errors as failures, as this did.
 SUCCESS_RATE = "success_rate"
 #: The task-level metrics every run has, whatever its graders.
-TASK_RATES = (PASS_RATE, SUCCESS_RATE)
+TASK_RATES = (PASS_RATE,)
+#: Other names for metrics, accepted wherever a metric is named.
+ALIASES = {SUCCESS_RATE: PASS_RATE}
+#: ``itt``: every attempt, errors as failures (what verdicts read); ``completed``: only what
+#: finished without error (a labelled secondary view).
+View = Literal["itt", "completed"]
 
 Op = Literal[">=", ">", "<=", "<", "==", "!="]
 OPS: dict[str, Callable[[float, float], bool]] = {
@@ -55,14 +61,14 @@ LOWER_IS_BETTER = {"cost_per_task_usd", "tokens_per_task", "latency_s", "p50_lat
 #: The judge-calibration metric (run.json ``totals["judge_calibration"]``, lowest kappa).
 KAPPA_METRIC = "judge_kappa"
 #: Metrics every run has, whatever its graders.
-BUILTIN = {*TASK_RATES, "error_rate", "grader_errors", "p50_latency_s", "p95_latency_s", "cost_per_task_usd",
+BUILTIN = {*TASK_RATES, *ALIASES, "error_rate", "grader_errors", "p50_latency_s", "p95_latency_s", "cost_per_task_usd",
            "tokens_per_task", KAPPA_METRIC, "judge_kappa_low"}
 #: Metrics of the run as a whole (not of a variant): a gate on them is checked once.
-#: ``judge_kappa_low`` is the lower end of the worst judge's 95% kappa interval: a gate on it holds
-#: the whole interval, so a small calibration set cannot pass on a lucky point estimate.
+#: Both hold the lower end of the worst judge's 95% kappa interval (``judge_kappa_low`` says so in
+#: its name): a small calibration set cannot pass on a lucky point estimate.
 RUN_LEVEL = {KAPPA_METRIC, "judge_kappa_low"}
 #: Metrics with a per-task value, so a paired no-regression test can run on them.
-PAIRED_BUILTIN = {*TASK_RATES, "cost_per_task_usd", "tokens_per_task", "latency_s"}
+PAIRED_BUILTIN = {*TASK_RATES, *ALIASES, "cost_per_task_usd", "tokens_per_task", "latency_s"}
 
 
 class GateConfigError(ValueError):
@@ -78,10 +84,15 @@ class MetricGate(BaseModel):
     threshold: float
     variant: str | None = None
     name: str | None = None
+    #: ``itt`` (default): errors count as failures. ``completed``: a property of the attempts that
+    #: finished ("every completed answer fanned out three ways"), errors left to the error budget
+    #: (``max_error_rate``); the gate's text says so. Only per-task score metrics take it.
+    view: View = "itt"
 
     def describe(self) -> str:
         where = f" [{self.variant}]" if self.variant else ""
-        return self.name or f"{self.metric} {self.op} {self.threshold:g}{where}"
+        scope = " (completed attempts)" if self.view == "completed" else ""
+        return self.name or f"{self.metric} {self.op} {self.threshold:g}{scope}{where}"
 
 
 class NoRegressionGate(BaseModel):
@@ -109,12 +120,15 @@ class Gate:
 
     @staticmethod
     def metric(metric: str, op: Op, threshold: float, *, variant: str | None = None,
-               name: str | None = None) -> MetricGate:
-        """``Gate.metric("accuracy", ">=", 0.8, variant="triage@v2")``."""
+               name: str | None = None, view: View = "itt") -> MetricGate:
+        """``Gate.metric("accuracy", ">=", 0.8, variant="triage@v2")``.
+
+        ``view="completed"`` judges only attempts that finished without error (see :class:`MetricGate`).
+        """
         if op not in OPS:
             raise GateConfigError(f"Gate.metric({metric!r}, {op!r}, …): the operator must be one of "
                                   f"{', '.join(OPS)}")
-        return MetricGate(metric=metric, op=op, threshold=threshold, variant=variant, name=name)
+        return MetricGate(metric=metric, op=op, threshold=threshold, variant=variant, name=name, view=view)
 
     @staticmethod
     def no_regression(metric: str, *, baseline: str | Path | None = None, baseline_variant: str | None = None,

@@ -35,12 +35,14 @@ __all__ = [
     "RunTotals",
     "RunFolder",
     "RunFolderError",
+    "DamagedLine",
     "ResultWriter",
     "row_line",
     "flatten_row",
     "load_run",
     "read_rows",
     "new_run_id",
+    "latest_run",
 ]
 
 FORMAT_VERSION = 1
@@ -157,6 +159,10 @@ class RunManifest(BaseModel):
     pass_threshold: float = 1.0
     #: Task error rate above which gates call the run incomplete (exit 3); None: the default.
     max_error_rate: float | None = None
+    #: What the suite itself declares, before any narrowing (--ids, --limit, -k, a shard):
+    #: ``{"tasks": 40, "variants": ["a", "b"], "epochs": 3}``. A run that covers less is *partial*.
+    #: Absent in runs written before it existed; their coverage is then judged by ``dataset``.
+    declared: dict[str, Any] = Field(default_factory=dict)
     totals: dict[str, Any] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)
 
@@ -179,7 +185,7 @@ class RunTotals:
         """One row's share: small enough to send from a worker process beside the row's line."""
         return cls(
             rows=1, errors=int(row.error is not None), grader_errors=row.grader_errors,
-            passed=int(bool(row.scores) and all(s.passed for s in row.scores if s.error is None)),
+            passed=int(row.error is None and bool(row.scores) and all(s.passed and s.error is None for s in row.scores)),
             input_tokens=row.usage.input_tokens, output_tokens=row.usage.output_tokens,
             cost_usd=row.usage.cost_usd, model_calls=row.usage.model_calls,
         )
@@ -291,8 +297,28 @@ def _check_version(data: dict[str, Any], path: Path) -> None:
         )
 
 
-def read_rows(path: Path, tolerate_torn_tail: bool = True) -> Iterator[ResultRow]:
-    """Stream rows. A torn final line (the run was killed mid-write) is skipped, not fatal."""
+@dataclass(frozen=True)
+class DamagedLine:
+    """A ``results.jsonl`` line that could not be read as a row."""
+
+    path: Path
+    line: int
+    reason: str
+    #: the last line of the file: a write cut short by a kill, not an edit
+    torn_tail: bool
+
+    def __str__(self) -> str:
+        what = "torn last line" if self.torn_tail else "unreadable line"
+        return f"{self.path.name}:{self.line}: {what} ({self.reason})"
+
+
+def read_rows(path: Path, tolerate_torn_tail: bool = True,
+              damage: list[DamagedLine] | None = None) -> Iterator[ResultRow]:
+    """Stream rows. A torn final line (the run was killed mid-write) is skipped, not fatal.
+
+    With ``damage`` (a list), no bad line is fatal: each is recorded there and skipped, so an
+    analysis can read what is readable and still say the run is damaged, and where.
+    """
     with path.open("r", encoding="utf-8") as handle:
         lines = iter(handle)
         previous: str | None = next(lines, None)
@@ -300,12 +326,25 @@ def read_rows(path: Path, tolerate_torn_tail: bool = True) -> Iterator[ResultRow
         while previous is not None:
             current = next(lines, None)
             if previous.strip():
+                last = current is None
                 try:
                     row = ResultRow.model_validate_json(previous)  # pydantic's own parser: fastest
                 except ValidationError:
-                    row = _explain_bad_row(previous, path, number, torn=current is None and tolerate_torn_tail)
+                    try:
+                        row = _explain_bad_row(previous, path, number, torn=last and tolerate_torn_tail)
+                    except RunFolderError as exc:
+                        if damage is None:
+                            raise
+                        damage.append(DamagedLine(path, number, str(exc).split(": ", 2)[-1][:300], torn_tail=last))
+                        row = None
+                    else:
+                        if row is None and damage is not None:
+                            damage.append(DamagedLine(path, number, "not valid JSON", torn_tail=True))
                     if row is None:
-                        return
+                        if damage is None:
+                            return
+                        previous, number = current, number + 1
+                        continue
                 _check_version({"format_version": row.format_version}, path)
                 yield row
             previous = current
@@ -409,3 +448,29 @@ def load_run(path: str | Path) -> Any:
     folder = RunFolder.open(path)
     records = [flat for row in folder.rows() for flat in flatten_row(row)]
     return pd.DataFrame.from_records(records, columns=ROW_COLUMNS)
+
+
+def latest_run(runs_dir: str | Path, suite: str | None = None, variants: Iterable[str] = ()) -> RunFolder | None:
+    """The newest run under ``runs_dir`` by ``created_at`` in its manifest (not by folder name).
+
+    A folder copied or renamed later does not become "latest" by sorting last. ``suite``: only
+    runs of that suite; ``variants``: only runs that ran all of them. Folders without a readable
+    ``run.json`` are skipped.
+    """
+    root = Path(runs_dir)
+    wanted = set(variants)
+    best: tuple[str, str] | None = None
+    found: RunFolder | None = None
+    for path in root.glob("*/run.json") if root.is_dir() else ():
+        try:
+            manifest = RunFolder(path.parent).manifest()
+        except (OSError, ValueError):
+            continue
+        if suite is not None and manifest.suite != suite:
+            continue
+        if wanted and not wanted <= {v.name for v in manifest.variants}:
+            continue
+        key = (manifest.created_at, manifest.run_id)
+        if best is None or key > best:
+            best, found = key, RunFolder(path.parent)
+    return found

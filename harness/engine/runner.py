@@ -246,6 +246,7 @@ class _Run:
         self.variants = suite.select_variants(options.variants)
         self.epochs = options.epochs or suite.epochs
         declared = suite.resolved_dataset()
+        self.declared_dataset = declared
         base = Dataset(declared.path) if options.all_tasks else declared
         self.dataset = base.select(
             tags=options.tags or None, ids=options.ids or None, sample=options.sample,
@@ -287,7 +288,17 @@ class _Run:
             shard=str(self.options.shard) if self.options.shard else None,
             pass_threshold=self.suite.pass_threshold,
             max_error_rate=self.suite.max_error_rate,
+            declared=self.declared(tasks),
         )
+
+    def declared(self, selected: int) -> dict[str, Any]:
+        """What the suite declares, for judging later whether this run covered all of it.
+
+        The dataset is read a second time only when the run narrowed the suite's own selection.
+        """
+        narrowed = self.dataset != self.declared_dataset or self.options.shard is not None
+        tasks = len(self.declared_dataset.tasks()) if narrowed else selected
+        return {"tasks": tasks, "variants": self.suite.variant_names, "epochs": self.suite.epochs}
 
     def work(self, tasks: list[Task], done: set[tuple[str, str, int]]) -> list[_Work]:
         items = [

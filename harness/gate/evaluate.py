@@ -16,10 +16,21 @@ Metrics: any score name (mean score per task, epochs averaged first), ``pass_rat
 ``tokens_per_task`` and ``judge_kappa`` (from the run's judge calibration). A gate without a
 ``variant`` applies to every variant.
 
-A no-regression gate fails only when the paired test (McNemar exact for pass/fail per task,
-paired t otherwise; see :mod:`harness.analysis.stats`) says the candidate is worse at ``alpha`` *and*
-the estimated drop is larger than ``tolerance``: noise never fails a build, and neither does a
-real but negligible drop.
+Errors count as failures (intent to treat, :mod:`harness.analysis.run_data`): a task that raised
+scores 0 on every metric of that attempt, a grader that raised scores 0 on its metric, so a
+candidate cannot pass a gate by crashing on the tasks it would fail. A no-regression gate
+fails when the paired test (McNemar exact for pass/fail per task, paired t otherwise; see
+:mod:`harness.analysis.stats`) says the candidate is worse *after Holm's correction over the suite's
+no-regression gates* (one question, one family; tests that cannot reach significance are left
+out by Tarone's rule) *and* the estimated drop is larger than ``tolerance``.
+
+A gate on ``judge_kappa`` holds the lower bound of kappa's 95% interval, not the estimate: at 30
+labelled items a judge whose true kappa is 0.4 would otherwise pass ``>= 0.6`` one time in eight.
+
+Only a complete run is gated as a whole: a partial one (fewer tasks, variants or epochs than the
+suite declares), a damaged one (an unreadable ``results.jsonl`` line), one still running or one
+that failed exits 3 and says what is missing (:func:`harness.analysis.status.run_status`);
+``allow_partial=True`` (``--allow-partial``) gates a partial run and says it is partial.
 
 :func:`evaluate_gates` returns a :class:`GateReport` whose ``exit_code`` is an :class:`ExitCode`.
 """
@@ -32,6 +43,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,21 +51,25 @@ import numpy as np
 from pydantic import BaseModel, Field, ValidationError
 
 from harness.analysis import stats
-from harness.analysis.run_data import TASK_RATES, RunData, load_run_data
-from harness.analysis.stats import Interval
+from harness.analysis.run_data import RunData, load_run_data
+from harness.analysis.stats import Interval, PairedComparison
+from harness.analysis.status import RunStatus, run_status
 from harness.analysis.verdict import ExitCode, GateReport, GateResult
 from harness.core.gate_spec import (
+    ALIASES,
     BUILTIN,
     KAPPA_METRIC,
     LOWER_IS_BETTER,
     OPS,
     PAIRED_BUILTIN,
     RUN_LEVEL,
+    TASK_RATES,
     Gate,
     GateConfigError,
     GateSpec,
     MetricGate,
     NoRegressionGate,
+    View,
     parse_gates,
     require_kappa,
 )
@@ -79,6 +95,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: The name of the family no-regression gates are adjusted in.
+GATE_FAMILY = "the suite's no-regression gates"
 
 #: Task errors above this share of a variant's attempts make the run incomplete (exit 3).
 DEFAULT_MAX_ERROR_RATE = 0.05
@@ -123,13 +142,14 @@ def _per_task_attempts(data: RunData, variant: str, column: str) -> dict[str, fl
     return {str(k): float(v) for k, v in frame.groupby("task_id")[column].mean().items()}
 
 
-def _measure(data: RunData, variant: str, metric: str) -> _Measured:
+def _measure(data: RunData, variant: str, metric: str, view: View = "itt") -> _Measured:
     """The gate's number for one variant (raises GateConfigError for an unknown metric)."""
     attempts = data.variant_attempts(variant)
-    declared = {str(g.get("name")) for g in data.manifest.graders}
-    # A declared grader with no scores (every task errored) is measurable: NaN, not unknown.
-    if metric in data.score_names or metric in TASK_RATES or metric in declared:
-        values = data.task_values(variant, metric)
+    metric = ALIASES.get(metric, metric)
+    if view == "completed" and metric not in data.score_names and metric not in TASK_RATES:
+        raise GateConfigError(f"view='completed' applies to per-task score metrics and pass_rate, not {metric}")
+    if metric in data.score_names or metric in TASK_RATES:
+        values = data.task_values(variant, metric, view=view)
         array = np.fromiter(values.values(), dtype=float)
         return _Measured(value=float(array.mean()) if array.size else math.nan, ci=stats.mean_interval(array),
                          n=int(array.size), per_task=values, drivers_reason=f"tasks whose per-task {metric} breaks the threshold")
@@ -158,30 +178,34 @@ def _measure(data: RunData, variant: str, metric: str) -> _Measured:
         ci = stats.bootstrap_mean_ci(attempts[column].to_numpy(dtype=float))
         return _Measured(value=ci.estimate, ci=ci, n=ci.n, per_task=_per_task_attempts(data, variant, column),
                          drivers_reason=f"most expensive tasks ({column})")
-    if metric in ("judge_kappa", "judge_kappa_low"):
-        return _kappa(data, metric)
+    if metric in RUN_LEVEL:
+        return _kappa_lower_bound(data)
     known = sorted({*data.score_names, *BUILTIN})
     raise GateConfigError(f"unknown metric '{metric}' (known for this run: {', '.join(known)})")
 
 
-def _kappa(data: RunData, metric: str) -> _Measured:
-    """The worst judge's kappa (``judge_kappa``) or the low end of its 95% interval (``judge_kappa_low``)."""
-    measured = [c for c in data.calibrations() if c.kappa is not None]
-    if not measured:
-        raise GateConfigError(f"{metric}: the run recorded no judge calibration (run.json totals.judge_calibration)")
-    if metric == "judge_kappa_low":
-        if any(c.kappa_low is None for c in measured):
-            raise GateConfigError("judge_kappa_low: a calibration has no kappa interval; calibrate again "
-                                  "(harness calibrate) with this version")
-        worst = min(measured, key=lambda c: float(c.kappa_low))  # type: ignore[arg-type]
-    else:
-        worst = min(measured, key=lambda c: float(c.kappa))  # type: ignore[arg-type]
-    ci = None
-    if worst.kappa_low is not None and worst.kappa_high is not None:
-        ci = Interval(estimate=float(worst.kappa), low=worst.kappa_low, high=worst.kappa_high, n=worst.n or 0,
-                      method="bootstrap over the labelled items")
-    value = worst.kappa_low if metric == "judge_kappa_low" else worst.kappa
-    return _Measured(value=float(value), ci=ci, n=sum(c.n or 0 for c in measured))  # type: ignore[arg-type]
+def _kappa_lower_bound(data: RunData) -> _Measured:
+    """The lowest judge's lower 95% bound of kappa: a gate on a point estimate passes lucky judges.
+
+    A calibration with no interval (no confusion matrix, no recorded bounds) or an undefined kappa
+    gives NaN, which fails the gate with the reason, never a pass on a point estimate.
+    """
+    calibrations = data.calibrations()
+    if not calibrations:
+        raise GateConfigError("judge_kappa: the run recorded no judge calibration (run.json totals.judge_calibration)")
+
+    def bound(c: Any) -> float:
+        undefined = c.kappa is None or math.isnan(c.kappa) or c.kappa_low is None
+        return math.nan if undefined else float(c.kappa_low)
+
+    worst = min(calibrations, key=lambda c: (not math.isnan(bound(c)), bound(c)))
+    value, estimate = bound(worst), math.nan if worst.kappa is None else float(worst.kappa)
+    ci = Interval(estimate=estimate, low=value, high=math.nan if worst.kappa_high is None else worst.kappa_high,
+                  n=worst.n or 0, method="95% interval of Cohen's kappa")
+    unknown = [c.grader or "judge" for c in calibrations if math.isnan(bound(c))]
+    why = worst.kappa_note or "no interval recorded and no confusion matrix to compute one; calibrate again"
+    reason = f"judges whose kappa has no lower bound ({why})" if unknown else "judges (lower 95% bound of kappa)"
+    return _Measured(value=value, ci=ci, n=worst.n, drivers_reason=reason, flagged=unknown or [worst.grader or "judge"])
 
 
 def _violators(measured: _Measured, op: str, threshold: float) -> list[str]:
@@ -195,12 +219,15 @@ def _violators(measured: _Measured, op: str, threshold: float) -> list[str]:
 
 
 def _evaluate_metric(gate: MetricGate, data: RunData, variant: str | None) -> GateResult:
-    measured = _measure(data, variant or "", gate.metric)
+    measured = _measure(data, variant or "", gate.metric, gate.view)
     ok = not math.isnan(measured.value) and OPS[gate.op](measured.value, gate.threshold)
     drivers = [] if ok else _violators(measured, gate.op, gate.threshold)
     where = "" if gate.variant or variant is None else f" [{variant}]"
     head = f"{'PASS' if ok else 'FAIL'} {gate.describe()}{where}"
-    message = (f"{head}: {gate.metric} = {_fmt(measured.value)} ({_fmt_ci(measured.ci)}), "
+    what = gate.metric
+    if gate.metric in RUN_LEVEL and measured.ci is not None:
+        what = f"lower 95% bound of judge kappa (κ = {_fmt(measured.ci.estimate)})"
+    message = (f"{head}: {what} = {_fmt(measured.value)} ({_fmt_ci(measured.ci)}), "
                f"threshold {gate.op} {gate.threshold:g}" + (f"; {measured.note}" if measured.note else "")
                + _drivers_text(drivers, len(drivers), measured.drivers_reason))
     return GateResult(gate=gate.describe(), kind="metric", metric=gate.metric, variant=variant,
@@ -210,9 +237,8 @@ def _evaluate_metric(gate: MetricGate, data: RunData, variant: str | None) -> Ga
 
 
 def _paired_values(data: RunData, variant: str, metric: str) -> dict[str, float]:
-    declared = {str(g.get("name")) for g in data.manifest.graders}
-    # A declared grader with no scores (it errored on every task) is per-task all the same: no values.
-    if metric in data.score_names or metric in TASK_RATES or metric in declared:
+    metric = ALIASES.get(metric, metric)
+    if metric in data.score_names or metric in TASK_RATES:
         return data.task_values(variant, metric)
     column = {"cost_per_task_usd": "cost_usd", "tokens_per_task": "tokens", "latency_s": "latency_s"}.get(metric)
     if column is None:
@@ -222,18 +248,35 @@ def _paired_values(data: RunData, variant: str, metric: str) -> dict[str, float]
     return _per_task_attempts(data, variant, column)
 
 
+@dataclass
+class _Pending:
+    """A no-regression test computed but not yet decided: its family adjusts it first."""
+
+    gate: NoRegressionGate
+    variant: str
+    base_label: str
+    before: dict[str, float]
+    after: dict[str, float]
+    comparison: PairedComparison
+
+
 def _evaluate_regression(gate: NoRegressionGate, base: RunData, base_variant: str, base_label: str,
-                         data: RunData, variant: str) -> GateResult:
+                         data: RunData, variant: str) -> _Pending:
     before = _paired_values(base, base_variant, gate.metric)
     after = _paired_values(data, variant, gate.metric)
+    return _Pending(gate, variant, base_label, before, after, stats.paired_compare(before, after, alpha=gate.alpha))
+
+
+def _decide_regression(pending: _Pending) -> GateResult:
+    """PASS/FAIL of one no-regression gate on its family-adjusted comparison."""
+    gate, result, before, after = pending.gate, pending.comparison, pending.before, pending.after
+    variant, base_label = pending.variant, pending.base_label
     if not set(before) & set(after):  # nothing to compare is never a pass
-        side, run = (variant, data) if not after else (base_variant, base)
-        why = (f"no task of {side} has a value for '{gate.metric}' ({run.grader_errors(side, gate.metric)} grader errors)"
+        why = (f"no task of {variant if not after else 'the baseline'} has a value for '{gate.metric}'"
                if not (after and before) else "the two sides share no task with a value")
         message = f"FAIL {gate.describe()} [{variant} vs {base_label}]: nothing to compare: {why}"
         return GateResult(gate=gate.describe(), kind="no_regression", metric=gate.metric, variant=variant,
                           status="fail", baseline=base_label, tolerance=gate.tolerance, message=message)
-    result = stats.paired_compare(before, after, alpha=gate.alpha)
     lower_better = gate.metric in LOWER_IS_BETTER
     harm = result.diff if lower_better else -result.diff
     worse_label = "better" if lower_better else "worse"
@@ -241,19 +284,21 @@ def _evaluate_regression(gate: NoRegressionGate, base: RunData, base_variant: st
     common = sorted(set(before) & set(after))
     hurt = [t for t in common if (after[t] - before[t]) * (-1 if lower_better else 1) < 0]
     hurt.sort(key=lambda t: ((after[t] - before[t]) * (1 if not lower_better else -1), t))
-    reason = "tasks that got worse (flipped pass→fail where pass/fail)"
+    reason = "tasks that got worse (flipped pass→fail where pass/fail; errors count as failures)"
     drivers = hurt if regressed else []
     verdict = "worse" if result.label == worse_label else ("better" if result.label != "no detectable difference"
                                                             else "no detectable difference")
-    p_text = f"{result.test} p={_fmt(result.p_value)}"
-    message = (f"{'FAIL' if regressed else 'PASS'} {gate.describe()} [{variant} vs {base_label}, "
+    adjusted = ("not adjusted: " + result.excluded if result.excluded
+                else f"Holm p={_fmt(result.p_adjusted)} in {result.family}")
+    p_text = f"{result.test} p={_fmt(result.p_value)}, {adjusted}"
+    message = (f"{'FAIL' if regressed else 'PASS'} {gate.describe()} [{pending.variant} vs {pending.base_label}, "
                f"tolerance {gate.tolerance:g}]: "
                f"{gate.metric} {_fmt(result.candidate_mean)} vs baseline {_fmt(result.baseline_mean)}, "
                f"Δ {result.diff:+.4g} ({_fmt_ci(result.ci)}), {p_text} → {verdict}"
                + _drivers_text(drivers, len(drivers), reason))
-    return GateResult(gate=gate.describe(), kind="no_regression", metric=gate.metric, variant=variant,
+    return GateResult(gate=gate.describe(), kind="no_regression", metric=gate.metric, variant=pending.variant,
                       status="fail" if regressed else "pass", value=result.candidate_mean, ci=result.ci,
-                      n=result.n, baseline=base_label, baseline_value=result.baseline_mean, comparison=result,
+                      n=result.n, baseline=pending.base_label, baseline_value=result.baseline_mean, comparison=result,
                       tolerance=gate.tolerance, drivers=drivers[:MAX_DRIVERS], drivers_total=len(drivers),
                       drivers_reason=reason, message=message)
 
@@ -271,7 +316,7 @@ def _load_baseline(path: str | Path, cache: dict[str, RunData]) -> RunData:
 
 
 def _regression_results(gate: NoRegressionGate, data: RunData, baseline: str | Path | None,
-                        cache: dict[str, RunData]) -> list[GateResult]:
+                        cache: dict[str, RunData]) -> list[_Pending]:
     if gate.baseline_variant is not None or (baseline is None and gate.baseline is None):
         base_variant = gate.baseline_variant or data.manifest.baseline_variant
         if base_variant is None:
@@ -302,11 +347,18 @@ def _check_variant(data: RunData, variant: str, what: str = "variant") -> None:
                               f"{', '.join(data.variants)})")
 
 
-def _incomplete(data: RunData, max_error_rate: float) -> tuple[list[str], dict[str, float]]:
+def _incomplete(data: RunData, status: RunStatus, max_error_rate: float, allow_partial: bool,
+                baselines: Sequence[RunData]) -> tuple[list[str], dict[str, float]]:
+    """Why the run cannot be gated as a whole (exit 3): its status, its baselines', its error rate."""
     problems: list[str] = []
     rates: dict[str, float] = {}
-    if data.manifest.status != "complete":
-        problems.append(f"run {data.manifest.run_id} is {data.manifest.status}, not complete")
+    if not status.complete and not (allow_partial and status.word == "partial"):
+        hint = " (gate what ran with --allow-partial)" if status.word == "partial" else ""
+        problems.append(f"run {data.manifest.run_id} is {status.line()}{hint}")
+    for base in baselines:
+        base_status = run_status(base)
+        if not base_status.complete and not (allow_partial and base_status.word == "partial"):
+            problems.append(f"baseline run {base.manifest.run_id} is {base_status.line()}")
     for variant in data.variants:
         attempts = data.variant_attempts(variant)
         if not len(attempts):
@@ -323,12 +375,14 @@ def _incomplete(data: RunData, max_error_rate: float) -> tuple[list[str], dict[s
 
 def evaluate_gates(run_folder: str | Path | RunData, gates: Sequence[Any] | None = None,
                    baseline: str | Path | None = None,
-                   max_error_rate: float | None = None) -> GateReport:
+                   max_error_rate: float | None = None, *, allow_partial: bool = False) -> GateReport:
     """Check ``gates`` (default: the ones in ``run.json``) against a run.
 
     ``baseline`` overrides the baseline run folder of no-regression gates (``--baseline``).
     Exit code precedence: configuration error (2), then run incomplete (3), then a failed gate (1).
     Gates are still evaluated on an incomplete run, so the report shows what can be known.
+    ``allow_partial``: a *partial* run (not a damaged, running or failed one) is gated on what
+    ran; the report's ``verdict`` then says it was partial.
     """
     try:
         data = run_folder if isinstance(run_folder, RunData) else load_run_data(run_folder)
@@ -346,7 +400,7 @@ def evaluate_gates(run_folder: str | Path | RunData, gates: Sequence[Any] | None
     except ValidationError as exc:
         specs = []
         config.append(f"invalid gate declaration: {exc}")
-    results: list[GateResult] = []
+    results: list[GateResult | _Pending] = []
     cache: dict[str, RunData] = {}
     for spec in specs:
         try:
@@ -362,20 +416,35 @@ def evaluate_gates(run_folder: str | Path | RunData, gates: Sequence[Any] | None
             config.append(f"ERROR {spec.describe()}: {exc}")
             results.append(GateResult(gate=spec.describe(), kind=spec.kind, metric=spec.metric,
                                       variant=spec.variant, status="error", message=f"ERROR {spec.describe()}: {exc}"))
-    incomplete, rates = _incomplete(data, max_error_rate)
+    decided = _decide_family(results)
+    status = run_status(data)
+    incomplete, rates = _incomplete(data, status, max_error_rate, allow_partial, list(cache.values()))
     if config:
         code = ExitCode.CONFIG_ERROR
     elif incomplete:
         code = ExitCode.RUN_INCOMPLETE
-    elif any(r.status == "fail" for r in results):
+    elif any(r.status == "fail" for r in decided):
         code = ExitCode.GATE_FAILED
     else:
         code = ExitCode.OK
     problems = [*config, *(f"INCOMPLETE {p}" for p in incomplete)]
+    partial_allowed = allow_partial and status.word == "partial"
+    if partial_allowed:
+        problems.append(f"PARTIAL run gated on what ran (--allow-partial): {status.line()}")
     for line in problems:
         log.info("%s", line)
-    return GateReport(run_id=data.manifest.run_id, status=data.manifest.status, exit_code=code,
-                      results=results, problems=problems, max_error_rate=max_error_rate, error_rates=rates)
+    return GateReport(run_id=data.manifest.run_id, status=status.word, exit_code=code, results=decided,
+                      problems=problems, max_error_rate=max_error_rate, error_rates=rates, run_status=status,
+                      allowed_partial=partial_allowed)
+
+
+def _decide_family(results: Sequence[GateResult | _Pending]) -> list[GateResult]:
+    """Adjust every no-regression test of the evaluation as one family, then decide each gate."""
+    pending = [r for r in results if isinstance(r, _Pending)]
+    adjusted = stats.adjust_family([p.comparison for p in pending], GATE_FAMILY)
+    for item, comparison in zip(pending, adjusted, strict=True):
+        item.comparison = comparison
+    return [_decide_regression(r) if isinstance(r, _Pending) else r for r in results]
 
 
 def promote_baseline(run_folder: str | Path, dest: str | Path = Path("reports/baseline"), *,
@@ -387,8 +456,9 @@ def promote_baseline(run_folder: str | Path, dest: str | Path = Path("reports/ba
     """
     source = Path(run_folder)
     data = load_run_data(source)
-    if data.manifest.status != "complete" and not allow_incomplete:
-        raise GateConfigError(f"run {data.manifest.run_id} is {data.manifest.status}; only a complete run "
+    status = run_status(data)
+    if not status.complete and not allow_incomplete:
+        raise GateConfigError(f"run {data.manifest.run_id} is {status.line()}; only a complete run "
                               "can become the baseline (allow_incomplete=True to force)")
     target = Path(dest)
     target.mkdir(parents=True, exist_ok=True)

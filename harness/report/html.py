@@ -29,7 +29,17 @@ from harness.analysis.run_data import row_status
 from harness.analysis.summary import Analysis, RunSummary
 from harness.analysis.verdict import GateReport
 from harness.core.results import ResultRow
-from harness.report.markdown import PRICE_UNKNOWN, VERDICT, ci, num, pval, sig
+from harness.report.markdown import (
+    PRICE_UNKNOWN,
+    VERDICT,
+    adjusted_p,
+    ci,
+    kappa_text,
+    num,
+    pval,
+    sig,
+    status_banner,
+)
 from harness.report.transcript import SCRIPT as TRANSCRIPT_SCRIPT
 from harness.report.transcript import STYLE as TRANSCRIPT_STYLE
 from harness.report.transcript import row_transcript, transcript_pair
@@ -135,6 +145,8 @@ def _gates_html(report: GateReport) -> str:
         drivers = ", ".join(r.drivers[:10]) + (f" (+{r.drivers_total - 10} more)" if r.drivers_total > 10 else "")
         rows.append([r.status.upper(), r.gate, r.variant or "all", sig(r.value), ci(r.ci), against, drivers])
     verdict = f"exit code {int(report.exit_code)}: {report.exit_code.meaning}"
+    if report.allowed_partial:
+        verdict += " — on a PARTIAL run (--allow-partial)"
     problems = "".join(f"<li>{_e(p)}</li>" for p in report.problems)
     return (f'<section id="gates"><h2>Gates — {_e(verdict)}</h2>'
             + _table(["Result", "Gate", "Variant", "Value", "95% CI", "Threshold / baseline", "Tasks that drove it"],
@@ -145,19 +157,23 @@ def _gates_html(report: GateReport) -> str:
 def _summary_html(s: RunSummary) -> str:
     parts = []
     board = [[r.variant, r.metric, num(r.mean.estimate), ci(r.mean), num(r.pass_rate.estimate), ci(r.pass_rate),
-              str(r.n_tasks), str(r.task_errors), str(r.grader_errors)] for r in s.leaderboard]
+              str(r.n_tasks), str(r.task_errors), str(r.grader_errors),
+              "–" if r.completed_mean is None else f"{num(r.completed_mean.estimate)} ({r.completed_tasks})"]
+             for r in s.leaderboard]
     parts.append('<section id="leaderboard"><h2>Leaderboard</h2><p class="note">Per-task means (epochs averaged '
-                 'first), 95% intervals. Attempts with task errors are excluded from each metric and counted, '
-                 'except in success_rate, which counts them as failures.</p>'
+                 f'first), 95% intervals. {_e(s.errors_counted)}</p>'
                  + _table(["Variant", "Metric", "Mean", "95% CI", "Pass rate", "95% CI", "Tasks", "Task errors",
-                           "Grader errors"], board, numeric=[2, 4, 6, 7, 8]) + "</section>")
+                           "Grader errors", "Completed only: mean (tasks)"], board, numeric=[2, 4, 6, 7, 8, 9])
+                 + "</section>")
     if s.comparisons:
         comp = [[c.candidate, c.metric, c.baseline, num(c.result.baseline_mean), num(c.result.candidate_mean),
                  "–" if math.isnan(c.result.diff) else f"{c.result.diff:+.3f}", ci(c.result.ci), pval(c.result.p_value),
-                 pval(c.result.p_adjusted), c.result.test, VERDICT[c.result.label], str(c.result.n)]
+                 adjusted_p(c.result), c.result.test, VERDICT[c.result.label], str(c.result.n)]
                 for c in s.comparisons]
         parts.append(f'<section id="comparisons"><h2>Comparisons vs baseline {_e(s.baseline)}</h2>'
-                     f'<p class="note">Paired over tasks both completed. Verdicts use {_e(s.correction)}.</p>'
+                     f'<p class="note">Paired over every task both were run on, errors counted as failures; intervals '
+                     f'agree with the test (exact for pass/fail, t or bootstrap otherwise) and are not adjusted. '
+                     f'{_e(s.correction)}.</p>'
                      + _table(["Candidate", "Metric", "Baseline", "Base", "Cand.", "Δ", "95% CI", "p", "p (Holm)",
                                "Test", "Verdict", "Tasks"], comp, numeric=[3, 4, 5, 7, 8, 11]) + "</section>")
     usage = [[v.variant, str(v.attempts), *([f"{v.cost_usd.mean:.5f}", f"{v.cost_usd.p95:.5f}"] if not v.unpriced_calls
@@ -171,9 +187,11 @@ def _summary_html(s: RunSummary) -> str:
     if s.errors.entries:
         parts.append(_errors_html(s.errors))
     if s.flips_total:
-        flips = [[f.task_id, f.baseline, f.candidate, f.direction] for f in s.flips]
-        parts.append(f'<section id="flips"><details><summary>{s.flips_total} tasks flipped between pass and fail'
-                     f'</summary>' + _table(["Task", "Baseline", "Candidate", "Direction"], flips) + "</details></section>")
+        flips = [[f.task_id, f.metric, f.baseline, f.candidate, f.direction] for f in s.flips]
+        per_metric = ", ".join(f"{m}: {n}" for m, n in s.flips_by_metric.items())
+        parts.append(f'<section id="flips"><details><summary>{s.flips_total} task flips between pass and fail '
+                     f'({_e(per_metric)})</summary>' + _table(["Task", "Metric", "Baseline", "Candidate", "Direction"],
+                                                             flips) + "</details></section>")
     if s.pass_at_k:
         rows = [[p.variant, str(p.k), num(p.pass_at_k), num(p.pass_hat_k), str(p.n_tasks)] for p in s.pass_at_k]
         stab = [[r.variant, str(r.stable_pass), str(r.stable_fail), str(r.flaky)] for r in s.stability]
@@ -181,9 +199,9 @@ def _summary_html(s: RunSummary) -> str:
                      + _table(["Variant", "k", "pass@k", "pass^k", "Tasks"], rows, numeric=[1, 2, 3, 4])
                      + _table(["Variant", "Stable pass", "Stable fail", "Flaky"], stab, numeric=[1, 2, 3]) + "</section>")
     if s.judge_calibration:
-        rows = [[c.grader or "judge", sig(c.n), num(c.agreement), num(c.kappa)] for c in s.judge_calibration]
+        rows = [[c.grader or "judge", sig(c.n), num(c.agreement), kappa_text(c)] for c in s.judge_calibration]
         parts.append('<section id="calibration"><h2>Judge calibration</h2>'
-                     + _table(["Grader", "n", "Agreement", "Cohen's κ"], rows, numeric=[1, 2, 3]) + "</section>")
+                     + _table(["Grader", "n", "Agreement", "Cohen's κ [95% CI]"], rows, numeric=[1, 2]) + "</section>")
     if s.notes:
         parts.append("<section id=\"notes\"><h2>Notes</h2><ul>" + "".join(f"<li>{_e(n)}</li>" for n in s.notes)
                      + "</ul></section>")
@@ -247,7 +265,10 @@ def render_html(analysis: Analysis, gates: GateReport | None = None, plots: Mapp
     }
     run = summary.run
     title = f"{run.suite} eval report — {run.run_id}"
-    header = (f"<header><h1>{_e(title)}</h1><p class=\"meta\">status <b>{_e(run.status)}</b> · "
+    word = summary.run_status.word if summary.run_status is not None else run.status
+    banner = "".join(f'<p class="banner">{_e(line.removeprefix("> ").replace("**", "").replace("`", ""))}</p>'
+                     for line in status_banner(summary))
+    header = (f"<header><h1>{_e(title)}</h1>{banner}<p class=\"meta\">status <b>{_e(word)}</b> · "
               f"{len(run.variants)} variants · {run.epochs} epoch(s) · created {_e(run.created_at)}"
               + (f" · commit <code>{_e(run.git_commit[:10])}</code>" if run.git_commit else "")
               + (f" · compared with run <code>{_e(summary.vs.run_id)}</code>" if summary.vs else "")
@@ -303,6 +324,7 @@ tr.row{cursor:pointer}tr.row:hover,tr.row:focus{background:var(--hl);outline:non
 .status-pass{color:var(--pass);font-weight:600}.status-fail{color:var(--fail);font-weight:600}
 .status-error{color:var(--error);font-weight:600}
 #errors td{white-space:pre-line}
+.banner{border:2px solid var(--fail);padding:.5em;font-weight:600}
 .controls{display:flex;flex-wrap:wrap;gap:12px;margin:8px 0}.controls label{display:flex;gap:4px;align-items:center}
 .plots{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0;border:1px solid var(--line);padding:6px}
 figure img{max-width:100%;height:auto;display:block}figcaption{color:var(--muted);font-size:12px}

@@ -11,8 +11,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+from harness.analysis import stats
 from harness.analysis.errors import ErrorDigest, entries_by_task
-from harness.analysis.stats import Interval
+from harness.analysis.run_data import JudgeCalibration
+from harness.analysis.stats import Interval, PairedComparison
 from harness.analysis.summary import RunSummary
 from harness.analysis.verdict import GateReport, GateResult
 
@@ -64,15 +66,30 @@ def pval(p: float | None) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
+def status_banner(s: RunSummary) -> list[str]:
+    """The top-of-report warning when the run (or the run compared with) is not complete."""
+    lines = []
+    for which, status in (("This run", s.run_status), ("The baseline run", s.vs_status)):
+        if status is not None and not status.complete:
+            lines.append(f"> ⚠️ **{which} is {status.word.upper()}**: {'; '.join(status.problems)}. "
+                         "Its figures describe what ran, not the whole suite; `harness gate` exits 3 on it"
+                         + (" unless `--allow-partial`." if status.word == "partial" else "."))
+    return lines
+
+
 def _header(s: RunSummary) -> list[str]:
     run = s.run
     tasks = max((v.tasks for v in s.variants), default=0)
-    facts = [f"status **{run.status}**", f"{len(run.variants)} variant{'s' * (len(run.variants) != 1)}",
+    word = s.run_status.word if s.run_status is not None else run.status
+    facts = [f"status **{word}**", f"{len(run.variants)} variant{'s' * (len(run.variants) != 1)}",
              f"{tasks} tasks", f"{run.epochs} epoch{'s' * (run.epochs != 1)}"]
     if run.git_commit:
         facts.append(f"commit `{run.git_commit[:10]}`")
     facts.append(f"created {run.created_at}")
-    lines = [f"# {run.suite} eval report — run `{run.run_id}`", "", "> " + " · ".join(facts)]
+    lines = [f"# {run.suite} eval report — run `{run.run_id}`", ""]
+    if banner := status_banner(s):
+        lines += [*banner, ""]
+    lines.append("> " + " · ".join(facts))
     if s.vs is not None:
         lines.append(f"> Compared with run `{s.vs.run_id}` ({s.vs.status}, created {s.vs.created_at}).")
     elif s.baseline:
@@ -100,6 +117,8 @@ def gates_markdown(report: GateReport) -> str:
         if r.drivers_total > 5:
             drivers += f" (+{r.drivers_total - 5} more)"
         rows.append([icon[r.status], r.gate, r.variant or "all", value, interval, against, drivers])
+    if report.allowed_partial:
+        verdict += " — on a PARTIAL run (--allow-partial)"
     lines = [f"## Gates — {verdict}", ""]
     if rows:
         lines.append(table(["Result", "Gate", "Variant", "Value", "95% CI", "Threshold / baseline", "Tasks that drove it"],
@@ -118,14 +137,14 @@ def _leaderboard(s: RunSummary) -> list[str]:
     rows = []
     for r in s.leaderboard:
         name = f"{r.variant} (baseline)" if s.vs is None and r.variant == s.baseline else r.variant
+        completed = "–" if r.completed_mean is None else f"{num(r.completed_mean.estimate)} ({r.completed_tasks})"
         rows.append([name, r.metric, num(r.mean.estimate), ci(r.mean), num(r.pass_rate.estimate), ci(r.pass_rate),
-                     str(r.n_tasks), str(r.task_errors), str(r.grader_errors)])
+                     str(r.n_tasks), str(r.task_errors), str(r.grader_errors), completed])
     return ["## Leaderboard", "",
-            ("_Per-task means (epochs averaged first), 95% intervals: Wilson for pass/fail, bootstrap otherwise. "
-             "Attempts with task errors are excluded from each metric and counted, except in `success_rate`, "
-             "which counts them as failures._"), "",
+            (f"_Per-task means (epochs averaged first), 95% intervals: Wilson for pass/fail, bootstrap otherwise. "
+             f"{s.errors_counted}_"), "",
             table(["Variant", "Metric", "Mean", "95% CI", "Pass rate", "95% CI", "Tasks", "Task errors",
-                   "Grader errors (excl.)"], rows, right=[2, 4, 6, 7, 8])]
+                   "Grader errors", "Completed only: mean (tasks)"], rows, right=[2, 4, 6, 7, 8, 9])]
 
 
 def _comparisons(s: RunSummary) -> list[str]:
@@ -135,13 +154,18 @@ def _comparisons(s: RunSummary) -> list[str]:
     for c in s.comparisons:
         r = c.result
         rows.append([c.candidate, c.metric, c.baseline, num(r.baseline_mean), num(r.candidate_mean), f"{r.diff:+.3f}"
-                     if not math.isnan(r.diff) else "–", ci(r.ci), pval(r.p_value), pval(r.p_adjusted), r.test,
+                     if not math.isnan(r.diff) else "–", ci(r.ci), pval(r.p_value), adjusted_p(r), r.test,
                      VERDICT[r.label], str(r.n), "–" if r.tasks_needed is None else str(r.tasks_needed)])
     title = f"## Comparisons vs baseline `{s.baseline}`"
-    note = (f"_Δ = candidate − baseline over tasks both completed, with a 95% paired bootstrap interval. "
+    note = (f"_Δ = candidate − baseline over every task both were run on, errors counted as failures. 95% interval: "
+            f"for pass/fail, the exact interval that agrees with McNemar's exact test (Clopper-Pearson for the "
+            f"discordant split and the discordance), never a point; otherwise the paired t interval, or the paired "
+            f"bootstrap from {stats.BOOTSTRAP_MIN_N} tasks on. Intervals are not adjusted for multiplicity. "
             f"p: McNemar's exact test when every per-task value is pass/fail, else the paired t-test on per-task "
-            f"means. Verdicts use {s.correction}. Tasks needed: to detect a difference of {s.effect:g} with 80% "
-            f"power (Connor 1987 for pass/fail, noncentral t for means)._")
+            f"means; verdicts use the adjusted p. {s.correction}. A comparison a no-regression gate also makes is "
+            f"adjusted with the gates, so this table and `harness gate` agree. Tasks needed: to detect a "
+            f"difference of {s.effect:g} with 80% power, planned from a 95% upper bound of the discordance (or "
+            f"spread) seen, and checked against the exact test's power._")
     return [title, "", note, "",
             table(["Candidate", "Metric", "Baseline", "Base", "Cand.", "Δ", "95% CI", "p", "p (Holm)", "Test",
                    "Verdict", "Tasks", "Tasks needed"], rows, right=[3, 4, 5, 7, 8, 11, 12])]
@@ -151,6 +175,13 @@ def _comparisons(s: RunSummary) -> list[str]:
 PRICE_UNKNOWN = "price unknown"
 _UNPRICED_NOTE = (f"*{PRICE_UNKNOWN}*: some model calls have no price (or their reply gave no usage), so the cost "
                   "is unknown, not $0. Set prices: README › Costs.")
+def adjusted_p(result: PairedComparison) -> str:
+    """The adjusted p, or why the test is not in its family."""
+    if result.excluded is None:
+        return pval(result.p_adjusted)
+    if result.p_adjusted is not None:
+        return f"{pval(result.p_adjusted)} (as {result.excluded.split(' (')[0].removeprefix('same hypothesis as ')})"
+    return "– (cannot reach significance)" if "Tarone" in result.excluded else f"– ({result.excluded})"
 
 
 def _usage(s: RunSummary) -> list[str]:
@@ -199,18 +230,21 @@ def _flips(s: RunSummary) -> list[str]:
     if not s.comparisons and not s.flips_total:
         return []
     if not s.flips_total:
-        return ["## Tasks that flipped", "", "No task flipped between pass and fail."]
-    counts: dict[str, int] = {}
+        return ["## Tasks that flipped", "", "No task flipped between pass and fail on any metric."]
+    counts: dict[tuple[str, str], int] = {}
     for f in s.flips:
-        counts[f.direction] = counts.get(f.direction, 0) + 1
+        counts[(f.metric, f.direction)] = counts.get((f.metric, f.direction), 0) + 1
+    per_metric = [[metric, str(total), str(counts.get((metric, "pass→fail"), 0)),
+                   str(counts.get((metric, "fail→pass"), 0))] for metric, total in s.flips_by_metric.items()]
     shown = s.flips[:LISTED]
-    rows = [[f"`{f.task_id}`", f.baseline, f.candidate, f.direction] for f in shown]
+    rows = [[f"`{f.task_id}`", f.metric, f.baseline, f.candidate, f.direction] for f in shown]
     more = s.flips_total - len(shown)
     lines = ["## Tasks that flipped", "",
-             f"{s.flips_total} task flips between pass and fail (pass at the run's pass threshold): "
-             + ", ".join(f"{n} {d}" for d, n in sorted(counts.items())) + ".", "",
+             (f"{s.flips_total} task flips between pass and fail, per metric (pass at the run's pass threshold; "
+             "errors count as failures; the per-direction counts cover the listed flips):"), "",
+             table(["Metric", "Flips", "pass→fail", "fail→pass"], per_metric, right=[1, 2, 3]), "",
              f"<details><summary>{len(shown)} flipped tasks</summary>", "",
-             table(["Task", "Baseline", "Candidate", "Direction"], rows)]
+             table(["Task", "Metric", "Baseline", "Candidate", "Direction"], rows)]
     if more > 0:
         lines += ["", f"…and {more} more (see report.html or summary.json)."]
     return [*lines, "", "</details>"]
@@ -221,7 +255,8 @@ def _repeats(s: RunSummary) -> list[str]:
         return []
     lines = ["## Repeated epochs", "",
              ("_pass@k: chance at least one of k attempts passes (Chen et al. 2021, unbiased); pass^k: chance all "
-              "k pass. Averaged over tasks._"), ""]
+              "k pass. Averaged over tasks. An epoch that errored (task or grader) is a failed attempt, so a task "
+              "that passed once and errored after is flaky, not a stable pass._"), ""]
     lines.append(table(["Variant", "k", "pass@k", "pass^k", "Tasks"],
                        [[p.variant, str(p.k), num(p.pass_at_k), num(p.pass_hat_k), str(p.n_tasks)] for p in s.pass_at_k],
                        right=[1, 2, 3, 4]))
@@ -234,12 +269,24 @@ def _repeats(s: RunSummary) -> list[str]:
 def _calibration(s: RunSummary) -> list[str]:
     if not s.judge_calibration:
         return []
-    rows = [[c.grader or "judge", sig(c.n), num(c.agreement), num(c.kappa), num(c.self_consistency),
+    rows = [[c.grader or "judge", sig(c.n), num(c.agreement), kappa_text(c), num(c.self_consistency),
              "; ".join(f"{lab}: {row}" for lab, row in zip(c.labels, c.confusion or [], strict=False)) or "–"]
             for c in s.judge_calibration]
     return ["## Judge calibration", "",
-            "_Agreement with human labels; confusion rows are human labels, columns the judge's._", "", table(["Grader", "n", "Agreement", "Cohen's κ", "Self-consistency", "Confusion"], rows,
-                                   right=[1, 2, 3, 4])]
+            ("_Agreement with human labels; confusion rows are human labels, columns the judge's. Cohen's κ with "
+             "its 95% interval (Fleiss, Cohen & Everitt 1969); a `judge_kappa` gate holds the interval's lower "
+             "bound._"), "",
+            table(["Grader", "n", "Agreement", "Cohen's κ [95% CI]", "Self-consistency", "Confusion"], rows,
+                  right=[1, 2, 3, 4])]
+
+
+def kappa_text(c: JudgeCalibration) -> str:
+    """``0.838 [0.730, 0.945]``, or why kappa is undefined."""
+    if c.kappa is None or math.isnan(c.kappa):
+        return f"undefined ({c.kappa_note})" if c.kappa_note else "–"
+    if c.kappa_low is None or c.kappa_high is None:
+        return num(c.kappa)
+    return f"{num(c.kappa)} [{num(c.kappa_low)}, {num(c.kappa_high)}]"
 
 
 def _notes(s: RunSummary) -> list[str]:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from synthetic_runs import VariantSpec
 
+from harness.analysis import stats
 from harness.analysis.run_data import load_run_data
+from harness.analysis.summary import build_summary
 from harness.core.results import RunFolder
 from harness.engine.suite import Suite, Variant
 from harness.gate import (
@@ -39,7 +42,7 @@ def test_gate_specs_round_trip_through_run_json(two_variant_run: Path) -> None:
     folder.write_manifest(manifest)
     stored = json.loads(folder.manifest_path.read_text())["gates"]
     assert stored[0] == {"kind": "metric", "metric": "accuracy", "op": ">=", "threshold": 0.8,
-                         "variant": "triage@v2", "name": None}
+                         "variant": "triage@v2", "name": None, "view": "itt"}
     assert [Gate.parse(g) for g in stored] == gates
     assert isinstance(Gate.parse(stored[1]), NoRegressionGate)
 
@@ -92,7 +95,8 @@ def test_judge_kappa_gate_reads_the_calibration_once_per_run(two_variant_run: Pa
     report = evaluate_gates(two_variant_run, [Gate.metric("judge_kappa", ">=", 0.9)])
     assert report.exit_code == ExitCode.GATE_FAILED
     (result,) = report.results
-    assert result.variant is None and result.value == pytest.approx(0.838, abs=1e-3)
+    assert result.variant is None and result.value == pytest.approx(0.730, abs=1e-3)  # the lower bound
+    assert result.ci is not None and result.ci.estimate == pytest.approx(0.838, abs=1e-3)
 
 
 def test_judge_kappa_takes_the_worst_judge_in_the_calibration_module_format(new_run: Callable[..., Path]) -> None:
@@ -104,7 +108,9 @@ def test_judge_kappa_takes_the_worst_judge_in_the_calibration_module_format(new_
                 "confusion": [[10, 4], [4, 22]]}]
     run = new_run([VariantSpec("v", 0.9)], n_tasks=5, totals={"judge_calibration": entries})
     (result,) = evaluate_gates(run, [Gate.metric("judge_kappa", ">=", 0.6)]).results
-    assert result.status == "fail" and result.value == pytest.approx(0.55)
+    # tone: kappa 0.56 on 40 items, lower 95% bound 0.29 (Fleiss-Cohen-Everitt variance)
+    assert result.status == "fail" and result.value == pytest.approx(0.2910, abs=1e-3)
+    assert result.drivers == ["tone"]
 
 
 @pytest.mark.parametrize(
@@ -156,7 +162,7 @@ def test_task_errors_above_the_allowed_rate_exit_3(new_run: Callable[..., Path])
     assert any("15.0%" in p for p in report.problems)
 
 
-def test_a_variant_that_crashes_more_regresses_in_success_rate_not_in_pass_rate(
+def test_a_variant_that_crashes_more_regresses_in_pass_rate_and_in_its_alias_success_rate(
         new_run: Callable[..., Path]) -> None:
     crashing = frozenset(f"task-{i:04d}" for i in range(0, 60, 2))
     run = new_run([VariantSpec("v1", 0.9), VariantSpec("v2", 0.9, error_tasks=crashing)], n_tasks=60,
@@ -164,7 +170,7 @@ def test_a_variant_that_crashes_more_regresses_in_success_rate_not_in_pass_rate(
     report = evaluate_gates(run, [Gate.no_regression("pass_rate", baseline_variant="v1"),
                                   Gate.no_regression("success_rate", baseline_variant="v1")], max_error_rate=1.0)
     verdicts = {r.metric: r.status for r in report.results if r.variant == "v2"}
-    assert verdicts == {"pass_rate": "pass", "success_rate": "fail"}
+    assert verdicts == {"pass_rate": "fail", "success_rate": "fail"}
     assert report.exit_code == ExitCode.GATE_FAILED
 
 
@@ -321,8 +327,9 @@ def test_a_per_task_score_that_errored_everywhere_fails_its_no_regression_gate(n
     report = evaluate_gates(folder, [Gate.no_regression("helpfulness")])  # the judge errored on every task
     (result,) = report.results
     assert result.status == "fail", result.message
-    assert "no task of triage@v2 has a value for 'helpfulness' (20 grader errors)" in result.message
-    assert "only per-task" not in result.message
+    # every errored score counts as a failure (0), so the comparison runs on all 20 tasks and finds the drop
+    assert result.comparison is not None and result.comparison.n == 20 and result.comparison.candidate_mean == 0
+    assert "→ worse" in result.message and "only per-task" not in result.message
 
 
 def test_a_missing_baseline_says_how_to_make_one(two_variant_run: Path) -> None:
@@ -336,19 +343,38 @@ def test_a_configuration_error_is_said_once(two_variant_run: Path) -> None:
     assert len(report.messages()) == 1, report.messages()
 
 
-def test_judge_kappa_low_holds_the_whole_interval(new_run: Callable[..., Path]) -> None:
-    """A point kappa of 0.62 passes ``judge_kappa >= 0.6``; its interval's low end does not."""
+def test_judge_kappa_and_judge_kappa_low_both_hold_the_whole_interval(new_run: Callable[..., Path]) -> None:
+    """A point kappa of 0.62 would pass ``>= 0.6``; the low end of its recorded interval does not."""
     entry = {"grader": "quality", "kappa": 0.62, "kappa_low": 0.31, "kappa_high": 0.86, "n": 34,
              "labels": ["fail", "pass"], "confusion": [[12, 4], [2, 16]]}
     run = new_run([VariantSpec("v", 0.9)], n_tasks=5, totals={"judge_calibration": [entry]})
     point, low = evaluate_gates(run, [Gate.metric("judge_kappa", ">=", 0.6),
                                       Gate.metric("judge_kappa_low", ">=", 0.6)]).results
-    assert point.status == "pass" and low.status == "fail"
+    assert point.status == "fail" and low.status == "fail"
     assert low.value == pytest.approx(0.31) and low.ci is not None and low.ci.high == pytest.approx(0.86)
+    assert "lower 95% bound" in point.message and "κ = 0.62" in point.message
 
 
-def test_judge_kappa_low_needs_an_interval(new_run: Callable[..., Path]) -> None:
+def test_without_a_recorded_interval_kappa_gets_one_from_its_confusion_matrix(new_run: Callable[..., Path]) -> None:
     entry = {"grader": "quality", "kappa": 0.62, "n": 34, "labels": ["fail", "pass"], "confusion": [[12, 4], [2, 16]]}
     run = new_run([VariantSpec("v", 0.9)], n_tasks=5, totals={"judge_calibration": [entry]})
-    report = evaluate_gates(run, [Gate.metric("judge_kappa_low", ">=", 0.4)])
-    assert report.exit_code == ExitCode.CONFIG_ERROR and "no kappa interval" in report.problems[0]
+    (result,) = evaluate_gates(run, [Gate.metric("judge_kappa_low", ">=", 0.4)]).results
+    expected = stats.cohen_kappa([[12, 4], [2, 16]])
+    assert result.value == pytest.approx(expected.low) and result.status == "fail"  # 0.35: Fleiss-Cohen-Everitt
+
+
+def test_a_kappa_without_any_interval_fails_its_gate_rather_than_pass_on_a_point(new_run: Callable[..., Path]) -> None:
+    run = new_run([VariantSpec("v", 0.9)], n_tasks=5, totals={"judge_calibration": [{"grader": "q", "kappa": 0.9}]})
+    (result,) = evaluate_gates(run, [Gate.metric("judge_kappa", ">=", 0.6)]).results
+    assert result.status == "fail" and "calibrate again" in result.message
+
+
+def test_an_undefined_kappa_is_nan_with_a_plain_reason_and_fails_its_gate(new_run: Callable[..., Path]) -> None:
+    """Both raters used one label: agreement is 100%, but kappa is undefined, not 1."""
+    entry = {"grader": "quality", "labels": ["fail", "pass"], "confusion": [[0, 0], [0, 30]]}
+    run = new_run([VariantSpec("v", 0.9)], n_tasks=5, totals={"judge_calibration": [entry]})
+    (calibration,) = build_summary(run).judge_calibration
+    assert calibration.kappa is None or math.isnan(calibration.kappa)
+    assert calibration.kappa_note is not None and "single label" in calibration.kappa_note
+    (result,) = evaluate_gates(run, [Gate.metric("judge_kappa", ">=", 0.6)]).results
+    assert result.status == "fail" and "single label" in result.message

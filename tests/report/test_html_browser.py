@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from synthetic_runs import VariantSpec, make_run
 
-from harness.core.results import load_run
+from harness.analysis.attempt import row_status
+from harness.core.results import load_run, read_rows
 from harness.report.writer import write_report
 
 pytestmark = pytest.mark.browser
@@ -76,7 +77,11 @@ def test_filters_narrow_the_rows(page) -> None:  # type: ignore[no-untyped-def]
     assert len(rows) == 30 and {r.get_attribute("data-variant") for r in rows} == {"triage@v2"}
     _select(page, "filter-status", "error")
     rows = _rows(page)
-    assert [r.get_attribute("data-task") for r in rows] == ["task-0003"]
+    # the task error, and the attempts whose judge raised (an errored grader is not a pass)
+    run_rows = read_rows(Path(page.current_url.removeprefix("file://")).parents[1] / "results.jsonl")
+    errored = sorted(r.task_id for r in run_rows if r.variant == "triage@v2" and row_status(r) == "error")
+    assert "task-0003" in errored and len(errored) > 1
+    assert sorted(r.get_attribute("data-task") for r in rows) == errored
     _select(page, "filter-status", "")
     _select(page, "filter-variant", "")
     page.find_element(By.ID, "search").send_keys("task-0017")

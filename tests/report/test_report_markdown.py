@@ -39,7 +39,7 @@ def test_leaderboard_and_comparison_columns(ab_run: Path) -> None:
     markdown = render_markdown(build_summary(ab_run))
     assert _table_header_after(markdown, "## Leaderboard") == [
         "Variant", "Metric", "Mean", "95% CI", "Pass rate", "95% CI", "Tasks", "Task errors",
-        "Grader errors (excl.)"]
+        "Grader errors", "Completed only: mean (tasks)"]
     assert _table_header_after(markdown, "## Comparisons vs baseline `triage@v1`") == [
         "Candidate", "Metric", "Baseline", "Base", "Cand.", "Δ", "95% CI", "p", "p (Holm)", "Test", "Verdict", "Tasks",
         "Tasks needed"]
@@ -49,9 +49,9 @@ def test_leaderboard_and_comparison_columns(ab_run: Path) -> None:
 
 def test_comparisons_state_the_correction_and_the_verdicts(ab_run: Path) -> None:
     markdown = render_markdown(build_summary(ab_run))
-    # 2 candidates x (accuracy, helpfulness, pass_rate), plus success_rate for triage@v2 alone:
-    # triage@v3 has no task errors, so its success_rate is its pass_rate and is not tested twice
-    assert "Holm-Bonferroni over 7 comparisons" in markdown
+    # one family per candidate, named; unadjusted and adjusted p side by side
+    assert "triage@v2 vs triage@v1: 3 tests" in markdown and "Tarone" in markdown
+    assert "| p (Holm) |" in markdown.replace("  ", "") or "p (Holm)" in markdown
     degraded = next(line for line in markdown.splitlines() if line.startswith("| triage@v2 ") and "accuracy" in line
                     and "mcnemar" in line)
     assert "▼ worse" in degraded

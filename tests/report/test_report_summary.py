@@ -16,7 +16,7 @@ from harness.core.results import load_run
 
 def test_leaderboard_has_a_row_per_variant_and_metric(ab_run: Path) -> None:
     summary = build_summary(ab_run)
-    assert summary.metrics == ["accuracy", "helpfulness", "pass_rate", "success_rate"]
+    assert summary.metrics == ["accuracy", "helpfulness", "pass_rate"]
     assert {(r.variant, r.metric) for r in summary.leaderboard} == {
         (v, m) for v in ("triage@v1", "triage@v2", "triage@v3") for m in summary.metrics
     }
@@ -24,29 +24,35 @@ def test_leaderboard_has_a_row_per_variant_and_metric(ab_run: Path) -> None:
         assert row.mean.low <= row.mean.estimate <= row.mean.high
 
 
-def test_task_errors_are_excluded_from_metrics_and_counted(ab_run: Path) -> None:
-    summary = build_summary(ab_run)
+def test_task_errors_count_as_failures_and_the_completed_only_view_leaves_them_out(ab_run: Path) -> None:
+    analysis = analyse(ab_run)
+    summary = analysis.summary
     degraded = summary.metric_row("triage@v2", "accuracy")
-    assert degraded is not None
+    assert degraded is not None and degraded.completed_mean is not None
     assert degraded.task_errors == 2
-    assert degraded.n_tasks == 58
+    assert degraded.n_tasks == 60 and degraded.completed_tasks == 58
+    values = analysis.data.task_values("triage@v2", "accuracy")
+    assert values["task-0003"] == 0.0 and values["task-0007"] == 0.0
+    assert degraded.mean.estimate == pytest.approx(degraded.completed_mean.estimate * 58 / 60)
+    assert "Errors count as failures" in summary.errors_counted
     stats_ = summary.variant_stats("triage@v2")
     assert stats_ is not None and stats_.errors_by_kind == {"timeout": 2}
     assert stats_.error_rate == pytest.approx(2 / 60)
 
 
-def test_success_rate_counts_task_errors_as_failures_where_pass_rate_leaves_them_out(
+def test_pass_rate_counts_task_errors_as_failures_and_completed_only_is_the_labelled_second_view(
         make_run_folder: Callable[..., Path]) -> None:
     crashing = frozenset(f"task-{i:04d}" for i in range(0, 40, 2))  # half the tasks crash
     run = make_run_folder([VariantSpec("steady", 0.9), VariantSpec("crashy", 1.0, error_tasks=crashing)],
                           n_tasks=40)
     summary = build_summary(run)
-    pass_rate, success = summary.metric_row("crashy", "pass_rate"), summary.metric_row("crashy", "success_rate")
-    assert pass_rate is not None and success is not None
-    assert pass_rate.mean.estimate == 1.0 and pass_rate.n_tasks == 20, "the 20 finished tasks all passed"
-    assert success.mean.estimate == pytest.approx(0.5) and success.n_tasks == 40
-    comparison = next(c for c in summary.comparisons if c.metric == "success_rate")
-    assert comparison.result.diff < 0, "crashing on half the tasks is worse than passing 90%"
+    pass_rate = summary.metric_row("crashy", "pass_rate")
+    assert pass_rate is not None and pass_rate.completed_mean is not None
+    assert pass_rate.mean.estimate == pytest.approx(0.5) and pass_rate.n_tasks == 40
+    assert pass_rate.completed_mean.estimate == 1.0 and pass_rate.completed_tasks == 20, "the 20 finished all passed"
+    comparison = next(c for c in summary.comparisons if c.metric == "pass_rate")
+    assert comparison.result.n == 40 and comparison.result.diff < 0, "crashing on half the tasks is worse than 90%"
+    assert comparison.result.label == "worse"
 
 
 def test_grader_errors_are_counted_per_metric(ab_run: Path) -> None:
@@ -57,7 +63,13 @@ def test_grader_errors_are_counted_per_metric(ab_run: Path) -> None:
     assert summary.metric_row("triage@v2", "helpfulness").grader_errors == expected  # type: ignore[union-attr]
     assert summary.metric_row("triage@v2", "accuracy").grader_errors == 0  # type: ignore[union-attr]
     helpfulness = summary.metric_row("triage@v2", "helpfulness")
-    assert helpfulness.n_tasks == 58 - expected  # type: ignore[union-attr]
+    assert helpfulness.n_tasks == 60  # type: ignore[union-attr]
+    assert helpfulness.completed_tasks == 58 - expected  # type: ignore[union-attr]
+    errored = frame[(frame["variant"] == "triage@v2") & frame["grader_error"].notna()]["task_id"]
+    values = analyse(ab_run).data.task_values("triage@v2", "helpfulness")
+    assert all(values[t] == 0.0 for t in errored), "a grader error scores 0 on its metric"
+    passes = analyse(ab_run).data.task_values("triage@v2", "pass_rate")
+    assert all(passes[t] == 0.0 for t in errored), "and the attempt is not passed"
 
 
 def test_leaderboard_means_match_pandas_on_load_run(ab_run: Path) -> None:
@@ -71,13 +83,18 @@ def test_comparisons_are_against_the_manifest_baseline_with_holm_stated(ab_run: 
     summary = build_summary(ab_run)
     assert summary.baseline == "triage@v1"
     assert {c.candidate for c in summary.comparisons} == {"triage@v2", "triage@v3"}
-    assert "Holm" in summary.correction and "7 comparisons" in summary.correction  # success_rate: v2 only
+    # one family per candidate, named in the text
+    assert "Holm" in summary.correction and "triage@v2 vs triage@v1" in summary.correction
+    assert "triage@v3 vs triage@v1" in summary.correction and "Tarone" in summary.correction
     by = {(c.candidate, c.metric): c.result for c in summary.comparisons}
     assert by[("triage@v2", "accuracy")].label == "worse"
     assert by[("triage@v2", "accuracy")].test == "mcnemar-exact"
+    assert by[("triage@v2", "accuracy")].family == "triage@v2 vs triage@v1: 3 tests"
     assert by[("triage@v3", "accuracy")].label == "no detectable difference"
+    # triage@v3 scores exactly as the baseline on accuracy: no discordant task, so not in its family
+    assert by[("triage@v3", "accuracy")].excluded is not None and "Tarone" in by[("triage@v3", "accuracy")].excluded
     for result in by.values():
-        assert result.p_adjusted is not None and result.p_adjusted >= result.p_value
+        assert result.excluded is not None or (result.p_adjusted is not None and result.p_adjusted >= result.p_value)
 
 
 def test_without_a_baseline_variant_the_first_variant_is_the_baseline(make_run_folder: Callable[..., Path]) -> None:
@@ -112,8 +129,15 @@ def test_flips_list_tasks_that_changed_between_pass_and_fail(ab_run: Path) -> No
     before = analysis.data.task_passes("triage@v1")
     after = analysis.data.task_passes("triage@v2")
     expected = {t for t in before.keys() & after.keys() if before[t] != after[t]}
-    got = {f.task_id for f in analysis.summary.flips if f.candidate == "triage@v2"}
+    got = {f.task_id for f in analysis.summary.flips if f.candidate == "triage@v2" and f.metric == "pass_rate"}
     assert got == expected and expected
+
+
+def test_flips_are_counted_per_metric_not_only_on_pass_rate(ab_run: Path) -> None:
+    summary = build_summary(ab_run)
+    assert set(summary.flips_by_metric) >= {"accuracy", "helpfulness", "pass_rate"}
+    accuracy = {f.task_id for f in summary.flips if f.metric == "accuracy" and f.candidate == "triage@v2"}
+    assert summary.flips_by_metric["accuracy"] >= len(accuracy) > 0
 
 
 def test_cost_tokens_and_latency_per_task(ab_run: Path) -> None:
