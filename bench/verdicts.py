@@ -33,13 +33,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from synthetic_runs import VariantSpec, make_run
 
 from harness.analysis import stats
 from harness.analysis.summary import analyse
 from harness.core.results import ErrorInfo, ResultRow, RunFolder, read_rows
 from harness.gate import ExitCode, Gate, evaluate_gates
 from harness.gate.evaluate import GATE_FAMILY
-from synthetic_runs import VariantSpec, make_run
 
 ROWS: list[tuple[str, str, str, str]] = []
 

@@ -32,7 +32,6 @@ Procedures and why each was chosen:
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import warnings
@@ -41,8 +40,14 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, BeforeValidator
-from scipy import special
 from scipy import stats as sps
+
+from harness.analysis.agreement import Kappa, cohen_kappa
+from harness.analysis.power import (
+    mcnemar_exact_power,
+    tasks_needed_paired_means,
+    tasks_needed_paired_proportions,
+)
 
 __all__ = [
     "Num",
@@ -503,140 +508,6 @@ def with_holm(comparisons: Sequence[PairedComparison]) -> list[PairedComparison]
 
 def _z(q: float) -> float:
     return float(sps.norm.ppf(q))
-
-
-@functools.lru_cache(maxsize=8)
-def _mcnemar_critical(alpha: float, size: int) -> np.ndarray:
-    """For d = 0..size discordant tasks, the largest k with P(X <= k | d, 1/2) <= alpha/2 (-1: none).
-
-    Cached per alpha and grown by doubling: planning calls the power function tens of times, and
-    the binomial quantiles are most of its cost (measured: 40x faster power evaluations).
-    """
-    d = np.arange(0, size + 1)
-    k = sps.binom.ppf(alpha / 2, d, 0.5)
-    return np.where(sps.binom.cdf(k, d, 0.5) <= alpha / 2, k, k - 1)
-
-
-def mcnemar_exact_power(n: int, discordance: float, effect: float, alpha: float = 0.05) -> float:
-    """Exact power of the two-sided exact McNemar test on ``n`` tasks.
-
-    Sums over the number of discordant tasks (binomial in ``n`` with ``discordance``) the chance
-    that the split of those tasks lands in the test's rejection region at ``alpha``.
-    """
-    delta = abs(effect)
-    if n <= 0 or discordance <= 0:
-        return 0.0
-    size = 1 << max(6, (n + 1).bit_length())
-    d = np.arange(0, n + 1)
-    k_low = _mcnemar_critical(float(alpha), size)[: n + 1]
-    share = min(1.0, max(0.0, 0.5 * (1 + delta / discordance)))
-    # scipy.special's binomial tails: the distribution objects' argument checks cost 5x the maths
-    safe = np.maximum(k_low, 0)
-    reject = np.where(k_low >= 0, special.bdtr(safe, d, share) + special.bdtrc(d - safe - 1, d, share), 0.0)
-    weights = np.exp(special.gammaln(n + 1) - special.gammaln(d + 1) - special.gammaln(n - d + 1)
-                     + special.xlogy(d, discordance) + special.xlog1py(n - d, -discordance))
-    return float(np.sum(weights * reject))
-
-
-@functools.lru_cache(maxsize=4096)
-def tasks_needed_paired_proportions(effect: float, discordance: float, alpha: float = 0.05,
-                                    power: float = 0.8) -> int:
-    """Tasks needed for McNemar's exact test to detect a pass-rate difference ``effect``.
-
-    Starts from Connor (1987), Biometrics 43:207: n = (z_{a/2} sqrt(psi) + z_b sqrt(psi - delta^2))^2
-    / delta^2, where psi is the proportion of discordant tasks and delta the difference in pass
-    rates (psi >= |delta| always holds). Connor's normal approximation over-promises for the exact
-    test (0.76-0.79 instead of 0.80), so n is then raised until :func:`mcnemar_exact_power`
-    reaches ``power``. Give an upper bound of psi, not the observed share: planning from a lucky
-    low discordance under-sizes the next run.
-    """
-    delta = abs(effect)
-    if delta <= 0 or delta > 1:
-        raise ValueError(f"effect must lie in (0, 1], got {effect}")
-    if not delta <= discordance <= 1:
-        raise ValueError(f"discordance must lie in [|effect|, 1], got {discordance} for effect {effect}")
-    numerator = _z(1 - alpha / 2) * math.sqrt(discordance) + _z(power) * math.sqrt(discordance - delta**2)
-    n = max(1, math.ceil(numerator**2 / delta**2))
-    limit = 50 * n + 1000
-    while mcnemar_exact_power(n, discordance, delta, alpha) < power and n < limit:
-        n += 1
-    return n
-
-
-def _paired_t_power(n: int, standardized: float, alpha: float) -> float:
-    df = n - 1
-    t_crit = sps.t.ppf(1 - alpha / 2, df)
-    nc = standardized * math.sqrt(n)
-    return float(sps.nct.sf(t_crit, df, nc) + sps.nct.cdf(-t_crit, df, nc))
-
-
-def tasks_needed_paired_means(effect: float, sd_diff: float, alpha: float = 0.05, power: float = 0.8) -> int:
-    """Tasks needed for the two-sided paired t-test to detect a mean difference ``effect``.
-
-    Exact power from the noncentral t distribution (as G*Power computes it): dz = effect / sd_diff;
-    dz = 0.5 at alpha 0.05 and power 0.8 needs 34 tasks.
-    """
-    if sd_diff <= 0 or math.isnan(sd_diff):
-        raise ValueError(f"sd of differences must be positive, got {sd_diff}")
-    dz = abs(effect) / sd_diff
-    if dz == 0:
-        raise ValueError("effect must be non-zero")
-    guess = max(2, math.floor(((_z(1 - alpha / 2) + _z(power)) / dz) ** 2))
-    n = guess
-    while n > 2 and _paired_t_power(n - 1, dz, alpha) >= power:
-        n -= 1
-    while _paired_t_power(n, dz, alpha) < power:
-        n += 1
-    return n
-
-
-class Kappa(BaseModel):
-    """Cohen's kappa with its interval; NaN (and ``reason``) when it is undefined."""
-
-    kappa: Num
-    low: Num
-    high: Num
-    n: int
-    agreement: Num
-    confidence: Num = 0.95
-    reason: str | None = None
-
-
-def cohen_kappa(confusion: Sequence[Sequence[float]], confidence: float = 0.95) -> Kappa:
-    """Cohen's kappa of a square confusion matrix with a large-sample interval.
-
-    Variance from Fleiss, Cohen & Everitt (1969), Psychol Bull 72:323 (statsmodels'
-    ``cohens_kappa`` gives the same). Undefined, so NaN with a plain reason, when the matrix is
-    empty or chance agreement is 1 (both raters used one and the same label): perfect agreement
-    on a single label says nothing about telling labels apart.
-    """
-    table = np.asarray(confusion, dtype=float)
-    n = float(table.sum())
-    if table.ndim != 2 or table.shape[0] != table.shape[1]:
-        raise ValueError(f"a confusion matrix must be square, got shape {table.shape}")
-    nan = math.nan
-    if n == 0:
-        return Kappa(kappa=nan, low=nan, high=nan, n=0, agreement=nan, confidence=confidence,
-                     reason="no labelled items")
-    p = table / n
-    rows, cols = p.sum(axis=1), p.sum(axis=0)
-    observed = float(np.trace(p))
-    expected = float(rows @ cols)
-    if expected >= 1.0 - 1e-12:
-        return Kappa(kappa=nan, low=nan, high=nan, n=int(n), agreement=observed, confidence=confidence,
-                     reason="undefined: the human and the judge each used a single label, so there is no "
-                            "chance-corrected agreement to measure")
-    kappa = (observed - expected) / (1 - expected)
-    diag = np.diag(p)
-    term1 = float(np.sum(diag * (1 - (rows + cols) * (1 - kappa)) ** 2))
-    off = p.copy()
-    np.fill_diagonal(off, 0.0)
-    term2 = (1 - kappa) ** 2 * float(np.sum(off * (cols[:, None] + rows[None, :]) ** 2))
-    term3 = (kappa - expected * (1 - kappa)) ** 2
-    variance = max(0.0, (term1 + term2 - term3) / (n * (1 - expected) ** 2))
-    half = _z(0.5 + confidence / 2) * math.sqrt(variance)
-    return Kappa(kappa=kappa, low=max(-1.0, kappa - half), high=min(1.0, kappa + half), n=int(n),
-                 agreement=observed, confidence=confidence)
 
 
 def _check_nck(n: int, c: int, k: int) -> None:

@@ -292,10 +292,7 @@ class _Run:
         )
 
     def declared(self, selected: int) -> dict[str, Any]:
-        """What the suite declares, for judging later whether this run covered all of it.
-
-        The dataset is read a second time only when the run narrowed the suite's own selection.
-        """
+        """What the suite declares (a run covering less is partial); the file is re-read only if narrowed."""
         narrowed = self.dataset != self.declared_dataset or self.options.shard is not None
         tasks = len(self.declared_dataset.tasks()) if narrowed else selected
         return {"tasks": tasks, "variants": self.suite.variant_names, "epochs": self.suite.epochs}
