@@ -5,10 +5,15 @@ Records the suite once against the stub server (its own process), stops the serv
 every call, grading, results and the full report (Markdown, HTML, JSON, CSV/parquet, plots),
 with ``--workers 2`` (one process per core), beside the same replay in one process. It also
 prints the bare ``openai`` client's CPU per call on this machine, to scale the figures by: the
-same machine has measured 25 % slower at times. Goal: <= 6 s wall on 2 cores. The last line
-prints ``wall_s=<figure>`` (the best of ``--repeat`` runs with ``--workers``).
+same machine has measured 25 % slower at times. Goal: <= 6 s wall on 2 cores. Each replay's
+CPU time (user + system, workers and report helper included) is printed too: on a busy machine
+wall time mostly measures the wait for a core, CPU time does not. The last line prints
+``wall_s=<figure>`` (the median of ``--repeat`` runs with ``--workers``).
 
-    python bench/replay_e2e.py [--n 4000] [--workers 2] [--repeat 3] [--cold]
+``--off NAME`` turns one start-up speed-up off (``HARNESS_SPEEDUPS_OFF``, see
+``harness/engine/speedups.py``): the difference is what it buys.
+
+    python bench/replay_e2e.py [--n 4000] [--workers 2] [--repeat 3] [--cold] [--off prefetch]
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -50,40 +57,48 @@ def drop_page_cache() -> None:
     DROP_CACHES.write_text("1\n")
 
 
-def harness(project: Path, *args: str, cold: bool = False) -> float:
+def harness(project: Path, *args: str, cold: bool = False, off: tuple[str, ...] = ()) -> tuple[float, float]:
+    """Wall and CPU seconds of one ``harness run``, from process start to exit."""
     if cold:
         drop_page_cache()
-    started = time.perf_counter()
+    before, started = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
     subprocess.run([sys.executable, "-m", "harness.cli", "run", "test_e2e.py", "--no-progress", *args],
-                   cwd=project, check=True, stdout=subprocess.DEVNULL, env=os.environ | {"PYTHONWARNINGS": "ignore"})
-    return time.perf_counter() - started
+                   cwd=project, check=True, stdout=subprocess.DEVNULL,
+                   env=os.environ | {"PYTHONWARNINGS": "ignore", "HARNESS_SPEEDUPS_OFF": ",".join(off)})
+    wall, after = time.perf_counter() - started, resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=4000)
     parser.add_argument("--workers", type=int, default=2, help="worker processes (this machine has 2 cores)")
-    parser.add_argument("--repeat", type=int, default=3, help="timed replays; the best is reported")
+    parser.add_argument("--repeat", type=int, default=3, help="timed replays; the median is reported")
     parser.add_argument("--cold", action="store_true", help="drop the page cache before each replay (root, Linux)")
+    parser.add_argument("--off", action="append", default=[], metavar="NAME",
+                        help="turn this start-up speed-up off (repeatable)")
     args = parser.parse_args()
     project = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
     (project / "test_e2e.py").write_text(SUITE)
     (project / "tasks.jsonl").write_text("".join(json.dumps({"id": f"t{i:05d}", "input": f"question {i}"}) + "\n"
                                                  for i in range(args.n)))
     with StubProcess(nonce=True) as stub:
-        recorded = harness(project, "--record-mode", "once", "--base-url", stub.base_url, "--concurrency", "64",
-                           "--no-report")
+        recorded, _ = harness(project, "--record-mode", "once", "--base-url", stub.base_url, "--concurrency", "64",
+                              "--no-report")
     print(f"recorded {args.n} tasks in {recorded:.1f}s")
-    best: dict[int, float] = {}
+    median: dict[int, float] = {}
     for workers in dict.fromkeys([1, args.workers]):
-        walls = [harness(project, "--record-mode", "none", "--concurrency", "64", "--workers", str(workers),
-                         cold=args.cold) for _ in range(args.repeat)]
-        best[workers] = min(walls)
-        print(f"--workers {workers}: replay + report, process start to end: {', '.join(f'{w:.2f}s' for w in walls)}")
-    print(f"ratio --workers {args.workers} / --workers 1: {best[args.workers] / best[1]:.2f}")
+        walls, cpus = zip(*(harness(project, "--record-mode", "none", "--concurrency", "64", "--workers", str(workers),
+                                    cold=args.cold, off=tuple(args.off)) for _ in range(args.repeat)), strict=True)
+        median[workers] = statistics.median(walls)
+        print(f"--workers {workers}: replay + report, process start to end: median {median[workers]:.2f}s wall "
+              f"({', '.join(f'{w:.2f}s' for w in walls)}), {statistics.median(cpus):.2f}s CPU")
+    if args.off:
+        print(f"speed-ups off: {', '.join(args.off)}")
+    print(f"ratio --workers {args.workers} / --workers 1: {median[args.workers] / median[1]:.2f}")
     print(f"machine reference: the bare openai client costs {client_floor_ms():.2f} ms of CPU per call here "
           "(a slower machine, or a busy one, scales every figure above)")
-    print(f"wall_s={best[args.workers]:.2f}")
+    print(f"wall_s={median[args.workers]:.2f}")
 
 
 def client_floor_ms(calls: int = 2000) -> float:

@@ -22,6 +22,7 @@ from harness.cli.app import (
     err,
     log,
 )
+from harness.engine import speedups
 from harness.engine.cassette.record_mode import RecordMode
 from harness.prefork import Prefork, PreforkFailed
 
@@ -93,7 +94,8 @@ def run(
                    RUN_FLAGS)
     # Then, before the runner is imported: a helper that imports the report's libraries on
     # another core while this process runs the suite, and writes the report at the end.
-    helper = Prefork.start(functools.partial(_import_report_libraries, report=report, plots=report and plots))
+    helper = Prefork.start(functools.partial(_import_report_libraries, report=report, plots=report and plots)) \
+        if speedups.enabled("prefork") else None
     try:
         from harness.engine.runner import RunOptions, Shard, run_suite
 

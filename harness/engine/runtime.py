@@ -17,13 +17,8 @@ cassettes: ``runtime.unit(RequestContext(..., channel="judge/relevance"))``.
 from __future__ import annotations
 
 import contextvars
-import importlib.abc
-import importlib.machinery
-import importlib.util
 import logging
 import os
-import ssl
-import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import ExitStack, asynccontextmanager
@@ -37,6 +32,7 @@ from openai import AsyncOpenAI, OpenAI
 from harness.core.context import RequestContext, cancel_abandoned_tasks, install_branch_factory, request_scope
 from harness.core.model_settings import ModelSettings
 from harness.core.trace import TraceRecorder, Trajectory, recording
+from harness.engine import speedups
 from harness.engine.backends import get_profile
 from harness.engine.cassette.miss import CassetteMiss
 from harness.engine.cassette.scrub import Scrubber
@@ -131,7 +127,7 @@ class Runtime:
         self._stack = ExitStack()
         self._token: contextvars.Token[Runtime | None] | None = None
         retries = 0 if self.mode is RecordMode.NONE else self.config.max_retries
-        self._tls = _tls_context(self.mode)
+        self._tls = httpx2.create_ssl_context()  # one for the three clients: loading the CA bundle is most of their cost
         self.client = self._async_client(self.config.resolved_base_url(), self.config.resolved_api_key(), retries)
         self.sync_client = self._sync_client(retries)
         judge_url = self.config.judge_base_url or self.config.resolved_base_url()
@@ -212,18 +208,6 @@ class Runtime:
                                            outcome="ok" if ok else "error", timing=_timing(unit))
 
 
-def _tls_context(mode: RecordMode) -> ssl.SSLContext:
-    """One TLS context for the three clients: loading the CA bundle is most of their cost.
-
-    Replay (``none``) connects nowhere (the socket guard refuses it), so it gets a context
-    with no CA certificates at all: it still requires a verified certificate, so should
-    anything try to connect it fails closed, and it costs nothing to make.
-    """
-    if mode is RecordMode.NONE:
-        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    return httpx2.create_ssl_context()
-
-
 def _timing(unit: Unit) -> dict[str, Any]:
     calls = {str(s.attributes.get("key")): s.attributes.get("latency_s") for s in unit.recorder.model_spans()}
     # Every span's [start, end], by span id (ids are equal on record and replay): a replayed
@@ -251,39 +235,11 @@ def _apply_recorded_timing(unit: Unit, timing: dict[str, Any]) -> None:
 
 
 def _install_sdk_capture() -> None:
-    """Route Agents SDK spans to the harness (and never to the network).
+    """Route Agents SDK spans to the harness (and never to the network), once the SDK is imported."""
 
-    Importing the SDK costs over a second, and many suites never use it: when it is not
-    imported yet, a one-shot import hook installs the capture the moment something imports it
-    (a flow that imports ``agents`` lazily still gets capture, before any span is made).
-    """
-    if "agents" in sys.modules:
+    def install() -> None:
         from harness.engine import sdk_tracing
 
         sdk_tracing.install()
-    elif not any(isinstance(f, _CaptureOnSDKImport) for f in sys.meta_path):
-        sys.meta_path.insert(0, _CaptureOnSDKImport())
 
-
-class _CaptureOnSDKImport(importlib.abc.MetaPathFinder):
-    """Installs the harness trace processor right after the ``agents`` package is imported."""
-
-    def find_spec(self, name: str, path: Any, target: Any = None) -> importlib.machinery.ModuleSpec | None:
-        if name != "agents":
-            return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(name)
-        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
-            return spec
-        loader = spec.loader
-        original = loader.exec_module
-
-        def exec_module(module: Any) -> None:
-            original(module)
-            loader.exec_module = original  # type: ignore[method-assign]
-            from harness.engine import sdk_tracing
-
-            sdk_tracing.install()
-
-        loader.exec_module = exec_module  # type: ignore[method-assign]
-        return spec
+    speedups.after_import("agents", install)

@@ -21,7 +21,6 @@ The fork start method is required (Linux, macOS); elsewhere the runner uses one 
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import multiprocessing
 import os
@@ -34,6 +33,7 @@ from typing import Any
 
 from harness.core.lifeline import die_with_parent
 from harness.core.results import ResultRow, ResultWriter, RunTotals, row_line
+from harness.engine import speedups
 from harness.engine.cassette.store import CassetteStore, write_cassette_file
 from harness.engine.runtime import Runtime
 
@@ -69,23 +69,20 @@ class WorkerPool:
         activates its own copy of the runtime, which must not be active here yet.
         """
         context = multiprocessing.get_context("fork")
-        # Everything alive now (modules, the suite, the units) is shared copy-on-write; freezing
-        # it keeps the workers' garbage collector from scanning it (and from copying its pages).
-        gc.freeze()
         claimed = context.Value("q", 0)
         stop = context.Event()
         concurrency = max(1, -(-run.options.concurrency // count))
         processes, pipes = [], []
-        for index in range(count):
-            receiver, sender = context.Pipe(duplex=False)
-            process = context.Process(target=_worker_main, name=f"harness-worker-{index + 1}", daemon=True,
-                                      args=(run, runtime, items, claimed, stop, sender, run_id, concurrency,
-                                            os.getpid()))
-            process.start()
-            sender.close()  # the parent keeps only the reading end, so a dead worker reads as EOF
-            processes.append(process)
-            pipes.append(receiver)
-        gc.unfreeze()  # the workers keep their frozen copy; this process collects as usual
+        with speedups.frozen_for_fork():  # a start-up speed-up: see harness.engine.speedups
+            for index in range(count):
+                receiver, sender = context.Pipe(duplex=False)
+                process = context.Process(target=_worker_main, name=f"harness-worker-{index + 1}", daemon=True,
+                                          args=(run, runtime, items, claimed, stop, sender, run_id, concurrency,
+                                                os.getpid()))
+                process.start()
+                sender.close()  # the parent keeps only the reading end, so a dead worker reads as EOF
+                processes.append(process)
+                pipes.append(receiver)
         log.info("run %s: %d units over %d worker processes", run_id, len(items), count)
         return cls(run, run_id, processes, pipes, stop)
 

@@ -47,7 +47,7 @@ TASKS = [{"id": f"q{i}", "input": f"what is {word}?", "expected": {"words": [wor
 
 def _run(*command: str | Path, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     done = subprocess.run([str(part) for part in command], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=300, check=False)
+                          timeout=900, check=False)
     assert done.returncode == 0, f"{' '.join(map(str, command))} exited {done.returncode}:\n{done.stdout}{done.stderr}"
     return done
 

@@ -22,7 +22,7 @@ def _offline_env() -> dict[str, str]:
 
 
 def _run(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command, cwd=cwd, env=_offline_env(), capture_output=True, text=True, timeout=300,
+    return subprocess.run(command, cwd=cwd, env=_offline_env(), capture_output=True, text=True, timeout=900,
                           check=False)
 
 

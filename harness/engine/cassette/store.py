@@ -38,6 +38,7 @@ from vcr.serializers import jsonserializer
 from harness.core.clock import utc_now
 from harness.core.context import RequestContext, current_request
 from harness.core.lifeline import parent_alive
+from harness.engine import speedups
 from harness.engine.cassette import streaming
 from harness.engine.cassette.files import (
     CASSETTE_FORMAT,
@@ -254,26 +255,13 @@ class CassetteStore:
     def prefetch(self, requests: Iterable[RequestContext]) -> int:
         """Ask the OS to read these units' recordings ahead; returns how many it asked for.
 
-        Replay reads one small file per unit, inside the event loop: from a cold page cache
-        each read stalls every unit in flight for a disk round trip (a 4,000-task replay went
-        from 5 s to 8.7 s). ``POSIX_FADV_WILLNEED`` starts the reads in the kernel, many at
-        once, long before the units get there. Run it in a thread: it only makes syscalls.
-        A no-op where the OS lacks ``posix_fadvise``, or when nothing is replayed.
+        A start-up speed-up (``prefetch`` in :mod:`harness.engine.speedups`, which says what it
+        buys). Run it in a thread: it only makes syscalls. Nothing is asked when nothing is
+        replayed.
         """
-        if self.mode in (RecordMode.OFF, RecordMode.REWRITE) or not hasattr(os, "posix_fadvise"):
+        if self.mode in (RecordMode.OFF, RecordMode.REWRITE):
             return 0
-        asked = 0
-        for request in requests:
-            try:
-                descriptor = os.open(cassette_path(self.root, request), os.O_RDONLY)
-            except OSError:
-                continue  # not recorded: the unit will say so
-            try:
-                os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_WILLNEED)
-                asked += 1
-            finally:
-                os.close(descriptor)
-        return asked
+        return speedups.read_ahead(cassette_path(self.root, request) for request in requests)
 
     # -- units --------------------------------------------------------------------------------
     def begin(self, request: RequestContext, meta: dict[str, Any] | None = None) -> _Unit | None:

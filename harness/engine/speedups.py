@@ -1,0 +1,136 @@
+"""Start-up speed-ups: the code that exists only so that a user waits less, and what each buys.
+
+Each is measured alone with ``bench/speedups.py``: turned off by itself (``HARNESS_SPEEDUPS_OFF``,
+a comma-separated list of the names below) against all of them on, on the two times a user
+waits for: a 4,000-task replay with its report (``bench/replay_e2e.py``'s suite, two workers)
+and a 20-task one (where start-up is most of the wait); it prints median wall and CPU seconds
+and the off/on ratios. Kept: those buying at least 10 % of one of them. The CPU figures below
+were measured on the 2-core development machine under heavy load from other jobs (load
+average 13-34), so wall-time figures from that session are not quoted: rerun the bench.
+
+``prefork`` (:mod:`harness.prefork`, started by ``harness run``)
+    Fork a helper at start that imports the report's libraries (scipy, pandas, pyarrow,
+    matplotlib: 1.5-4 s of CPU measured, more than the 20-task replay itself) on the other core
+    while the run goes on; it writes the report at the end. It saves wall time, not CPU: the
+    imports leave the critical path of every ``harness run``.
+``sdk_hook`` (:func:`after_import`)
+    The Agents SDK costs 1.8-2.3 s of CPU to import (measured, engine already imported): more
+    than a 20-task replay. It is imported only by flows that use it; its trace capture is
+    installed by a one-shot import hook the moment it is imported, instead of importing it at
+    every run's start to install the capture.
+``prefetch`` (:func:`read_ahead`)
+    Replay reads one small cassette per unit inside the event loop; from a cold page cache each
+    read stalls every unit in flight. ``POSIX_FADV_WILLNEED`` on every file the run will read,
+    from a thread, lets the kernel read them ahead, many at once: a cold 4,000-task replay went
+    from 8.7 s to 5.4 s when it was added (``bench/replay_e2e.py --cold``).
+``gc_freeze`` (:func:`frozen_for_fork`)
+    ``gc.freeze()`` before forking workers keeps their collector from scanning (and copying the
+    pages of) everything the parent imported. Not yet measured alone: kept until
+    ``bench/speedups.py`` says what it buys.
+
+Removed: a CA-less TLS context for replay's clients. Loading the CA bundle costs 38 ms of CPU
+once per run (measured), about 1 % of a 20-task replay.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+__all__ = ["NAMES", "enabled", "after_import", "read_ahead", "frozen_for_fork"]
+
+#: Every speed-up, by the name ``HARNESS_SPEEDUPS_OFF`` turns it off with.
+NAMES = ("prefork", "sdk_hook", "prefetch", "gc_freeze")
+
+
+def enabled(name: str) -> bool:
+    """False when ``HARNESS_SPEEDUPS_OFF`` names this speed-up (how ``bench/speedups.py`` measures it)."""
+    if name not in NAMES:
+        raise ValueError(f"unknown speed-up {name!r} (known: {', '.join(NAMES)})")
+    return name not in {part.strip() for part in os.environ.get("HARNESS_SPEEDUPS_OFF", "").split(",")}
+
+
+def after_import(module: str, install: Callable[[], None]) -> None:
+    """Call ``install()`` once ``module`` is imported: now if it is, else right after its import.
+
+    With ``sdk_hook`` off, the module is imported now (what the hook saves a run that never
+    uses it).
+    """
+    if module not in sys.modules and not enabled("sdk_hook"):
+        importlib.import_module(module)
+    if module in sys.modules:
+        install()
+    elif not any(isinstance(f, _AfterImport) and f.module == module for f in sys.meta_path):
+        sys.meta_path.insert(0, _AfterImport(module, install))
+
+
+class _AfterImport(importlib.abc.MetaPathFinder):
+    """A one-shot finder: wraps the module's loader so ``install`` runs right after it executes."""
+
+    def __init__(self, module: str, install: Callable[[], None]) -> None:
+        self.module, self.install = module, install
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+        if name != self.module:
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        loader = spec.loader
+        original = loader.exec_module
+        install = self.install
+
+        def exec_module(module: Any) -> None:
+            original(module)
+            loader.exec_module = original  # type: ignore[method-assign]
+            install()
+
+        loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+
+def read_ahead(paths: Iterable[Path]) -> int:
+    """Ask the OS to read these files into the page cache; returns how many it asked for.
+
+    Missing files are skipped. A no-op (0) where the OS lacks ``posix_fadvise`` or with
+    ``prefetch`` off. It only makes syscalls: run it in a thread.
+    """
+    if not hasattr(os, "posix_fadvise") or not enabled("prefetch"):
+        return 0
+    asked = 0
+    for path in paths:
+        try:
+            descriptor = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_WILLNEED)
+            asked += 1
+        finally:
+            os.close(descriptor)
+    return asked
+
+
+@contextmanager
+def frozen_for_fork() -> Iterator[None]:
+    """Around forking workers: what is alive now is moved out of the collector's reach in them.
+
+    The workers keep their frozen copy; this process collects as usual afterwards.
+    """
+    if not enabled("gc_freeze"):
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()

@@ -1,0 +1,79 @@
+"""Start-up speed-ups: each can be turned off alone, and each does its job when on."""
+
+from __future__ import annotations
+
+import gc
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.engine import speedups
+
+
+@pytest.fixture
+def fresh_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A module nobody has imported yet."""
+    name = f"speedups_probe_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / f"{name}.py").write_text("VALUE = 42\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield name
+    sys.modules.pop(name, None)
+
+
+def test_every_speedup_is_on_unless_named_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HARNESS_SPEEDUPS_OFF", raising=False)
+    assert all(speedups.enabled(name) for name in speedups.NAMES)
+    monkeypatch.setenv("HARNESS_SPEEDUPS_OFF", "prefetch, prefork")
+    assert [name for name in speedups.NAMES if not speedups.enabled(name)] == ["prefork", "prefetch"]
+
+
+def test_an_unknown_speedup_is_a_mistake_not_a_silent_on() -> None:
+    with pytest.raises(ValueError, match="unknown speed-up 'replay_tls'"):
+        speedups.enabled("replay_tls")
+
+
+def test_after_import_installs_right_after_the_module_is_first_imported(fresh_module: str) -> None:
+    seen: list[int] = []
+    speedups.after_import(fresh_module, lambda: seen.append(sys.modules[fresh_module].VALUE))
+    assert seen == [] and fresh_module not in sys.modules, "nothing is imported ahead of need"
+    __import__(fresh_module)
+    assert seen == [42], "installed once the module's code has run"
+    sys.modules.pop(fresh_module)
+    __import__(fresh_module)
+    assert seen == [42], "a one-shot hook"
+
+
+def test_after_import_installs_at_once_when_the_module_is_already_imported(fresh_module: str) -> None:
+    __import__(fresh_module)
+    seen: list[str] = []
+    speedups.after_import(fresh_module, lambda: seen.append("installed"))
+    assert seen == ["installed"]
+
+
+def test_with_sdk_hook_off_the_module_is_imported_at_once(fresh_module: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HARNESS_SPEEDUPS_OFF", "sdk_hook")
+    seen: list[str] = []
+    speedups.after_import(fresh_module, lambda: seen.append("installed"))
+    assert fresh_module in sys.modules and seen == ["installed"]
+
+
+def test_read_ahead_asks_for_the_files_that_exist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HARNESS_SPEEDUPS_OFF", raising=False)
+    files = [tmp_path / f"{i}.json" for i in range(3)]
+    for path in files:
+        path.write_text("{}")
+    assert speedups.read_ahead([*files, tmp_path / "missing.json"]) == 3
+    monkeypatch.setenv("HARNESS_SPEEDUPS_OFF", "prefetch")
+    assert speedups.read_ahead(files) == 0
+
+
+def test_frozen_for_fork_freezes_only_inside_and_only_when_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HARNESS_SPEEDUPS_OFF", raising=False)
+    with speedups.frozen_for_fork():
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
+    monkeypatch.setenv("HARNESS_SPEEDUPS_OFF", "gc_freeze")
+    with speedups.frozen_for_fork():
+        assert gc.get_freeze_count() == 0
