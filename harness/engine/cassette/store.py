@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
 import shlex
 import threading
 from collections.abc import Iterable, Iterator
