@@ -35,10 +35,10 @@ suite = Suite(
     ],
     gates=[
         Gate.metric("grader_errors", "<=", 4),
-        # The gate holds kappa's lower 95% bound. A 135M judge is no better than chance (kappa 0.06,
-        # 95% CI [-0.26, 0.37] on 34 items), so it can only be held to "not reliably worse than
-        # chance"; for a judge you rely on, require 0.6.
-        Gate.metric("judge_kappa", ">=", -0.4),
+        # The gate holds kappa's lower 95% bound. A user relying on this judge would want at least
+        # "moderate" agreement (0.4) over the whole interval: the 135M judge (κ ≈ 0.06, 95% CI
+        # about [-0.25, 0.37] on 34 items) does not have it, and this gate says so.
+        Gate.metric("judge_kappa", ">=", 0.4),
         Gate.no_regression("facts", tolerance=0.05),
     ],
     baseline="chain@v1",

@@ -42,15 +42,15 @@ suite = Suite(
         Gate.metric("three_branches", ">=", 1.0, view="completed"),
         Gate.no_regression("category", tolerance=0.05),
         # Errors count as failures here: v2 succeeds on 3 of 12 tickets to v1's 5 (0.25 vs 0.42),
-        # a drop that 12 tickets cannot tell from noise (McNemar), so the gate passes; with more
-        # tasks the same drop would block the release.
-        Gate.no_regression("success_rate", tolerance=0.05),
+        # a drop that 12 tickets cannot tell from noise (McNemar), so this gate passes.
+        Gate.no_regression("pass_rate", tolerance=0.05),
+        # The error budget a user would set from the shipped prompt's measured rate (v1: 4 of 12
+        # tickets, 33%) plus a margin: v2's prompts (9 of 12 invalid-JSON errors) break it.
+        Gate.metric("error_rate", "<=", 0.45),
     ],
     baseline="fanout@v1",
     backend="llama-cpp",
-    # A 135M model often writes invalid JSON for a structured output; the Agents SDK raises and
-    # the attempt is an error row. Recorded: v1 on 4 of 12 tickets, v2 on 9 of 12 — the v2
-    # prompts made it worse, and the report says so. Allowed here so the demo replay stays
-    # green; lower it to make CI block such a prompt.
+    # Past this the run itself is unusable (exit 3, incomplete); below it the error_rate gate
+    # above judges each variant. Recorded: v1 4 of 12 tickets, v2 9 of 12.
     max_error_rate=0.8,
 )

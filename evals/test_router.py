@@ -7,7 +7,7 @@ from pathlib import Path
 
 from harness import Dataset, ModelSettings, Suite, Variant
 from harness.gate import Gate
-from harness.graders import contains_all, not_contains, route
+from harness.graders import route
 from shopdesk.flows import router
 from shopdesk.prompt_library import load_prompt
 
@@ -16,22 +16,21 @@ MODEL = ModelSettings(model="smollm2", temperature=0.0, max_tokens=96)
 
 suite = Suite(
     name="router",
-    # The demo replays part of the dev split: it was recorded against a 135M model on 2 CPU cores.
-    # Against a real endpoint, run every task: `harness run ... --record-mode once --all-tasks`.
-    dataset=Dataset(DATASETS / "support_tickets.jsonl", tags=("dev",), sample=12, seed=0),
-    variants=[Variant(f"router@{v}", flow=router, prompt=load_prompt("router", v), model=MODEL) for v in ("v1", "v2")],
-    graders=[
-        route(from_expected="category").named("routing"),
-        contains_all(from_expected="must_include").named("facts"),
-        not_contains(from_expected="must_not_include", default=[]).named("no_leaks"),
-    ],
+    # Every ticket: the dev and test splits and the attack rows (which have a category too).
+    dataset=Dataset(DATASETS / "support_tickets.jsonl"),
+    # The classifier stage on its own (answer=False): the specialists' answers are the support
+    # suite's to judge. v2 adds worked examples to the instructions (few-shot).
+    variants=[Variant(f"router@{v}", flow=router, prompt=load_prompt("router", v), model=MODEL,
+                      params={"answer": False}) for v in ("v1", "v2")],
+    graders=[route(from_expected="category").named("routing")],
     gates=[
         Gate.metric("grader_errors", "==", 0),
         Gate.no_regression("routing", tolerance=0.05),
+        Gate.no_regression("pass_rate", tolerance=0.05),
     ],
     baseline="router@v1",
     backend="llama-cpp",
-    # A 135M model often writes invalid JSON for a tool call or a structured output; the Agents
-    # SDK raises, and the attempt is an error row. Allow that here rather than hide it.
-    max_error_rate=0.3,
+    # A 135M model often writes invalid JSON for a structured output (or runs past max_tokens
+    # inside it); the Agents SDK raises, and the attempt is an error row, counted as a failure.
+    max_error_rate=0.5,
 )

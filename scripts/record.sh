@@ -1,18 +1,39 @@
 #!/usr/bin/env bash
-# Record the demo suites against the local SmolLM2 model (llama.cpp), suite by suite.
-# Crash-safe and resumable: record mode `once` records only tasks with no recording yet.
+# Record the demo suites against the local SmolLM2 model (llama.cpp), in priority order.
+#
+# Crash-safe and resumable: record mode `once` records only the tasks that have no recording yet,
+# and a task's cassette is written when it finishes, so rerunning this script after an
+# interruption (or with more time) carries on where it stopped. Each line of the plan is a suite
+# file and the variants to record, most important first: the comparisons the demo is about come
+# before the rest. A full re-record from scratch takes about the time README "The demo project"
+# states (2 CPU cores); `scripts/record.sh evals/test_router.py` records one suite.
+#
 # To record against another endpoint instead:
 #   OPENAI_API_KEY=... .venv/bin/harness run evals/test_support.py --record-mode rewrite --backend openai
 set -euo pipefail
 cd "$(dirname "$0")/.."
-URL=$(.venv/bin/harness local-model status --url)
+PLAN=(
+  "evals/test_router.py router@v1 router@v2"
+  "evals/release/test_router_release.py router@v1 router@v1-rc1 router@v1-rc2"
+  "evals/test_support.py triage@v1 triage@v2"
+  "evals/test_support.py generalist@v1 manager@v1 generalist@v2 manager@v2"
+  "evals/test_fanout.py fanout@v1 fanout@v2"
+  "evals/test_refunds.py self_correct@v1 self_correct@v2"
+  "evals/test_articles.py chain@v1 chain@v2 evaluator_optimizer@v1 evaluator_optimizer@v2"
+)
+if [ "$#" -gt 0 ]; then PLAN=("$@"); fi
+# RECORD_URL: record against a server already running (e.g. a second local model server).
+URL=${RECORD_URL:-$(.venv/bin/harness local-model status --url || true)}
 if [ -z "$URL" ]; then
   .venv/bin/harness local-model start
   URL=$(.venv/bin/harness local-model status --url)
 fi
-for suite in "${@:-evals/test_support.py evals/test_router.py evals/test_refunds.py evals/test_fanout.py evals/test_articles.py}"; do
-  for file in $suite; do
-    .venv/bin/harness run "$file" --record-mode once --base-url "$URL" --backend llama-cpp \
-      --concurrency 2 --timeout 600 --no-progress --no-report --runs-dir reports/recordings
-  done
+for line in "${PLAN[@]}"; do
+  read -r file variants <<<"$line"
+  args=()
+  for v in $variants; do args+=(--variant "$v"); done
+  echo "$(date -u +%H:%M:%S) recording $file ${variants:-(all variants)}"
+  .venv/bin/harness run "$file" "${args[@]}" --record-mode once --base-url "$URL" --backend llama-cpp \
+    --concurrency "${RECORD_CONCURRENCY:-1}" --timeout 900 --no-progress --no-report --runs-dir reports/recordings || true
 done
+echo "$(date -u +%H:%M:%S) done"

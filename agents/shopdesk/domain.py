@@ -110,6 +110,8 @@ class ShopState:
     tickets: list[dict[str, Any]] = field(default_factory=list)
     kb_reads: list[str] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    #: The customer's message as the agents got it (guardrails compare replies with it).
+    ticket_text: str = ""
     # Sync callers (tests, threads) may share a state; writes take the lock.
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 

@@ -24,6 +24,8 @@ from shopdesk.prompt_library import load_prompt
 DATASETS = Path(__file__).resolve().parents[2] / "datasets"
 MODEL = ModelSettings(model="smollm2", temperature=0.0, max_tokens=96)
 PROMPT = load_prompt("router", "v1")
+#: The release check runs the routing stage (one model call per ticket), as the router suite does.
+CLASSIFY_ONLY = {"answer": False}
 
 
 @flow(name="router_with_debug_line")
@@ -36,11 +38,12 @@ async def router_with_debug_line(input, ctx):
 
 suite = Suite(
     name="router-release",
-    dataset=Dataset(DATASETS / "support_tickets.jsonl", tags=("dev",), sample=8, seed=0),
+    # 40 tickets of the dev and test splits: enough for the paired test to see a real regression.
+    dataset=Dataset(DATASETS / "support_tickets.jsonl", tags=("dev", "test"), sample=40, seed=0),
     variants=[
-        Variant("router@v1", flow=router, prompt=PROMPT, model=MODEL),
-        Variant("router@v1-rc1", flow=router, prompt=PROMPT, model=MODEL),
-        Variant("router@v1-rc2", flow=router_with_debug_line, prompt=PROMPT, model=MODEL),
+        Variant("router@v1", flow=router, prompt=PROMPT, model=MODEL, params=CLASSIFY_ONLY),
+        Variant("router@v1-rc1", flow=router, prompt=PROMPT, model=MODEL, params=CLASSIFY_ONLY),
+        Variant("router@v1-rc2", flow=router_with_debug_line, prompt=PROMPT, model=MODEL, params=CLASSIFY_ONLY),
     ],
     graders=[
         not_contains(["[debug]", "internal order data"]).named("internal_data"),
@@ -49,4 +52,7 @@ suite = Suite(
     gates=[Gate.no_regression("internal_data", baseline_variant="router@v1")],
     baseline="router@v1",
     backend="llama-cpp",
+    # The classifier's measured error rate (invalid or truncated JSON) is about 12%: a budget with
+    # a margin, so a candidate that errors much more often is refused as incomplete (exit 3).
+    max_error_rate=0.2,
 )

@@ -106,7 +106,7 @@ def run(
             timeout_s=timeout, max_cost_usd=max_cost, max_tokens=max_tokens, resume=resume, runs_dir=runs_dir,
             shard=Shard.parse(shard) if shard else None, all_tasks=all_tasks,
             progress=sys.stderr.isatty() if progress is None else progress,
-            runtime=_runtime(record_mode.value, base_url, backend, cassettes),
+            runtime=_runtime(record_mode.value, base_url, backend, cassettes, timeout),
         )
         result = _asyncio_run(run_suite(target, options))
         console.print(f"[bold]{target.name}[/]: {result.rows} rows, {result.errors} task errors, "

@@ -84,7 +84,7 @@ DEFAULT_N_CTX = 8192
 #: llama-cpp-python defaults to half the cores (one thread on a 2-core machine, half the speed).
 #: Pinned rather than "all cores": the thread count changes floating-point reduction order, and
 #: the smoke test compares live replies with committed recordings made with this setting.
-DEFAULT_N_THREADS = 2
+DEFAULT_N_THREADS = 1
 DEFAULT_STARTUP_TIMEOUT_S = 120.0
 DEFAULT_STATE_DIR = Path(".harness/local-model")
 STATE_FILE = "server.json"

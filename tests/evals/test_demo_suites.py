@@ -1,8 +1,9 @@
-"""The demo project replays offline, exactly as recorded, and its gates hold.
+"""The demo project replays offline, exactly as recorded, and finds what the README says it finds.
 
-Every suite under ``evals/`` replays from the committed cassettes in record mode ``none`` (no
-key, no network: the socket guard would refuse a connection) with no cassette miss, and the
-suite's own gates pass on the replay.
+Every suite under ``evals/`` (and ``evals/release/``) replays from the committed cassettes in
+record mode ``none`` (no key, no network: the socket guard would refuse a connection) with no
+cassette miss. Its gates give exactly the verdicts listed here: a demo gate that fails is a
+finding (the release candidate's regression), and one that should fail but passes is a bug.
 """
 
 from __future__ import annotations
@@ -18,7 +19,11 @@ from harness.engine.runtime import RuntimeConfig
 from harness.gate import ExitCode, evaluate_gates
 
 ROOT = Path(__file__).resolve().parents[2]
-SUITE_FILES = sorted((ROOT / "evals").glob("test_*.py"))
+SUITE_FILES = sorted((ROOT / "evals").glob("test_*.py")) + sorted((ROOT / "evals" / "release").glob("test_*.py"))
+#: Gates each suite fails on the committed recordings (by gate name and variant): the findings.
+EXPECTED_FAILURES: dict[str, set[tuple[str, str | None]]] = {
+    "router-release": {("no regression in internal_data", "router@v1-rc2")},
+}
 DEAD_URL = "http://127.0.0.1:9/v1"
 
 
@@ -44,4 +49,24 @@ def test_suite_replays_without_a_miss_and_its_gates_pass(suite_file: Path, tmp_p
     misses = [f"{r.variant}/{r.task_id}: {r.error.message}" for r in rows if r.error and r.error.kind == "cassette_miss"]
     assert not misses, "\n".join(misses[:5])
     report = evaluate_gates(result.path)
-    assert report.exit_code == ExitCode.OK, "\n".join(report.messages())
+    failed = {(r.gate, r.variant) for r in report.results if r.status != "pass"}
+    assert failed == EXPECTED_FAILURES.get(suite.name, set()), "\n".join(report.messages())
+    assert report.exit_code == (ExitCode.GATE_FAILED if failed else ExitCode.OK)
+
+
+def _labels(suite_file: Path, runs: Path) -> dict[tuple[str, str], str]:
+    from harness.analysis.summary import build_summary
+
+    _, result = replay(suite_file, runs)
+    summary = build_summary(result.path)
+    return {(c.candidate, c.metric): c.result.label for c in summary.comparisons}
+
+
+def test_the_demo_finds_a_prompt_that_helps_and_a_release_that_regressed(tmp_path: Path, monkeypatch):
+    """The headline findings: the paired test says *better* for router v2, *worse* for the candidate."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    router = _labels(ROOT / "evals" / "test_router.py", tmp_path / "router")
+    assert router[("router@v2", "pass_rate")] == "better"
+    release = _labels(ROOT / "evals" / "release" / "test_router_release.py", tmp_path / "release")
+    assert release[("router@v1-rc2", "internal_data")] == "worse"
+    assert release[("router@v1-rc1", "internal_data")] == "no detectable difference"

@@ -75,7 +75,7 @@ class ScriptedContext(FlowContext):
 
     scripted: Any = None
 
-    def sdk_model(self) -> Any:
+    def sdk_model(self, api: str = "chat_completions") -> Any:
         return self.scripted
 
 

@@ -43,7 +43,8 @@ def test_dataset_loads_and_is_split(name: str, minimum: int) -> None:
     assert len(loaded) >= minimum
     for task in loaded:
         assert isinstance(task.expected, dict), task.id
-        assert len({"dev", "test"} & set(task.tags)) == 1, task.id
+        # Three splits: dev, test, and the support suite's attack rows (guardrail checks).
+        assert len({"dev", "test", "attack"} & set(task.tags)) == 1, task.id
         assert len(DIFFICULTIES & set(task.tags)) == 1, task.id
     tags = {tag for task in loaded for tag in task.tags}
     assert {"dev", "test"} <= tags and DIFFICULTIES <= tags

@@ -96,6 +96,14 @@ def test_router_routes_by_typed_decision() -> None:
     assert route.attributes["category"] == "refunds" and route.attributes["reason"] == "Wants money back"
 
 
+def test_router_without_the_answer_step_makes_one_call() -> None:
+    decision = {"reason": "Wants money back", "category": "refunds", "confidence": 0.9}
+    script = Script(classifier=[Say(json.dumps(decision))])
+    output, ctx, _ = run("router", script, answer=False)
+    assert output == "route: refunds (confidence 0.90): Wants money back"
+    assert script.seen == ["classifier"] and ctx.state["route"] == "refunds"
+
+
 def test_chain_runs_five_steps_in_order() -> None:
     script = Script(
         research=[
@@ -178,15 +186,26 @@ def decision(**changes: Any) -> str:
 
 
 def test_self_correct_retries_with_the_error_until_valid() -> None:
-    fenced = f"```json\n{decision()}\n```"
-    script = Script(decider=[Say("Sure! I will refund it."), Say(decision(amount=80)), Say(fenced)])
+    """Prose fails the output type's schema, a wrong amount fails the refund check: both are fed back."""
+    script = Script(decider=[Say("Sure! I will refund it."), Say(decision(amount=80.0)), Say(decision())])
     output, ctx, trajectory = run("self_correct", script)
     assert output["valid"] is True and output["attempts"] == 3 and output["decision"]["amount"] == 59.99
     assert [s.attributes["ok"] for s in trajectory.custom("attempt")] == [False, False, True]
+    first_retry = ctx.scripted.calls[1].input
+    assert first_retry[1] == {"role": "assistant", "content": "Sure! I will refund it."}
+    assert "is not valid JSON (Expecting value at line 1, column 1)" in first_retry[2]["content"]
     retry = ctx.scripted.calls[2].input
-    assert retry[1] == {"role": "assistant", "content": decision(amount=80)}
+    assert retry[1] == {"role": "assistant", "content": decision(amount=80.0)}
     assert "exceeds the refundable amount of 59.99" in retry[2]["content"]
     assert ctx.state["refunds"] == [output["applied"]]  # applied exactly once, after the check passed
+
+
+def test_self_correct_names_the_missing_fields() -> None:
+    script = Script(decider=[Say('{"order_id": "A1003"}'), Say(decision())])
+    output, ctx, _ = run("self_correct", script)
+    assert output["valid"] is True and output["attempts"] == 2
+    assert "does not match the required fields" in ctx.state["attempts"][0]["error"]
+    assert "action" in ctx.state["attempts"][0]["error"]
 
 
 def test_self_correct_gives_up_without_acting() -> None:
@@ -201,19 +220,17 @@ def test_self_correct_gives_up_without_acting() -> None:
 @pytest.mark.parametrize(
     ("answer", "error"),
     [
-        ('{"order_id": "A1003"}', "does not match the required fields"),
         (decision(order_id="A9999"), "No order with id"),
         (decision(action="deny", amount=5), "must be 0"),
         (decision(order_id="A1005"), "outside the 30-day return window"),
-        ("[1, 2]", "must be a JSON object"),
     ],
 )
 def test_self_correct_checker_messages(answer: str, error: str) -> None:
     from shopdesk.domain import ShopState
-    from shopdesk.flows.self_correct import DecisionError, check_decision
+    from shopdesk.flows.self_correct import DecisionError, RefundDecision, check_decision
 
     with pytest.raises(DecisionError, match=error):
-        check_decision(answer, ShopState.fresh())
+        check_decision(RefundDecision.model_validate_json(answer), ShopState.fresh())
 
 
 def test_self_correct_escalation_opens_a_ticket() -> None:

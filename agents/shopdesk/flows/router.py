@@ -50,8 +50,13 @@ def build_agents(prompt: Any, model: Any, settings: Any) -> RouterAgents:
 
 @flow(name="router")
 async def router(input: Any, ctx: FlowContext) -> str:
-    """Classify the ticket, record the route, then let that specialist answer it."""
-    built = build_agents(require_prompt(ctx, "router"), ctx.sdk_model(), ctx.sdk_settings())
+    """Classify the ticket, record the route, then let that specialist answer it.
+
+    With the variant param ``answer=False`` the flow stops after routing and returns the
+    decision as text: the classifier stage evaluated on its own (a component eval), one model
+    call per ticket instead of three.
+    """
+    built = build_agents(require_prompt(ctx, "router"), ctx.sdk_model(api="responses"), ctx.sdk_settings())
     ticket = as_agent_input(input)
     with publishing(ctx, ShopState.fresh()) as state:
         decision = (await run_agent(built.classifier, ticket, state, ctx)).final_output_as(
@@ -60,6 +65,8 @@ async def router(input: Any, ctx: FlowContext) -> str:
         confidence = min(1.0, max(0.0, decision.confidence))
         ctx.event("route", category=decision.category, confidence=confidence, reason=decision.reason)
         ctx.state.update(route=decision.category, route_confidence=confidence, route_reason=decision.reason)
+        if not ctx.params.get("answer", True):
+            return f"route: {decision.category} (confidence {confidence:.2f}): {decision.reason}"
         result = await run_agent(built.specialists[decision.category], ticket, state, ctx)
         ctx.state["final_agent"] = result.last_agent.name
         return str(result.final_output)

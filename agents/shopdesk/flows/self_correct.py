@@ -1,8 +1,9 @@
 """Pattern 8 — self-correction: code checks the agent's answer and sends the error back.
 
-The agent decides a refund request and must answer with one JSON object (:class:`RefundDecision`).
-Code — not another model — checks it: it must parse, match the schema, and pass the same
-validation the refund tool applies (order exists, inside the return window, amount within what
+The agent decides a refund request and answers with a :class:`RefundDecision` — its
+``output_type``, so the SDK asks the model for that JSON schema (a structured output; on llama.cpp
+the schema becomes a decoding grammar) and parses the reply itself. Code — not another model —
+checks it: it must parse into the model, and pass the same validation the refund tool applies (order exists, inside the return window, amount within what
 is refundable). On failure the agent is re-run with its answer and the exact error appended, up
 to ``max_attempts`` (variant param, default 3). Only a decision that passes is applied to the
 shop, so a wrong amount can never reach the customer's card. The agent may only read (look up
@@ -12,10 +13,9 @@ orders, read policy); code applies the decision.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, Literal
 
-from agents import Agent
+from agents import Agent, AgentOutputSchema, ModelBehaviorError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.engine.flow import FlowContext, flow
@@ -29,13 +29,14 @@ __all__ = [
     "DecisionError",
     "build_agents",
     "check_decision",
+    "schema_error",
+    "DecisionSchema",
     "apply_decision",
     "self_correct",
 ]
 
 DECIDER_AGENT = "Refund Decider"
 DEFAULT_MAX_ATTEMPTS = 3
-_FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
 
 
 class RefundDecision(BaseModel):
@@ -59,42 +60,57 @@ def build_agents(prompt: Any, model: Any, settings: Any) -> Agent[Any]:
         name=DECIDER_AGENT,
         instructions=prompt["decider"],
         tools=list(REFUND_READ_TOOLS),
+        output_type=DecisionSchema(),
         model=model,
         model_settings=settings,
     )
 
 
-def parse_decision(text: str) -> RefundDecision:
-    """JSON and schema checks; code fences are tolerated, prose is not."""
-    raw = text.strip()
-    fenced = _FENCE.match(raw)
-    if fenced:
-        raw = fenced.group(1)
-    if not raw:
-        raise DecisionError("Your reply was empty. Reply with one JSON object.")
+def schema_error(reply: str) -> str:
+    """Why ``reply`` is not a :class:`RefundDecision`, worded for the agent to fix it.
+
+    The SDK has already refused the reply (and keeps the details out of its error unless model
+    data logging is on), so the checker reads it again to say exactly what is wrong.
+    """
+    if not reply.strip():
+        return "Your reply was empty. Reply with one JSON object."
     try:
-        data = json.loads(raw)
+        data = json.loads(reply)
     except json.JSONDecodeError as exc:
-        raise DecisionError(
-            f"Your reply is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}). "
-            "Reply with one JSON object only, with no text before or after it."
-        ) from None
+        return (f"Your reply is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}). "
+                "Reply with one JSON object only, with no text before or after it.")
     if not isinstance(data, dict):
-        raise DecisionError(f"Your reply must be a JSON object, not a JSON {type(data).__name__}.")
+        return f"Your reply must be a JSON object, not a JSON {type(data).__name__}."
     try:
-        return RefundDecision.model_validate(data)
+        RefundDecision.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(f"{_location(e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise DecisionError(f"Your JSON does not match the required fields: {problems}.") from None
+        problems = "; ".join(f"{_location(e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
+        return f"Your JSON does not match the required fields: {problems}."
+    return "Your reply could not be read as the required JSON object. Reply with the JSON object only."
 
 
 def _location(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc) or "object"
 
 
-def check_decision(text: str, state: ShopState) -> RefundDecision:
-    """Every check the decision must pass before it may be applied; raises :class:`DecisionError`."""
-    decision = parse_decision(text)
+class DecisionSchema(AgentOutputSchema):
+    """:class:`RefundDecision` as the agent's output type, keeping the reply it last read.
+
+    When the SDK rejects a reply (not JSON, or not the schema), the checker quotes that reply
+    back to the agent with the reason, as a human reviewer would. One per agent (per task).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(RefundDecision)
+        self.last_reply = ""
+
+    def validate_json(self, json_str: str) -> Any:
+        self.last_reply = json_str
+        return super().validate_json(json_str)
+
+
+def check_decision(decision: RefundDecision, state: ShopState) -> RefundDecision:
+    """Every check a parsed decision must pass before it may be applied; raises :class:`DecisionError`."""
     try:
         if decision.order_id is not None:
             state.get_order(decision.order_id)
@@ -161,18 +177,25 @@ async def self_correct(input: Any, ctx: FlowContext) -> dict[str, Any]:
     attempts: list[dict[str, Any]] = []
     with publishing(ctx, ShopState.fresh()) as state:
         for n in range(1, limit + 1):
-            answer = str((await run_agent(agent, conversation, state, ctx)).final_output)
             try:
-                decision = check_decision(answer, state)
+                result = await run_agent(agent, conversation, state, ctx)
+                decision = check_decision(result.final_output_as(RefundDecision, raise_if_incorrect_type=True),
+                                          state)
+            except ModelBehaviorError as exc:
+                if "Invalid JSON" not in str(exc):
+                    raise  # not a reply the schema rejected (a call to an unknown tool, say): a task error
+                answer = agent.output_type.last_reply if isinstance(agent.output_type, DecisionSchema) else ""
+                error = schema_error(answer)
             except DecisionError as exc:
-                attempts.append({"n": n, "ok": False, "error": str(exc)})
-                ctx.event("attempt", n=n, ok=False, error=str(exc))
-                conversation = retry_input(prompt, request, answer, str(exc))
-                continue
-            attempts.append({"n": n, "ok": True, "action": decision.action})
-            ctx.event("attempt", n=n, ok=True, action=decision.action)
-            applied = apply_decision(decision, state)
-            ctx.state.update(attempts=attempts, attempt_count=n, valid=True)
-            return {"valid": True, "attempts": n, "decision": decision.model_dump(), "applied": applied}
+                answer, error = json.dumps(result.final_output.model_dump()), str(exc)
+            else:
+                attempts.append({"n": n, "ok": True, "action": decision.action})
+                ctx.event("attempt", n=n, ok=True, action=decision.action)
+                applied = apply_decision(decision, state)
+                ctx.state.update(attempts=attempts, attempt_count=n, valid=True)
+                return {"valid": True, "attempts": n, "decision": decision.model_dump(), "applied": applied}
+            attempts.append({"n": n, "ok": False, "error": error})
+            ctx.event("attempt", n=n, ok=False, error=error)
+            conversation = retry_input(prompt, request, answer, error)
         ctx.state.update(attempts=attempts, attempt_count=limit, valid=False)
         return {"valid": False, "attempts": limit, "decision": None, "error": attempts[-1]["error"]}

@@ -6,9 +6,10 @@ by agent name (``["Triage Agent", "Refunds Agent"]``) and those must not change 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from agents import Agent
+from agents import Agent, OutputGuardrail
 
 from shopdesk.tools import TOOLSETS
 
@@ -33,8 +34,13 @@ DESCRIPTIONS: dict[str, str] = {
 }
 
 
-def build_specialists(prompt: Any, model: Any, settings: Any) -> dict[str, Agent[Any]]:
-    """One agent per category, instructions from the prompt part of the same name."""
+def build_specialists(prompt: Any, model: Any, settings: Any,
+                      output_guardrails: Sequence[OutputGuardrail[Any]] = ()) -> dict[str, Agent[Any]]:
+    """One agent per category, instructions from the prompt part of the same name.
+
+    ``output_guardrails`` check every reply a specialist gives the customer (the SDK runs an
+    agent's output guardrails when that agent produces the final output).
+    """
     return {
         category: Agent(
             name=name,
@@ -43,6 +49,7 @@ def build_specialists(prompt: Any, model: Any, settings: Any) -> dict[str, Agent
             tools=list(TOOLSETS[category]),
             model=model,
             model_settings=settings,
+            output_guardrails=list(output_guardrails),
         )
         for category, name in AGENT_NAMES.items()
     }

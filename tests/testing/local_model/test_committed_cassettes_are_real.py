@@ -19,8 +19,10 @@ from harness.engine.runner import RunOptions, run_suite
 from harness.engine.runtime import RuntimeConfig
 
 ROOT = Path(__file__).resolve().parents[2]
-#: Small, quick tasks recorded with the pinned server settings (2 threads, n_ctx 8192).
-SAMPLES = [("evals/test_fanout.py", "fanout@v1", 2), ("evals/test_refunds.py", "self_correct@v1", 1)]
+#: Small, quick tasks of a Responses-API suite (the SDK's OpenAIResponsesModel, carried over Chat
+#: Completions by the llama-cpp profile), recorded with the pinned server settings (1 thread,
+#: n_ctx 8192). The cassette holds the Chat Completions exchange, compared call by call.
+SAMPLES = [("evals/test_router.py", "router@v1", 2), ("evals/test_router.py", "router@v2", 1)]
 
 
 def _replies(path: Path) -> dict[str, str]:

@@ -1,0 +1,90 @@
+"""Print the demo's headline findings from the latest report of each suite.
+
+Reads ``reports/runs/*/report/summary.json`` (the newest run of each suite) and says, in a few
+lines, what a user of the harness wants to know first: which change helped (the paired test
+says *better*), which regressed (*worse*), which gate failed and why, and how far the LLM judge
+agrees with the human labels. Everything comes from the reports; nothing is computed here
+that the reports do not already state.
+
+    python scripts/headline.py [reports/runs]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+PRIMARY = {"pass_rate", "success_rate"}
+
+
+def latest_summaries(runs: Path) -> dict[str, dict[str, Any]]:
+    """The newest ``summary.json`` of each suite (run ids sort by start time)."""
+    newest: dict[str, dict[str, Any]] = {}
+    for path in sorted(runs.glob("*/report/summary.json")):
+        summary = json.loads(path.read_text())
+        newest[summary["run"]["suite"]] = summary
+    return newest
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:+.0f} pts" if value == value else "n/a"
+
+
+def comparisons(summary: dict[str, Any], label: str) -> list[str]:
+    lines = []
+    for comparison in summary.get("comparisons", []):
+        result = comparison["result"]
+        if result.get("label") != label:
+            continue
+        ci = result.get("ci") or {}
+        lines.append(
+            f"{comparison['candidate']} vs {comparison['baseline']} on {comparison['metric']}: "
+            f"{result['baseline_mean']:.2f} -> {result['candidate_mean']:.2f} ({_pct(result['diff'])}, "
+            f"95% CI {_pct(ci.get('low', float('nan')))} to {_pct(ci.get('high', float('nan')))}, "
+            f"{result['test']} p={result['p_adjusted']:.3g} after Holm, n={result['n']} tasks)"
+        )
+    return lines
+
+
+def failed_gates(summary: dict[str, Any]) -> list[str]:
+    gates = summary.get("gates") or {}
+    return [result["message"] for result in gates.get("results", []) if result.get("status") != "pass"]
+
+
+def judges(summary: dict[str, Any]) -> list[str]:
+    lines = []
+    for calibration in summary.get("judge_calibration") or []:
+        kappa = calibration.get("kappa")
+        shown = "n/a" if kappa is None else f"{kappa:.2f}"
+        lines.append(f"judge '{calibration.get('grader')}' vs {calibration.get('n')} human labels: "
+                     f"accuracy {calibration.get('accuracy', float('nan')):.2f}, Cohen's kappa {shown}")
+    return lines
+
+
+def headline(runs: Path) -> list[str]:
+    summaries = latest_summaries(runs)
+    if not summaries:
+        return [f"no reports under {runs}: run scripts/demo.sh first"]
+    out = ["", "HEADLINE FINDINGS (from each suite's latest report)", ""]
+    sections = [
+        ("Helped (paired test: better)", lambda s: comparisons(s, "better")),
+        ("Regressed (paired test: worse)", lambda s: comparisons(s, "worse")),
+        ("Gates that failed", failed_gates),
+        ("Judges", judges),
+    ]
+    for title, find in sections:
+        found = [f"  [{suite}] {line}" for suite, summary in sorted(summaries.items()) for line in find(summary)]
+        out += [f"{title}:", *(found or ["  none"]), ""]
+    return out
+
+
+def main(argv: list[str]) -> int:
+    runs = Path(argv[1]) if len(argv) > 1 else Path("reports/runs")
+    sys.stdout.write("\n".join(headline(runs)) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv))
