@@ -32,18 +32,22 @@ def _pct(value: float) -> str:
     return f"{100 * value:+.0f} pts" if value == value else "n/a"
 
 
-def comparisons(summary: dict[str, Any], label: str) -> list[str]:
+def comparisons(summary: dict[str, Any], label: str, unconfirmed: bool = False) -> list[str]:
+    """Comparisons with ``label``; ``unconfirmed``: gains significant alone but not after Holm."""
     lines = []
     for comparison in summary.get("comparisons", []):
         result = comparison["result"]
-        if result.get("label") != label:
+        if unconfirmed:
+            if not (result.get("label") == label and result.get("diff", 0) > 0 and result.get("p_value", 1) < 0.05):
+                continue
+        elif result.get("label") != label:
             continue
         ci = result.get("ci") or {}
         lines.append(
             f"{comparison['candidate']} vs {comparison['baseline']} on {comparison['metric']}: "
             f"{result['baseline_mean']:.2f} -> {result['candidate_mean']:.2f} ({_pct(result['diff'])}, "
             f"95% CI {_pct(ci.get('low', float('nan')))} to {_pct(ci.get('high', float('nan')))}, "
-            f"{result['test']} p={result['p_adjusted']:.3g} after Holm, n={result['n']} tasks)"
+            f"{result['test']} p={result['p_value']:.3g}, {result['p_adjusted']:.3g} after Holm, n={result['n']} tasks)"
         )
     return lines
 
@@ -58,8 +62,10 @@ def judges(summary: dict[str, Any]) -> list[str]:
     for calibration in summary.get("judge_calibration") or []:
         kappa = calibration.get("kappa")
         shown = "n/a" if kappa is None else f"{kappa:.2f}"
+        low, high = calibration.get("kappa_low"), calibration.get("kappa_high")
+        interval = "" if low is None or high is None else f" (95% CI {low:.2f} to {high:.2f})"
         lines.append(f"judge '{calibration.get('grader')}' vs {calibration.get('n')} human labels: "
-                     f"accuracy {calibration.get('accuracy', float('nan')):.2f}, Cohen's kappa {shown}")
+                     f"agreement {calibration.get('agreement') or float('nan'):.2f}, Cohen's kappa {shown}{interval}")
     return lines
 
 
@@ -70,6 +76,8 @@ def headline(runs: Path) -> list[str]:
     out = ["", "HEADLINE FINDINGS (from each suite's latest report)", ""]
     sections = [
         ("Helped (paired test: better)", lambda s: comparisons(s, "better")),
+        ("Gains not confirmed after Holm's correction (p < 0.05 alone)",
+         lambda s: comparisons(s, "no detectable difference", unconfirmed=True)),
         ("Regressed (paired test: worse)", lambda s: comparisons(s, "worse")),
         ("Gates that failed", failed_gates),
         ("Judges", judges),

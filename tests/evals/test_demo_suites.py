@@ -23,6 +23,10 @@ SUITE_FILES = sorted((ROOT / "evals").glob("test_*.py")) + sorted((ROOT / "evals
 #: Gates each suite fails on the committed recordings (by gate name and variant): the findings.
 EXPECTED_FAILURES: dict[str, set[tuple[str, str | None]]] = {
     "router-release": {("no regression in internal_data", "router@v1-rc2")},
+    # The 135M judge does not agree with the human labels beyond chance: do not trust its scores.
+    "articles": {("judge_kappa_low >= 0.4", None)},
+    # v2's prompts break the error budget set from v1's measured rate (9 of 12 vs 4 of 12 errors).
+    "fanout": {("error_rate <= 0.45", "fanout@v2")},
 }
 DEAD_URL = "http://127.0.0.1:9/v1"
 
@@ -36,7 +40,7 @@ def replay(suite_file: Path, runs: Path, **options):
 
 def test_every_demo_suite_is_found():
     assert {p.stem for p in SUITE_FILES} >= {"test_support", "test_router", "test_articles", "test_fanout",
-                                            "test_refunds"}
+                                            "test_router_release"}
 
 
 @pytest.mark.parametrize("suite_file", SUITE_FILES, ids=lambda p: p.stem)
@@ -54,19 +58,28 @@ def test_suite_replays_without_a_miss_and_its_gates_pass(suite_file: Path, tmp_p
     assert report.exit_code == (ExitCode.GATE_FAILED if failed else ExitCode.OK)
 
 
-def _labels(suite_file: Path, runs: Path) -> dict[tuple[str, str], str]:
+def _comparisons(suite_file: Path, runs: Path) -> dict[tuple[str, str], object]:
     from harness.analysis.summary import build_summary
 
     _, result = replay(suite_file, runs)
     summary = build_summary(result.path)
-    return {(c.candidate, c.metric): c.result.label for c in summary.comparisons}
+    return {(c.candidate, c.metric): c.result for c in summary.comparisons}
 
 
 def test_the_demo_finds_a_prompt_that_helps_and_a_release_that_regressed(tmp_path: Path, monkeypatch):
-    """The headline findings: the paired test says *better* for router v2, *worse* for the candidate."""
+    """The headline findings on the recordings: router v2 routes better, the release candidate is worse.
+
+    Router v2 wins 13 tickets v1 loses and loses 3 (58 tickets, errors as failures): McNemar
+    p ≈ 0.02. The label is *better* only when that survives Holm's correction over the suite's
+    comparisons — with three near-identical metrics compared it does not (p_adj ≈ 0.06), and
+    the report says "no detectable difference": conservative, as a verdict must be.
+    """
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    router = _labels(ROOT / "evals" / "test_router.py", tmp_path / "router")
-    assert router[("router@v2", "pass_rate")] == "better"
-    release = _labels(ROOT / "evals" / "release" / "test_router_release.py", tmp_path / "release")
-    assert release[("router@v1-rc2", "internal_data")] == "worse"
-    assert release[("router@v1-rc1", "internal_data")] == "no detectable difference"
+    router = _comparisons(ROOT / "evals" / "test_router.py", tmp_path / "router")
+    helped = [r for (candidate, _), r in router.items() if candidate == "router@v2" and r.test == "mcnemar-exact"]
+    assert helped and all(r.candidate_only > r.baseline_only for r in helped)
+    assert min(r.p_value for r in helped) < 0.05
+    assert all((r.label == "better") == (r.p_adjusted < r.alpha) for r in helped)
+    release = _comparisons(ROOT / "evals" / "release" / "test_router_release.py", tmp_path / "release")
+    assert release[("router@v1-rc2", "internal_data")].label == "worse"
+    assert release[("router@v1-rc1", "internal_data")].label == "no detectable difference"
