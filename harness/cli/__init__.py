@@ -79,7 +79,9 @@ def main() -> None:
     except Exception as exc:  # the last line of defence: render, never dump a traceback
         if _state["debug"]:
             raise
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        from rich.markup import escape
+
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)  # "[ray]" is text, not a style
         err.print("(run with --debug for the traceback)", style="dim")
         sys.exit(2)
     sys.exit(code if isinstance(code, int) else 0)

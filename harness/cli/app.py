@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import enum
+import json
 import logging
 import sys
 from pathlib import Path
@@ -52,6 +54,30 @@ def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks."
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+class ExecutorKind(str, enum.Enum):
+    """Where a run's units execute (``--executor``)."""
+
+    LOCAL = "local"
+    RAY = "ray"
+
+
+def _ray_options(executor: ExecutorKind, address: str | None, runtime_env: str | None) -> dict[str, Any] | None:
+    """Check the Ray flags together; returns the runtime_env (JSON text or a JSON file) as a dict."""
+    if executor is not ExecutorKind.RAY and (address or runtime_env):
+        raise UsageError(f"{'--ray-address' if address else '--ray-runtime-env'} needs --executor ray")
+    if runtime_env is None:
+        return None
+    source = Path(runtime_env)
+    text = source.read_text(encoding="utf-8") if source.is_file() else runtime_env
+    try:
+        parsed = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"--ray-runtime-env takes JSON or a JSON file; {runtime_env!r} is neither ({exc})") from None
+    if not isinstance(parsed, dict):
+        raise UsageError("--ray-runtime-env must be a JSON object, e.g. {\"working_dir\": \".\"}")
+    return parsed
+
 
 def _resolve_run(run: str | None, runs_dir: Path, suite: str | None = None) -> Path:
     """A run folder from a path, a run id under ``runs_dir``, or ``latest``/nothing.

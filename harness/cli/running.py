@@ -13,7 +13,9 @@ import typer
 from harness.cli.app import (
     RUN_FLAGS,
     RUNS_DIR,
+    ExecutorKind,
     _asyncio_run,
+    _ray_options,
     _render_gates,
     _runtime,
     _suite,
@@ -56,8 +58,16 @@ def run(
     record_mode: Annotated[RecordMode, typer.Option("--record-mode", help="none | once | rewrite | off")] = RecordMode.NONE,
     epochs: Annotated[int | None, typer.Option(help="Samples per task and variant.")] = None,
     concurrency: Annotated[int, typer.Option(help="Units of work in flight at once.")] = 8,
-    workers: Annotated[int, typer.Option(help="Processes to spread the run over (0: one per core). "
-                                              "Replays are CPU-bound: more workers use more cores.")] = 1,
+    workers: Annotated[int | None, typer.Option(help="Processes to spread the run over (0: one per core; default 1). "
+                                                     "Replays are CPU-bound: more workers use more cores. With "
+                                                     "--executor ray: Ray workers (default one per cluster CPU).")] = None,
+    executor: Annotated[ExecutorKind, typer.Option(help="Where units run: local (this machine) or ray "
+                                                        "(a Ray cluster; needs the harness[ray] extra).")] =
+        ExecutorKind.LOCAL,
+    ray_address: Annotated[str | None, typer.Option(help="Ray cluster to run on, HOST:PORT of the head node "
+                                                         "(default: start Ray on this machine).")] = None,
+    ray_runtime_env: Annotated[str | None, typer.Option(help="Ray runtime_env for the workers: JSON, or a JSON "
+                                                             "file (see docs/ray.md).")] = None,
     limit: Annotated[int | None, typer.Option(help="Only the first N selected tasks.")] = None,
     sample: Annotated[int | None, typer.Option(help="A deterministic sample of N tasks.")] = None,
     seed: Annotated[int, typer.Option(help="Seed for --sample.")] = 0,
@@ -92,6 +102,7 @@ def run(
     check_settings({"concurrency": concurrency, "workers": workers, "epochs": epochs, "timeout_s": timeout,
                     "sample": sample, "limit": limit, "max_cost_usd": max_cost, "max_tokens": max_tokens},
                    RUN_FLAGS)
+    ray_env = _ray_options(executor, ray_address, ray_runtime_env)
     # Then, before the runner is imported: a helper that imports the report's libraries on
     # another core while this process runs the suite, and writes the report at the end.
     helper = Prefork.start(functools.partial(_import_report_libraries, report=report, plots=report and plots)) \
@@ -102,6 +113,7 @@ def run(
         target = _suite(suite_file, suite)
         options = RunOptions(
             concurrency=concurrency, workers=workers, epochs=epochs, record_mode=record_mode.value,
+            executor=executor.value, ray_address=ray_address, ray_runtime_env=ray_env,
             variants=variant, tags=tag or (), ids=ids or (), limit=limit, sample=sample, seed=seed,
             timeout_s=timeout, max_cost_usd=max_cost, max_tokens=max_tokens, resume=resume, runs_dir=runs_dir,
             shard=Shard.parse(shard) if shard else None, all_tasks=all_tasks,

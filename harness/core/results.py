@@ -154,8 +154,10 @@ class RunManifest(BaseModel):
     record_mode: str = "none"
     backend: dict[str, Any] = Field(default_factory=dict)
     shard: str | None = None
-    #: Processes the run was spread over (``--workers``).
+    #: Processes (or Ray workers) the run was spread over (``--workers``).
     workers: int = 1
+    #: Where the units ran: ``{"kind": "local"}``, or Ray's ``{"kind": "ray", "address", "nodes", "ray"}``.
+    executor: dict[str, Any] = Field(default_factory=lambda: {"kind": "local"})
     pass_threshold: float = 1.0
     #: Task error rate above which gates call the run incomplete (exit 3); None: the default.
     max_error_rate: float | None = None

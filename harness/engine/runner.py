@@ -16,7 +16,6 @@ import dataclasses
 import hashlib
 import importlib.metadata
 import logging
-import os
 import random
 import subprocess
 import threading
@@ -50,11 +49,11 @@ from harness.core.run_settings import SettingError, check_settings
 from harness.engine.cassette.guard import NetworkBlocked
 from harness.engine.cassette.inventory import input_sha256
 from harness.engine.cassette.miss import CassetteMiss
+from harness.engine.executors import open_executor
 from harness.engine.flow import FlowContext, run_flow
 from harness.engine.loader import check_gates
 from harness.engine.runtime import Runtime, RuntimeConfig, Unit
 from harness.engine.suite import Suite, Variant
-from harness.engine.workers import WorkerPool, fork_available
 
 __all__ = ["RunOptions", "RunResult", "RunTotals", "run_suite", "run_suite_sync", "grade", "metric_name", "gate_spec", "Shard"]
 
@@ -110,7 +109,14 @@ class RunOptions:
     shard: Shard | None = None
     #: Processes to spread the units over (0: one per CPU core). Replay is CPU-bound, so this
     #: is how a large replay uses every core; each process runs ``concurrency / workers`` at once.
-    workers: int = 1
+    #: With ``executor="ray"``: Ray workers (None or 0: one per CPU of the cluster). None: 1 locally.
+    workers: int | None = None
+    #: Where the units run: ``local`` (this process, or ``workers`` forked ones) or ``ray``.
+    executor: str = "local"
+    #: The Ray cluster to run on (``HOST:PORT`` or ``auto``); None: a Ray instance on this machine.
+    ray_address: str | None = None
+    #: Ray's runtime_env for the workers (the suite's code and dependencies; see docs/ray.md).
+    ray_runtime_env: dict[str, Any] | None = None
     progress: bool = False
     #: Ignore the suite's own task selection (tags, sample, limit) and start from the whole file.
     all_tasks: bool = False
@@ -399,6 +405,10 @@ class _Run:
             self.stopped = reason
             log.warning("budget reached: %s; no new work will start", reason)
 
+    def unit(self, task: Task, variant: str, epoch: int) -> _Work:
+        """A unit rebuilt from what travels to a remote worker (the variant by name)."""
+        return _Work(task, next(v for v in self.variants if v.name == variant), epoch)
+
     async def drive(self, runtime: Runtime, queue: Iterator[_Work], sink: Callable[[ResultRow], None],
                     run_id: str, concurrency: int) -> None:
         """Run the queue with ``concurrency`` units in flight, handing each finished row to ``sink``."""
@@ -454,33 +464,31 @@ async def run_suite(suite: Suite, options: RunOptions | None = None) -> RunResul
     _check_selection(run.dataset, tasks)
     if options.shard is not None:
         tasks = [t for t in tasks if options.shard.holds(t.id)]
-    folder, manifest, done = _open_folder(run, options, tasks)
+    # Also before the run folder: a missing extra or a cluster out of reach leaves nothing behind.
+    executor = open_executor(options.executor, workers=options.workers, ray_address=options.ray_address,
+                             ray_runtime_env=options.ray_runtime_env)
+    try:
+        folder, manifest, done = _open_folder(run, options, tasks)
+    except BaseException:
+        executor.close()
+        raise
     items = run.work(tasks, done)
     status = "complete"
     calibrations: list[Any] = []
     runtime = Runtime(options.runtime)
     runtime.store.suite_file = _shown_path(suite.metadata.get("file"))
     writer = ResultWriter(folder.results_path, scrub=runtime.store.scrubber.text)
-    processes = _process_count(options.workers, len(items))
-    pool: WorkerPool | None = None
     try:
-        manifest.backend, manifest.workers = runtime.describe(), processes
+        manifest.backend = runtime.describe()
+        # Before this process activates its runtime or starts a thread: the local executor forks here.
+        manifest.workers = executor.start(run, runtime, items, manifest.run_id)
+        manifest.executor = executor.describe()
         folder.write_manifest(manifest)
-        if processes > 1:  # fork before this process activates its runtime or starts a thread
-            pool = WorkerPool.start(run, runtime, items, manifest.run_id, processes)
         threading.Thread(target=runtime.store.prefetch, args=(map(run.request, items),), name="harness-prefetch",
                          daemon=True).start()
         async with runtime:
             with _ProgressBar(options.progress, len(items), run):
-                if pool is not None:
-                    await pool.collect(writer)
-                else:
-                    def sink(row: ResultRow) -> None:
-                        writer.write(row)
-                        run.account(RunTotals.of(row))
-
-                    await run.drive(runtime, iter(items), sink, manifest.run_id,
-                                    min(options.concurrency, len(items) or 1))
+                await executor.execute(writer)
             calibrations = await _calibrate(suite) if suite.calibration and not run.stopped else []
     except (KeyboardInterrupt, asyncio.CancelledError):
         status = "interrupted"
@@ -489,8 +497,7 @@ async def run_suite(suite: Suite, options: RunOptions | None = None) -> RunResul
         status = "failed"
         raise
     finally:
-        if pool is not None:
-            pool.close()
+        executor.close()
         writer.close()
         manifest.status = "budget_exceeded" if run.stopped and status == "complete" else status  # type: ignore[assignment]
         manifest.finished_at = utc_now()
@@ -531,16 +538,6 @@ def _check_selection(dataset: Dataset, tasks: list[Task]) -> None:
                                       ("--limit", dataset.limit)) if value]
         raise SettingError(f"nothing to run: no task of {dataset.path} is selected"
                            + (f" by {', '.join(chosen)}" if chosen else " (the dataset is empty)"))
-
-
-def _process_count(requested: int, units: int) -> int:
-    """``workers`` as asked (0: one per CPU core), never more than there are units to run."""
-    wanted = requested if requested > 0 else (os.cpu_count() or 1)
-    if wanted > 1 and not fork_available():
-        log.warning("--workers %d needs the fork start method, which this platform lacks; using one process",
-                    wanted)
-        return 1
-    return max(1, min(wanted, units))
 
 
 async def _calibrate(suite: Suite) -> list[Any]:

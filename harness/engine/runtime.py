@@ -20,8 +20,8 @@ import contextvars
 import logging
 import os
 import time
-from collections.abc import AsyncIterator
-from contextlib import ExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import ExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
@@ -36,6 +36,7 @@ from harness.engine import speedups
 from harness.engine.backends import get_profile
 from harness.engine.cassette.miss import CassetteMiss
 from harness.engine.cassette.scrub import Scrubber
+from harness.engine.cassette.storage import RecordingFiles
 from harness.engine.cassette.store import CassetteStore, RecordMode
 from harness.engine.transport import HarnessAsyncTransport, HarnessSyncTransport
 
@@ -115,7 +116,8 @@ def current_runtime() -> Runtime:
 class Runtime:
     """Clients + cassette store + capture, opened around a run."""
 
-    def __init__(self, config: RuntimeConfig | None = None) -> None:
+    def __init__(self, config: RuntimeConfig | None = None, files: RecordingFiles | None = None) -> None:
+        """``files``: where recordings are read and written (default: the cassette folder)."""
         self.config = config or RuntimeConfig()
         self.mode = RecordMode(self.config.record_mode)
         self.profile = get_profile(self.config.backend or os.environ.get("HARNESS_BACKEND") or "openai")
@@ -123,7 +125,7 @@ class Runtime:
         scrubber.add_secret(self.config.api_key)
         scrubber.add_secret(self.config.judge_api_key)
         self.store = CassetteStore(self.config.cassette_dir, self.mode, scrubber,
-                                   migrate=self.config.migrate_cassettes)
+                                   migrate=self.config.migrate_cassettes, files=files)
         self._stack = ExitStack()
         self._token: contextvars.Token[Runtime | None] | None = None
         retries = 0 if self.mode is RecordMode.NONE else self.config.max_retries
@@ -162,15 +164,37 @@ class Runtime:
         }
 
     async def __aenter__(self) -> Self:
-        install_branch_factory()
-        _install_sdk_capture()
-        self._stack.enter_context(self.store.activate())
+        self.activate()
         self._token = _current.set(self)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         if self._token is not None:
             _current.reset(self._token)
+        await self.close()
+
+    def activate(self) -> None:
+        """Patch this process and event loop for the run: cassettes, network guard, capture.
+
+        ``async with runtime`` does this and makes the runtime current. A long-lived worker
+        that serves many calls (a Ray actor: each call is its own task, with its own context)
+        activates once and wraps each call in :meth:`as_current`.
+        """
+        install_branch_factory()
+        _install_sdk_capture()
+        self._stack.enter_context(self.store.activate())
+
+    @contextmanager
+    def as_current(self) -> Iterator[None]:
+        """Make this (activated) runtime the one :func:`current_runtime` returns, in this context."""
+        token = _current.set(self)
+        try:
+            yield
+        finally:
+            _current.reset(token)
+
+    async def close(self) -> None:
+        """Undo :meth:`activate` and close the clients."""
         self._stack.close()
         await self.client.close()
         await self.judge_client.close()

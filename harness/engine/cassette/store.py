@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from vcr.cassette import Cassette
-from vcr.persisters.filesystem import CassetteDecodeError, CassetteNotFoundError
+from vcr.persisters.filesystem import CassetteDecodeError
 from vcr.record_mode import RecordMode as VcrRecordMode
 from vcr.request import Request
 from vcr.serialize import serialize
@@ -43,17 +43,18 @@ from harness.engine.cassette.files import (
     CASSETTE_FORMAT,
     cassette_path,
     is_whole,
+    parse_cassette,
     read_cassette,
     recording_format,
-    write_cassette_file,
 )
 from harness.engine.cassette.guard import block_network
 from harness.engine.cassette.miss import AbandonedCall, CassetteMiss, body_diff, json_body
 from harness.engine.cassette.record_mode import RecordMode
 from harness.engine.cassette.scrub import Scrubber
+from harness.engine.cassette.storage import LocalFiles, RecordingFiles
 
 __all__ = ["RecordMode", "CassetteStore", "IndexedCassette", "CassetteMiss", "cassette_path", "read_cassette",
-           "CASSETTE_FORMAT", "recording_format"]
+           "parse_cassette", "CASSETTE_FORMAT", "recording_format"]
 
 log = logging.getLogger(__name__)
 
@@ -212,8 +213,11 @@ class CassetteStore:
     """Decides per task whether to replay or record, and owns the files."""
 
     def __init__(self, root: Path, mode: RecordMode | str = RecordMode.NONE,
-                 scrubber: Scrubber | None = None, migrate: bool = False) -> None:
+                 scrubber: Scrubber | None = None, migrate: bool = False,
+                 files: RecordingFiles | None = None) -> None:
         self.root = Path(root)
+        #: Where recordings are read and written: this machine's files, or ones shipped with units.
+        self.files = files or LocalFiles()
         self.mode = RecordMode(mode)
         self.scrubber = scrubber or Scrubber()
         #: Rewrite each format-1 recording replayed whole and without a miss to format 2.
@@ -269,7 +273,7 @@ class CassetteStore:
             return None
         path = cassette_path(self.root, request)
         unit = _Unit(request=request, path=path, mode="record", meta=dict(meta or {}))
-        if self.mode is RecordMode.NONE or (self.mode is RecordMode.ONCE and is_whole(path, unit.meta.get("identity"))):
+        if self.mode is RecordMode.NONE or (self.mode is RecordMode.ONCE and is_whole(path, unit.meta.get("identity"), self.files)):
             unit.mode = "replay"
             self._load(unit)
         with self._lock:
@@ -278,11 +282,12 @@ class CassetteStore:
 
     def _load(self, unit: _Unit) -> None:
         try:
-            requests, responses, unit.recorded_meta = read_cassette(unit.path)
+            text = self.files.read(unit.path)
+            if text is None:
+                unit.missing = True
+                return
+            requests, responses, unit.recorded_meta = parse_cassette(text)
             unit.loaded = list(zip(requests, responses, strict=True))
-        except (CassetteNotFoundError, FileNotFoundError):
-            unit.missing = True
-            return
         except (CassetteDecodeError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
             # One bad file fails its own unit (each call misses with this reason), never the run.
             unit.missing = True
@@ -340,9 +345,9 @@ class CassetteStore:
             "interactions": len(unit.recorded),
             "complete": True,
         }
-        self._dump(unit.path, [r for r, _ in unit.recorded], [r for _, r in unit.recorded], meta)
+        self._dump(unit, unit.path, [r for r, _ in unit.recorded], [r for _, r in unit.recorded], meta)
 
-    def _dump(self, path: Path, requests: list[Request], responses: list[dict[str, Any]],
+    def _dump(self, unit: _Unit, path: Path, requests: list[Request], responses: list[dict[str, Any]],
               meta: dict[str, Any]) -> None:
         """Write a cassette atomically, in vcrpy's JSON format, scrubbed once more as text.
 
@@ -360,7 +365,7 @@ class CassetteStore:
             with self._lock:
                 self._pending.append((str(path), text))
             return
-        write_cassette_file(path, text)
+        self.files.write(path, text, unit.request)
 
     def take_pending(self) -> list[tuple[str, str]]:
         """The cassettes deferred so far (path, text), for the parent to write; clears them."""
@@ -396,7 +401,7 @@ class CassetteStore:
             meta["timing"] = timing
         meta |= {"format": CASSETTE_FORMAT, "migrated_from_format": recording_format(unit.recorded_meta),
                  "migrated_at": utc_now()}
-        self._dump(unit.path, requests, [response for _, response in unit.loaded], meta)
+        self._dump(unit, unit.path, requests, [response for _, response in unit.loaded], meta)
         self.migrations[unit.path] = "migrated"
 
     # -- used by IndexedCassette ---------------------------------------------------------------

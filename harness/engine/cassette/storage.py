@@ -1,0 +1,93 @@
+"""Where the cassette store reads and writes recording files.
+
+A run on one machine reads and writes them under the cassette folder (:class:`LocalFiles`).
+A unit executed on another machine has no such folder: the driver reads the unit's
+recordings and ships their text with the unit (:class:`ShippedFiles`); what the unit records
+is kept in memory and travels back with its row, and the driver writes it with
+:class:`LocalFiles`. Either way the store sees one interface, so replay and record behave the
+same wherever a unit runs.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from harness.core.context import RequestContext
+
+__all__ = ["RecordingFiles", "LocalFiles", "ShippedFiles", "UnitKey", "unit_key"]
+
+#: The unit a recording belongs to: (suite, variant, task id, epoch), whatever its channel.
+UnitKey = tuple[str, str, str, int]
+
+
+def unit_key(request: RequestContext) -> UnitKey:
+    return (request.suite, request.variant, request.task_id, request.epoch)
+
+
+class RecordingFiles:
+    """The interface: read a recording's text, write one whole (never half)."""
+
+    def read(self, path: Path) -> str | None:
+        """The text of the recording at ``path``; None when there is none (or it is empty)."""
+        raise NotImplementedError
+
+    def write(self, path: Path, text: str, request: RequestContext) -> None:
+        """Store the recording of ``request`` at ``path``, atomically."""
+        raise NotImplementedError
+
+
+class LocalFiles(RecordingFiles):
+    """Files on this machine; a write goes to a temporary file renamed into place."""
+
+    def read(self, path: Path) -> str | None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+        return text if text.strip() else None
+
+    def write(self, path: Path, text: str, request: RequestContext | None = None) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+
+
+class ShippedFiles(RecordingFiles):
+    """Recordings that came with the units (by path), and the ones they wrote, held per unit.
+
+    Paths are compared as strings, as the driver named them: the worker uses the same
+    cassette folder setting, so a recording's path (which rows report) is the same text on
+    both sides, and a unit that has no recording misses with the same message as locally.
+    """
+
+    def __init__(self) -> None:
+        self._texts: dict[str, str] = {}
+        self._written: dict[UnitKey, list[tuple[str, str]]] = {}
+        self._lock = threading.Lock()
+
+    def add(self, texts: Mapping[str, str]) -> None:
+        with self._lock:
+            self._texts.update(texts)
+
+    def discard(self, paths: Iterable[str]) -> None:
+        with self._lock:
+            for path in paths:
+                self._texts.pop(path, None)
+
+    def read(self, path: Path) -> str | None:
+        text = self._texts.get(str(path))
+        return text if text and text.strip() else None
+
+    def write(self, path: Path, text: str, request: RequestContext) -> None:
+        with self._lock:
+            self._written.setdefault(unit_key(request), []).append((str(path), text))
+
+    def take_written(self, key: UnitKey) -> list[tuple[str, str]]:
+        """What the unit ``key`` recorded (flow and judges), handed over once."""
+        with self._lock:
+            return self._written.pop(key, [])

@@ -1,0 +1,44 @@
+"""A real two-node Ray cluster on 127.0.0.1, shared by the module's tests (starting one costs seconds).
+
+The head node and one worker node have one CPU each, so a run spreads its Ray workers over
+both. This test process is the driver, as ``harness run`` is.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+# Read when ray is imported: without it Ray rewrites 127.0.0.1 to this machine's outward IP.
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+
+import ray
+from ray.cluster_utils import Cluster
+
+LOOPBACK = {"node_ip_address": "127.0.0.1", "object_store_memory": 80 * 1024 * 1024}
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[Any]:
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False, **LOOPBACK})
+    try:
+        cluster.add_node(num_cpus=1, **LOOPBACK)
+        cluster.wait_for_nodes()
+        ray.init(address=cluster.address, log_to_driver=False)
+        yield cluster
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+
+
+@pytest.fixture
+def add_ray_node(ray_cluster: Any) -> Any:
+    """Adds one more one-CPU worker node to the cluster (for a test that kills it)."""
+    def add() -> Any:
+        node = ray_cluster.add_node(num_cpus=1, **LOOPBACK)
+        ray_cluster.wait_for_nodes()
+        return node
+    return add
