@@ -88,10 +88,11 @@ Finished = tuple[int, str, tuple[int | float, ...], list[tuple[str, str]]]
 class UnitWorker:
     """A Ray actor: one runtime for its life, running the batches of units it is sent."""
 
-    def __init__(self, run: Any, config: RuntimeConfig, run_id: str) -> None:
+    def __init__(self, run: Any, config: RuntimeConfig, run_id: str, suite_file: str | None) -> None:
         self.run, self.run_id = run, run_id
         self.files = ShippedFiles()
         self.runtime = Runtime(config, files=self.files)
+        self.runtime.store.suite_file = suite_file  # as the driver names it, in hints to record a miss
         self.active = False
 
     def ready(self) -> str:
@@ -184,7 +185,8 @@ class RayExecutor(Executor):
 
     def _spawn(self) -> None:
         number = len(self._actors) + len(self._starting) + len(self._lost) + 1
-        handle = self._actor_class.remote(self._run_ref, self._runtime.config, self._run_id)
+        handle = self._actor_class.remote(self._run_ref, self._runtime.config, self._run_id,
+                                          self._runtime.store.suite_file)
         self._starting[_as_future(handle.ready.remote())] = _Actor(handle, f"ray-worker-{number}")
 
     def close(self) -> None:
