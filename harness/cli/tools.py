@@ -10,10 +10,13 @@ import typer
 from rich.table import Table
 
 from harness.cli.app import (
+    RUN_FLAGS,
     RUNS_DIR,
+    ExecutorKind,
     UsageError,
     _asyncio_run,
     _num,
+    _ray_options,
     _resolve_run,
     _runtime,
     _suite,
@@ -52,21 +55,29 @@ def regrade(
     runs_dir: Annotated[Path, typer.Option(help="Where run folders are.")] = RUNS_DIR,
     cassettes: Annotated[Path, typer.Option(help="Cassette folder.")] = Path("cassettes"),
     base_url: Annotated[str | None, typer.Option(help="Endpoint for judges.")] = None,
+    concurrency: Annotated[int, typer.Option(help="Rows graded at once.")] = 8,
+    executor: Annotated[ExecutorKind, typer.Option(help="Where graders run: local or ray (docs/ray.md).")] =
+        ExecutorKind.LOCAL,
+    ray_address: Annotated[str | None, typer.Option(help="Ray cluster (HOST:PORT) for --executor ray.")] = None,
 ) -> None:
     """Re-score a stored run with the current graders, without running any flow (writes a new run).
 
     Example: `harness regrade latest --record-mode once`
     """
     from harness.core.results import RunFolder
+    from harness.core.run_settings import check_settings
     from harness.engine.regrade import regrade as regrade_run
 
+    check_settings({"concurrency": concurrency}, RUN_FLAGS)
+    _ray_options(executor, ray_address, None)
     source = _resolve_run(run, runs_dir)
     file = suite_file or Path(RunFolder.open(source).manifest().suite_file or "")
     if not file.is_file():
         raise UsageError(f"the run does not name its suite file; pass --suite-file (got '{file}')")
     target = _suite(file, suite or RunFolder.open(source).manifest().suite)
     folder = _asyncio_run(regrade_run(source, target, runs_dir,
-                                     _runtime(record_mode.value, base_url, None, cassettes)))
+                                      _runtime(record_mode.value, base_url, None, cassettes),
+                                      concurrency=concurrency, executor=executor.value, ray_address=ray_address))
     console.print(f"regraded {source.name} → {folder.path}")
     _finish(folder.path, True, True, None)
 

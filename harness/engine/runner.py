@@ -405,8 +405,13 @@ class _Run:
             self.stopped = reason
             log.warning("budget reached: %s; no new work will start", reason)
 
-    def unit(self, task: Task, variant: str, epoch: int) -> _Work:
-        """A unit rebuilt from what travels to a remote worker (the variant by name)."""
+    def ship(self, item: _Work) -> tuple[Task, str, int]:
+        """What of a unit travels to a remote worker: the variant goes by name (its flow is there)."""
+        return item.task, item.variant.name, item.epoch
+
+    def unit(self, shipped: tuple[Task, str, int]) -> _Work:
+        """A unit rebuilt from :meth:`ship`, on the worker."""
+        task, variant, epoch = shipped
         return _Work(task, next(v for v in self.variants if v.name == variant), epoch)
 
     async def drive(self, runtime: Runtime, queue: Iterator[_Work], sink: Callable[[ResultRow], None],

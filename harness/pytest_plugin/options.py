@@ -39,6 +39,10 @@ def add_options(parser: pytest.Parser) -> None:
                     help="cassette root (default <rootdir>/cassettes; ad-hoc evals: next to the test file)")
     group.addoption("--eval-no-plots", dest="harness_no_plots", action="store_true", default=False,
                     help="write reports without plots (faster)")
+    group.addoption("--eval-executor", dest="harness_executor", choices=("local", "ray"), default="local",
+                    help="where units run: local (this process) or ray (a Ray cluster; needs harness[ray])")
+    group.addoption("--eval-ray-address", dest="harness_ray_address", default=None, metavar="HOST:PORT",
+                    help="the Ray cluster for --eval-executor ray (default: a Ray instance on this machine)")
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,8 @@ class EvalOptions:
     base_url: str | None
     cassettes: Path
     plots: bool
+    executor: str = "local"
+    ray_address: str | None = None
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> EvalOptions:
@@ -71,6 +77,9 @@ class EvalOptions:
         except SettingError as exc:
             raise pytest.UsageError(str(exc)) from None
         baseline = config.getoption("harness_baseline")
+        executor, ray_address = config.getoption("harness_executor"), config.getoption("harness_ray_address")
+        if ray_address and executor != "ray":
+            raise pytest.UsageError("--eval-ray-address needs --eval-executor ray")
         return cls(
             record_mode=config.getoption("harness_record_mode"),
             variants=tuple(config.getoption("harness_variants") or ()),
@@ -82,6 +91,8 @@ class EvalOptions:
             base_url=config.getoption("harness_base_url"),
             cassettes=path(config.getoption("harness_cassettes"), config.rootpath / "cassettes"),
             plots=not config.getoption("harness_no_plots"),
+            executor=executor,
+            ray_address=ray_address,
         )
 
 

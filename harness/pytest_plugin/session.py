@@ -152,6 +152,7 @@ class EvalSession:
             concurrency=o.concurrency, epochs=o.epochs, record_mode=o.record_mode,
             variants=None if every_variant else variants, ids=() if every_task else ids,
             max_cost_usd=budget, runs_dir=runs_dir, progress=False,
+            executor=o.executor, ray_address=o.ray_address,
             runtime=RuntimeConfig(base_url=o.base_url, record_mode=o.record_mode, cassette_dir=o.cassettes),
         )
         return run_sync(run_suite(node.suite, options))

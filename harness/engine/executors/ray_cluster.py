@@ -79,8 +79,8 @@ def import_ray() -> Any:
 
 # -- the actor -----------------------------------------------------------------------------------
 
-#: What the driver sends per unit: (index, task, variant name, epoch, {recording path: text}).
-Shipped = tuple[int, Any, str, int, dict[str, str]]
+#: What the driver sends per unit: (index, the run's ``ship(unit)``, {recording path: text}).
+Shipped = tuple[int, Any, dict[str, str]]
 #: What comes back per unit: (index, row line, totals tuple, [(recording path, text)]).
 Finished = tuple[int, str, tuple[int | float, ...], list[tuple[str, str]]]
 
@@ -104,8 +104,8 @@ class UnitWorker:
             self.runtime.activate()
             self.active = True
         items, index_of, shipped = [], {}, []
-        for index, task, variant, epoch, recordings in units:
-            item = self.run.unit(task, variant, epoch)
+        for index, shipped_unit, recordings in units:
+            item = self.run.unit(shipped_unit)
             items.append(item)
             index_of[unit_key(self.run.request(item))] = index
             self.files.add(recordings)
@@ -293,7 +293,7 @@ class RayExecutor(Executor):
 
     def _ship(self, index: int) -> Shipped:
         item = self._items[index]
-        return (index, item.task, item.variant.name, item.epoch, self._recordings(self._run.request(item)))
+        return (index, self._run.ship(item), self._recordings(self._run.request(item)))
 
     def _recordings(self, request: RequestContext) -> dict[str, str]:
         """The unit's recordings that exist (its flow's and each judge's), by path, to ship with it."""
@@ -365,8 +365,8 @@ class RayExecutor(Executor):
             log.debug("could not kill %s: %s", actor.name, exc)
 
     def _describe_unit(self, index: int) -> str:
-        item = self._items[index]
-        return f"{item.variant.name}/{item.task.id}/e{item.epoch}"
+        request = self._run.request(self._items[index])
+        return f"{request.variant}/{request.task_id}/e{request.epoch}"
 
     def _lost_message(self, what: str) -> str:
         lost = "; ".join(self._lost[-4:]) or "none"

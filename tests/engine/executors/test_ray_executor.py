@@ -19,6 +19,7 @@ from harness.core.results import RunFolder
 from harness.engine.cassette.store import read_cassette
 from harness.engine.executors import ExecutorUnavailable
 from harness.engine.loader import find_suite
+from harness.engine.regrade import regrade
 from harness.engine.runner import RunOptions, run_suite
 from harness.engine.runtime import RuntimeConfig
 from harness.testing.stub_server import StubServer
@@ -69,6 +70,14 @@ def test_a_demo_suite_replays_on_the_cluster_with_the_rows_of_a_local_run(ray_cl
     for key, row in local_rows.items():
         differs = {field for field in row if remote_rows[key][field] != row[field]}
         assert not differs, f"{key}: {differs} differ between the local run and the Ray run"
+
+    # harness regrade --executor ray: the judges run again on the cluster, scoring as a local regrade does.
+    here = asyncio.run(regrade(local.path, suite, tmp_path / "regraded", _offline()))
+    there = asyncio.run(regrade(local.path, suite, tmp_path / "regraded", _offline(), executor="ray",
+                                ray_address=ray_cluster.address))
+    assert there.manifest().executor["kind"] == "ray"
+    scores = [{r.key: [s.model_dump() for s in r.scores] for r in f.rows()} for f in (here, there)]
+    assert scores[0] == scores[1] and len(scores[1]) == 3
 
 
 def test_units_run_on_both_nodes_and_a_record_run_writes_cassettes_on_the_driver(ray_cluster, make_suite,
@@ -182,6 +191,10 @@ def test_a_ray_address_without_the_ray_executor_is_refused(make_suite, tmp_path:
     with pytest.raises(ExecutorUnavailable, match="--ray-address needs --executor ray"):
         asyncio.run(run_suite(make_suite(n=1), RunOptions(ray_address="127.0.0.1:6379", runs_dir=tmp_path / "r")))
     assert not (tmp_path / "r").exists()
+
+
+def _offline() -> RuntimeConfig:
+    return RuntimeConfig(base_url=DEAD_URL, cassette_dir=ROOT / "cassettes")
 
 
 class _Address:
