@@ -118,7 +118,7 @@ def main() -> None:
     cassettes = project / "cassettes"
     common = {"concurrency": args.concurrency, "limit": args.n}
 
-    with StubProcess() as stub:
+    with StubProcess(startup_timeout=120) as stub:
         wall, _, rows = timed_run(suite, project / "runs", record_mode="once", **common,
                                   runtime=RuntimeConfig(base_url=stub.base_url, cassette_dir=cassettes))
     print(f"recorded {rows} tasks in {wall:.1f}s (one process)")
@@ -130,7 +130,7 @@ def main() -> None:
     def runs_for(label: str, **executor: Any) -> None:
         offline = RuntimeConfig(base_url="http://127.0.0.1:9/v1", cassette_dir=cassettes)
         replay[label] = timed_run(suite, project / "runs", record_mode="none", **common, **executor, runtime=offline)
-        with StubProcess(latency=args.latency) as slow:
+        with StubProcess(latency=args.latency, startup_timeout=120) as slow:
             live[label] = timed_run(suite, project / "runs", record_mode="off", concurrency=args.concurrency,
                                     limit=args.live, **executor, runtime=RuntimeConfig(base_url=slow.base_url))
         overhead[label] = timed_run(noop, project / "runs", record_mode="off", **common, **executor,

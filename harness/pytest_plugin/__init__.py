@@ -54,7 +54,8 @@ Options
 ``--concurrency N`` (default 8), ``--eval-report DIR`` (run folders and reports; default
 ``<rootdir>/reports/runs``), ``--baseline PATH`` (baseline run for no-regression gates),
 ``--max-cost USD``, ``--eval-base-url URL`` (default ``$OPENAI_BASE_URL``),
-``--eval-cassettes DIR`` (default ``<rootdir>/cassettes``), ``--eval-no-plots``.
+``--eval-cassettes DIR`` (default ``<rootdir>/cassettes``), ``--eval-no-plots``,
+``--eval-executor ray`` with ``--eval-ray-address HOST:PORT`` (units on a Ray cluster, docs/ray.md).
 
 Ad-hoc evals in ordinary tests
 ------------------------------

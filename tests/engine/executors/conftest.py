@@ -23,15 +23,30 @@ LOOPBACK = {"node_ip_address": "127.0.0.1", "object_store_memory": 80 * 1024 * 1
 
 @pytest.fixture(scope="module")
 def ray_cluster() -> Iterator[Any]:
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False, **LOOPBACK})
+    cluster = _start_cluster()
     try:
-        cluster.add_node(num_cpus=1, **LOOPBACK)
-        cluster.wait_for_nodes()
         ray.init(address=cluster.address, log_to_driver=False)
         yield cluster
     finally:
         ray.shutdown()
         cluster.shutdown()
+
+
+def _start_cluster(attempts: int = 2) -> Any:
+    """Head and one worker node. Ray gives a node 30 s to register, which a machine busy with other
+    work can miss; then the half-started cluster is stopped and started once more."""
+    for attempt in range(1, attempts + 1):
+        cluster = Cluster(shutdown_at_exit=True)
+        try:
+            cluster.add_node(num_cpus=1, include_dashboard=False, **LOOPBACK)
+            cluster.add_node(num_cpus=1, **LOOPBACK)
+            cluster.wait_for_nodes()
+            return cluster
+        except Exception:
+            cluster.shutdown()
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
 
 
 @pytest.fixture
