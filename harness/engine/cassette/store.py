@@ -46,6 +46,7 @@ from harness.engine.cassette.files import (
     parse_cassette,
     read_cassette,
     recording_format,
+    write_cassette_file,
 )
 from harness.engine.cassette.guard import block_network
 from harness.engine.cassette.miss import AbandonedCall, CassetteMiss, body_diff, json_body
@@ -54,7 +55,7 @@ from harness.engine.cassette.scrub import Scrubber
 from harness.engine.cassette.storage import LocalFiles, RecordingFiles
 
 __all__ = ["RecordMode", "CassetteStore", "IndexedCassette", "CassetteMiss", "cassette_path", "read_cassette",
-           "parse_cassette", "CASSETTE_FORMAT", "recording_format"]
+           "parse_cassette", "CASSETTE_FORMAT", "recording_format", "write_cassette_file"]
 
 log = logging.getLogger(__name__)
 
