@@ -111,11 +111,10 @@ class RunOptions:
     #: is how a large replay uses every core; each process runs ``concurrency / workers`` at once.
     #: With ``executor="ray"``: Ray workers (None or 0: one per CPU of the cluster). None: 1 locally.
     workers: int | None = None
-    #: Where the units run: ``local`` (this process, or ``workers`` forked ones) or ``ray``.
+    #: Where the units run: ``local`` (this process, or ``workers`` forked ones) or ``ray``: the cluster
+    #: at ``ray_address`` (None: a Ray instance on this machine), its workers set up by ``ray_runtime_env``.
     executor: str = "local"
-    #: The Ray cluster to run on (``HOST:PORT`` or ``auto``); None: a Ray instance on this machine.
     ray_address: str | None = None
-    #: Ray's runtime_env for the workers (the suite's code and dependencies; see docs/ray.md).
     ray_runtime_env: dict[str, Any] | None = None
     progress: bool = False
     #: Ignore the suite's own task selection (tags, sample, limit) and start from the whole file.
@@ -411,8 +410,7 @@ class _Run:
 
     def unit(self, shipped: tuple[Task, str, int]) -> _Work:
         """A unit rebuilt from :meth:`ship`, on the worker."""
-        task, variant, epoch = shipped
-        return _Work(task, next(v for v in self.variants if v.name == variant), epoch)
+        return _Work(shipped[0], next(v for v in self.variants if v.name == shipped[1]), shipped[2])
 
     async def drive(self, runtime: Runtime, queue: Iterator[_Work], sink: Callable[[ResultRow], None],
                     run_id: str, concurrency: int) -> None:
