@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 app = typer.Typer(help="Eval-driven testing for LLM agent orchestrations.", no_args_is_help=True,
@@ -152,6 +153,8 @@ def _render_gates(report: Any) -> None:
         colour = {"pass": "green", "fail": "red", "error": "yellow"}[result.status]
         table.add_row(result.gate, result.variant or "all", value, held, f"[{colour}]{result.status}[/]")
     console.print(table)
+    if report.run_status is not None:  # the same word the report shows (harness.analysis.status)
+        console.print(f"run status: {escape(report.run_status.line())}", highlight=False)
     for line in report.messages():
         console.print(f"[red]•[/] {line}")
 
