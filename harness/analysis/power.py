@@ -29,7 +29,8 @@ def _mcnemar_critical(alpha: float, size: int) -> np.ndarray:
     """
     d = np.arange(0, size + 1)
     k = sps.binom.ppf(alpha / 2, d, 0.5)
-    return np.where(sps.binom.cdf(k, d, 0.5) <= alpha / 2, k, k - 1)
+    critical: np.ndarray = np.where(sps.binom.cdf(k, d, 0.5) <= alpha / 2, k, k - 1)  # scipy is untyped
+    return critical
 
 
 def mcnemar_exact_power(n: int, discordance: float, effect: float, alpha: float = 0.05) -> float:

@@ -34,7 +34,8 @@ from typing import Any
 from harness.core.lifeline import die_with_parent
 from harness.core.results import ResultRow, ResultWriter, RunTotals, row_line
 from harness.engine import speedups
-from harness.engine.cassette.store import CassetteStore, write_cassette_file
+from harness.engine.cassette.files import write_cassette_file
+from harness.engine.cassette.store import CassetteStore
 from harness.engine.runtime import Runtime
 
 __all__ = ["WorkerPool", "WorkerFailed", "fork_available"]
