@@ -100,7 +100,7 @@ def merge_runs(paths: Sequence[str | Path], runs_dir: Path, *, variant_order: Se
     statuses = {m.status for m in manifests}
     merged = first.model_copy(update={
         "run_id": new_run_id(first.suite),
-        "created_at": min(m.created_at for m in manifests),
+        "created_at": utc_now(),  # the merged run is new: `latest` must pick it, not a shard
         "finished_at": utc_now(),
         "shard": None,
         "status": "complete" if statuses == {"complete"} else min(statuses - {"complete"}),
