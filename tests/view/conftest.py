@@ -33,15 +33,26 @@ def replay(suite_file: Path, runs: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A runs folder holding a replay of the support suite (Agents SDK: agents, handoffs, tools)."""
+    """A runs folder holding replays of the support suite (Agents SDK: agents, handoffs, tools,
+    guardrails) and of the release suite (three variants of one flow, for side by side)."""
     runs = tmp_path_factory.mktemp("view-runs")
     replay(ROOT / "evals" / "test_support.py", runs)
+    replay(ROOT / "evals" / "release" / "test_router_release.py", runs)
     return runs
+
+
+def _run_of(runs: Path, suite: str) -> Path:
+    return next(p for p in runs.iterdir() if (p / "run.json").is_file() and f"-{suite}-" in p.name)
 
 
 @pytest.fixture(scope="session")
 def support_run(demo_runs: Path) -> Path:
-    return next(p for p in demo_runs.iterdir() if (p / "run.json").is_file())
+    return _run_of(demo_runs, "support")
+
+
+@pytest.fixture(scope="session")
+def release_run(demo_runs: Path) -> Path:
+    return _run_of(demo_runs, "router-release")
 
 
 def free_port() -> int:
