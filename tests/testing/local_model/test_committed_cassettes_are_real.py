@@ -18,7 +18,7 @@ from harness.engine.loader import find_suite
 from harness.engine.runner import RunOptions, run_suite
 from harness.engine.runtime import RuntimeConfig
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 #: Small, quick tasks of a Responses-API suite (the SDK's OpenAIResponsesModel, carried over Chat
 #: Completions by the llama-cpp profile), recorded with the pinned server settings (1 thread,
 #: n_ctx 8192). The cassette holds the Chat Completions exchange, compared call by call.
