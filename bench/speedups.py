@@ -34,7 +34,7 @@ from replay_e2e import harness
 
 from harness.testing.stub_server import StubProcess
 
-WARM = ("prefork", "sdk_hook", "gc_freeze")
+WARM = ("prefork", "sdk_hook")
 
 
 def project(suite: str, name: str, n: int) -> Path:

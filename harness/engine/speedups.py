@@ -23,32 +23,31 @@ average 13-34), so wall-time figures from that session are not quoted: rerun the
     read stalls every unit in flight. ``POSIX_FADV_WILLNEED`` on every file the run will read,
     from a thread, lets the kernel read them ahead, many at once: a cold 4,000-task replay went
     from 8.7 s to 5.4 s when it was added (``bench/replay_e2e.py --cold``).
-``gc_freeze`` (:func:`frozen_for_fork`)
-    ``gc.freeze()`` before forking workers keeps their collector from scanning (and copying the
-    pages of) everything the parent imported. Not yet measured alone: kept until
-    ``bench/speedups.py`` says what it buys.
+Measured with bench/speedups.py (medians of 3; off/on ratios; CPU is the reliable column):
+sdk_hook off: CPU x1.73 (20 tasks) and x1.75 (4,000); prefork off: CPU x1.13 / x1.19, wall
+x1.36 / x1.72; prefetch off (cold cache): wall x1.05 under that load, where a busy CPU hides
+disk waits (x1.6 when it was added, on a quieter machine).
 
-Removed: a CA-less TLS context for replay's clients. Loading the CA bundle costs 38 ms of CPU
-once per run (measured), about 1 % of a 20-task replay.
+Removed, for buying nothing measurable: a CA-less TLS context for replay's clients (38 ms of CPU
+a run; bench: CPU x0.96 / x1.22 with it off, i.e. noise) and ``gc.freeze()`` before forking
+workers (bench: CPU x1.02 / x0.89 with it off).
 """
 
 from __future__ import annotations
 
-import gc
 import importlib.abc
 import importlib.machinery
 import importlib.util
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["NAMES", "enabled", "after_import", "read_ahead", "frozen_for_fork"]
+__all__ = ["NAMES", "enabled", "after_import", "read_ahead"]
 
 #: Every speed-up, by the name ``HARNESS_SPEEDUPS_OFF`` turns it off with.
-NAMES = ("prefork", "sdk_hook", "prefetch", "gc_freeze")
+NAMES = ("prefork", "sdk_hook", "prefetch")
 
 
 def enabled(name: str) -> bool:
@@ -119,18 +118,3 @@ def read_ahead(paths: Iterable[Path]) -> int:
             os.close(descriptor)
     return asked
 
-
-@contextmanager
-def frozen_for_fork() -> Iterator[None]:
-    """Around forking workers: what is alive now is moved out of the collector's reach in them.
-
-    The workers keep their frozen copy; this process collects as usual afterwards.
-    """
-    if not enabled("gc_freeze"):
-        yield
-        return
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()

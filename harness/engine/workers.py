@@ -33,7 +33,6 @@ from typing import Any
 
 from harness.core.lifeline import die_with_parent
 from harness.core.results import ResultRow, ResultWriter, RunTotals, row_line
-from harness.engine import speedups
 from harness.engine.cassette.files import write_cassette_file
 from harness.engine.cassette.store import CassetteStore
 from harness.engine.runtime import Runtime
@@ -74,16 +73,15 @@ class WorkerPool:
         stop = context.Event()
         concurrency = max(1, -(-run.options.concurrency // count))
         processes, pipes = [], []
-        with speedups.frozen_for_fork():  # a start-up speed-up: see harness.engine.speedups
-            for index in range(count):
-                receiver, sender = context.Pipe(duplex=False)
-                process = context.Process(target=_worker_main, name=f"harness-worker-{index + 1}", daemon=True,
-                                          args=(run, runtime, items, claimed, stop, sender, run_id, concurrency,
-                                                os.getpid()))
-                process.start()
-                sender.close()  # the parent keeps only the reading end, so a dead worker reads as EOF
-                processes.append(process)
-                pipes.append(receiver)
+        for index in range(count):
+            receiver, sender = context.Pipe(duplex=False)
+            process = context.Process(target=_worker_main, name=f"harness-worker-{index + 1}", daemon=True,
+                                      args=(run, runtime, items, claimed, stop, sender, run_id, concurrency,
+                                            os.getpid()))
+            process.start()
+            sender.close()  # the parent keeps only the reading end, so a dead worker reads as EOF
+            processes.append(process)
+            pipes.append(receiver)
         log.info("run %s: %d units over %d worker processes", run_id, len(items), count)
         return cls(run, run_id, processes, pipes, stop)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,12 +67,3 @@ def test_read_ahead_asks_for_the_files_that_exist(tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("HARNESS_SPEEDUPS_OFF", "prefetch")
     assert speedups.read_ahead(files) == 0
 
-
-def test_frozen_for_fork_freezes_only_inside_and_only_when_on(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("HARNESS_SPEEDUPS_OFF", raising=False)
-    with speedups.frozen_for_fork():
-        assert gc.get_freeze_count() > 0
-    assert gc.get_freeze_count() == 0
-    monkeypatch.setenv("HARNESS_SPEEDUPS_OFF", "gc_freeze")
-    with speedups.frozen_for_fork():
-        assert gc.get_freeze_count() == 0
