@@ -15,13 +15,15 @@ on them unless told ``--allow-partial`` (partial only), and the report says so a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
-from harness.analysis.run_data import RunData
+if TYPE_CHECKING:  # this module stays pandas-free: the viewer's run list calls declared_problems per run
+    from harness.analysis.run_data import RunData
+    from harness.core.results import RunManifest
 
-__all__ = ["RunStatus", "StatusWord", "run_status"]
+__all__ = ["RunStatus", "StatusWord", "declared_problems", "run_status"]
 
 StatusWord = Literal["complete", "partial", "damaged", "running", "failed"]
 #: How many missing task ids a problem line names.
@@ -68,6 +70,35 @@ def _named(ids: Sequence[str]) -> str:
     return shown + (f" and {len(ids) - NAMED} more" if len(ids) > NAMED else "")
 
 
+def declared_problems(m: RunManifest, *, tasks_run: int | None = None,
+                      variants_run: Sequence[str] | None = None) -> list[str]:
+    """What the run leaves out of what its suite declares (variants, epochs, tasks), from ``run.json`` alone.
+
+    ``tasks_run`` and ``variants_run`` default to what the manifest says was selected; :func:`run_status`
+    passes what the rows show. Kept free of the rows so a list of runs can say "partial" cheaply.
+    """
+    declared = m.declared
+    if variants_run is None:
+        variants_run = [v.name for v in m.variants]
+    if tasks_run is None:
+        selected = m.dataset.get("tasks")
+        tasks_run = int(selected) if isinstance(selected, int) else None
+    variants_declared = [str(v) for v in declared.get("variants") or variants_run]
+    epochs_declared = int(declared.get("epochs") or m.epochs)
+    tasks_declared = declared.get("tasks")
+    problems: list[str] = []
+    missing_variants = [v for v in variants_declared if v not in variants_run]
+    if missing_variants:
+        problems.append(f"variants not run: {', '.join(missing_variants)} "
+                        f"({len(variants_run)} of {len(variants_declared)} the suite declares)")
+    if m.epochs < epochs_declared:
+        problems.append(f"ran {m.epochs} of {epochs_declared} epochs the suite declares")
+    if isinstance(tasks_declared, int) and tasks_run is not None and tasks_run < tasks_declared:
+        problems.append(f"ran {tasks_run} of {tasks_declared} tasks the suite declares"
+                        f"{_narrowing(m.dataset, m.shard)}")
+    return problems
+
+
 def run_status(data: RunData) -> RunStatus:
     """The status of a run as read: computed here only, so every surface says the same word."""
     m = data.manifest
@@ -79,17 +110,7 @@ def run_status(data: RunData) -> RunStatus:
     selected = m.dataset.get("tasks")
     tasks_run = int(selected) if isinstance(selected, int) else len(observed_ids)
     tasks_declared = declared.get("tasks")
-    problems: list[str] = []
-
-    missing_variants = [v for v in variants_declared if v not in variants_run]
-    if missing_variants:
-        problems.append(f"variants not run: {', '.join(missing_variants)} "
-                        f"({len(variants_run)} of {len(variants_declared)} the suite declares)")
-    if m.epochs < epochs_declared:
-        problems.append(f"ran {m.epochs} of {epochs_declared} epochs the suite declares")
-    if isinstance(tasks_declared, int) and tasks_run < tasks_declared:
-        problems.append(f"ran {tasks_run} of {tasks_declared} tasks the suite declares"
-                        f"{_narrowing(m.dataset, m.shard)}")
+    problems = declared_problems(m, tasks_run=tasks_run, variants_run=variants_run)
 
     expected_tasks = max(tasks_run, len(observed_ids))
     rows_expected = expected_tasks * len(variants_run) * m.epochs

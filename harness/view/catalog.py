@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.analysis.status import declared_problems
 from harness.core.results import RunFolder, RunManifest
 from harness.view.rows import RowIndex, file_signature
 
@@ -116,12 +117,24 @@ class Catalog:
             problems.append(f"results.jsonl ends in a torn line ({index.pending_bytes} bytes): the run was "
                             "killed while writing it; that row is not counted")
         expected = manifest.totals.get("expected_rows")
-        return RunState(run_id=manifest.run_id, suite=manifest.suite, status=_status(manifest.status, rows, expected,
-                                                                                       problems),
+        status = _status(manifest.status, rows, expected, problems, declared_problems(manifest))
+        analysed = self._analysed_status(run_id)
+        if analysed is not None:  # the analysis layer's word, once computed: the one report and gate print
+            status, problems = analysed["word"], list(analysed["problems"])
+        return RunState(run_id=manifest.run_id, suite=manifest.suite, status=status,
                         manifest_status=manifest.status, created_at=manifest.created_at,
                         finished_at=manifest.finished_at, variants=[v.name for v in manifest.variants],
                         baseline=manifest.baseline_variant, rows=rows,
                         expected_rows=int(expected) if isinstance(expected, int | float) else None, problems=problems)
+
+    def _analysed_status(self, run_id: str) -> dict[str, Any] | None:
+        """``run_status`` from the cached analysis, if one matches the run folder as it is now."""
+        cached = self._analyses.get(run_id)
+        if cached is None or not cached.value.get("status"):
+            return None
+        folder = self.folder(run_id)
+        current = (file_signature(folder / "results.jsonl"), file_signature(folder / "run.json"))
+        return cached.value["status"] if cached.signature == current else None  # type: ignore[no-any-return]
 
     # -- analysis ----------------------------------------------------------------------------
     def analysis(self, run_id: str) -> dict[str, Any]:
@@ -141,13 +154,20 @@ class Catalog:
             return value
 
 
-def _status(manifest_status: str, rows: int, expected: Any, problems: list[str]) -> str:
-    """running · damaged (rows that do not read) · partial (stopped early, or rows missing) · complete."""
+def _status(manifest_status: str, rows: int, expected: Any, problems: list[str], shortfall: list[str]) -> str:
+    """The word before the run is analysed, from run.json and the row index (no pandas).
+
+    running · damaged (rows that do not read) · partial (less than the suite declares, stopped early,
+    or rows missing) · complete. Once analysed, :func:`harness.analysis.status.run_status` replaces it.
+    """
     if manifest_status == "running":
         return "running"
     if problems:
         return "damaged"
-    if manifest_status != "complete" or (isinstance(expected, int | float) and rows < expected):
+    if manifest_status == "failed":
+        return "failed"
+    if (shortfall or manifest_status != "complete"
+            or (isinstance(expected, int | float) and rows < expected)):
         return "partial"
     return "complete"
 
@@ -157,6 +177,7 @@ def _analyse(folder: Path) -> dict[str, Any]:
     import json
 
     from harness.analysis.run_data import load_run_data
+    from harness.analysis.status import run_status
     from harness.analysis.summary import analyse
     from harness.gate import evaluate_gates
 
@@ -174,6 +195,7 @@ def _analyse(folder: Path) -> dict[str, Any]:
         log.exception("analysis of %s failed", folder)
         out["error"] = f"{type(exc).__name__}: {exc}"
         return out
+    out["status"] = run_status(data).model_dump()
     try:
         out["gates"] = json.loads(evaluate_gates(data).model_dump_json())
     except (ValueError, OSError) as exc:  # a gate that cannot be evaluated (e.g. its baseline is missing)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -11,8 +12,13 @@ import httpx2
 import pytest
 
 from harness.analysis.run_data import load_run_data, row_status
+from harness.analysis.status import run_status
 from harness.analysis.summary import analyse
+from harness.engine.loader import find_suite
+from harness.engine.runner import RunOptions, run_suite
+from harness.engine.runtime import RuntimeConfig
 from harness.gate import evaluate_gates
+from tests.view.conftest import DEAD_URL, ROOT, serve
 
 
 def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
@@ -189,3 +195,20 @@ def test_a_rewritten_results_file_is_indexed_again(viewer: Any, grow: Callable[.
     os.replace(tmp, path)
     body = viewer.get(f"/api/runs/{live.manifest.run_id}/rows", params={"limit": 500}).json()
     assert body["total_rows"] == 7 and [r["line"] for r in body["rows"]] == list(range(7))
+
+
+def test_a_partial_run_is_partial_on_the_home_page_as_in_gate_and_report(tmp_path: Path) -> None:
+    """A run of fewer tasks than its suite declares reads "partial" before and after it is analysed:
+    the word harness gate and the report print (harness.analysis.status.run_status)."""
+    suite = find_suite(ROOT / "evals" / "release" / "test_router_release.py")
+    config = RuntimeConfig(base_url=DEAD_URL, cassette_dir=ROOT / "cassettes")
+    options = RunOptions(record_mode="none", runtime=config, runs_dir=tmp_path, concurrency=4, limit=3)
+    folder = asyncio.run(run_suite(suite, options)).path
+    expected = run_status(load_run_data(folder))
+    assert expected.word == "partial"
+    for viewer in serve(tmp_path):
+        before = viewer.get(f"/api/runs/{folder.name}").json()
+        assert before["status"] == "partial"
+        viewer.get(f"/api/runs/{folder.name}/summary")  # analysed: the analysis layer's word and problems
+        after = viewer.get(f"/api/runs/{folder.name}").json()
+        assert (after["status"], after["problems"]) == ("partial", expected.problems)
