@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from harness.core.results import latest_run
+
 Cli = Callable[..., Any]
 
 OTHER = '''
@@ -34,8 +36,10 @@ BANNER = "has no recordings"
 
 
 def _rows(project: Path) -> list[dict[str, Any]]:
-    (folder,) = sorted(p for p in (project / "reports" / "runs").iterdir() if (p / "run.json").is_file())[-1:]
-    return [json.loads(line) for line in (folder / "results.jsonl").read_text().splitlines()]
+    # By created_at, not folder name: two runs started in the same second have ids in either order.
+    folder = latest_run(project / "reports" / "runs")
+    assert folder is not None
+    return [json.loads(line) for line in folder.results_path.read_text().splitlines()]
 
 
 def test_run_shows_the_first_errors_and_the_command_to_rerun_just_them(cli: Cli, live: list[str],
