@@ -73,21 +73,22 @@ def test_home_lists_runs_by_suite_and_opens_one(chromium: Any, viewer: Any, supp
     _wait(chromium, lambda d: "triage@v1 0." in section.text, "headline pass rates never arrived")
     _wait(chromium, lambda d: "pass (" in section.text, "the gate result never arrived")
     section.find_element("css selector", "a.run-link").click()
-    _wait(chromium, lambda d: len(_rows(d)) == 50, "the run's first page of rows never showed")
-    assert "64 of 64 rows match" in chromium.find_element("id", "count").text
+    _wait(chromium, lambda d: len(_rows(d)) == 46, "the run's first page of rows never showed")
+    assert "46 of 46 rows match" in chromium.find_element("id", "count").text
     assert _css(chromium, "#leaderboard table") and _css(chromium, "#gates table")
     _no_console_errors(chromium)
 
 
 def test_filter_to_failures_then_read_a_transcript(chromium: Any, viewer: Any, support_run: Path) -> None:
     rows = load_run_data(support_run).rows
-    line = next(i for i, r in enumerate(rows) if r.trajectory.tool_calls and r.trajectory.handoffs)
+    line = next(i for i, r in enumerate(rows)
+                if r.error is None and r.scores and r.trajectory.tool_calls and r.trajectory.handoffs)
     target = rows[line]
     chromium.get(f"{viewer.url}/runs/{support_run.name}")
     _wait(chromium, lambda d: _rows(d), "no rows")
     _select(chromium, "filter-status", "fail")
     failing = sum(1 for r in rows if r.error is None and not all(s.passed for s in r.scores if s.error is None))
-    _wait(chromium, lambda d: f"{failing} of 64 rows match" in d.find_element("id", "count").text
+    _wait(chromium, lambda d: f"{failing} of 46 rows match" in d.find_element("id", "count").text
           and {r.get_attribute("data-status") for r in _rows(d)} == {"fail"}, "fail filter")
 
     _select(chromium, "filter-status", "")
@@ -112,21 +113,23 @@ def test_filter_to_failures_then_read_a_transcript(chromium: Any, viewer: Any, s
     _no_console_errors(chromium)
 
 
-def test_two_variants_side_by_side_and_the_matrix(chromium: Any, viewer: Any, support_run: Path) -> None:
-    chromium.get(f"{viewer.url}/runs/{support_run.name}/matrix")
+def test_two_variants_side_by_side_and_the_matrix(chromium: Any, viewer: Any, release_run: Path) -> None:
+    chromium.get(f"{viewer.url}/runs/{release_run.name}/matrix")
     cells = _wait(chromium, lambda d: _css(d, "#matrix td.cell"), "no matrix")
-    assert len(cells) == 64
+    assert len(cells) == 40 * 3
     row = _css(chromium, "#matrix tr")[1]
     task = row.find_elements("css selector", "td")[0].text
     row.find_element("css selector", "td a").click()  # the task opens its first two variants side by side
     pair = _wait(chromium, lambda d: _css(d, ".pair"), "no side by side")[0]
-    assert [h.text for h in pair.find_elements("css selector", ".pair-cols h3")][:2] == ["triage@v1", "triage@v2"]
+    assert [h.text for h in pair.find_elements("css selector", ".pair-cols h3")][:2] == ["router@v1", "router@v1-rc1"]
     assert pair.find_elements("css selector", "pre.diff") and pair.find_elements("css selector", "table.pair-steps tr")
     assert task in chromium.find_element("tag name", "h1").text
     graders = pair.find_elements("css selector", "table.pair-graders tr")
-    assert len(graders) == 1 + 5
-    _select(chromium, "compare-b", "manager@v1")
-    _wait(chromium, lambda d: "manager@v1" in d.find_element("tag name", "h1").text, "B did not change")
+    pair_rows = [r for r in load_run_data(release_run).rows
+                 if r.task_id == task and r.variant in ("router@v1", "router@v1-rc1") and r.epoch == 1]
+    assert len(graders) == 1 + len({score.name for r in pair_rows for score in r.scores})  # header + one per grader
+    _select(chromium, "compare-b", "router@v1-rc2")
+    _wait(chromium, lambda d: "router@v1-rc2" in d.find_element("tag name", "h1").text, "B did not change")
     _no_console_errors(chromium)
 
 
@@ -143,10 +146,10 @@ def test_a_running_run_grows_on_screen(chromium: Any, viewer: Any, grow: Callabl
         live.write(total - live.written)
         _wait(chromium, lambda d, total=total: f"{total} of {total} rows" in d.find_element("id", "count").text,
               f"the table never grew to {total} rows")
-        _wait(chromium, lambda d, total=total: f"{total} of 64 rows" in d.find_element("css selector", ".run-progress").text,
-              f"progress never said {total} of 64")
-    live.write(64)
+        _wait(chromium, lambda d, total=total: f"{total} of 46 rows" in d.find_element("css selector", ".run-progress").text,
+              f"progress never said {total} of 46")
+    live.write(46)
     live.finish()
     _wait(chromium, lambda d: "complete" in d.find_element("css selector", ".meta").text, "never became complete")
-    _wait(chromium, lambda d: "64 of 64 rows" in d.find_element("id", "count").text, "the last rows never showed")
+    _wait(chromium, lambda d: "46 of 46 rows" in d.find_element("id", "count").text, "the last rows never showed")
     _no_console_errors(chromium)
