@@ -134,7 +134,7 @@ class Catalog:
             return None
         folder = self.folder(run_id)
         current = (file_signature(folder / "results.jsonl"), file_signature(folder / "run.json"))
-        return cached.value["status"] if cached.signature == current else None  # type: ignore[no-any-return]
+        return cached.value["status"] if cached.signature == current else None
 
     # -- analysis ----------------------------------------------------------------------------
     def analysis(self, run_id: str) -> dict[str, Any]:
