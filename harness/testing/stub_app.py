@@ -205,6 +205,19 @@ def _decode_body(raw: bytes) -> Any:
         return raw.decode("utf-8", "replace")
 
 
+async def _take_rule(request: web.Request, view: _RequestView) -> tuple[Rule | None, web.StreamResponse | None]:
+    """The rule this request takes, after its latency (the rule's, else the server's); and, for a
+    fault rule, the faulted response to send instead of a reply. Chat Completions and Responses alike."""
+    config = request.app[_STATE_KEY].config
+    rule = request.app[_STATE_KEY].take_rule(view)
+    delay = rule.latency if rule is not None and rule.latency is not None else config.latency
+    if delay > 0:
+        await asyncio.sleep(delay)
+    if rule is not None and rule.fault is not None:
+        return rule, await _serve_fault(request, rule, view, config)
+    return rule, None
+
+
 async def _chat_completions(request: web.Request) -> web.StreamResponse:
     state = request.app[_STATE_KEY]
     body = request[_BODY_KEY]
@@ -213,12 +226,9 @@ async def _chat_completions(request: web.Request) -> web.StreamResponse:
         return web.json_response(_error_body(message, "invalid_request_error", None), status=400)
     view = _RequestView.parse(body, request[_RAW_KEY])
     config = state.config
-    rule = state.take_rule(view)
-    delay = rule.latency if rule is not None and rule.latency is not None else config.latency
-    if delay > 0:
-        await asyncio.sleep(delay)
-    if rule is not None and rule.fault is not None:
-        return await _serve_fault(request, rule, view, config)
+    rule, fault = await _take_rule(request, view)
+    if fault is not None:
+        return fault
     return await _serve_reply(request, view, _build_reply(rule, view, config), config)
 
 
@@ -241,12 +251,9 @@ async def _responses(request: web.Request) -> web.StreamResponse:
         return web.json_response(_error_body(str(exc), "invalid_request_error", None), status=400)
     view = _RequestView.parse(chat, request[_RAW_KEY])
     config = state.config
-    rule = state.take_rule(view)
-    delay = rule.latency if rule is not None and rule.latency is not None else config.latency
-    if delay > 0:
-        await asyncio.sleep(delay)
-    if rule is not None and rule.fault is not None:
-        return await _serve_fault(request, rule, view, config)
+    rule, fault = await _take_rule(request, view)
+    if fault is not None:
+        return fault
     reply = _build_reply(rule, view, config)
     completion_id = _stable_id("chatcmpl-", view, config)
     if not view.stream:
