@@ -30,6 +30,7 @@ from harness.core.clock import utc_now
 from harness.core.dataset import ChatMessage, Task
 from harness.core.grading import Attempt, jsonable_params, sample_scores
 from harness.core.names import slugify
+from harness.core.portable import portable_path
 from harness.core.results import RunFolder
 from harness.engine.runtime import Runtime, RuntimeConfig
 
@@ -269,7 +270,7 @@ def _report(judge: Any, path: Path, samples: int, outcomes: list[_Outcome]) -> C
     interval = kappa_interval(human, verdicts)
     return CalibrationReport(
         grader=grader_name, judge=file_name, params=jsonable_params(getattr(judge, "params", {}) or {}),
-        path=str(path), dataset_sha256=hashlib.sha256(path.read_bytes()).hexdigest(), created_at=utc_now(),
+        path=portable_path(path), dataset_sha256=hashlib.sha256(path.read_bytes()).hexdigest(), created_at=utc_now(),
         samples=samples, n=n, accuracy=accuracy, agreement=accuracy, kappa=cohen_kappa(matrix),
         kappa_low=interval[0] if interval else None, kappa_high=interval[1] if interval else None,
         confusion=matrix,
