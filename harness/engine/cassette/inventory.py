@@ -122,12 +122,12 @@ def status(suite: Suite, root: Path) -> CassetteStatus:
             report.unreadable.append(info)
             continue
         variant = variants.get(str(info.meta.get("variant")))
-        task = str(info.meta.get("task_id"))
-        if variant is None or task not in inputs or info.path.resolve() != _expected(root, suite, info).resolve():
+        task_id = str(info.meta.get("task_id"))
+        if variant is None or task_id not in inputs or info.path.resolve() != _expected(root, suite, info).resolve():
             report.unused.append(info)
             continue
         report.used.append(info)
-        changed = _differences(info.meta, variant, inputs[task])
+        changed = _differences(info.meta, variant, inputs[task_id])
         if changed:
             report.stale.append((info, changed))
     for variant in suite.variants:
