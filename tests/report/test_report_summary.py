@@ -168,6 +168,31 @@ def test_epochs_give_pass_at_k_and_stability(epochs_run: Path) -> None:
     assert len(stability["b"].flaky_tasks) == stability["b"].flaky
 
 
+def test_errored_epochs_are_failed_attempts_in_pass_at_k_and_stability(make_run_folder: Callable[..., Path]) -> None:
+    """A variant that passes every attempt it finishes but errors on some epochs is not 100% at pass@k.
+
+    Leaving errored epochs out would score each task on its finished attempts only (all passes),
+    so pass@1 and pass^k would both read 1.0 and every task "stable pass": the crashes would vanish.
+    """
+    run = make_run_folder([VariantSpec("steady", accuracy=1.0), VariantSpec("crashy", accuracy=1.0,
+                                                                          task_error_rate=0.4)],
+                          n_tasks=30, epochs=4, seed=11)
+    frame = load_run(run)
+    crashy = frame[frame["variant"] == "crashy"].drop_duplicates(["task_id", "epoch"])
+    finished = crashy.groupby("task_id")["error_kind"].agg(lambda kinds: int(kinds.isna().sum()))
+    assert 0 < (finished < 4).sum() < 30, "the seed gives some tasks errored epochs, not all"
+    summary = build_summary(run)
+    by_k = {p.k: p for p in summary.pass_at_k if p.variant == "crashy"}
+    assert by_k[1].pass_at_k == pytest.approx((finished / 4).mean())
+    assert by_k[4].pass_hat_k == pytest.approx((finished == 4).mean()), "pass^4: every epoch finished"
+    assert by_k[4].pass_at_k == pytest.approx((finished > 0).mean()), "pass@4: at least one finished"
+    assert {p.k: p.pass_at_k for p in summary.pass_at_k if p.variant == "steady"} == {1: 1.0, 2: 1.0, 3: 1.0, 4: 1.0}
+    stability = {s.variant: s for s in summary.stability}["crashy"]
+    assert stability.stable_pass == int((finished == 4).sum())
+    assert stability.stable_fail == int((finished == 0).sum())
+    assert stability.flaky == int(((finished > 0) & (finished < 4)).sum())
+
+
 def test_epoch_comparisons_use_task_means_so_n_counts_tasks(epochs_run: Path) -> None:
     comparison = next(c for c in build_summary(epochs_run).comparisons if c.metric == "pass_rate")
     assert comparison.result.n == 20
