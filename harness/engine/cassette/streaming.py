@@ -17,6 +17,7 @@ everything that is not a live event stream.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from contextlib import suppress
 from typing import Any
@@ -38,6 +39,9 @@ def is_event_stream(headers: Any) -> bool:
 #: body, already sent. A stream abandoned mid-way that does not end by then is not recorded.
 DRAIN_S = 10.0
 
+#: The protocol's last event: Chat Completions' ``[DONE]``, the Responses API's final event.
+_LAST_EVENT = re.compile(rb'^data: ?\[DONE\]|"type": ?"response\.(?:completed|failed|incomplete)"', re.MULTILINE)
+
 
 class _TeeStream(httpx2.AsyncByteStream):
     """An async byte stream that yields the live chunks and records them all at its end."""
@@ -50,15 +54,30 @@ class _TeeStream(httpx2.AsyncByteStream):
         self.done = False
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self.source:
-            self.chunks.append(chunk)
-            yield chunk
+        try:
+            async for chunk in self.source:
+                self.chunks.append(chunk)
+                yield chunk
+        except (Exception, asyncio.CancelledError):
+            self._cut_short()
+            raise
         self._complete()
 
     def _complete(self) -> None:
         if not self.done:
             self.done = True
             self.on_complete(b"".join(self.chunks))
+
+    def _cut_short(self) -> None:
+        """The source failed before its end: recorded only if the protocol's last event had come.
+
+        A dead source cannot be drained (its generator is finished, and would read as the
+        end), so what arrived decides. Clients cut the tail short on purpose: after ``[DONE]``
+        the async openai client drains the rest for 0.1 s and cancels the read.
+        """
+        if _LAST_EVENT.search(b"".join(self.chunks)):
+            self._complete()
+        self.done = True
 
     async def aclose(self) -> None:
         if not self.done:

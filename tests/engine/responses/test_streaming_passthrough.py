@@ -6,11 +6,13 @@ the last chunk was sent proves the transport did not buffer the stream (vcrpy's 
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
 from agents import Agent, Runner
 
+from harness.engine.cassette import streaming
 from harness.testing.stub_server import StubConfig, StubServer
 
 DEAD_URL = "http://127.0.0.1:9/v1"
@@ -62,3 +64,31 @@ def test_chunks_pass_through_while_recording_and_replay_exactly(make_suite, run,
     replay = run(suite, DEAD_URL, record_mode="none")
     assert replay.errors == 0, [r.error for r in replay.folder.rows()]
     assert _snapshot(replay) == _snapshot(recorded)
+
+
+async def abandoned_stream(input, ctx):
+    """Reads the first chunk of a stream and closes it, long before the server has sent the rest."""
+    stream = await ctx.client.chat.completions.create(
+        messages=[{"role": "user", "content": f"tell me a long story about {input} " * 3}], stream=True,
+        **ctx.model_kwargs())
+    first = await anext(aiter(stream))
+    await stream.close()
+    return {"first": first.id}
+
+
+@pytest.mark.parametrize("flow", [abandoned_stream], ids=["async"])
+def test_a_stream_abandoned_half_way_is_not_recorded(make_suite, run, flow, tmp_path, monkeypatch):
+    monkeypatch.setattr(streaming, "DRAIN_S", DELAY_S * 2)  # the stub needs ~10 delays to finish
+    suite = make_suite(flow=flow, n=1)
+    with StubServer(config=StubConfig(stream_chunk_delay=DELAY_S)) as stub:
+        recorded = run(suite, stub.base_url, record_mode="once")
+    row = next(recorded.folder.rows())
+    [call] = row.trajectory.model_calls
+    assert "TimeoutError" in (call.error or ""), "the trace shows the call as cut short"
+    bodies = [i["response"]["body"]["string"] for path in (tmp_path / "cassettes").rglob("*.json")
+              for i in json.loads(path.read_text()).get("interactions", [])]
+    assert not bodies, "a torn stream must not be recorded as the reply"
+
+    replay = run(suite, DEAD_URL, record_mode="none")
+    [replayed] = replay.folder.rows()
+    assert replayed.error is not None and replayed.error.kind == "cassette_miss", replayed.error
