@@ -11,6 +11,7 @@ import vcr
 from vcr.cassette import Cassette
 from vcr.stubs import httpx_stubs
 
+from harness.engine.cassette import streaming
 from harness.engine.cassette.store import IndexedCassette
 
 
@@ -41,3 +42,26 @@ def test_vcrpy_patches_httpx2_transports():
 def test_use_builds_the_given_cassette_class():
     assert "cls.load(" in inspect.getsource(vcr.cassette.CassetteContextDecorator.__enter__).replace("self.cls", "cls")
     assert httpx2.AsyncHTTPTransport.handle_async_request is not None
+
+
+
+@pytest.mark.parametrize("name, vcrpys, ours, wrapper", [
+    ("_vcr_handle_async_request", streaming._original_async, streaming._handle_async_request,
+     "vcr_handle_async_request"),
+    ("_vcr_handle_request", streaming._original_sync, streaming._handle_request, "vcr_handle_request"),
+], ids=["async", "sync"])
+def test_the_httpx_stubs_that_streaming_replaces_keep_their_shape(name, vcrpys, ours, wrapper):
+    """harness.engine.cassette.streaming mirrors these stubs and swaps its own in by module attribute."""
+    stub = vcrpys  # vcrpy's own, kept by streaming (the module attribute is ours once a run has installed it)
+    assert stub.__module__ == "vcr.stubs.httpx_stubs" and stub.__name__ == name
+    assert list(inspect.signature(stub).parameters) == list(inspect.signature(ours).parameters)
+    source = inspect.getsource(stub)
+    for step in ("_vcr_request(cassette, real_request, real_request_body, httpx)",
+                 "real_request.stream = httpx.ByteStream(real_request_body)",
+                 "real_response.stream = httpx.ByteStream(real_response_content)",
+                 "_record_responses(cassette, vcr_request, real_response, real_response_content)"):
+        assert step in source, step
+    # The wrapper vcrpy patches in looks the stub up as a module global at each call: replacing it works.
+    assert f"return {name}(cassette, " in inspect.getsource(getattr(httpx_stubs, wrapper))
+    streaming.install()
+    assert getattr(httpx_stubs, name) is ours
