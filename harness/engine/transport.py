@@ -17,6 +17,7 @@ import asyncio
 import json
 import logging
 import sys
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx2
@@ -314,11 +315,12 @@ class _Exchange:
             rebuilt.headers["content-type"] = content_type
         return rebuilt
 
-    def streaming(self, response: httpx2.Response) -> httpx2.Response:
-        """The client's response over a stream that passes chunks on as they arrive."""
+    def streaming(self, response: httpx2.Response,
+                  pass_through: type[_AsyncPassThrough | _SyncPassThrough]) -> httpx2.Response:
+        """The client's response over a stream (async or sync, as the client) that passes chunks on as they arrive."""
         headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _DECODED_AWAY]
         return httpx2.Response(
-            response.status_code, headers=headers, stream=_PassThrough(response, self),
+            response.status_code, headers=headers, stream=pass_through(response, self),
             request=self.original_request if self.translated is not None else self.request,
             extensions=response.extensions,
         )
@@ -331,12 +333,13 @@ class _Exchange:
         raise exc
 
 
-class _PassThrough(httpx2.AsyncByteStream):
-    """A live event stream handed to the client chunk by chunk; the model span is written at its end.
+class _StreamFold:
+    """What both pass-through streams share: convert each chunk, keep what was passed, trace at the end.
 
     When the exchange was translated (Responses over Chat Completions) each complete Chat
     Completions event is converted to Responses events as it arrives, so the flow still gets
-    text as the model writes it. The span sees the whole stream once it has been read.
+    text as the model writes it. The span sees the whole stream once it has been read. The async
+    and sync streams below only read their source and hand each chunk to this fold.
     """
 
     def __init__(self, response: httpx2.Response, exchange: _Exchange) -> None:
@@ -345,7 +348,6 @@ class _PassThrough(httpx2.AsyncByteStream):
         original = exchange.translated
         self.converter = responses_api.ChatStreamToResponseEvents(original) if original is not None else None
         self.buffer = b""
-        self.source = response.aiter_bytes()
         self.passed: list[bytes] = []
         self.done = False
 
@@ -368,6 +370,10 @@ class _PassThrough(httpx2.AsyncByteStream):
             self.passed.append(out)
         return out
 
+    def _tail(self) -> bytes:
+        """What the converter still holds once the source has ended (nothing when untranslated)."""
+        return b"" if self.converter is None else self._out(b"", last=True)
+
     def _finish(self, exc: BaseException | None = None) -> None:
         if self.done:
             return
@@ -377,14 +383,23 @@ class _PassThrough(httpx2.AsyncByteStream):
         else:
             self.exchange.writer.finish(self.response, b"".join(self.passed))
 
-    async def __aiter__(self) -> Any:
+
+class _AsyncPassThrough(_StreamFold, httpx2.AsyncByteStream):
+    """A live event stream handed to the async client chunk by chunk; the model span is written at its end."""
+
+    def __init__(self, response: httpx2.Response, exchange: _Exchange) -> None:
+        super().__init__(response, exchange)
+        self.source = response.aiter_bytes()
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
             async for chunk in self.source:
                 out = self._out(chunk)
                 if out:
                     yield out
-            if self.converter is not None:
-                yield self._out(b"", last=True)
+            tail = self._tail()
+            if tail:
+                yield tail
         except Exception as exc:
             self._finish(exc)
             raise
@@ -394,15 +409,45 @@ class _PassThrough(httpx2.AsyncByteStream):
         """Clients close at the protocol's last event: read what is left (the end), then trace."""
         if not self.done:
             try:
-                async with asyncio.timeout(streaming.DRAIN_S):
-                    async for chunk in self.source:
-                        self._out(chunk)
-                if self.converter is not None:
-                    self._out(b"", last=True)
+                await streaming.adrain(self.source, self._out)
+                self._tail()
                 self._finish()
             except Exception as exc:  # noqa: BLE001 - an abandoned stream is a failed call in the trace
                 self._finish(exc)
         await self.response.aclose()
+
+
+class _SyncPassThrough(_StreamFold, httpx2.SyncByteStream):
+    """The same for the sync client: chunks handed on as they arrive, the span written at the end."""
+
+    def __init__(self, response: httpx2.Response, exchange: _Exchange) -> None:
+        super().__init__(response, exchange)
+        self.source = response.iter_bytes()
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            for chunk in self.source:
+                out = self._out(chunk)
+                if out:
+                    yield out
+            tail = self._tail()
+            if tail:
+                yield tail
+        except Exception as exc:
+            self._finish(exc)
+            raise
+        self._finish()
+
+    def close(self) -> None:
+        """Clients close at the protocol's last event: read what is left (the end), then trace."""
+        if not self.done:
+            try:
+                streaming.drain(self.source, self._out)
+                self._tail()
+                self._finish()
+            except Exception as exc:  # noqa: BLE001 - an abandoned stream is a failed call in the trace
+                self._finish(exc)
+        self.response.close()
 
 
 def _is_live_stream(response: httpx2.Response) -> bool:
@@ -423,7 +468,7 @@ class HarnessAsyncTransport(httpx2.AsyncBaseTransport):
             with transport_scope():
                 response = await self.inner.handle_async_request(exchange.request)
             if _is_live_stream(response):
-                return exchange.streaming(response)
+                return exchange.streaming(response, _AsyncPassThrough)
             try:
                 content = await response.aread()
             finally:
@@ -452,6 +497,8 @@ class HarnessSyncTransport(httpx2.BaseTransport):
         exchange = _Exchange(request, self.profile)
         try:
             response = self.inner.handle_request(exchange.request)
+            if _is_live_stream(response):
+                return exchange.streaming(response, _SyncPassThrough)
             try:
                 content = response.read()
             finally:

@@ -8,27 +8,58 @@ key or any long piece of it.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
 
 from harness.engine.cassette.scrub import REDACTED, Scrubber
-from harness.testing.stub_server import Rule, StubServer, ToolCallSpec
+from harness.testing.stub_server import Rule, StubConfig, StubServer, ToolCallSpec
 
 KEY = "sk-test-STREAMEDSECRET0123456789abcdef"
 OFFSETS = (0, 5, 11, 17, 23)
 
 
+DELAY_S = 0.03
+
+
+class _Reassembly:
+    """A streamed reply put back together: content, the tool call's arguments, when each chunk came."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.content: list[str] = []
+        self.arguments: list[str] = []
+        self.arrivals: list[float] = []
+
+    def add(self, chunk) -> None:
+        self.arrivals.append(time.perf_counter() - self.start)
+        for choice in chunk.choices:
+            self.content.append(choice.delta.content or "")
+            self.arguments.extend(c.function.arguments or "" for c in choice.delta.tool_calls or [] if c.function)
+
+    def output(self) -> dict:
+        return {"content": "".join(self.content), "arguments": "".join(self.arguments),
+                "spread_s": self.arrivals[-1] - self.arrivals[0], "chunks": len(self.arrivals)}
+
+
 async def streamed(input, ctx):
     """Streams the reply and returns it reassembled: content and the tool call's arguments."""
+    reply = _Reassembly()
     stream = await ctx.client.chat.completions.create(
         messages=[{"role": "user", "content": input}], stream=True, **ctx.model_kwargs())
-    content, arguments = [], []
     async for chunk in stream:
-        for choice in chunk.choices:
-            content.append(choice.delta.content or "")
-            arguments.extend(c.function.arguments or "" for c in choice.delta.tool_calls or [] if c.function)
-    return {"content": "".join(content), "arguments": "".join(arguments)}
+        reply.add(chunk)
+    return reply.output()
+
+
+def sync_streamed(input, ctx):
+    """The same through the sync client, whose stream is recorded as it passes through."""
+    reply = _Reassembly()
+    for chunk in ctx.sync_client.chat.completions.create(
+            messages=[{"role": "user", "content": input}], stream=True, **ctx.model_kwargs()):
+        reply.add(chunk)
+    return reply.output()
 
 
 def _rules() -> list[Rule]:
@@ -43,16 +74,22 @@ def _pieces_of(key: str, size: int = 12) -> list[str]:
     return [key[i:i + size] for i in range(len(key) - size + 1)]
 
 
-def test_a_key_split_across_stream_events_is_scrubbed_at_every_offset(make_suite, run, tmp_path: Path, monkeypatch):
+@pytest.mark.parametrize("flow", [streamed, sync_streamed], ids=["async", "sync"])
+def test_a_key_split_across_stream_events_is_scrubbed_at_every_offset(make_suite, run, flow, tmp_path: Path,
+                                                                      monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    suite = make_suite(flow=streamed, n=1)
+    suite = make_suite(flow=flow, n=1)
     Path(suite.dataset).write_text("".join(json.dumps({"id": f"{kind}-{n}", "input": f"echo {kind} at offset {n}"})
                                            + "\n" for kind in ("text", "tool") for n in OFFSETS))
-    with StubServer(rules=_rules()) as stub:
+    # A delay per event: the flow sees the pieces apart, so the stream passed through while recorded.
+    with StubServer(rules=_rules(), config=StubConfig(stream_chunk_delay=DELAY_S)) as stub:
         recorded = run(suite, stub.base_url, record_mode="once", api_key=KEY)
     rows = list(recorded.folder.rows())
     assert recorded.errors == 0, [r.error for r in rows]
     assert all(KEY not in json.dumps(r.output) for r in rows)  # rows are scrubbed as they are written
+    # Buffered, all of a reply's chunks would reach the flow at once; the stub sent them 4+ delays apart.
+    assert all(r.output["chunks"] >= 5 and r.output["spread_s"] >= 2 * DELAY_S for r in rows), \
+        [(r.output["spread_s"], r.output["chunks"]) for r in rows]
 
     cassettes = sorted((tmp_path / "cassettes").rglob("*.json"))
     assert len(cassettes) == 2 * len(OFFSETS)
