@@ -148,8 +148,10 @@ def local_stop() -> None:
     """
     from harness.testing import local_model
 
-    local_model.stop()
-    console.print("local model stopped")
+    if local_model.stop():
+        console.print("local model stopped")
+    else:
+        console.print("no local model server was running (nothing to stop)")
 
 
 @local_app.command("status")

@@ -150,6 +150,10 @@ CASES = [
     (["view", "nope"], 2, "no folder nope"),
     (["view", "--port", "70000"], 2, "--port must be a whole number from 1 to 65535 (a TCP port); got 70000"),
     (["cassettes", "migrate", "evals/missing.py"], 2, "no suite file at evals/missing.py"),
+    # init, local-model
+    (["init", "datasets/tasks.jsonl"], 2, "datasets/tasks.jsonl exists and is not a folder"),
+    (["init", "."], 2, "harness init never overwrites; these already exist in"),
+    (["local-model", "stop"], 0, "no local model server was running (nothing to stop)"),
     (["no-such-command"], 2, "No such command 'no-such-command'"),
 ]
 
