@@ -364,7 +364,7 @@ class Dataset:
 
     def tasks(self) -> list[Task]:
         """The selected tasks, validated. Sampling is deterministic for a seed."""
-        chosen = _filter(iter_tasks(self.path), set(self.tags), set(self.ids))
+        chosen: Iterable[Task] = _filter(iter_tasks(self.path), set(self.tags), set(self.ids))
         if self.sample is not None:
             chosen = _reservoir(chosen, self.sample, self.seed)
         tasks = list(chosen)

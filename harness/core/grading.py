@@ -185,8 +185,16 @@ class BaseGrader:
 
 
 def metric_name(grader: Any) -> str:
-    """The score name a grader's results carry (and gates name): its alias, else its id."""
-    return getattr(grader, "alias", None) or getattr(grader, "id", None) or getattr(grader, "name", "grader")
+    """The score name a grader's results carry (and gates name): its alias, else its id, else its name.
+
+    Always text: a grader object whose ``name`` is None (or empty) is named ``grader``, not None,
+    which no result row could hold.
+    """
+    for attribute in ("alias", "id", "name"):
+        value = getattr(grader, attribute, None)
+        if value:
+            return str(value)
+    return "grader"
 
 
 def as_score(result: Any) -> Score:

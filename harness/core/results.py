@@ -27,12 +27,14 @@ from harness.core.trace import Trajectory
 __all__ = [
     "FORMAT_VERSION",
     "ErrorInfo",
+    "ErrorKind",
     "ScoreRecord",
     "Usage",
     "ResultRow",
     "VariantInfo",
     "RunManifest",
     "RunTotals",
+    "Tally",
     "RunFolder",
     "RunFolderError",
     "DamagedLine",
@@ -52,10 +54,14 @@ class RunFolderError(ValueError):
     """A run folder that is missing, unreadable or of an unknown format version."""
 
 
+#: How :class:`ErrorInfo` sorts errors (reports group by it).
+ErrorKind = Literal["task", "timeout", "model", "cassette_miss", "budget", "grader", "config"]
+
+
 class ErrorInfo(BaseModel):
     """Why a task (or a grader) produced no result. ``kind`` sorts errors for reports."""
 
-    kind: Literal["task", "timeout", "model", "cassette_miss", "budget", "grader", "config"] = "task"
+    kind: ErrorKind = "task"
     type: str
     message: str
     traceback: str | None = None
@@ -169,6 +175,11 @@ class RunManifest(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
+#: :meth:`RunTotals.as_tuple`: its fields in declared order, typed one by one so that
+#: ``RunTotals(*tally)`` type-checks on the receiving side.
+Tally = tuple[int, int, int, int, int, int, float, int]
+
+
 @dataclass
 class RunTotals:
     """Running sums over the rows of a run (what `run.json` `totals` holds)."""
@@ -202,9 +213,10 @@ class RunTotals:
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
-    def as_tuple(self) -> tuple[int | float, ...]:
+    def as_tuple(self) -> Tally:
         """The fields in order (``RunTotals(*t)`` rebuilds it): cheap to send between processes."""
-        return tuple(getattr(self, item.name) for item in dataclasses.fields(self))
+        return (self.rows, self.errors, self.grader_errors, self.passed, self.input_tokens, self.output_tokens,
+                self.cost_usd, self.model_calls)
 
 
 def new_run_id(suite: str) -> str:
@@ -325,6 +337,7 @@ def read_rows(path: Path, tolerate_torn_tail: bool = True,
         lines = iter(handle)
         previous: str | None = next(lines, None)
         number = 1
+        row: ResultRow | None
         while previous is not None:
             current = next(lines, None)
             if previous.strip():

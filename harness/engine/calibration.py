@@ -180,6 +180,11 @@ class Disagreement(BaseModel):
     notes: str | None = None
 
 
+def _default_labels() -> list[str]:
+    """A report's labels when none were stored: the verdicts, as the plain text a report holds."""
+    return list(LABELS)
+
+
 class CalibrationReport(BaseModel):
     """A judge measured against human labels. Field names match the report's ``JudgeCalibration``."""
 
@@ -197,7 +202,7 @@ class CalibrationReport(BaseModel):
     #: 95% bootstrap interval of ``kappa`` over the labelled items (:func:`kappa_interval`).
     kappa_low: float | None = None
     kappa_high: float | None = None
-    labels: list[str] = Field(default_factory=lambda: list(LABELS))
+    labels: list[str] = Field(default_factory=_default_labels)
     confusion: list[list[int]]
     self_consistency: float | None
     disagreements: list[Disagreement] = Field(default_factory=list)
@@ -334,10 +339,15 @@ def load_calibrations(run_dir: str | Path) -> list[CalibrationReport]:
     return reports
 
 
+def _calibration_name(grader: Any) -> str:
+    """The name ``Suite.calibration`` knows a judge by: its alias, else its id ("" for neither)."""
+    return str(getattr(grader, "alias", None) or getattr(grader, "id", ""))
+
+
 async def calibrate_suite(suite: Any, samples: int = 1) -> list[CalibrationReport]:
     """Calibrate every judge a suite names in ``Suite.calibration`` (needs an open runtime)."""
     reports = []
-    graders = {getattr(g, "alias", None) or getattr(g, "id", ""): g for g in suite.graders}
+    graders = {_calibration_name(g): g for g in suite.graders}
     for metric, path in suite.calibration_sets().items():
         judge = graders.get(metric)
         if judge is None:

@@ -117,7 +117,7 @@ def flow(fn: Callable[..., Any] | None = None, *, name: str | None = None) -> An
 
     def register(target: Callable[..., Any]) -> Callable[..., Any]:
         key = name or target.__name__
-        _registry[key] = target  # type: ignore[assignment]
+        _registry[key] = target
         target.flow_name = key  # type: ignore[attr-defined]
         return target
 
@@ -133,7 +133,11 @@ def get_flow(name: str) -> Flow:
 
 
 def flow_name(target: Callable[..., Any]) -> str:
-    return getattr(target, "flow_name", None) or getattr(target, "__qualname__", repr(target))
+    """The name ``@flow`` registered ``target`` under, else its qualified name."""
+    registered = getattr(target, "flow_name", None)
+    if isinstance(registered, str) and registered:
+        return registered
+    return str(getattr(target, "__qualname__", repr(target)))
 
 
 async def run_flow(target: Callable[..., Any], input: Any, ctx: FlowContext) -> Any:

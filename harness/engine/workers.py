@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.lifeline import die_with_parent
-from harness.core.results import ResultRow, ResultWriter, RunTotals, row_line
+from harness.core.results import ResultRow, ResultWriter, RunTotals, Tally, row_line
 from harness.engine.cassette.files import write_cassette_file
 from harness.engine.cassette.store import CassetteStore
 from harness.engine.runtime import Runtime
@@ -202,7 +202,7 @@ class _RowSender:
 
     def __init__(self, pipe: Connection, store: CassetteStore) -> None:
         self.pipe, self.store, self.scrub = pipe, store, store.scrubber.text
-        self.batch: list[tuple[str, tuple[int | float, ...]]] = []
+        self.batch: list[tuple[str, Tally]] = []
 
     def __call__(self, row: ResultRow) -> None:
         if not self.batch:

@@ -9,7 +9,7 @@ import pytest
 from pydantic import BaseModel
 
 from harness.core.dataset import Task
-from harness.core.grading import jsonable_params
+from harness.core.grading import jsonable_params, metric_name
 from harness.graders import (
     MISSING,
     Attempt,
@@ -303,3 +303,15 @@ def test_params_are_recorded_as_json() -> None:
     assert grader.id == 'contains_all(texts=["a", "b"], case_sensitive=true)'
     assert jsonable_params(grader.params) == {"texts": ["a", "b"], "case_sensitive": True}
     assert jsonable_params(python(len).params) == {"fn": "len"}
+
+
+def test_metric_name_is_always_text() -> None:
+    class Unnamed:  # a grader object whose name was never set: no row could hold a None metric name
+        alias = None
+        id = None
+        name = None
+
+    assert metric_name(contains("a").named("has_a")) == "has_a"
+    assert metric_name(contains("a")) == contains("a").id
+    assert metric_name(Unnamed()) == "grader"
+    assert metric_name(object()) == "grader"

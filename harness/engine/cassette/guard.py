@@ -8,6 +8,7 @@ active, connecting an internet socket raises :class:`NetworkBlocked`. Unix socke
 
 from __future__ import annotations
 
+import _socket
 import socket
 import threading
 from collections.abc import Iterator
@@ -26,7 +27,10 @@ class NetworkBlocked(ConnectionRefusedError):
     """A connection was attempted while record mode ``none`` forbids any network access."""
 
 
-def _refuse(sock: socket.socket, address: Any) -> None:
+# The guards take ``_socket.socket``: typeshed declares ``connect``/``connect_ex`` on that C base
+# class, so a replacement must accept it to be assignable; the patched methods only ever see
+# ``socket.socket`` instances, whose ``family`` the base class already has.
+def _refuse(sock: _socket.socket, address: Any) -> None:
     if sock.family in (socket.AF_INET, socket.AF_INET6):
         raise NetworkBlocked(
             f"record mode 'none' blocks the network, but something tried to connect to {address!r}. "
@@ -34,12 +38,12 @@ def _refuse(sock: socket.socket, address: Any) -> None:
         )
 
 
-def _guarded_connect(self: socket.socket, address: Any) -> None:
+def _guarded_connect(self: _socket.socket, address: Any) -> None:
     _refuse(self, address)
     return _original_connect(self, address)
 
 
-def _guarded_connect_ex(self: socket.socket, address: Any) -> int:
+def _guarded_connect_ex(self: _socket.socket, address: Any) -> int:
     _refuse(self, address)
     return _original_connect_ex(self, address)
 

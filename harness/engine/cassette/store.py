@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from vcr.cassette import Cassette
 from vcr.persisters.filesystem import CassetteDecodeError
@@ -92,7 +92,8 @@ def _is_transient(response: dict[str, Any]) -> bool:
 
 
 def _key_of(request: Request) -> str | None:
-    return request.headers.get(KEY_HEADER)
+    # vcrpy is untyped (its Request is Any here); its headers map names to str values.
+    return cast(str | None, request.headers.get(KEY_HEADER))
 
 
 def _unit_prefix(key: str) -> str:

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.context import RequestContext
-from harness.core.results import ResultRow, ResultWriter, RunTotals, row_line
+from harness.core.results import ResultRow, ResultWriter, RunTotals, Tally, row_line
 from harness.engine.cassette.record_mode import RecordMode
 from harness.engine.cassette.storage import LocalFiles, ShippedFiles, UnitKey, unit_key
 from harness.engine.cassette.store import cassette_path
@@ -82,7 +82,7 @@ def import_ray() -> Any:
 #: What the driver sends per unit: (index, the run's ``ship(unit)``, {recording path: text}).
 Shipped = tuple[int, Any, dict[str, str]]
 #: What comes back per unit: (index, row line, totals tuple, [(recording path, text)]).
-Finished = tuple[int, str, tuple[int | float, ...], list[tuple[str, str]]]
+Finished = tuple[int, str, Tally, list[tuple[str, str]]]
 
 
 class UnitWorker:
@@ -103,7 +103,9 @@ class UnitWorker:
         if not self.active:  # in the actor's event loop: the runtime patches this loop and process
             self.runtime.activate()
             self.active = True
-        items, index_of, shipped = [], {}, []
+        items: list[Any] = []  # the run's units: ``run`` is whatever the driver shipped (Any)
+        index_of: dict[UnitKey, int] = {}
+        shipped: list[str] = []  # recording paths, discarded from the files once the batch is done
         for index, shipped_unit, recordings in units:
             item = self.run.unit(shipped_unit)
             items.append(item)

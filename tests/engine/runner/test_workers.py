@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import multiprocessing
 import os
 from pathlib import Path
 
 import pytest
 
-from harness.core.results import RunFolder
+from harness.core.results import RunFolder, RunTotals
 from harness.engine.workers import WorkerFailed
 from harness.testing.stub_server import StubServer
 
@@ -71,3 +72,12 @@ def test_a_negative_worker_count_is_refused_before_a_run_folder_exists(make_suit
     with pytest.raises(ValueError, match=r"workers must be a whole number from 0 to 1024 \(0 means one per CPU core\); got -1"):
         run(make_suite(flow=which_process, n=2), workers=-1)
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_totals_travel_as_a_tuple_of_every_field_in_order() -> None:
+    """Workers send ``as_tuple()`` and the parent rebuilds ``RunTotals(*tally)``: a field left out
+    of the tuple, or two swapped, would corrupt the run's totals."""
+    totals = RunTotals(rows=1, errors=2, grader_errors=3, passed=4, input_tokens=5, output_tokens=6,
+                       cost_usd=7.5, model_calls=8)
+    assert totals.as_tuple() == dataclasses.astuple(totals)
+    assert RunTotals(*totals.as_tuple()) == totals
