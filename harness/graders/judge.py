@@ -100,7 +100,7 @@ class VerdictScale:
             lo, hi = self.scale
             return create_model("ScoreVerdict", __config__=config, reasoning=reasoning,
                                 score=(int, Field(ge=lo, le=hi, description=f"Integer from {lo} (worst) to {hi} (best).")))
-        label_type: Any = Literal[self.labels]  # type: ignore[valid-type]
+        label_type: Any = Literal[self.labels]
         return create_model("LabelVerdict", __config__=config, reasoning=reasoning,
                             label=(label_type, Field(description="Exactly one of the allowed labels.")))
 
@@ -117,17 +117,26 @@ class VerdictScale:
         """(value in [0, 1], passed, raw score or label) for a validated verdict."""
         if self.scale is not None:
             lo, hi = self.scale
-            raw = int(verdict.score)
+            raw = int(_verdict_field(verdict, "score"))
             return (raw - lo) / (hi - lo), raw in self.passing, raw
         labels = self.labels or ()
-        raw = str(verdict.label)
-        value = 1.0 - labels.index(raw) / (len(labels) - 1)
-        return value, raw in self.passing, raw
+        label = str(_verdict_field(verdict, "label"))
+        value = 1.0 - labels.index(label) / (len(labels) - 1)
+        return value, label in self.passing, label
 
     def describe(self) -> dict[str, Any]:
         if self.scale is not None:
             return {"scale": list(self.scale), "pass_at": min(self.passing)}
         return {"labels": list(self.labels or ()), "pass_at": sorted(self.passing)}
+
+
+def _verdict_field(verdict: BaseModel, name: str) -> Any:
+    """A field of a verdict from :meth:`VerdictScale.verdict_model`.
+
+    That model is built at run time (``create_model``), so mypy knows the verdict only as a
+    BaseModel; pydantic has already validated the field (an int in the scale, or one of the labels).
+    """
+    return getattr(verdict, name)
 
 
 class LLMJudge:
@@ -161,7 +170,7 @@ class LLMJudge:
                                   settings=self.settings)
         return [self._score(reply) for reply in replies]
 
-    def _score(self, reply: JudgeReply) -> Score:
+    def _score(self, reply: JudgeReply[BaseModel]) -> Score:
         value, passed, raw = self.scale.score(reply.verdict)
         reasoning = str(getattr(reply.verdict, "reasoning", ""))
         field = "score" if self.scale.scale is not None else "label"

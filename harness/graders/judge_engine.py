@@ -30,7 +30,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import openai
 from pydantic import BaseModel, ValidationError
@@ -100,11 +100,16 @@ class UnitKey:
                               channel=f"judge/{slug}")
 
 
+#: The verdict model a judge asks for: replies carry an instance of it, so a caller with a static
+#: model (pairwise) reads its fields typed; one built at run time stays a plain BaseModel.
+VerdictT = TypeVar("VerdictT", bound=BaseModel)
+
+
 @dataclass(frozen=True)
-class JudgeReply:
+class JudgeReply(Generic[VerdictT]):
     """One validated verdict and how it was obtained."""
 
-    verdict: BaseModel
+    verdict: VerdictT
     model: str
     tries: int
 
@@ -126,7 +131,7 @@ def verdict_schema(model: type[BaseModel]) -> dict[str, Any]:
 
 
 async def ask_judge(*, slug: str, key: UnitKey, messages: Sequence[Sequence[dict[str, str]]],
-                    verdict: type[BaseModel], settings: JudgeSettings) -> list[JudgeReply]:
+                    verdict: type[VerdictT], settings: JudgeSettings) -> list[JudgeReply[VerdictT]]:
     """One validated verdict per message list, all within one judge unit (calls ``c1``, ``c2``…)."""
     runtime = current_runtime()
     kwargs = settings.request_kwargs(runtime.config.judge_settings)
@@ -154,8 +159,8 @@ def judge_identity(messages: Sequence[Sequence[dict[str, str]]], response_format
 
 
 async def _one_verdict(client: Any, messages: list[dict[str, str]], kwargs: dict[str, Any],
-                       response_format: dict[str, Any], verdict: type[BaseModel], settings: JudgeSettings,
-                       slug: str) -> JudgeReply:
+                       response_format: dict[str, Any], verdict: type[VerdictT], settings: JudgeSettings,
+                       slug: str) -> JudgeReply[VerdictT]:
     problems: list[str] = []
     unanswered = False  # a try that reached no server leaves nothing a replay could reproduce
     resends = 0  # tries that repeat the same call (its failed attempt left no recording)
@@ -190,7 +195,7 @@ class _InvalidReply(ValueError):
     """A reply that arrived but holds no usable verdict (refusal, empty, not JSON, invalid)."""
 
 
-def _validated(completion: Any, verdict: type[BaseModel]) -> BaseModel:
+def _validated(completion: Any, verdict: type[VerdictT]) -> VerdictT:
     choices = getattr(completion, "choices", None) or []
     if not choices:
         raise _InvalidReply("the reply has no choices")

@@ -106,8 +106,11 @@ class JudgePrompt:
 
     def render(self, values: Mapping[str, str]) -> list[dict[str, str]]:
         """Chat messages with every placeholder filled (in one pass)."""
-        fill = lambda text: _PLACEHOLDER.sub(lambda m: values.get(m.group(1), ""), text)
-        messages = []
+
+        def fill(text: str) -> str:
+            return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), ""), text)
+
+        messages: list[dict[str, str]] = []
         if self.system:
             messages.append({"role": "system", "content": fill(self.system).strip()})
         messages.append({"role": "user", "content": fill(self.user).strip()})

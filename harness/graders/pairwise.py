@@ -135,12 +135,17 @@ class PairwiseJudge:
                               judge=self.slug, prompt=self.prompt.label)
 
 
-def _order(order: Literal["ab", "ba"], reply: JudgeReply) -> PairwiseOrder:
+#: Which output a slot names, per order: in ``ba`` output b was shown as A.
+_WINNER_OF_SLOT: dict[Literal["ab", "ba"], dict[Literal["A", "B", "tie"], Winner]] = {
+    "ab": {"A": "a", "B": "b", "tie": "tie"},
+    "ba": {"A": "b", "B": "a", "tie": "tie"},
+}
+
+
+def _order(order: Literal["ab", "ba"], reply: JudgeReply[PairwiseVerdict]) -> PairwiseOrder:
     verdict = reply.verdict
-    slot = str(verdict.winner)
-    mapping = {"ab": {"A": "a", "B": "b"}, "ba": {"A": "b", "B": "a"}}[order]
-    winner = mapping.get(slot, "tie")
-    return PairwiseOrder(order=order, slot=slot, winner=winner, reasoning=str(getattr(verdict, "reasoning", "")))
+    return PairwiseOrder(order=order, slot=verdict.winner, winner=_WINNER_OF_SLOT[order][verdict.winner],
+                         reasoning=verdict.reasoning)
 
 
 async def pairwise_compare(task: Task, output_a: Any, output_b: Any, *,
@@ -192,10 +197,15 @@ async def pairwise_batch(items: Iterable[tuple[Task, Any, Any]], *, concurrency:
 def summarize(results: list[PairwiseResult]) -> PairwiseBatch:
     """Counts and rates over pairwise results (rates are 0 for an empty list)."""
     n = len(results)
-    count = lambda predicate: sum(1 for r in results if predicate(r))
+
+    def count(predicate: Callable[[PairwiseResult], bool]) -> int:
+        return sum(1 for r in results if predicate(r))
+
+    def rate(k: int) -> float:
+        return k / n if n else 0.0
+
     wins_a, wins_b = count(lambda r: r.winner == "a"), count(lambda r: r.winner == "b")
     inconsistent = count(lambda r: not r.consistent)
-    rate = (lambda k: k / n) if n else (lambda k: 0.0)
     return PairwiseBatch(results=results, n=n, wins_a=wins_a, wins_b=wins_b, ties=n - wins_a - wins_b,
                          inconsistent=inconsistent, inconsistency_rate=rate(inconsistent),
                          win_rate_a=rate(wins_a), win_rate_b=rate(wins_b))

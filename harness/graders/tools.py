@@ -198,12 +198,16 @@ def tool_order(expected: Sequence[str | Mapping[str, Any]] | None = None, *, mod
         wanted = _order_names(reference(attempt), attempt)
         actual = [c.name for c in tool_calls(attempt.trajectory, source) if agent is None or c.agent == agent]
         ok = _order_matches(wanted, actual, mode)
-        shown = lambda names: " → ".join(names) if names else "(none)"
-        reason = (f"tool calls {shown(actual)}" if ok else
-                  f"expected tool calls ({mode}) {shown(wanted)}, got {shown(actual)}")
+        reason = (f"tool calls {_shown_calls(actual)}" if ok else
+                  f"expected tool calls ({mode}) {_shown_calls(wanted)}, got {_shown_calls(actual)}")
         return Score.of(ok, reason, calls=actual)
 
     return score
+
+
+def _shown_calls(names: list[str]) -> str:
+    """Tool names in call order, for a reason line (``(none)`` rather than nothing)."""
+    return " → ".join(names) if names else "(none)"
 
 
 def _order_matches(wanted: list[str], actual: list[str], mode: OrderMode) -> bool:
