@@ -35,7 +35,6 @@ from harness.core.grading import Attempt, jsonable_params, metric_name
 from harness.core.portable import portable_path, portable_traceback
 from harness.core.results import (
     ErrorInfo,
-    ErrorKind,
     ResultRow,
     ResultWriter,
     RunFolder,
@@ -197,10 +196,9 @@ def _error_info(exc: BaseException) -> ErrorInfo:
     if isinstance(exc, TimeoutError):
         return ErrorInfo(kind="timeout", type=type(exc).__name__,
                          message=f"the flow raised {type(exc).__name__}: {exc or 'something it waited for timed out'}")
-    kind: ErrorKind = "model" if isinstance(exc, openai.APIError) else "task"
     trace_text = portable_traceback(exc, limit=-8)
-    return ErrorInfo(kind=kind, type=type(exc).__name__, message=str(exc) or type(exc).__name__,
-                     traceback=trace_text[-4000:])
+    return ErrorInfo(kind="model" if isinstance(exc, openai.APIError) else "task", type=type(exc).__name__,
+                     message=str(exc) or type(exc).__name__, traceback=trace_text[-4000:])
 
 
 def _portable(path: Any) -> Any:
