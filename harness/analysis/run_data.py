@@ -46,6 +46,7 @@ from harness.core.results import (
 )
 
 __all__ = [
+    "ALIASES",
     "PASS_RATE",
     "SUCCESS_RATE",
     "ERRORS_COUNTED",
@@ -237,7 +238,8 @@ class RunData:
         """(view, variant, metric) -> per-task frame with ``value``, ``passed`` and ``attempts``."""
         out: dict[tuple[View, str, str], pd.DataFrame] = {}
         completed = self._score_values[~self._score_values["errored"]]
-        for view, values in (("itt", self._itt_scores()), ("completed", completed)):
+        views: tuple[tuple[View, pd.DataFrame], ...] = (("itt", self._itt_scores()), ("completed", completed))
+        for view, values in views:
             if len(values):
                 grouped = values.groupby(["variant", "grader_name", "task_id"], sort=False).agg(
                     value=("value", "mean"), passed=("passed", "mean"), attempts=("epoch", "nunique"))

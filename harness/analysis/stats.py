@@ -147,7 +147,8 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> Interva
 
 def _clean(values: Iterable[float]) -> np.ndarray:
     array = np.asarray(list(values) if not isinstance(values, np.ndarray) else values, dtype=float)
-    return array[~np.isnan(array)]
+    kept: np.ndarray = array[~np.isnan(array)]  # numpy's stubs type a boolean-mask index as Any
+    return kept
 
 
 def bootstrap_ci(values: Iterable[float], statistic: Callable[..., Any] = np.mean, *, confidence: float = 0.95,
@@ -197,7 +198,8 @@ def quantile_ci(values: Iterable[float], q: float, confidence: float = 0.95, see
     """Percentile-bootstrap interval for the ``q``-th percentile (p95 latency and the like)."""
 
     def statistic(x: np.ndarray, axis: int = -1) -> np.ndarray:
-        return np.percentile(x, q, axis=axis)
+        percentiles: np.ndarray = np.percentile(x, q, axis=axis)  # an array along ``axis``; stubs say Any
+        return percentiles
 
     return bootstrap_ci(values, statistic, confidence=confidence, seed=seed, method="percentile")
 
@@ -406,7 +408,8 @@ def paired_compare(baseline: Mapping[str, float], candidate: Mapping[str, float]
         p = mcnemar_exact(baseline_only, candidate_only)
         ci = paired_binary_interval(baseline_only, candidate_only, n, confidence)
         upper = _upper_bound_proportion(discordant, n)
-        needed = tasks_needed_paired_proportions(effect, max(upper, abs(effect)), alpha=alpha, power=power)
+        needed: int | None = tasks_needed_paired_proportions(effect, max(upper, abs(effect)), alpha=alpha,
+                                                             power=power)
         return PairedComparison(**common, ci=ci, test="mcnemar-exact", p_value=p, label=label_for(diff, p, alpha),
                                 baseline_only=baseline_only, candidate_only=candidate_only,
                                 min_p=mcnemar_min_p(discordant), tasks_needed=needed,

@@ -248,6 +248,7 @@ def resolve_pairs(data: RunData, vs: str | Path | RunData | None) -> tuple[list[
                 continue
             pairs.append((Arm(other, base, f"{other.manifest.run_id}:{base}"), Arm(data, variant, variant)))
         return pairs, other
+    baseline: str | None
     if vs is not None:
         if str(vs) not in data.variants:
             raise ReportError(

@@ -190,7 +190,8 @@ def _finish_in(helper: Prefork | None, run_path: Path, report: bool, plots: bool
     """
     if helper is not None:
         try:
-            exit_code, output = helper.call(_finish_captured, run_path, report, plots, baseline)
+            finished: tuple[int | None, str] = helper.call(_finish_captured, run_path, report, plots, baseline)
+            exit_code, output = finished
         except PreforkFailed as exc:
             log.debug("the report helper failed; writing the report here instead:\n%s", exc)
         else:

@@ -79,7 +79,7 @@ class VariantCollector(pytest.Collector):
         return self.parent
 
     def collect(self) -> list[pytest.Item]:
-        items = []
+        items: list[pytest.Item] = []
         for task in self.suite_node.tasks:
             item = TaskItem.from_parent(self, name=task.id, task=task)
             item.extra_keyword_matches.update(task.tags)  # -k dev selects tasks tagged "dev"

@@ -6,7 +6,7 @@ import traceback
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
@@ -16,6 +16,9 @@ from harness.engine.suite import Suite
 from harness.pytest_plugin.coordination import Coordinator, file_key
 from harness.pytest_plugin.gates import judge_gates
 from harness.pytest_plugin.options import EvalOptions
+
+if TYPE_CHECKING:  # the runner (and the openai client under it) loads only when a suite runs
+    from harness.engine.runner import RunResult
 
 __all__ = ["STATE", "EvalSession", "Selection", "SuiteNode", "SuiteRun", "rectangles", "session_state"]
 
@@ -29,7 +32,9 @@ def session_state(config: pytest.Config) -> EvalSession:
 class SuiteNode(Protocol):
     """What a session needs of a suite's collector (:class:`~harness.pytest_plugin.collection.SuiteCollector`)."""
 
-    nodeid: str
+    @property
+    def nodeid(self) -> str: ...  # read-only: pytest's Node.nodeid is a property
+
     suite: Suite
     tasks: list[Any]
 
@@ -139,7 +144,7 @@ class EvalSession:
                           variant_order=node.suite.variant_names, note=note).path
 
     def _run_group(self, node: SuiteNode, variants: list[str], ids: list[str], *, runs_dir: Path,
-                   spent: float = 0.0) -> Any:
+                   spent: float = 0.0) -> RunResult:
         from harness.engine.runner import RunOptions, run_suite  # the openai client only when a suite runs
         from harness.engine.runtime import RuntimeConfig
         from harness.testing.fixtures import run_sync

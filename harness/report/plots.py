@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import PathCollection
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
@@ -56,6 +57,16 @@ def _err(estimate: float, low: float, high: float) -> tuple[float, float]:
     if any(math.isnan(x) for x in (estimate, low, high)):
         return 0.0, 0.0
     return max(0.0, estimate - low), max(0.0, high - estimate)
+
+
+def _face_rgba(points: PathCollection) -> tuple[float, float, float, float]:
+    """The colour a scatter drew its (first) point in, to draw its error bar the same.
+
+    ``get_facecolor`` returns an (N, 4) RGBA array; its stub promises any colour spec or a
+    sequence of them, so the first row is read as four floats here.
+    """
+    red, green, blue, alpha = np.asarray(points.get_facecolor(), dtype=float)[0].tolist()
+    return red, green, blue, alpha
 
 
 def primary_metric(summary: RunSummary) -> str:
@@ -105,7 +116,7 @@ def plot_quality_vs(summary: RunSummary, x: str = "cost", metric: str | None = N
         err = np.array([_err(row.mean.estimate, row.mean.low, row.mean.high)]).T
         points = ax.scatter([xv], [row.mean.estimate], label=variant, zorder=3)
         # the error bar is drawn unlabelled: a labelled errorbar makes the legend deep-copy it (slow)
-        ax.errorbar([xv], [row.mean.estimate], yerr=err, fmt="none", capsize=3, ecolor=points.get_facecolor()[0])
+        ax.errorbar([xv], [row.mean.estimate], yerr=err, fmt="none", capsize=3, ecolor=_face_rgba(points))
     ax.margins(x=0.15, y=0.1)
     ax.locator_params(nbins=5)  # every tick label is laid-out text: the main cost of a small figure
     ax.set_xlabel("Mean cost per task (USD)" if x == "cost" else "Median latency per task (s)")
@@ -158,7 +169,7 @@ def plot_win_loss(baseline: Mapping[str, float], candidate: Mapping[str, float],
     return fig
 
 
-def plot_latency(latencies: Mapping[str, Sequence[float]]) -> Figure:
+def plot_latency(latencies: Mapping[str, Sequence[float] | np.ndarray]) -> Figure:
     """Latency distribution per variant (step histograms on shared bins)."""
     fig = _figure()
     ax = fig.add_subplot()
@@ -168,7 +179,7 @@ def plot_latency(latencies: Mapping[str, Sequence[float]]) -> Figure:
         bins = np.histogram_bin_edges(everything, bins=min(40, max(5, int(math.sqrt(everything.size)))))
         for variant, data in values.items():
             p95 = float(np.percentile(data, 95))
-            ax.hist(data, bins=bins, histtype="step", linewidth=1.5, label=f"{variant} (p95 {p95:.2f} s)")
+            ax.hist(data, bins=bins.tolist(), histtype="step", linewidth=1.5, label=f"{variant} (p95 {p95:.2f} s)")
         ax.legend(title="Variant", fontsize="small")
     ax.locator_params(nbins=6)
     ax.set_xlabel("Latency per attempt (s)")

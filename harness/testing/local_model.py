@@ -554,7 +554,7 @@ def shared(state_dir: Path | str | None = None, **start_kwargs: Any) -> Iterator
             info = _start(state_dir, **(_START_DEFAULTS | start_kwargs))
             users = []
         managed = users is not None
-        if managed:
+        if users is not None:
             _write_users(state_dir, [*users, me])
     model = LocalModel(state_dir=state_dir)
     model.info = info                           # attached, not owned: stop() only forgets it

@@ -77,8 +77,9 @@ def _build_reply(rule: Rule | None, view: _RequestView, config: StubConfig) -> _
 
 
 def _default_reply(view: _RequestView, suffix: str) -> _Reply:
-    response_format = view.body.get("response_format")
-    kind = response_format.get("type") if isinstance(response_format, dict) else None
+    requested = view.body.get("response_format")
+    response_format: dict[str, Any] = requested if isinstance(requested, dict) else {}
+    kind = response_format.get("type")
     if kind == "json_schema":
         spec = response_format.get("json_schema") or {}
         schema = spec.get("schema") if isinstance(spec, dict) else None

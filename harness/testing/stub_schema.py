@@ -26,6 +26,10 @@ def example_for_schema(schema: dict[str, Any], *, suffix: str = "") -> Any:
     return _SchemaFiller(schema, suffix).value(schema, "value", 0)
 
 
+#: Builds the value of one schema ``type``: (schema, field name, depth) -> value.
+_Builder = Callable[[dict[str, Any], str, int], Any]
+
+
 @dataclass
 class _SchemaFiller:
     root: dict[str, Any]
@@ -59,10 +63,10 @@ class _SchemaFiller:
         if isinstance(schema.get("allOf"), list):
             return self.value(self._merge(schema["allOf"]), name, depth + 1)
         kind = self._type(schema)
-        builder = self._builders().get(kind, self._string)
+        builder: _Builder = self._builders().get(kind, self._string)
         return builder(schema, name, depth)
 
-    def _builders(self) -> dict[str, Callable[[dict[str, Any], str, int], Any]]:
+    def _builders(self) -> dict[str, _Builder]:
         return {
             "object": self._object, "array": self._array, "string": self._string,
             "integer": lambda s, n, d: _number(s, integer=True), "number": lambda s, n, d: _number(s),

@@ -83,8 +83,7 @@ def _model_detail(span: Span, limit: int | None) -> dict[str, Any]:
     attributes = span.attributes
     messages = attributes.get("messages")
     model = str(attributes.get("model") or span.name)
-    cost = attributes.get("cost_usd")
-    priced = cost is not None  # the transport records null for a model with no known price
+    cost = attributes.get("cost_usd")  # the transport records null for a model with no known price
     return {
         "model": model,
         "messages": _messages(messages, limit) if isinstance(messages, list) else None,
@@ -99,7 +98,7 @@ def _model_detail(span: Span, limit: int | None) -> dict[str, Any]:
         "finish_reason": attributes.get("finish_reason"),
         "input_tokens": attributes.get("input_tokens"),
         "output_tokens": attributes.get("output_tokens"),
-        "cost_usd": float(cost) if priced else None,
+        "cost_usd": float(cost) if cost is not None else None,
         "retries": attributes.get("retries") or 0,
     }
 
@@ -155,9 +154,10 @@ def _tree(spans: list[Span], replayed: bool, limit: int | None, max_spans: int |
         if span.kind in ("model", "tool") and agent:
             title = f"{agent} · {title}"
         duration, source = _duration(span, replayed)
-        node = {"id": span.id, "kind": span.kind, "name": span.name, "title": title, "agent": agent,
-                "start": _finite(span.start_s), "dur": duration, "dur_source": source, "error": span.error,
-                "detail": _detail(span, limit), "children": []}
+        node: dict[str, Any] = {
+            "id": span.id, "kind": span.kind, "name": span.name, "title": title, "agent": agent,
+            "start": _finite(span.start_s), "dur": duration, "dur_source": source, "error": span.error,
+            "detail": _detail(span, limit), "children": []}
         nodes[span.id] = node
         parent = nodes.get(span.parent_id or "")
         (parent["children"] if parent is not None else roots).append(node)
