@@ -77,9 +77,10 @@ def test_build_agents(name: str, version: str, model: Any, settings: Any) -> Non
     assert agents
     for agent in agents:
         assert agent.model is model, agent.name
-        assert agent.model_settings is settings, agent.name  # the variant's settings, never overridden
+        # The variant's settings, never overridden; only the refund decider adds its first tool.
+        first_tool = self_correct.FIRST_TOOL if agent.name == self_correct.DECIDER_AGENT else None
+        assert agent.model_settings == settings.resolve(ModelSettings(tool_choice=first_tool)), agent.name
         assert isinstance(agent.instructions, str) and agent.instructions.strip()
-        assert agent.model_settings.tool_choice is None
 
 
 def test_triage_hands_off_to_four_specialists_without_tools(model: Any, settings: Any) -> None:
@@ -114,6 +115,10 @@ def test_typed_outputs(model: Any, settings: Any) -> None:
     # A structured output (the schema), then code checks what a schema cannot (amounts, windows).
     assert decider.output_type.output_type is self_correct.RefundDecision
     assert not {"issue_refund", "open_ticket"} & {t.name for t in decider.tools}
+    # It looks the order up before deciding; the SDK then frees the choice (answer or look up more).
+    assert decider.model_settings.tool_choice == self_correct.FIRST_TOOL == "lookup_order"
+    assert decider.reset_tool_choice and self_correct.FIRST_TOOL in {t.name for t in decider.tools}
+    assert decider.model_settings.temperature == settings.temperature, "the variant's settings are kept"
 
 
 def test_chain_has_five_steps(model: Any, settings: Any) -> None:

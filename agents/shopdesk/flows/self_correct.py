@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from agents import Agent, AgentOutputSchema, ModelBehaviorError
+from agents import Agent, AgentOutputSchema, ModelBehaviorError, ModelSettings
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.engine.flow import FlowContext, flow
@@ -25,6 +25,7 @@ from shopdesk.tools import REFUND_READ_TOOLS, RefundReason
 
 __all__ = [
     "DECIDER_AGENT",
+    "FIRST_TOOL",
     "RefundDecision",
     "DecisionError",
     "build_agents",
@@ -55,14 +56,28 @@ class DecisionError(ValueError):
     """Why an answer was rejected, worded for the agent to fix it."""
 
 
+#: The decider's first step on every attempt: no refund is decided without the order in hand.
+FIRST_TOOL = "lookup_order"
+
+
 def build_agents(prompt: Any, model: Any, settings: Any) -> Agent[Any]:
+    """The decider: read-only tools, a :class:`RefundDecision` as its output type.
+
+    Its first turn must call :data:`FIRST_TOOL` (every request names an order; a wrong id comes
+    back as the tool's error, which the decision must then handle). The SDK resets the tool
+    choice after that call (``reset_tool_choice``), so the agent may look up more or answer.
+    Left to choose freely on its first turn, a model may answer before it has read anything, and
+    llama.cpp's server cannot return a free-text answer while tools are offered at all (under
+    ``"auto"`` its reply comes back empty): every attempt then ran out of turns.
+    """
     return Agent(
         name=DECIDER_AGENT,
         instructions=prompt["decider"],
         tools=list(REFUND_READ_TOOLS),
         output_type=DecisionSchema(),
         model=model,
-        model_settings=settings,
+        model_settings=settings.resolve(ModelSettings(tool_choice=FIRST_TOOL)),
+        reset_tool_choice=True,
     )
 
 

@@ -1,11 +1,14 @@
 """Self-correction: a refund decision is the agent's ``output_type`` (a pydantic model) and must pass
 the refund tool's validation; on an error the agent gets the message back and retries.
 
-PENDING: not recorded against the local model in this round (``self_correct`` moved to
-``output_type``, which changed every request, and the shared 2-core machine could not record
-it in time), so it is not a ``test_*`` suite: demo.sh and ``pytest evals/`` skip it. Record it
-with ``scripts/record.sh "evals/pending/refunds.py self_correct@v1 self_correct@v2"``, then
-rename it to ``evals/test_refunds.py``.
+PENDING: not recorded against the local model yet, so it is not a ``test_*`` suite: demo.sh and
+``pytest evals/`` skip it. Its first recording attempt showed the flow could not work on
+llama.cpp: the decider, free to answer before reading anything, chose to answer, and the server
+returns an empty reply under ``tool_choice: "auto"``, so every attempt ran out of turns. The
+decider now looks the order up first (``FIRST_TOOL``); a task then takes about 6 calls, about
+2 minutes on one idle core, so the 44 requests × 2 versions need about 3 hours. Record them with
+``scripts/record.sh "evals/pending/refunds.py self_correct@v1 self_correct@v2"``, then rename
+this file to ``evals/test_refunds.py``.
 """
 
 from pathlib import Path
@@ -46,7 +49,7 @@ suite = Suite(
     name="refunds",
     # The demo replays part of the dev split: it was recorded against a 135M model on 2 CPU cores.
     # Against a real endpoint, run every task: `harness run ... --record-mode once --all-tasks`.
-    dataset=Dataset(DATASETS / "refund_decisions.jsonl", tags=("dev",), sample=12, seed=0),
+    dataset=Dataset(DATASETS / "refund_decisions.jsonl"),
     variants=[Variant(f"self_correct@{v}", flow=self_correct, prompt=load_prompt("self_correct", v), model=MODEL,
                       params={"max_attempts": 3}) for v in ("v1", "v2")],
     graders=[
