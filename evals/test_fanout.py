@@ -28,9 +28,8 @@ def voted_category():
 
 suite = Suite(
     name="fanout",
-    # The demo replays part of the dev split: it was recorded against a 135M model on 2 CPU cores.
-    # Against a real endpoint, run every task: `harness run ... --record-mode once --all-tasks`.
-    dataset=Dataset(DATASETS / "classify.jsonl", tags=("dev",), sample=12, seed=0),
+    # Every ticket of the dataset (dev and test: 48), recorded against the 135M model.
+    dataset=Dataset(DATASETS / "classify.jsonl"),
     variants=[Variant(f"fanout@{v}", flow=fanout, prompt=load_prompt("fanout", v), model=MODEL) for v in ("v1", "v2")],
     graders=[
         voted_category().named("category"),
@@ -38,19 +37,18 @@ suite = Suite(
     ],
     gates=[
         # A structural property of the answers that finished; the errored attempts (invalid JSON)
-        # fail every other gate and are held to max_error_rate below.
+        # fail every other gate and are held to the error budget below.
         Gate.metric("three_branches", ">=", 1.0, view="completed"),
         Gate.no_regression("category", tolerance=0.05),
-        # Errors count as failures here: v2 succeeds on 3 of 12 tickets to v1's 5 (0.25 vs 0.42),
-        # a drop that 12 tickets cannot tell from noise (McNemar), so this gate passes.
         Gate.no_regression("pass_rate", tolerance=0.05),
-        # The error budget a user would set from the shipped prompt's measured rate (v1: 4 of 12
-        # tickets, 33%) plus a margin: v2's prompts (9 of 12 invalid-JSON errors) break it.
-        Gate.metric("error_rate", "<=", 0.45),
+        # The error budget a user would set from the shipped prompt's measured rate (v1: 24 of 48
+        # tickets, 50%, 95% CI 36-64%) plus a margin: v2's prompts (33 of 48 invalid-JSON
+        # errors, 69%) break it.
+        Gate.metric("error_rate", "<=", 0.6),
     ],
     baseline="fanout@v1",
     backend="llama-cpp",
     # Past this the run itself is unusable (exit 3, incomplete); below it the error_rate gate
-    # above judges each variant. Recorded: v1 4 of 12 tickets, v2 9 of 12.
+    # above judges each variant.
     max_error_rate=0.8,
 )

@@ -25,8 +25,8 @@ EXPECTED_FAILURES: dict[str, set[tuple[str, str | None]]] = {
     "router-release": {("no regression in internal_data", "router@v1-rc2")},
     # The 135M judge does not agree with the human labels beyond chance: do not trust its scores.
     "articles": {("judge_kappa >= 0.4", None)},
-    # v2's prompts break the error budget set from v1's measured rate (9 of 12 vs 4 of 12 errors).
-    "fanout": {("error_rate <= 0.45", "fanout@v2")},
+    # v2's prompts break the error budget set from v1's measured rate (33 of 48 vs 24 of 48 errors).
+    "fanout": {("error_rate <= 0.6", "fanout@v2")},
 }
 DEAD_URL = "http://127.0.0.1:9/v1"
 
@@ -81,3 +81,16 @@ def test_the_demo_finds_a_prompt_that_helps_and_a_release_that_regressed(tmp_pat
     release = _comparisons(ROOT / "evals" / "release" / "test_router_release.py", tmp_path / "release")
     assert release[("router@v1-rc2", "internal_data")].label == "worse"
     assert release[("router@v1-rc1", "internal_data")].label == "no detectable difference"
+
+
+def test_the_demo_finds_a_prompt_that_breaks_the_fan_out_and_one_that_changes_nothing(tmp_path: Path, monkeypatch):
+    """fanout@v2's classifiers write invalid JSON on 33 of 48 tickets (v1: 24): fewer attempts reach
+    three finished branches, which the paired test calls *worse* (11 tickets lost, 2 won). The
+    triage prompt v2 is no detectable difference on 46 tickets: the honest answer at that size.
+    """
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    fanout = _comparisons(ROOT / "evals" / "test_fanout.py", tmp_path / "fanout")
+    branches = fanout[("fanout@v2", "three_branches")]
+    assert branches.label == "worse" and (branches.baseline_only, branches.candidate_only) == (11, 2)
+    support = _comparisons(ROOT / "evals" / "test_support.py", tmp_path / "support")
+    assert support[("triage@v2", "pass_rate")].label == "no detectable difference"
