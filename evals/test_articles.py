@@ -1,6 +1,9 @@
-"""Help-centre articles: a five-step chain (research, outline, write, critique, improve) against an
-evaluator–optimizer loop, on the same requests — code checks for required facts, a rubric judge
-(recorded in cassettes of its own), and the loop's round count from the trace.
+"""Help-centre articles by an evaluator–optimizer loop: a writer drafts, an evaluator (a structured
+``Verdict``) sends it back with feedback until it passes or the rounds run out. Prompt v1 against
+v2 on every request, graded by code (required facts, nothing internal) and by a rubric judge
+(recorded in cassettes of its own) that is itself measured against human labels on every run.
+
+The five-step chain on the same requests is ``evals/pending/articles_chain.py`` until recorded.
 """
 
 from pathlib import Path
@@ -8,44 +11,42 @@ from pathlib import Path
 from harness import Dataset, ModelSettings, Suite, Variant
 from harness.gate import Gate
 from harness.graders import contains_all, not_contains, rubric_judge
-from shopdesk.flows import chain, evaluator_optimizer
+from shopdesk.flows import evaluator_optimizer
 from shopdesk.prompt_library import load_prompt
+from shopdesk.rubrics import ARTICLE_QUALITY
 
 DATASETS = Path(__file__).resolve().parent.parent / "datasets"
 MODEL = ModelSettings(model="smollm2", temperature=0.0, max_tokens=128)
-JUDGE_RUBRIC = (
-    "A good help-centre article is accurate to the shop's policies, covers every point the request "
-    "asks for, and is clear and concise. Penalise invented policies, numbers or promises."
-)
 
 suite = Suite(
     name="articles",
-    # The demo replays part of the dev split: it was recorded against a 135M model on 2 CPU cores.
-    # Against a real endpoint, run every task: `harness run ... --record-mode once --all-tasks`.
-    dataset=Dataset(DATASETS / "kb_articles.jsonl", tags=("dev",), sample=6, seed=0),
-    variants=[
-        Variant(f"{flow.__name__}@{v}", flow=flow, prompt=load_prompt(flow.__name__, v), model=MODEL,
-                params={"max_rounds": 2} if flow is evaluator_optimizer else {})
-        for flow, v in ((chain, "v1"), (chain, "v2"), (evaluator_optimizer, "v1"))
-    ],
+    # Every request of the dataset (dev and test: 44), recorded against the 135M model.
+    dataset=Dataset(DATASETS / "kb_articles.jsonl"),
+    variants=[Variant(f"evaluator_optimizer@{v}", flow=evaluator_optimizer, prompt=load_prompt("evaluator_optimizer", v),
+                      model=MODEL, params={"max_rounds": 2}) for v in ("v1", "v2")],
     graders=[
         contains_all(from_expected="must_include").named("facts"),
         not_contains(from_expected="must_not_include", default=[]).named("no_leaks"),
-        rubric_judge(JUDGE_RUBRIC, labels=["pass", "fail"], name="quality").named("quality"),
+        rubric_judge(ARTICLE_QUALITY, labels=["pass", "fail"], name="quality").named("quality"),
     ],
     gates=[
-        Gate.metric("grader_errors", "<=", 4),
+        # The judge's own failures (a reply it could not read as a label): the shipped prompt's
+        # measured 8 of 44 plus a margin.
+        Gate.metric("grader_errors", "<=", 10),
         # The gate holds kappa's lower 95% bound. A user relying on this judge would want at least
         # "moderate" agreement (0.4) over the whole interval: the 135M judge (κ ≈ 0.06, 95% CI
         # about [-0.25, 0.37] on 34 items) does not have it, and this gate says so.
         Gate.metric("judge_kappa", ">=", 0.4),
         Gate.no_regression("facts", tolerance=0.05),
+        # Error budget from the shipped prompt's measured rate (v1: 9 of 44 requests, 20%: the
+        # evaluator's verdict not valid JSON) plus a margin; v2's prompts (14 of 44) break it.
+        Gate.metric("error_rate", "<=", 0.3),
     ],
-    baseline="chain@v1",
+    baseline="evaluator_optimizer@v1",
     judge=ModelSettings(model="smollm2", temperature=0.0, max_tokens=96),
     backend="llama-cpp",
-    # A 135M model often writes invalid JSON for a tool call or a structured output; the Agents
-    # SDK raises, and the attempt is an error row. Allow that here rather than hide it.
-    max_error_rate=0.3,
+    # Past half the requests errored the run is unusable (exit 3, incomplete); below that the
+    # error_rate gate above judges each variant.
+    max_error_rate=0.5,
     calibration={"quality": DATASETS / "calibration" / "chain.jsonl"},
 )

@@ -17,8 +17,9 @@ PLAN=(
   "evals/release/test_router_release.py router@v1 router@v1-rc1 router@v1-rc2"
   "evals/test_support.py triage@v1 triage@v2"
   "evals/test_fanout.py fanout@v1 fanout@v2"
+  "evals/test_articles.py evaluator_optimizer@v1 evaluator_optimizer@v2"
   "evals/pending/refunds.py self_correct@v1 self_correct@v2"
-  "evals/test_articles.py chain@v1 chain@v2 evaluator_optimizer@v1 evaluator_optimizer@v2"
+  "evals/pending/articles_chain.py chain@v1 chain@v2"
 )
 if [ "$#" -gt 0 ]; then PLAN=("$@"); fi
 # RECORD_URL: record against a server already running (e.g. a second local model server).

@@ -24,7 +24,8 @@ SUITE_FILES = sorted((ROOT / "evals").glob("test_*.py")) + sorted((ROOT / "evals
 EXPECTED_FAILURES: dict[str, set[tuple[str, str | None]]] = {
     "router-release": {("no regression in internal_data", "router@v1-rc2")},
     # The 135M judge does not agree with the human labels beyond chance: do not trust its scores.
-    "articles": {("judge_kappa >= 0.4", None)},
+    # And v2's prompts break the error budget set from v1's measured rate (14 of 44 vs 9 of 44).
+    "articles": {("judge_kappa >= 0.4", None), ("error_rate <= 0.3", "evaluator_optimizer@v2")},
     # v2's prompts break the error budget set from v1's measured rate (33 of 48 vs 24 of 48 errors).
     "fanout": {("error_rate <= 0.6", "fanout@v2")},
 }

@@ -55,14 +55,15 @@ def run_on(cluster, suite, tmp_path: Path, name: str, **options):
 
 def test_a_demo_suite_replays_on_the_cluster_with_the_rows_of_a_local_run(ray_cluster, tmp_path: Path):
     suite = find_suite(ROOT / "evals" / "test_articles.py")  # flows, a rubric judge, judge cassettes
-    subset = {"record_mode": "none", "concurrency": 4, "ids": ["kb-003"]}  # x 3 variants
+    subset = {"record_mode": "none", "concurrency": 4, "ids": ["kb-003"]}  # one row per variant
+    units = len(suite.variants)
     local = run_on(None, suite, tmp_path, "local", **subset)
     remote = run_on(ray_cluster, suite, tmp_path, "ray", **subset)
 
     assert remote.manifest.executor["kind"] == "ray" and remote.manifest.executor["nodes"] == 2
     assert remote.manifest.workers == 2 and remote.manifest.status == "complete"
     local_rows, remote_rows = comparable(local.folder.rows()), comparable(remote.folder.rows())
-    assert len(remote_rows) == len(local_rows) == 3
+    assert len(remote_rows) == len(local_rows) == units
     misses = [r["error"]["message"] for r in remote_rows.values() if r["error"] and r["error"]["kind"] == "cassette_miss"]
     assert not misses, f"every unit replayed from the recordings shipped with it: {misses[:2]}"
     judged = [s for r in remote_rows.values() for s in r["scores"] if s["name"] == "quality" and not s["error"]]
@@ -77,7 +78,7 @@ def test_a_demo_suite_replays_on_the_cluster_with_the_rows_of_a_local_run(ray_cl
                                 ray_address=ray_cluster.address))
     assert there.manifest().executor["kind"] == "ray"
     scores = [{r.key: [s.model_dump() for s in r.scores] for r in f.rows()} for f in (here, there)]
-    assert scores[0] == scores[1] and len(scores[1]) == 3
+    assert scores[0] == scores[1] and len(scores[1]) == units
 
 
 def test_units_run_on_both_nodes_and_a_record_run_writes_cassettes_on_the_driver(ray_cluster, make_suite,
