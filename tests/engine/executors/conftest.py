@@ -7,7 +7,9 @@ both. This test process is the driver, as ``harness run`` is.
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -57,3 +59,41 @@ def add_ray_node(ray_cluster: Any) -> Any:
         ray_cluster.wait_for_nodes()
         return node
     return add
+
+
+@pytest.fixture
+def lose_node(ray_cluster: Any) -> Any:
+    """Loses a node as a machine is lost: its raylet and every process it started die at once.
+
+    ``Cluster.remove_node`` kills the raylet only. A Ray worker already running a batch on that
+    node keeps its direct connection to the driver and can still hand the batch back, which a
+    machine that went away could not do.
+    """
+    def lose(node: Any) -> None:
+        raylet = node.all_processes["raylet"][0].process.pid
+        started = _descendants(raylet)
+        ray_cluster.remove_node(node, allow_graceful=False)
+        for pid in started:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    return lose
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid``, from /proc (Linux, as the tests' machines are)."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # gone since the listing
+        parent = int(text.rsplit(")", 1)[1].split()[1])  # after "(comm)": state, then ppid
+        parents.setdefault(parent, []).append(int(stat.parent.name))
+    found, queue = [], [pid]
+    while queue:
+        children = parents.get(queue.pop(), [])
+        found += children
+        queue += children
+    return found
