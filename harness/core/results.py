@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
+from harness.core.atomic import write_text_atomic
 from harness.core.trace import Trajectory
 
 __all__ = [
@@ -225,12 +225,6 @@ def new_run_id(suite: str) -> str:
     return f"{stamp}Z-{suite}-{secrets.token_hex(2)}"
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 @dataclass
 class RunFolder:
     """Writes and reads one run folder."""
@@ -264,7 +258,7 @@ class RunFolder:
         return folder
 
     def write_manifest(self, manifest: RunManifest) -> None:
-        _atomic_write(self.manifest_path, manifest.model_dump_json(indent=2))
+        write_text_atomic(self.manifest_path, manifest.model_dump_json(indent=2))
 
     def manifest(self) -> RunManifest:
         """``run.json``, validated; anything wrong with it is a :class:`RunFolderError` naming the file."""
@@ -299,7 +293,7 @@ class RunFolder:
         for row in read_rows(self.results_path, tolerate_torn_tail=True):
             latest[row.key] = row
         kept = [row for row in latest.values() if keep(row)]
-        _atomic_write(self.results_path, "".join(row.model_dump_json() + "\n" for row in kept))
+        write_text_atomic(self.results_path, "".join(row.model_dump_json() + "\n" for row in kept))
         return kept
 
 

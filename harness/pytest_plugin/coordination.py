@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock
+
+from harness.core.atomic import write_text_atomic
 
 __all__ = ["Coordinator", "file_key"]
 
@@ -56,6 +57,4 @@ class Coordinator:
 
     @staticmethod
     def _publish(path: Path, info: dict[str, Any]) -> None:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(info), encoding="utf-8")
-        os.replace(tmp, path)
+        write_text_atomic(path, json.dumps(info))

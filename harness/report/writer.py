@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ import pyarrow.parquet as pq
 from harness.analysis.run_data import RunData, export_frame, load_run_data
 from harness.analysis.summary import analyse
 from harness.analysis.verdict import GateReport
+from harness.core.atomic import write_text_atomic
 from harness.report.html import render_html
 from harness.report.markdown import render_markdown
 
@@ -44,12 +44,6 @@ class ReportPaths:
     results_parquet: Path
     plots: dict[str, Path] = field(default_factory=dict)
     gates: GateReport | None = None
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _write_tables(frame: pd.DataFrame, csv_path: Path, parquet_path: Path) -> None:
@@ -87,7 +81,7 @@ def write_report(run_folder: str | Path | RunData, out_dir: str | Path | None = 
     summary_doc: dict[str, Any] = analysis.summary.model_dump(mode="json")
     if gate_report is not None:
         summary_doc["gates"] = gate_report.model_dump(mode="json")
-    _atomic_text(paths.summary_json, json.dumps(summary_doc, indent=2, ensure_ascii=False))
+    write_text_atomic(paths.summary_json, json.dumps(summary_doc, indent=2, ensure_ascii=False))
 
     plot_paths: dict[str, Path] = {}
     if plots:
@@ -101,8 +95,8 @@ def write_report(run_folder: str | Path | RunData, out_dir: str | Path | None = 
     markdown = render_markdown(analysis.summary, gate_report, links=links)
     if plot_paths:  # links, not inline images: a PR comment or step summary cannot reach these files
         markdown += "\nPlots: " + " · ".join(f"[{name}](plots/{p.name})" for name, p in plot_paths.items()) + "\n"
-    _atomic_text(paths.markdown, markdown)
-    _atomic_text(paths.html, render_html(analysis, gate_report, plot_paths, links={
+    write_text_atomic(paths.markdown, markdown)
+    write_text_atomic(paths.html, render_html(analysis, gate_report, plot_paths, links={
         "results.csv": "results.csv", "results.parquet": "results.parquet", "summary.json": "summary.json"}))
     log.info("report for %s written to %s in %.2f s", data.manifest.run_id, root, time.perf_counter() - started)
     return paths

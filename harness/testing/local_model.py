@@ -54,6 +54,8 @@ from typing import Any, Self
 import psutil
 from filelock import FileLock
 
+from harness.core.atomic import write_text_atomic
+
 __all__ = [
     "LocalModel",
     "LocalModelError",
@@ -408,18 +410,11 @@ def _read_state(state_dir: Path | str | None) -> ServerInfo | None:
 
 
 def _write_state(state_dir: Path | str | None, info: ServerInfo) -> None:
-    path = _state_path(state_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(info.to_json(), indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(_state_path(state_dir), json.dumps(info.to_json(), indent=2) + "\n")
 
 
 def _clear_state(state_dir: Path | str | None) -> None:
-    try:
-        _state_path(state_dir).unlink()
-    except FileNotFoundError:
-        pass
+    _state_path(state_dir).unlink(missing_ok=True)
 
 
 def status(state_dir: Path | str | None = None) -> ServerInfo | None:
@@ -517,17 +512,11 @@ def _read_users(state_dir: Path | str | None) -> list[int] | None:
 
 
 def _write_users(state_dir: Path | str | None, users: list[int]) -> None:
-    path = _users_path(state_dir)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"users": users}) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(_users_path(state_dir), json.dumps({"users": users}) + "\n")
 
 
 def _clear_users(state_dir: Path | str | None) -> None:
-    try:
-        _users_path(state_dir).unlink()
-    except FileNotFoundError:
-        pass
+    _users_path(state_dir).unlink(missing_ok=True)
 
 
 _START_DEFAULTS: dict[str, Any] = {

@@ -4,8 +4,6 @@ is in, and whether it is whole (what ``once`` keeps)."""
 from __future__ import annotations
 
 import json
-import os
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +12,7 @@ from vcr.request import Request
 from vcr.serialize import deserialize
 from vcr.serializers import jsonserializer
 
+from harness.core.atomic import write_text_atomic
 from harness.core.context import RequestContext
 from harness.core.names import slugify
 from harness.engine.cassette.storage import LocalFiles, RecordingFiles
@@ -61,10 +60,7 @@ def recording_format(meta: dict[str, Any]) -> int:
 
 def write_cassette_file(path: Path, text: str) -> None:
     """Write one cassette file atomically (a reader sees the old file or the new, never half)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, text)
 
 
 def is_whole(path: Path, identity: str | None = None, files: RecordingFiles | None = None) -> bool:

@@ -10,11 +10,11 @@ same wherever a unit runs.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from harness.core.atomic import write_text_atomic
 from harness.core.context import RequestContext
 
 __all__ = ["RecordingFiles", "LocalFiles", "ShippedFiles", "UnitKey", "unit_key"]
@@ -50,11 +50,7 @@ class LocalFiles(RecordingFiles):
         return text if text.strip() else None
 
     def write(self, path: Path, text: str, request: RequestContext | None = None) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        write_text_atomic(Path(path), text)
 
 
 class ShippedFiles(RecordingFiles):
