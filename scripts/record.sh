@@ -22,10 +22,13 @@ PLAN=(
   "evals/pending/articles_chain.py chain@v1 chain@v2"
 )
 if [ "$#" -gt 0 ]; then PLAN=("$@"); fi
-# RECORD_URL: record against a server already running (e.g. a second local model server).
+# RECORD_URL: record against a server already running elsewhere.
+# One server on every core records fastest: python bench/local_model_threads.py measured it 1.29x
+# the default server's speed on 2 cores, and two default servers side by side 0.80x (their prompt
+# batches each take every core). Replies are identical in every layout.
 URL=${RECORD_URL:-$(.venv/bin/harness local-model status --url || true)}
 if [ -z "$URL" ]; then
-  .venv/bin/harness local-model start
+  .venv/bin/harness local-model start --threads "${RECORD_THREADS:-$(nproc)}"
   URL=$(.venv/bin/harness local-model status --url)
 fi
 for line in "${PLAN[@]}"; do

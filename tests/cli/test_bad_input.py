@@ -154,6 +154,7 @@ CASES = [
     (["init", "datasets/tasks.jsonl"], 2, "datasets/tasks.jsonl exists and is not a folder"),
     (["init", "."], 2, "harness init never overwrites; these already exist in"),
     (["local-model", "stop"], 0, "no local model server was running (nothing to stop)"),
+    (["local-model", "start", "--threads", "0"], 2, "--threads must be a whole number from 1 to "),
     (["no-such-command"], 2, "No such command 'no-such-command'"),
 ]
 

@@ -65,7 +65,12 @@ def test_server_command() -> None:
                      "--chat_format": "chatml-function-calling",
                      "--host": "127.0.0.1", "--port": "8123", "--n_ctx": "8192",
                      "--n_threads": str(lm.DEFAULT_N_THREADS)}
-    assert lm.server_command("/m.gguf", 1, n_threads=2)[-2:] == ["--n_threads", "2"]
+
+
+
+def test_an_explicit_thread_count_holds_for_prompt_batches_too() -> None:
+    """Otherwise llama-cpp-python batches prompts on every core and oversubscribes the machine."""
+    assert lm.server_command("/m.gguf", 1, n_threads=2)[-4:] == ["--n_threads", "2", "--n_threads_batch", "2"]
 
 
 def test_free_port() -> None:
@@ -281,3 +286,36 @@ def test_stopping_a_server_that_another_process_started(tmp_path: Path) -> None:
     finally:
         parent.kill()
         parent.wait()
+
+
+def test_the_state_remembers_the_thread_count(fake_server: list[list[str]], tmp_path: Path) -> None:
+    info = lm.start(tmp_path, n_threads=1)
+    try:
+        assert info.n_threads == 1 and lm.status(tmp_path) == info
+    finally:
+        lm.stop(tmp_path)
+
+
+def test_cli_refuses_another_thread_count_than_the_running_server(fake_server: list[list[str]], tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Asked for --threads N while a server with another count runs: say so, exit 2, leave it running."""
+    from typer.testing import CliRunner
+
+    from harness.cli import UsageError, app
+
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    started = runner.invoke(app, ["local-model", "start", "--threads", "1"])
+    assert started.exit_code == 0, started.output
+    try:
+        again = runner.invoke(app, ["local-model", "start", "--threads", "1"])
+        assert again.exit_code == 0 and len(fake_server) == 1               # the same one, reused
+        other = runner.invoke(app, ["local-model", "start"])
+        assert other.exit_code == 0 and len(fake_server) == 1               # no count asked: any server does
+        if (os.cpu_count() or 1) > 1:
+            refused = runner.invoke(app, ["local-model", "start", "--threads", "2"])
+            assert isinstance(refused.exception, UsageError)                # exit 2 from the console script
+            assert "already runs" in str(refused.exception) and "harness local-model stop" in str(refused.exception)
+            assert len(fake_server) == 1 and lm.status() is not None
+    finally:
+        assert lm.stop() is True
