@@ -109,7 +109,8 @@ def _row(run_id: str, suite: str, spec: VariantSpec, task_id: str, epoch: int, u
 def make_run(root: Path, variants: Sequence[VariantSpec], *, n_tasks: int = 40, epochs: int = 1, seed: int = 0,
              suite: str = "triage", status: str = "complete", baseline_variant: str | None = None,
              run_id: str | None = None, totals: dict[str, Any] | None = None,
-             notes: Sequence[str] = (), pass_threshold: float = 1.0, declared_tasks: int | None = None) -> Path:
+             notes: Sequence[str] = (), pass_threshold: float = 1.0, declared_tasks: int | None = None,
+             comparisons: Sequence[tuple[str, str]] = ()) -> Path:
     """Write a complete synthetic run folder under ``root`` and return its path.
 
     ``declared_tasks``: how many tasks the (imaginary) suite declares; more than ``n_tasks``
@@ -120,7 +121,7 @@ def make_run(root: Path, variants: Sequence[VariantSpec], *, n_tasks: int = 40, 
         run_id=run_id, suite=suite, status=status, created_at=utc_now(), finished_at=utc_now(),
         variants=[VariantInfo(name=v.name, settings={"accuracy": v.accuracy}, settings_hash=f"{i:016x}")
                   for i, v in enumerate(variants)],
-        baseline_variant=baseline_variant, epochs=epochs, pass_threshold=pass_threshold,
+        baseline_variant=baseline_variant, comparisons=list(comparisons), epochs=epochs, pass_threshold=pass_threshold,
         totals=dict(totals or {}), notes=list(notes),
         dataset={"tasks": n_tasks} if declared_tasks is not None else {},
         declared={"tasks": declared_tasks, "variants": [v.name for v in variants], "epochs": epochs}

@@ -207,6 +207,11 @@ class RunData:
             return self.manifest.baseline_variant
         return self.variants[0] if self.variants else None
 
+    @property
+    def comparison_pairs(self) -> list[tuple[str, str]]:
+        """See :meth:`RunManifest.comparison_pairs`; over every variant with results too."""
+        return self.manifest.comparison_pairs(self.variants)
+
     @cached_property
     def _score_values(self) -> pd.DataFrame:
         """Per (variant, grader, task, epoch): value and passed as floats, and whether it errored."""

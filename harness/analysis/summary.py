@@ -191,6 +191,16 @@ class RunSummary(BaseModel):
     vs_status: RunStatus | None = None
     errors_counted: str = ERRORS_COUNTED
 
+    @property
+    def shipping_variant(self) -> str | None:
+        """The variant reports mark "(baseline)": the one every comparison is against, else the suite's."""
+        return self.baseline or self.run.baseline_variant
+
+    @property
+    def compared_pairs(self) -> list[tuple[str, str]]:
+        """The (baseline, candidate) pairs compared, in order, each once."""
+        return list(dict.fromkeys((c.baseline, c.candidate) for c in self.comparisons))
+
     def metric_row(self, variant: str, metric: str) -> MetricRow | None:
         return next((r for r in self.leaderboard if r.variant == variant and r.metric == metric), None)
 
@@ -248,19 +258,24 @@ def resolve_pairs(data: RunData, vs: str | Path | RunData | None) -> tuple[list[
                 continue
             pairs.append((Arm(other, base, f"{other.manifest.run_id}:{base}"), Arm(data, variant, variant)))
         return pairs, other
-    baseline: str | None
     if vs is not None:
         if str(vs) not in data.variants:
             raise ReportError(
                 f"--vs {vs}: neither a run folder nor a variant of run {data.manifest.run_id} "
                 f"(variants: {', '.join(data.variants)})")
-        baseline = str(vs)
-    else:
-        baseline = data.baseline_variant
-    if baseline is None:
-        return [], None
-    base_arm = Arm(data, baseline, baseline)
-    return [(base_arm, Arm(data, v, v)) for v in data.variants if v != baseline], None
+        base_arm = Arm(data, str(vs), str(vs))
+        return [(base_arm, Arm(data, v, v)) for v in data.variants if v != vs], None
+    return [(Arm(data, base, base), Arm(data, candidate, candidate))
+            for base, candidate in data.comparison_pairs
+            if base in data.variants and candidate in data.variants], None
+
+
+def _pairs_not_made(data: RunData) -> list[str]:
+    """A note for each declared comparison the run cannot make (a variant it did not run)."""
+    return [f"comparison {candidate} vs {base} not made: run {data.manifest.run_id} has no results for "
+            f"{', '.join(v for v in (base, candidate) if v not in data.variants)}"
+            for base, candidate in data.comparison_pairs
+            if base not in data.variants or candidate not in data.variants]
 
 
 def _leaderboard(data: RunData) -> list[MetricRow]:
@@ -409,7 +424,10 @@ def analyse(run: str | Path | RunData, vs: str | Path | RunData | None = None, *
     comparisons = _comparisons(pairs, alpha, effect, gates)
     flips = [f for base, cand in pairs for f in flips_between(base, cand)]
     pak, stab = _repeats(data)
-    baseline = pairs[0][0].label if pairs else data.baseline_variant
+    baselines = {base.label for base, _ in pairs}
+    # One baseline for every comparison: reports title them "vs <baseline>"; several (a suite's
+    # declared comparisons): None, and each comparison row names its own.
+    baseline = baselines.pop() if len(baselines) == 1 else (None if pairs else data.baseline_variant)
     if vs_data is not None:
         baseline = f"run {vs_data.manifest.run_id}"
     summary = RunSummary(
@@ -420,7 +438,8 @@ def analyse(run: str | Path | RunData, vs: str | Path | RunData | None = None, *
         correction=_correction(comparisons, alpha),
         flips=flips[:MAX_LISTED], flips_total=len(flips), flips_by_metric=dict(Counter(f.metric for f in flips)),
         pass_at_k=pak, stability=stab,
-        judge_calibration=data.calibrations(), notes=list(data.manifest.notes),
+        judge_calibration=data.calibrations(),
+        notes=[*data.manifest.notes, *(_pairs_not_made(data) if vs is None else [])],
         errors=error_digest(data.rows, suite=data.manifest.suite, suite_file=data.manifest.suite_file,
                             run_id=data.manifest.run_id),
         totals={k: v for k, v in data.manifest.totals.items() if k != "judge_calibration"},

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -155,6 +155,9 @@ class RunManifest(BaseModel):
     graders: list[dict[str, Any]] = Field(default_factory=list)
     gates: list[dict[str, Any]] = Field(default_factory=list)
     baseline_variant: str | None = None
+    #: The (baseline, candidate) pairs the suite compares (``Suite(comparisons=)``); empty: every
+    #: variant against ``baseline_variant``.
+    comparisons: list[tuple[str, str]] = Field(default_factory=list)
     epochs: int = 1
     concurrency: int = 8
     record_mode: str = "none"
@@ -173,6 +176,20 @@ class RunManifest(BaseModel):
     declared: dict[str, Any] = Field(default_factory=dict)
     totals: dict[str, Any] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)
+
+    def comparison_pairs(self, variants: Sequence[str] | None = None) -> list[tuple[str, str]]:
+        """The (baseline, candidate) pairs the suite compares: the declared ones, else each of
+        ``variants`` (default: the manifest's) against the baseline variant, or the first variant.
+
+        A pair may name a variant the run lacks (a partial run): the declared baseline is kept
+        even then, never swapped for whichever variant comes first. Callers decide whether a
+        missing variant is an error (a gate) or a comparison to leave out with a note (a report).
+        """
+        if self.comparisons:
+            return [(base, candidate) for base, candidate in self.comparisons]
+        names = list(variants) if variants is not None else [v.name for v in self.variants]
+        baseline = self.baseline_variant or (names[0] if names else None)
+        return [(baseline, v) for v in names if v != baseline] if baseline is not None else []
 
 
 #: :meth:`RunTotals.as_tuple`: its fields in declared order, typed one by one so that

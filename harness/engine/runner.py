@@ -286,6 +286,7 @@ class _Run:
                       "params": jsonable_params(getattr(g, "params", {}))} for g in self.suite.graders],
             gates=[gate_spec(g) for g in self.suite.gates],
             baseline_variant=self.suite.baseline,
+            comparisons=[(base, candidate) for base, candidate in self.suite.comparisons],
             epochs=self.epochs,
             concurrency=self.options.concurrency,
             record_mode=str(self.options.record_mode),

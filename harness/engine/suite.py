@@ -99,6 +99,12 @@ class Suite:
     max_error_rate: float = 0.05
     #: The variant that ships now: comparisons and no-regression gates measure against it.
     baseline: str | None = None
+    #: The questions the suite asks, as (baseline, candidate) pairs, when they are not all "this
+    #: variant or the baseline?": ``[("chain@v1", "chain@v2"), ("evaluator_optimizer@v1", "chain@v1")]``
+    #: compares two prompt versions of one flow and two flows. Reports, ``harness gate``, pytest
+    #: and the viewer compare exactly these pairs (each its own Holm family), and a no-regression
+    #: gate without a baseline of its own checks each. Empty: every variant against ``baseline``.
+    comparisons: Sequence[tuple[str, str]] = ()
     description: str = ""
     #: Settings of the judge model (LLM-judge graders), kept apart from the model under test.
     judge: ModelSettings | None = None
@@ -129,6 +135,25 @@ class Suite:
             raise SuiteError(f"suite '{self.name}' declares no variants")
         if self.baseline is not None and self.baseline not in seen:
             raise SuiteError(f"suite '{self.name}': baseline '{self.baseline}' is not one of its variants")
+        self._check_comparisons(seen)
+
+    def _check_comparisons(self, declared: set[str]) -> None:
+        pairs: set[tuple[str, str]] = set()
+        for pair in self.comparisons:
+            if not (isinstance(pair, tuple | list) and len(pair) == 2 and all(isinstance(v, str) for v in pair)):
+                raise SuiteError(f"suite '{self.name}': each comparison is a (baseline, candidate) pair of variant "
+                                 f"names; got {pair!r}")
+            base, candidate = pair
+            unknown = [v for v in (base, candidate) if v not in declared]
+            if unknown:
+                raise SuiteError(f"suite '{self.name}': comparison ({base!r}, {candidate!r}) names "
+                                 f"{', '.join(repr(v) for v in unknown)}, not one of its variants")
+            if base == candidate:
+                raise SuiteError(f"suite '{self.name}': comparison ({base!r}, {candidate!r}) compares a variant "
+                                 "with itself")
+            if (base, candidate) in pairs or (candidate, base) in pairs:
+                raise SuiteError(f"suite '{self.name}': comparison ({base!r}, {candidate!r}) is declared twice")
+            pairs.add((base, candidate))
 
     def resolved_dataset(self) -> Dataset:
         if isinstance(self.dataset, Dataset):

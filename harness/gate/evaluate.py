@@ -317,14 +317,25 @@ def _load_baseline(path: str | Path, cache: dict[str, RunData]) -> RunData:
 
 def _regression_results(gate: NoRegressionGate, data: RunData, baseline: str | Path | None,
                         cache: dict[str, RunData]) -> list[_Pending]:
-    if gate.baseline_variant is not None or (baseline is None and gate.baseline is None):
-        base_variant = gate.baseline_variant or data.manifest.baseline_variant
-        if base_variant is None:
-            raise GateConfigError(f"{gate.describe()}: no baseline (give baseline=, baseline_variant= or "
-                                  "set the suite's baseline variant)")
+    if gate.baseline_variant is not None:
+        base_variant = gate.baseline_variant
         _check_variant(data, base_variant, "baseline variant")
         candidates = [gate.variant] if gate.variant else [v for v in data.variants if v != base_variant]
         return [_evaluate_regression(gate, data, base_variant, base_variant, data, v) for v in candidates]
+    if baseline is None and gate.baseline is None:
+        # No baseline of its own: each comparison the suite makes (declared pairs, else every
+        # variant against the baseline variant), as the report compares them.
+        if not data.manifest.comparisons and data.manifest.baseline_variant is None:
+            raise GateConfigError(f"{gate.describe()}: no baseline (give baseline=, baseline_variant= or "
+                                  "set the suite's baseline variant)")
+        pairs = [(b, c) for b, c in data.comparison_pairs if gate.variant in (None, c)]
+        if not pairs:
+            raise GateConfigError(f"{gate.describe()}: the suite compares no pair with candidate '{gate.variant}' "
+                                  f"(its comparisons: {', '.join(f'{c} vs {b}' for b, c in data.comparison_pairs)})")
+        for b, c in pairs:
+            _check_variant(data, b, "baseline variant")
+            _check_variant(data, c)
+        return [_evaluate_regression(gate, data, b, b, data, c) for b, c in pairs]
     base = _load_baseline(baseline if baseline is not None else gate.baseline, cache)  # type: ignore[arg-type]
     candidates = [gate.variant] if gate.variant else data.variants
     results = []

@@ -66,8 +66,10 @@ def judge_gates(folder: Path | None, ran: int, total: int, baseline: Path | None
         kept = []
         for spec in specs:
             needed = {spec.variant} if spec.variant else set()
-            if isinstance(spec, NoRegressionGate) and (spec.baseline_variant or (baseline is None and not spec.baseline)):
-                needed.add(spec.baseline_variant or manifest.baseline_variant)
+            if isinstance(spec, NoRegressionGate) and spec.baseline_variant:
+                needed.add(spec.baseline_variant)
+            elif isinstance(spec, NoRegressionGate) and baseline is None and not spec.baseline:
+                needed |= {v for pair in manifest.comparison_pairs() if spec.variant in (None, pair[1]) for v in pair}
             missing = sorted(n for n in needed if n and n not in ran_variants)
             if missing:
                 skipped.append(f"SKIP {spec.describe()}: variant {', '.join(missing)} not selected in this session")

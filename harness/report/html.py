@@ -170,7 +170,8 @@ def _summary_html(s: RunSummary) -> str:
                  "–" if math.isnan(c.result.diff) else f"{c.result.diff:+.3f}", ci(c.result.ci), pval(c.result.p_value),
                  adjusted_p(c.result), c.result.test, VERDICT[c.result.label], str(c.result.n)]
                 for c in s.comparisons]
-        parts.append(f'<section id="comparisons"><h2>Comparisons vs baseline {_e(s.baseline)}</h2>'
+        title = f"Comparisons vs baseline {_e(s.baseline)}" if s.baseline else "Comparisons (each row names its baseline)"
+        parts.append(f'<section id="comparisons"><h2>{title}</h2>'
                      f'<p class="note">Paired over every task both were run on, errors counted as failures; intervals '
                      f'agree with the test (exact for pass/fail, t or bootstrap otherwise) and are not adjusted. '
                      f'{_e(s.correction)}.</p>'

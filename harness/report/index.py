@@ -55,14 +55,15 @@ def _suite_section(folder: Path) -> list[str]:
         lines.extend(f"- **{c['candidate']}** is *{c['result']['label']}* than {c['baseline']} on {c['metric']}"
                      for c in verdicts)
     else:
-        lines.append(f"- No variant differs detectably from `{summary.get('baseline')}` ({summary['correction']}).")
+        against = f"`{summary['baseline']}`" if summary.get("baseline") else "its baseline"
+        lines.append(f"- No variant differs detectably from {against} ({summary['correction']}).")
     return [*lines, ""]
 
 
 def render_index(runs_dir: Path) -> str:
     latest = latest_runs(runs_dir)
     lines = ["# Eval runs", "", ("Latest run of each suite. Intervals are 95%; differences are paired tests "
-                                 "against each suite's baseline variant."), ""]
+                                 "against each suite's baseline variant (or the pairs it declares)."), ""]
     for suite in sorted(latest):
         lines.extend(_suite_section(latest[suite]))
     if not latest:

@@ -94,6 +94,8 @@ def _header(s: RunSummary) -> list[str]:
         lines.append(f"> Compared with run `{s.vs.run_id}` ({s.vs.status}, created {s.vs.created_at}).")
     elif s.baseline:
         lines.append(f"> Baseline variant: `{s.baseline}`.")
+    elif s.comparisons:
+        lines.append("> Comparisons: " + ", ".join(f"`{c}` vs `{b}`" for b, c in s.compared_pairs) + ".")
     return lines
 
 
@@ -136,7 +138,7 @@ def gates_markdown(report: GateReport) -> str:
 def _leaderboard(s: RunSummary) -> list[str]:
     rows = []
     for r in s.leaderboard:
-        name = f"{r.variant} (baseline)" if s.vs is None and r.variant == s.baseline else r.variant
+        name = f"{r.variant} (baseline)" if s.vs is None and r.variant == s.shipping_variant else r.variant
         completed = "–" if r.completed_mean is None else f"{num(r.completed_mean.estimate)} ({r.completed_tasks})"
         rows.append([name, r.metric, num(r.mean.estimate), ci(r.mean), num(r.pass_rate.estimate), ci(r.pass_rate),
                      str(r.n_tasks), str(r.task_errors), str(r.grader_errors), completed])
@@ -156,7 +158,7 @@ def _comparisons(s: RunSummary) -> list[str]:
         rows.append([c.candidate, c.metric, c.baseline, num(r.baseline_mean), num(r.candidate_mean), f"{r.diff:+.3f}"
                      if not math.isnan(r.diff) else "–", ci(r.ci), pval(r.p_value), adjusted_p(r), r.test,
                      VERDICT[r.label], str(r.n), "–" if r.tasks_needed is None else str(r.tasks_needed)])
-    title = f"## Comparisons vs baseline `{s.baseline}`"
+    title = f"## Comparisons vs baseline `{s.baseline}`" if s.baseline else "## Comparisons (each row names its baseline)"
     note = (f"_Δ = candidate − baseline over every task both were run on, errors counted as failures. 95% interval: "
             f"for pass/fail, the exact interval that agrees with McNemar's exact test (Clopper-Pearson for the "
             f"discordant split and the discordance), never a point; otherwise the paired t interval, or the paired "

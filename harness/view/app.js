@@ -151,10 +151,10 @@ function summaryTables(box, a){
       return cell; })); }), "leaderboard"));
   if(s.comparisons.length){
     var csec = el("section"); csec.id = "comparisons"; box.appendChild(csec);
-    csec.appendChild(el("h2", null, "Comparisons vs baseline " + s.baseline));
-    csec.appendChild(el("p", "note", "Paired over tasks both completed. Verdicts use " + s.correction + "."));
-    csec.appendChild(table(["Candidate", "Metric", "Base", "Cand.", "Δ", "95% CI", "p (adj.)", "Verdict", "Tasks"], s.comparisons.map(function(c){
-      var r = c.result; return [c.candidate, c.metric, num(r.baseline_mean), num(r.candidate_mean),
+    csec.appendChild(el("h2", null, s.baseline ? "Comparisons vs baseline " + s.baseline : "Comparisons (each row names its baseline)"));
+    csec.appendChild(el("p", "note", "Paired over every task both were run on, errors counted as failures. Verdicts use " + s.correction + "."));
+    csec.appendChild(table(["Candidate", "Metric", "Baseline", "Base", "Cand.", "Δ", "95% CI", "p (adj.)", "Verdict", "Tasks"], s.comparisons.map(function(c){
+      var r = c.result; return [c.candidate, c.metric, c.baseline, num(r.baseline_mean), num(r.candidate_mean),
         r.diff === null ? "–" : (r.diff >= 0 ? "+" : "") + num(r.diff), interval(r.ci), num(r.p_adjusted, 4), el("b", null, r.label), r.n]; })));
   }
   var usec = el("section"); usec.id = "usage"; box.appendChild(usec);

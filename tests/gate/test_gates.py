@@ -378,3 +378,30 @@ def test_an_undefined_kappa_is_nan_with_a_plain_reason_and_fails_its_gate(new_ru
     assert calibration.kappa_note is not None and "single label" in calibration.kappa_note
     (result,) = evaluate_gates(run, [Gate.metric("judge_kappa", ">=", 0.6)]).results
     assert result.status == "fail" and "single label" in result.message
+
+
+# -- a suite that declares its comparisons -------------------------------------------------------
+@pytest.fixture
+def declared_pairs_run(new_run: Callable[..., Path]) -> Path:
+    """Two flows, two prompt versions each; the suite asks "v2 or v1?" of each flow and "chain or loop?"."""
+    return new_run([VariantSpec("loop@v1", 0.85), VariantSpec("loop@v2", 0.85),
+                    VariantSpec("chain@v1", 0.85), VariantSpec("chain@v2", 0.45)],
+                   n_tasks=80, baseline_variant="loop@v1",
+                   comparisons=[("loop@v1", "loop@v2"), ("chain@v1", "chain@v2"), ("loop@v1", "chain@v1")])
+
+
+def test_no_regression_checks_each_declared_comparison(declared_pairs_run: Path) -> None:
+    report = evaluate_gates(declared_pairs_run, [Gate.no_regression("accuracy", tolerance=0.02)])
+    checked = {(r.baseline, r.variant): r.status for r in report.results}
+    # chain@v2 is held to chain@v1 (its own earlier prompt), not to loop@v1
+    assert checked == {("loop@v1", "loop@v2"): "pass", ("chain@v1", "chain@v2"): "fail",
+                       ("loop@v1", "chain@v1"): "pass"}
+    assert report.exit_code == ExitCode.GATE_FAILED
+
+
+def test_a_gate_on_one_candidate_takes_its_declared_baseline(declared_pairs_run: Path) -> None:
+    (result,) = evaluate_gates(declared_pairs_run, [Gate.no_regression("accuracy", variant="chain@v2")]).results
+    assert result.baseline == "chain@v1" and result.status == "fail"
+    report = evaluate_gates(declared_pairs_run, [Gate.no_regression("accuracy", variant="loop@v1")])
+    assert report.exit_code == ExitCode.CONFIG_ERROR
+    assert "compares no pair with candidate 'loop@v1'" in report.messages()[0]

@@ -213,3 +213,32 @@ def test_summary_survives_a_json_round_trip(ab_run: Path) -> None:
     again = RunSummary.model_validate(json.loads(text))
     assert again.leaderboard[0].mean.estimate == summary.leaderboard[0].mean.estimate
     assert not math.isnan(again.comparisons[0].result.diff)
+
+
+def test_a_suite_that_declares_its_comparisons_gets_exactly_those(make_run_folder: Callable[..., Path]) -> None:
+    """Each pair is its own question (its own Holm family); every report and the gate agree on them."""
+    from harness.report.markdown import render_markdown
+
+    run = make_run_folder([VariantSpec("loop@v1", 0.85), VariantSpec("loop@v2", 0.85),
+                           VariantSpec("chain@v1", 0.85), VariantSpec("chain@v2", 0.45)],
+                          n_tasks=80, baseline_variant="loop@v1",
+                          comparisons=[("loop@v1", "loop@v2"), ("chain@v1", "chain@v2"), ("loop@v1", "chain@v1")])
+    summary = build_summary(run)
+    assert summary.compared_pairs == [("loop@v1", "loop@v2"), ("chain@v1", "chain@v2"), ("loop@v1", "chain@v1")]
+    worse = {(c.baseline, c.candidate) for c in summary.comparisons if c.result.label == "worse"}
+    assert worse == {("chain@v1", "chain@v2")}
+    assert summary.baseline is None and summary.shipping_variant == "loop@v1"
+    text = render_markdown(summary)
+    assert "## Comparisons (each row names its baseline)" in text
+    assert "> Comparisons: `loop@v2` vs `loop@v1`, `chain@v2` vs `chain@v1`, `chain@v1` vs `loop@v1`." in text
+    assert "loop@v1 (baseline)" in text
+    # --vs still asks one question of every variant
+    assert {c.baseline for c in build_summary(run, vs="chain@v1").comparisons} == {"chain@v1"}
+
+
+def test_a_declared_comparison_the_run_cannot_make_is_said_not_dropped(make_run_folder: Callable[..., Path]) -> None:
+    run = make_run_folder([VariantSpec("loop@v1", 0.85), VariantSpec("chain@v2", 0.45)], n_tasks=20,
+                          baseline_variant="loop@v1", comparisons=[("loop@v1", "chain@v2"), ("chain@v1", "chain@v2")])
+    summary = build_summary(run)
+    assert summary.compared_pairs == [("loop@v1", "chain@v2")]
+    assert any("comparison chain@v2 vs chain@v1 not made" in note and "chain@v1" in note for note in summary.notes)

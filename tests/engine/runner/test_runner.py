@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -191,6 +192,26 @@ def test_variant_names_must_be_folder_safe(make_suite, bad):
 
     with pytest.raises(SuiteError, match="variant name"):
         make_suite(variants=[bad])
+
+
+@pytest.mark.parametrize(("comparisons", "needle"), [
+    ([("ask@v1", "ask@v9")], "names 'ask@v9', not one of its variants"),
+    ([("ask@v1", "ask@v1")], "compares a variant with itself"),
+    ([("ask@v1", "ask@v2"), ("ask@v2", "ask@v1")], "is declared twice"),
+    ([("ask@v1",)], "each comparison is a (baseline, candidate) pair"),
+])
+def test_declared_comparisons_name_two_different_variants_once(make_suite, comparisons, needle):
+    from harness.engine.suite import SuiteError
+
+    with pytest.raises(SuiteError, match=re.escape(needle)):
+        make_suite(variants=["ask@v1", "ask@v2"], comparisons=comparisons)
+
+
+def test_the_run_manifest_keeps_the_declared_comparisons(make_suite, run, stub):
+    suite = make_suite(variants=["ask@v1", "ask@v2"], n=1, comparisons=[("ask@v2", "ask@v1")])
+    manifest = run(suite, stub.base_url).folder.manifest()
+    assert manifest.comparisons == [("ask@v2", "ask@v1")]
+    assert manifest.comparison_pairs() == [("ask@v2", "ask@v1")]
 
 
 HANGING_SUITE = '''
