@@ -329,12 +329,21 @@ def _regression_results(gate: NoRegressionGate, data: RunData, baseline: str | P
             raise GateConfigError(f"{gate.describe()}: no baseline (give baseline=, baseline_variant= or "
                                   "set the suite's baseline variant)")
         pairs = [(b, c) for b, c in data.comparison_pairs if gate.variant in (None, c)]
-        if not pairs:
-            raise GateConfigError(f"{gate.describe()}: the suite compares no pair with candidate '{gate.variant}' "
-                                  f"(its comparisons: {', '.join(f'{c} vs {b}' for b, c in data.comparison_pairs)})")
-        for b, c in pairs:
+        if gate.variant is not None:
+            _check_variant(data, gate.variant)
+            if not pairs:
+                raise GateConfigError(
+                    f"{gate.describe()}: the suite compares no pair with candidate '{gate.variant}' (its comparisons: "
+                    f"{', '.join(f'{c} vs {b}' for b, c in data.comparison_pairs) or 'none'})")
+        # A candidate this run did not run (a partial run: its status says so) has nothing to
+        # judge; a candidate that ran without its baseline cannot be judged, which is an error.
+        pairs = [(b, c) for b, c in pairs if c in data.variants]
+        not_run = set(data.manifest.declared.get("variants") or []) - set(data.variants)
+        if not pairs and not not_run:
+            raise GateConfigError(f"{gate.describe()}: nothing to compare: run {data.manifest.run_id} has only "
+                                  f"{', '.join(data.variants)} (give the gate a baseline run folder, or run a candidate)")
+        for b, _ in pairs:
             _check_variant(data, b, "baseline variant")
-            _check_variant(data, c)
         return [_evaluate_regression(gate, data, b, b, data, c) for b, c in pairs]
     base = _load_baseline(baseline if baseline is not None else gate.baseline, cache)  # type: ignore[arg-type]
     candidates = [gate.variant] if gate.variant else data.variants

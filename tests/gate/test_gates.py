@@ -405,3 +405,31 @@ def test_a_gate_on_one_candidate_takes_its_declared_baseline(declared_pairs_run:
     report = evaluate_gates(declared_pairs_run, [Gate.no_regression("accuracy", variant="loop@v1")])
     assert report.exit_code == ExitCode.CONFIG_ERROR
     assert "compares no pair with candidate 'loop@v1'" in report.messages()[0]
+
+
+def test_a_run_of_the_baseline_alone_is_partial_not_a_gate_error(new_run: Callable[..., Path]) -> None:
+    """Recording one variant at a time (``--variant``) leaves nothing to compare yet: the run is
+    partial (exit 3), and the no-regression gate has no candidate to judge, rather than an error."""
+    run = new_run([VariantSpec("triage@v1", 0.85)], n_tasks=20, baseline_variant="triage@v1", declared_tasks=20)
+    folder = RunFolder.open(run)
+    manifest = folder.manifest()
+    manifest.declared["variants"] = ["triage@v1", "triage@v2"]
+    folder.write_manifest(manifest)
+    report = evaluate_gates(run, [Gate.no_regression("accuracy")])
+    assert report.results == [] and report.exit_code == ExitCode.RUN_INCOMPLETE
+
+
+def test_a_no_regression_gate_with_nothing_to_compare_is_a_configuration_error(new_run: Callable[..., Path]) -> None:
+    """A one-variant suite whose gate has no baseline run could never fail: refuse it."""
+    run = new_run([VariantSpec("triage@v1", 0.85)], n_tasks=20, baseline_variant="triage@v1")
+    report = evaluate_gates(run, [Gate.no_regression("accuracy")])
+    assert report.exit_code == ExitCode.CONFIG_ERROR
+    assert "nothing to compare: run" in report.messages()[0]
+
+
+def test_a_candidate_run_without_its_declared_baseline_cannot_be_judged(new_run: Callable[..., Path]) -> None:
+    run = new_run([VariantSpec("chain@v2", 0.85)], n_tasks=20, baseline_variant="chain@v1",
+                  comparisons=[("chain@v1", "chain@v2")])
+    report = evaluate_gates(run, [Gate.no_regression("accuracy")])
+    assert report.exit_code == ExitCode.CONFIG_ERROR
+    assert "unknown baseline variant 'chain@v1'" in report.messages()[0]
