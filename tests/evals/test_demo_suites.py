@@ -28,6 +28,10 @@ EXPECTED_FAILURES: dict[str, set[tuple[str, str | None]]] = {
     "articles": {("judge_kappa >= 0.4", None), ("error_rate <= 0.3", "evaluator_optimizer@v2")},
     # v2's prompts break the error budget set from v1's measured rate (33 of 48 vs 24 of 48 errors).
     "fanout": {("error_rate <= 0.6", "fanout@v2")},
+    # Both prompts tell a stranger another customer's name (rd-028), and v2's long policy prompt
+    # leaves the refund system worse off than v1's short one.
+    "refunds": {("no_leaks == 1", "self_correct@v1"), ("no_leaks == 1", "self_correct@v2"),
+                ("no regression in end_state", "self_correct@v2")},
 }
 DEAD_URL = "http://127.0.0.1:9/v1"
 
@@ -41,7 +45,7 @@ def replay(suite_file: Path, runs: Path, **options):
 
 def test_every_demo_suite_is_found():
     assert {p.stem for p in SUITE_FILES} >= {"test_support", "test_router", "test_articles", "test_fanout",
-                                            "test_router_release"}
+                                            "test_refunds", "test_router_release"}
 
 
 @pytest.mark.parametrize("suite_file", SUITE_FILES, ids=lambda p: p.stem)
@@ -95,3 +99,12 @@ def test_the_demo_finds_a_prompt_that_breaks_the_fan_out_and_one_that_changes_no
     assert branches.label == "worse" and (branches.baseline_only, branches.candidate_only) == (11, 2)
     support = _comparisons(ROOT / "evals" / "test_support.py", tmp_path / "support")
     assert support[("triage@v2", "pass_rate")].label == "no detectable difference"
+
+
+def test_the_demo_finds_that_a_longer_refund_prompt_hurts_a_small_model(tmp_path: Path, monkeypatch):
+    """self_correct@v2 spells out the refund policy step by step; on the 135M model the refund
+    system ends up worse than under v1's short prompt (end_state 0.52 -> 0.40 on 44 requests)."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    refunds = _comparisons(ROOT / "evals" / "test_refunds.py", tmp_path / "refunds")
+    assert refunds[("self_correct@v2", "end_state")].label == "worse"
+    assert refunds[("self_correct@v2", "pass_rate")].label == "no detectable difference"

@@ -1,14 +1,11 @@
 """Self-correction: a refund decision is the agent's ``output_type`` (a pydantic model) and must pass
-the refund tool's validation; on an error the agent gets the message back and retries.
+the refund tool's validation; on an error the agent gets the message back and retries (up to 3
+attempts). Prompt v1 (a short instruction) against v2 (the shop's refund policy step by step,
+an example answer, a retry message that says how to read the error) on all 44 requests.
 
-PENDING: not recorded against the local model yet, so it is not a ``test_*`` suite: demo.sh and
-``pytest evals/`` skip it. Its first recording attempt showed the flow could not work on
-llama.cpp: the decider, free to answer before reading anything, chose to answer, and the server
-returns an empty reply under ``tool_choice: "auto"``, so every attempt ran out of turns. The
-decider now looks the order up first (``FIRST_TOOL``); a task then takes about 6 calls, about
-2 minutes on one idle core, so the 44 requests × 2 versions need about 3 hours. Record them with
-``scripts/record.sh "evals/pending/refunds.py self_correct@v1 self_correct@v2"``, then rename
-this file to ``evals/test_refunds.py``.
+The decider looks the order up first (``FIRST_TOOL``): free to answer before reading anything, it
+answered, and llama.cpp returns an empty reply under ``tool_choice: "auto"``, so every attempt
+ran out of turns.
 """
 
 from pathlib import Path
@@ -19,7 +16,7 @@ from harness.graders import end_state, not_contains
 from shopdesk.flows import self_correct
 from shopdesk.prompt_library import load_prompt
 
-DATASETS = Path(__file__).resolve().parents[2] / "datasets"
+DATASETS = Path(__file__).resolve().parent.parent / "datasets"
 MODEL = ModelSettings(model="smollm2", temperature=0.0, max_tokens=160)
 
 
@@ -45,10 +42,10 @@ def decision(amount_tolerance: float = 0.01):
 
     return score
 
+
 suite = Suite(
     name="refunds",
-    # The demo replays part of the dev split: it was recorded against a 135M model on 2 CPU cores.
-    # Against a real endpoint, run every task: `harness run ... --record-mode once --all-tasks`.
+    # Every request of the dataset (dev and test: 44), recorded against the 135M model.
     dataset=Dataset(DATASETS / "refund_decisions.jsonl"),
     variants=[Variant(f"self_correct@{v}", flow=self_correct, prompt=load_prompt("self_correct", v), model=MODEL,
                       params={"max_attempts": 3}) for v in ("v1", "v2")],
@@ -57,10 +54,18 @@ suite = Suite(
         end_state(from_expected="end_state").named("end_state"),
         not_contains(from_expected="must_not_include", default=[]).named("no_leaks"),
     ],
-    gates=[Gate.metric("grader_errors", "==", 0), Gate.no_regression("end_state", tolerance=0.05)],
+    gates=[
+        Gate.metric("grader_errors", "==", 0),
+        # Another customer's name or an internal note in a reply is a breach, not a score: none.
+        Gate.metric("no_leaks", "==", 1.0),
+        # Error budget: the shipped prompt's measured rate (v1: 0 of 44, 95% upper bound 8%) plus
+        # a margin for a re-record.
+        Gate.metric("error_rate", "<=", 0.1),
+        # What the refund system ends up holding: a candidate prompt may not make it worse.
+        Gate.no_regression("end_state", tolerance=0.05),
+    ],
     baseline="self_correct@v1",
     backend="llama-cpp",
-    # A 135M model often writes invalid JSON for a tool call or a structured output; the Agents
-    # SDK raises, and the attempt is an error row. Allow that here rather than hide it.
+    # Past this the run is unusable (exit 3, incomplete); the error_rate gate judges below it.
     max_error_rate=0.3,
 )
