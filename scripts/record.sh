@@ -27,7 +27,9 @@ if [ "$#" -gt 0 ]; then PLAN=("$@"); fi
 # RECORD_URL: record against a server already running elsewhere.
 # One server on every core records fastest: python bench/local_model_threads.py measured it 1.29x
 # the default server's speed on 2 cores, and two default servers side by side 0.80x (their prompt
-# batches each take every core). Replies are identical in every layout.
+# batches each take every core). Replies are identical in every layout. On a machine doing other
+# work meanwhile, use RECORD_THREADS=1 and a second server (RECORD_URL) instead: a two-thread
+# server's threads wait at barriers as soon as anything else runs.
 URL=${RECORD_URL:-$(.venv/bin/harness local-model status --url || true)}
 if [ -z "$URL" ]; then
   .venv/bin/harness local-model start --threads "${RECORD_THREADS:-$(nproc)}"
