@@ -22,7 +22,9 @@ ROOT = Path(__file__).resolve().parents[3]
 #: Small, quick tasks of a Responses-API suite (the SDK's OpenAIResponsesModel, carried over Chat
 #: Completions by the llama-cpp profile), recorded with the pinned server settings (1 thread,
 #: n_ctx 8192). The cassette holds the Chat Completions exchange, compared call by call.
-SAMPLES = [("evals/test_router.py", "router@v1", 2), ("evals/test_router.py", "router@v2", 1)]
+#: And one refund decision: the Agents SDK's output_type, tool calls and retries, six calls.
+SAMPLES = [("evals/test_router.py", "router@v1", 2), ("evals/test_router.py", "router@v2", 1),
+           ("evals/test_refunds.py", "self_correct@v1", 1)]
 
 
 def _replies(path: Path) -> dict[str, str]:
