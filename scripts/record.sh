@@ -19,7 +19,7 @@ PLAN=(
   "evals/test_fanout.py fanout@v1 fanout@v2"
   "evals/test_articles.py evaluator_optimizer@v1 evaluator_optimizer@v2"
   "evals/test_refunds.py self_correct@v1 self_correct@v2"
-  "evals/pending/articles_chain.py chain@v1 chain@v2"
+  "evals/test_articles.py chain@v1 chain@v2"
   "evals/pending/support_patterns.py generalist@v1 generalist@v2"
   "evals/pending/support_patterns.py manager@v1 manager@v2"
 )

@@ -108,3 +108,20 @@ def test_the_demo_finds_that_a_longer_refund_prompt_hurts_a_small_model(tmp_path
     refunds = _comparisons(ROOT / "evals" / "test_refunds.py", tmp_path / "refunds")
     assert refunds[("self_correct@v2", "end_state")].label == "worse"
     assert refunds[("self_correct@v2", "pass_rate")].label == "no detectable difference"
+
+
+def test_the_demo_compares_two_ways_to_write_and_each_ones_prompt_versions(tmp_path: Path, monkeypatch):
+    """The articles suite declares its questions: each flow's v2 against its v1, and the chain
+    against the loop that ships. The chain finishes every request where the loop errors on 9
+    (errors count as failures), which makes it *better* on no_leaks; no prompt change is a finding."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    from harness.analysis.summary import build_summary
+
+    _, result = replay(ROOT / "evals" / "test_articles.py", tmp_path)
+    summary = build_summary(result.path)
+    assert summary.compared_pairs == [("evaluator_optimizer@v1", "evaluator_optimizer@v2"), ("chain@v1", "chain@v2"),
+                                      ("evaluator_optimizer@v1", "chain@v1")]
+    verdicts = {(c.baseline, c.candidate, c.metric): c.result.label for c in summary.comparisons}
+    assert verdicts[("evaluator_optimizer@v1", "chain@v1", "no_leaks")] == "better"
+    assert {label for (base, _, _), label in verdicts.items() if base != "evaluator_optimizer@v1"} == {
+        "no detectable difference"}
