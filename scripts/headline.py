@@ -12,6 +12,7 @@ that the reports do not already state.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ def latest_summaries(runs: Path) -> dict[str, dict[str, Any]]:
 
 
 def _pct(value: float) -> str:
-    return f"{100 * value:+.0f} pts" if value == value else "n/a"
+    return "n/a" if math.isnan(value) else f"{100 * value:+.0f} pts"
 
 
 def comparisons(summary: dict[str, Any], label: str, unconfirmed: bool = False) -> list[str]:

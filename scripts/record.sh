@@ -15,13 +15,11 @@ cd "$(dirname "$0")/.."
 PLAN=(
   "evals/test_router.py router@v1 router@v2"
   "evals/release/test_router_release.py router@v1 router@v1-rc1 router@v1-rc2"
-  "evals/test_support.py triage@v1 triage@v2"
+  "evals/test_support.py triage@v1 triage@v2 generalist@v1 generalist@v2 manager@v1 manager@v2"
   "evals/test_fanout.py fanout@v1 fanout@v2"
   "evals/test_articles.py evaluator_optimizer@v1 evaluator_optimizer@v2"
   "evals/test_refunds.py self_correct@v1 self_correct@v2"
   "evals/test_articles.py chain@v1 chain@v2"
-  "evals/pending/support_patterns.py generalist@v1 generalist@v2"
-  "evals/pending/support_patterns.py manager@v1 manager@v2"
 )
 if [ "$#" -gt 0 ]; then PLAN=("$@"); fi
 # RECORD_URL: record against a server already running elsewhere.

@@ -99,6 +99,11 @@ def test_the_demo_finds_a_prompt_that_breaks_the_fan_out_and_one_that_changes_no
     assert branches.label == "worse" and (branches.baseline_only, branches.candidate_only) == (11, 2)
     support = _comparisons(ROOT / "evals" / "test_support.py", tmp_path / "support")
     assert support[("triage@v2", "pass_rate")].label == "no detectable difference"
+    # Handoffs or a manager? p < 0.05 alone, not after Holm over the suite's five questions.
+    manager = support[("manager@v1", "pass_rate")]
+    assert manager.p_value < 0.05 < manager.p_adjusted and manager.label == "no detectable difference"
+    # Every design answers the same tripwires question, guarded or not.
+    assert support[("triage@v1", "tripwires")].label == "no detectable difference"
 
 
 def test_the_demo_finds_that_a_longer_refund_prompt_hurts_a_small_model(tmp_path: Path, monkeypatch):

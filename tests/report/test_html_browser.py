@@ -113,6 +113,7 @@ def test_tag_filter_and_sorting(page) -> None:  # type: ignore[no-untyped-def]
 
 def test_a_row_drills_down_to_reasons_and_trajectory(page, report: Path) -> None:  # type: ignore[no-untyped-def]
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.wait import WebDriverWait
 
     frame = load_run(report.parent.parent)
     target = frame[(frame["variant"] == "triage@v1") & (frame["grader_name"] == "accuracy")].iloc[0]
@@ -129,7 +130,8 @@ def test_a_row_drills_down_to_reasons_and_trajectory(page, report: Path) -> None
     assert "triage · model call 1 · gpt-4o-mini" in text  # model calls by agent and number, not span ids
     model = detail.find_element(By.CSS_SELECTOR, "details.span-model")
     model.find_element(By.TAG_NAME, "summary").click()  # a model call opens on click
-    assert "in 250 / out 125 tokens" in model.text
+    # Waited for, not read at once: a loaded machine may paint the opened details a moment later.
+    WebDriverWait(page, 5).until(lambda _: "in 250 / out 125 tokens" in model.text)
     row.click()
     assert not page.find_elements(By.CSS_SELECTOR, "#rows tr.detail")
 
