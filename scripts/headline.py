@@ -38,15 +38,15 @@ def _pct(value: float) -> str:
     return "n/a" if math.isnan(value) else f"{100 * value:+.0f} pts"
 
 
-def comparisons(summary: dict[str, Any], label: str, unconfirmed: bool = False) -> list[str]:
-    """Comparisons with ``label``; ``unconfirmed``: gains significant alone but not after Holm."""
+def comparisons(summary: dict[str, Any], label: str, unconfirmed: int = 0) -> list[str]:
+    """Comparisons with ``label``; ``unconfirmed=+1`` (``-1``): gains (losses) significant alone
+    but not after Holm's correction in their family."""
     lines = []
     for comparison in summary.get("comparisons", []):
         result = comparison["result"]
         two_sided = result.get("alternative", "two-sided") == "two-sided"
         if unconfirmed:
-            if not (two_sided and result.get("label") == label and result.get("diff", 0) > 0
-                    and result.get("p_value", 1) < 0.05):
+            if not (result.get("label") == label and _unconfirmed_direction(result) == unconfirmed):
                 continue
         elif result.get("label") != label:
             continue
@@ -68,6 +68,21 @@ def comparisons(summary: dict[str, Any], label: str, unconfirmed: bool = False) 
             + f" in {result.get('family') or 'its family'}, n={result['n']} tasks)"
         )
     return lines
+
+
+def _unconfirmed_direction(result: dict[str, Any]) -> int:
+    """+1 (-1) when the unadjusted p alone says better (worse) but the label, after Holm, does not.
+
+    A loss counts from either test (a one-sided "worse?" p below alpha alone is one); a gain only
+    from a two-sided test, since a "worse?" test's small p is never evidence of a gain.
+    """
+    diff, p, alpha = result.get("diff") or 0, _num(result.get("p_value")), result.get("alpha") or 0.05
+    two_sided = result.get("alternative", "two-sided") == "two-sided"
+    if math.isnan(p) or p >= alpha or diff == 0:
+        return 0
+    if diff > 0:
+        return 1 if two_sided else 0
+    return -1
 
 
 def _repeats_a_grader(comparison: dict[str, Any], every: list[dict[str, Any]]) -> bool:
@@ -106,8 +121,11 @@ def headline(runs: Path) -> list[str]:
     sections = [
         ("Helped (paired test: better)", lambda s: comparisons(s, "better")),
         ("Gains not confirmed after Holm's correction (p < 0.05 alone)",
-         lambda s: comparisons(s, "no detectable difference", unconfirmed=True)),
+         lambda s: comparisons(s, "no detectable difference", unconfirmed=1)),
         ("Regressed (paired test: worse)", lambda s: comparisons(s, "worse")),
+        # A loss the family correction cannot confirm is still one to look at before shipping.
+        ("Losses not confirmed after Holm's correction (p < 0.05 alone)",
+         lambda s: comparisons(s, "no detectable difference", unconfirmed=-1)),
         ("Gates that failed", failed_gates),
         ("Judges", judges),
     ]

@@ -124,7 +124,7 @@ def _fmt(value: float | None) -> str:
 def _fmt_ci(ci: Interval | None) -> str:
     if ci is None or math.isnan(ci.low):
         return "no CI"
-    return f"95% CI [{_fmt(ci.low)}, {_fmt(ci.high)}], n={ci.n}"
+    return f"{ci.confidence:.0%} CI [{_fmt(ci.low)}, {_fmt(ci.high)}], n={ci.n}"
 
 
 def _drivers_text(drivers: list[str], total: int, reason: str) -> str:

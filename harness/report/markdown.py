@@ -57,7 +57,10 @@ def sig(value: float | None) -> str:
 def ci(interval: Interval | None, digits: int = 3) -> str:
     if interval is None or math.isnan(interval.low) or math.isnan(interval.high):
         return "–"
-    return f"[{interval.low:.{digits}f}, {interval.high:.{digits}f}]"
+    shown = f"[{interval.low:.{digits}f}, {interval.high:.{digits}f}]"
+    # A one-sided release test's interval is the two-sided one at 1 - 2 alpha (90%): say so in the
+    # cell, since the column says 95%.
+    return shown if math.isclose(interval.confidence, 0.95) else f"{shown} ({interval.confidence:.0%})"
 
 
 def pval(p: float | None) -> str:

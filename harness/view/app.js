@@ -31,7 +31,10 @@ function failed(node, err){ node.appendChild(el("p", "problems", "Could not load
 function every(ms, fn){ var id = setInterval(fn, ms); timers.push(id); return id; }
 function stopTimers(){ timers.forEach(clearInterval); timers = []; }
 function interval(i){ if(!i || i.estimate === null || i.estimate === undefined){ return "–"; }
-  return i.low === null || i.low === undefined ? num(i.estimate, 2) : num(i.estimate, 2) + " [" + num(i.low, 2) + ", " + num(i.high, 2) + "]"; }
+  var shown = num(i.estimate, 2) + " [" + num(i.low, 2) + ", " + num(i.high, 2) + "]";
+  /* a one-sided release test's interval is at 1 - 2 alpha (90%): the cell says so, the column says 95% */
+  if(i.confidence !== undefined && i.confidence !== null && Math.abs(i.confidence - 0.95) > 1e-9){ shown += " (" + Math.round(100 * i.confidence) + "%)"; }
+  return i.low === null || i.low === undefined ? num(i.estimate, 2) : shown; }
 function headline(summary){
   if(!summary){ return "–"; }
   var parts = summary.leaderboard.filter(function(r){ return r.metric === "pass_rate"; })

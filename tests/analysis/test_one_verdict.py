@@ -175,8 +175,38 @@ def test_every_surface_gives_the_same_verdicts_on_random_scenarios(tmp_path: Pat
         assert row["question"] == "release" and row["result"]["alternative"] in ("less", "greater")
     headline = "\n".join(headline_lines(folder.parent))
     worse = [r for r in summary["comparisons"] if r["result"]["label"] == "worse"]
-    regressed = headline.split("Regressed (paired test: worse):")[1].split("Gates that failed:")[0]
+    regressed = headline.split("Regressed (paired test: worse):")[1].split("Losses not confirmed")[0]
     assert sum(line.startswith("  [") for line in regressed.splitlines()) == len(worse)
+
+
+def test_every_surface_names_the_confidence_of_a_release_tests_interval(tmp_path: Path) -> None:
+    """A "worse?" test's interval is the two-sided one at 1 - 2 alpha: the gate message, the report's
+    cell and the headline say 90%, never the 95% the other intervals have."""
+    outcomes = {"base": {"right": _passes(BASE_FAILS)}, "bad": {"right": _passes(BAD_FAILS)}}
+    folder = make_scenario_run(tmp_path, outcomes, baseline_variant="base", gates=[Gate.no_regression("right")])
+    gates = evaluate_gates(folder)
+    (result,) = [r for r in gates.results if r.comparison is not None]
+    assert result.comparison is not None and result.comparison.ci.confidence == pytest.approx(0.90)
+    assert "90% CI [" in result.message and "95% CI" not in result.message
+    report = write_report(folder, gates=gates, plots=False)
+    row = next(line for line in report.markdown.read_text().splitlines() if line.startswith("| bad") and "| base" in line)
+    assert "(90%)" in row, row
+    assert "90% CI" in "\n".join(headline_lines(folder.parent))
+
+
+def test_the_headline_lists_a_loss_the_family_correction_cannot_confirm(tmp_path: Path) -> None:
+    """Alone p < 0.05, after Holm over the pair's other metrics not: shown as unconfirmed, not hidden."""
+    lost = set(range(6))  # the candidate loses 6 tasks, wins none: exact McNemar two-sided p = 0.031
+    # Three more metrics that could reach significance (6 tasks flip) but move both ways: Holm x 4.
+    both_ways = (BASE_FAILS - {35, 36, 37}) | {0, 1, 2}
+    outcomes = {"base": {"right": _passes(BASE_FAILS), **{f"m{i}": _passes(BASE_FAILS) for i in range(3)}},
+                "cand": {"right": _passes(BASE_FAILS | lost), **{f"m{i}": _passes(both_ways) for i in range(3)}}}
+    folder = make_scenario_run(tmp_path, outcomes, baseline_variant="base")
+    write_report(folder, gates=evaluate_gates(folder), plots=False)
+    headline = "\n".join(headline_lines(folder.parent))
+    unconfirmed = headline.split("Losses not confirmed after Holm's correction (p < 0.05 alone):")[1]
+    assert "cand vs base on right" in unconfirmed.split("Gates that failed:")[0], headline
+    assert "cand vs base on right" not in headline.split("Regressed (paired test: worse):")[1].split("Losses")[0]
 
 
 def test_cassette_misses_make_a_run_incomplete_never_worse(tmp_path: Path) -> None:

@@ -235,7 +235,7 @@ def test_a_degraded_variant_fails_no_regression_against_the_baseline(new_run: Ca
     assert result.comparison is not None and result.comparison.label == "worse"
     assert result.baseline is not None and result.baseline.endswith(":triage@v2")
     assert result.drivers_total == result.comparison.baseline_only  # the tasks that flipped pass -> fail
-    for part in ("accuracy", "baseline", "Δ", "95% CI", "mcnemar-exact", "tolerance 0.02", result.drivers[0]):
+    for part in ("accuracy", "baseline", "Δ", "90% CI", "mcnemar-exact", "tolerance 0.02", result.drivers[0]):
         assert part in result.message
 
 
