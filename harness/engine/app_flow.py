@@ -8,6 +8,12 @@ its code makes is captured inside a unit (:mod:`harness.engine.routing`), so a f
     triage = harness.app_flow(triage_agent)                 # Runner.run(triage_agent, task input)
     triage_streamed = harness.app_flow(triage_agent, streamed=True)   # Runner.run_streamed
     whole_app = harness.app_flow(main)                      # await main(task input)
+    sync_app = harness.app_flow(sync_main)                  # def main: in a worker thread
+
+A synchronous ``def main`` runs in a worker thread with the unit's context copied in (what
+``asyncio.to_thread`` does), so ``Runner.run_sync`` and the sync ``OpenAI()`` client work as in
+the app (``run_sync`` refuses to start inside a running event loop) and one unit's blocking calls
+never stall the others. Its model calls are routed and recorded like any other.
 
 The flow returns the final output. Graders also see, in ``state``: ``last_agent`` (the agent that
 produced the final output) and, for a streamed run, ``streamed_text`` (the text deltas as the
@@ -16,6 +22,7 @@ app's user saw them arrive). A ``main`` that returns a ``RunResult`` is unpacked
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import inspect
 from collections.abc import Callable
@@ -42,11 +49,14 @@ def app_flow(target: Any, *, streamed: bool = False, max_turns: int = 10, name: 
 
         return _named(run_agent, name or f"app_flow({getattr(target, 'name', 'agent')})")
     if not callable(target):
-        raise TypeError(f"app_flow takes an agents.Agent or an async def main(input); got {type(target).__name__}")
+        raise TypeError(f"app_flow takes an agents.Agent or a main(input), async or not; got {type(target).__name__}")
     takes_input = _takes_input(target)
+    blocking = not (inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(
+        getattr(target, "__call__", None)))
 
     async def run_main(input: Any, ctx: FlowContext) -> Any:
-        result = target(input) if takes_input else target()
+        args = (input,) if takes_input else ()
+        result = await asyncio.to_thread(target, *args) if blocking else target(*args)
         if inspect.isawaitable(result):
             result = await result
         if hasattr(result, "stream_events") and not getattr(result, "is_complete", True):

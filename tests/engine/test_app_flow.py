@@ -21,6 +21,18 @@ async def main_without_input() -> str:
     return "no input taken"
 
 
+def sync_main(question: str) -> Any:
+    """A synchronous app: ``run_sync`` refuses to start inside a running event loop."""
+    return Runner.run_sync(helper, question)
+
+
+def sync_main_on_the_plain_client(question: str) -> str:
+    from openai import OpenAI
+
+    reply = OpenAI().chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": question}])
+    return reply.choices[0].message.content or ""
+
+
 def test_a_main_that_returns_its_run_result_is_unpacked(make_suite: Any, run: Any) -> None:
     with StubServer() as stub:
         result = run(make_suite(flow=app_flow(main_returning_the_run), n=2), stub.base_url, record_mode="once")
@@ -34,6 +46,19 @@ def test_a_main_without_parameters_is_called_without_the_input(make_suite: Any, 
     assert next(result.folder.rows()).output == "no input taken"
 
 
+@pytest.mark.parametrize("main", [sync_main, sync_main_on_the_plain_client], ids=["run_sync", "plain-client"])
+def test_a_synchronous_main_runs_off_the_event_loop_and_replays(make_suite: Any, run: Any, main: Any) -> None:
+    suite = make_suite(flow=app_flow(main), n=3)
+    with StubServer() as stub:
+        recorded = run(suite, stub.base_url, record_mode="once", concurrency=3)
+        calls = len(stub.requests)
+    rows = sorted(recorded.folder.rows(), key=lambda r: r.task_id)
+    assert recorded.errors == 0, [r.error for r in rows]
+    assert calls == 3 and all(r.output == f"stub reply to: {r.input}" for r in rows)
+    replayed = run(suite, record_mode="none", concurrency=3)  # the stub is gone: every reply from the cassettes
+    assert [r.output for r in sorted(replayed.folder.rows(), key=lambda r: r.task_id)] == [r.output for r in rows]
+
+
 def test_anything_else_is_refused() -> None:
-    with pytest.raises(TypeError, match="agents.Agent or an async def main"):
+    with pytest.raises(TypeError, match="agents.Agent or a main"):
         app_flow("triage")
