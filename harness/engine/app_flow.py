@@ -51,8 +51,7 @@ def app_flow(target: Any, *, streamed: bool = False, max_turns: int = 10, name: 
     if not callable(target):
         raise TypeError(f"app_flow takes an agents.Agent or a main(input), async or not; got {type(target).__name__}")
     takes_input = _takes_input(target)
-    blocking = not (inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(
-        getattr(target, "__call__", None)))
+    blocking = not _is_async(target)
 
     async def run_main(input: Any, ctx: FlowContext) -> Any:
         args = (input,) if takes_input else ()
@@ -72,6 +71,12 @@ def _is_agent(target: Any) -> bool:
     except ImportError:  # pragma: no cover - the Agents SDK is a dependency
         return False
     return isinstance(target, Agent)
+
+
+def _is_async(target: Callable[..., Any]) -> bool:
+    """An ``async def`` (or an object whose ``__call__`` is one): awaited on the loop, not threaded."""
+    call = type(target).__call__ if not inspect.isroutine(target) else None
+    return inspect.iscoroutinefunction(target) or (call is not None and inspect.iscoroutinefunction(call))
 
 
 def _takes_input(target: Callable[..., Any]) -> bool:
