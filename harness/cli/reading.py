@@ -204,7 +204,10 @@ def _gate_project(runs_dir: Path, evals: Path, baseline: Path | None, max_error_
 
 @app.command()
 def view(
-    runs_dir: Annotated[Path, typer.Argument(help="The folder of run folders to browse.")] = RUNS_DIR,
+    runs_dir: Annotated[Path, typer.Argument(help="The folder of run folders to browse, or a capture folder "
+                                                  "(harness.capture) to browse its production traces.")] = RUNS_DIR,
+    traces: Annotated[Path | None, typer.Option(
+        "--traces", help="A capture folder to browse beside the runs (production traces).")] = None,
     port: Annotated[int, typer.Option(help="Port to listen on (1-65535).")] = 8765,
     host: Annotated[str, typer.Option(help="Interface to bind; the default keeps the viewer on this machine.")] = "127.0.0.1",
     no_browser: Annotated[bool, typer.Option("--no-browser", help="Do not open a browser.")] = False,
@@ -212,16 +215,28 @@ def view(
         "--allow-host", help="Another host name requests may use (a DNS alias, a proxy); repeatable. "
                              "This machine's own names and addresses are always allowed.")] = None,
 ) -> None:
-    """Browse runs in a local web app: results, transcripts, variants side by side, live runs.
+    """Browse runs in a local web app: results, transcripts, variants side by side, live runs; and
+    production traces (a capture folder), filtered as `harness traces list` filters them.
 
-    Read-only: it never writes into run folders. Example: `harness view reports/runs --port 8765`
+    Read-only: it never writes into run or capture folders. Example: `harness view reports/runs --port 8765` ·
+    `harness view traces/` · `harness view reports/runs --traces traces/`
     """
     import socket
 
     from harness.core.run_settings import check_setting
+    from harness.view.traces import is_capture_folder
 
-    if not runs_dir.is_dir():
-        raise UsageError(f"no folder {runs_dir}: give the folder that holds run folders (default {RUNS_DIR})")
+    runs: Path | None = runs_dir
+    if traces is None and is_capture_folder(runs_dir):
+        runs, traces = None, runs_dir
+    if runs == RUNS_DIR and traces is not None and not runs.is_dir():
+        runs = None  # `harness view --traces traces/` in a project that has no runs yet
+    if runs is not None and not runs.is_dir():
+        raise UsageError(f"no folder {runs}: give the folder that holds run folders (default {RUNS_DIR}), "
+                         "or a capture folder")
+    if traces is not None and not is_capture_folder(traces):
+        raise UsageError(f"{traces} is not a capture folder: give the folder harness.capture.install writes "
+                         "(it holds *.jsonl trace files), or one .jsonl file")
     check_setting("port", port, label="--port")
     try:  # a clear message before any work, rather than a server that dies on start
         with socket.create_server((host, port)):
@@ -233,8 +248,9 @@ def view(
     from harness.view import serve
 
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    console.print(f"harness view: [bold]http://{shown}:{port}/[/] — runs from {runs_dir} (Ctrl-C to stop)")
-    serve(runs_dir, host=host, port=port, open_browser=not no_browser, allow_hosts=allow_host or ())
+    what = " and ".join(part for part in (runs and f"runs from {runs}", traces and f"traces from {traces}") if part)
+    console.print(f"harness view: [bold]http://{shown}:{port}/[/] — {what} (Ctrl-C to stop)")
+    serve(runs, traces_dir=traces, host=host, port=port, open_browser=not no_browser, allow_hosts=allow_host or ())
 
 
 @baseline_app.command("update")

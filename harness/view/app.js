@@ -114,6 +114,8 @@ function home(){
       select.value = params.get("suite") || "";
     }
     clear(list);
+    if(data.traces){ var tl = el("p", "traces-home"); tl.appendChild(link("/traces", "Production traces", "traces-link"));
+      tl.appendChild(el("span", "note", " from " + data.traces.folder)); list.appendChild(tl); }
     if(!data.runs.length){ list.appendChild(el("p", "note", "No runs here yet: harness run evals/test_<suite>.py")); }
     var wanted = select.value, running = false;
     suites.forEach(function(suite){
@@ -571,9 +573,15 @@ function matrixPage(runId){
 }
 
 /* ---- routing --------------------------------------------------------------------------- */
+// traces.js draws the production traces' pages with these helpers (and the same transcript script).
+var V = {main: main, api: api, enc: enc, link: link, clear: clear, setCrumbs: setCrumbs, table: table, failed: failed,
+         num: num, transcriptSearch: transcriptSearch,
+         preview: function(text){ var d = el("div", "clip", text || "–"); if(text){ d.title = text; } return d; }};
 var path = location.pathname, m;
 stopTimers();
 if(path === "/" || path === ""){ home(); }
+else if(path === "/traces"){ window.HarnessTraces.list(V); }
+else if((m = path.match(/^\/traces\/([^\/]+)$/))){ window.HarnessTraces.one(V, decodeURIComponent(m[1])); }
 else if((m = path.match(/^\/runs\/([^\/]+)\/rows\/(\d+)$/))){ taskPage(decodeURIComponent(m[1]), m[2]); }
 else if((m = path.match(/^\/runs\/([^\/]+)\/compare$/))){ comparePage(decodeURIComponent(m[1])); }
 else if((m = path.match(/^\/runs\/([^\/]+)\/matrix$/))){ matrixPage(decodeURIComponent(m[1])); }

@@ -33,18 +33,18 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from harness.report.transcript import output_diff, row_transcript, transcript_pair
 from harness.view.catalog import Catalog, RunNotFound
 from harness.view.rows import RowQuery
 
-__all__ = ["ROUTES", "MAX_PAGE", "error_page"]
+__all__ = ["ROUTES", "MAX_PAGE", "error_page", "page", "json_response", "api_int"]
 
 #: The most rows (or grid tasks) one page of the table returns.
 MAX_PAGE = 500
-_ASSETS = {"app.js": "text/javascript", "app.css": "text/css"}
+_ASSETS = {"app.js": "text/javascript", "traces.js": "text/javascript", "app.css": "text/css"}
 _TRANSCRIPT_ASSETS = {"transcript.js": "text/javascript", "transcript.css": "text/css"}
 
 
@@ -61,7 +61,7 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _json(data: Any, status: int = 200) -> Response:
+def json_response(data: Any, status: int = 200) -> Response:
     try:
         text = json.dumps(data, ensure_ascii=False, allow_nan=False, default=str, separators=(",", ":"))
     except ValueError:
@@ -70,7 +70,7 @@ def _json(data: Any, status: int = 200) -> Response:
     return Response(text.replace("<", "\\u003c"), status_code=status, media_type="application/json")
 
 
-def _int(request: Request, name: str, default: int, low: int, high: int) -> int:
+def api_int(request: Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
@@ -89,7 +89,10 @@ def _asset(package: str, name: str) -> str:
 
 
 def _catalog(request: Request) -> Catalog:
-    return request.app.state.catalog  # type: ignore[no-any-return]
+    catalog: Catalog | None = request.app.state.catalog
+    if catalog is None:
+        raise HTTPException(404, "this viewer serves no runs folder (harness view RUNS_DIR)")
+    return catalog
 
 
 def _run(request: Request, run_id: str | None = None) -> str:
@@ -108,7 +111,7 @@ def _query(request: Request) -> RowQuery:
                      status=params.get("status", ""), tag=params.get("tag", ""), task=params.get("task", ""),
                      q=params.get("q", "").strip(), sort=params.get("sort", ""),
                      desc=params.get("desc", "") in ("1", "true"),
-                     offset=_int(request, "offset", 0, 0, 10**9), limit=_int(request, "limit", 50, 1, MAX_PAGE))
+                     offset=api_int(request, "offset", 0, 0, 10**9), limit=api_int(request, "limit", 50, 1, MAX_PAGE))
     if query.status and query.status not in ("pass", "fail", "error"):
         raise HTTPException(400, f"status must be pass, fail or error, got {query.status!r}")
     return query
@@ -117,6 +120,8 @@ def _query(request: Request) -> RowQuery:
 # -- pages and assets ------------------------------------------------------------------------------
 
 async def page(request: Request) -> Response:
+    if request.url.path == "/" and request.app.state.catalog is None:  # a viewer of production traces only
+        return RedirectResponse("/traces")
     return HTMLResponse(_asset("harness.view", "index.html"))
 
 
@@ -134,7 +139,7 @@ async def error_page(request: Request, exc: Exception) -> Response:
     status = int(getattr(exc, "status_code", 500))
     detail = str(getattr(exc, "detail", None) or exc)
     if request.url.path.startswith("/api/"):
-        return _json({"error": detail}, status=status)
+        return json_response({"error": detail}, status=status)
     text = html.escape(f"{status}: {detail}", quote=True)
     return HTMLResponse(f'<!DOCTYPE html><html lang="en"><meta charset="utf-8"><title>{status}</title>'
                         f'<p>{text}</p><p><a href="/">harness view</a></p></html>', status_code=status)
@@ -147,15 +152,17 @@ def api_runs(request: Request) -> Response:
     suite = request.query_params.get("suite")
     if suite:
         states = [s for s in states if s.get("suite") == suite]
-    return _json({"run_ids": [s["run_id"] for s in states], "runs": states})
+    traces = request.app.state.traces
+    return json_response({"run_ids": [s["run_id"] for s in states], "runs": states,
+                          "traces": None if traces is None else {"folder": str(traces.folder)}})
 
 
 def api_run(request: Request) -> Response:
-    return _json(_catalog(request).state(_run(request)).as_json())
+    return json_response(_catalog(request).state(_run(request)).as_json())
 
 
 def api_summary(request: Request) -> Response:
-    return _json(_catalog(request).analysis(_run(request)))
+    return json_response(_catalog(request).analysis(_run(request)))
 
 
 def api_rows(request: Request) -> Response:
@@ -164,7 +171,7 @@ def api_rows(request: Request) -> Response:
         result = _catalog(request).rows(run_id).page(query)
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from None
-    return _json({"total_rows": result.total_rows, "matched": result.matched, "offset": result.offset,
+    return json_response({"total_rows": result.total_rows, "matched": result.matched, "offset": result.offset,
                   "sorted": result.sorted, "rows": [h.as_json() for h in result.rows]})
 
 
@@ -172,7 +179,7 @@ def api_grid(request: Request) -> Response:
     run_id, query = _run(request), _query(request)
     catalog = _catalog(request)
     grid = catalog.rows(run_id).grid(query, catalog.variants(run_id))
-    return _json(grid)
+    return json_response(grid)
 
 
 def api_row(request: Request) -> Response:
@@ -188,7 +195,7 @@ def api_row(request: Request) -> Response:
         transcript = row_transcript(index.row(line))
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
-    return _json(transcript | {"line": line} | index.neighbours(line))
+    return json_response(transcript | {"line": line} | index.neighbours(line))
 
 
 def api_facets(request: Request) -> Response:
@@ -199,7 +206,7 @@ def api_facets(request: Request) -> Response:
     for head in catalog.rows(run_id).all_heads():
         scores.update(dict.fromkeys(head.scores))
         tags.update(head.tags)
-    return _json({"variants": catalog.variants(run_id), "scores": list(scores), "tags": sorted(tags)})
+    return json_response({"variants": catalog.variants(run_id), "scores": list(scores), "tags": sorted(tags)})
 
 
 def api_matrix(request: Request) -> Response:
@@ -209,7 +216,7 @@ def api_matrix(request: Request) -> Response:
     for head in catalog.rows(run_id).all_heads():
         cells.setdefault(head.task, {}).setdefault(head.variant, []).append(
             {"line": head.line, "epoch": head.epoch, "status": head.status})
-    return _json({"variants": catalog.variants(run_id),
+    return json_response({"variants": catalog.variants(run_id),
                   "tasks": [{"task": t, "cells": c} for t, c in sorted(cells.items())]})
 
 
@@ -224,7 +231,7 @@ def api_prompts(request: Request) -> Response:
     names = list(left["parts"]) + [p for p in right["parts"] if p not in left["parts"]]
     parts = [{"part": name, "a": left["parts"].get(name), "b": right["parts"].get(name),
               "diff": output_diff(left["parts"].get(name) or "", right["parts"].get(name) or "")} for name in names]
-    return _json({"a": left | {"variant": a}, "b": right | {"variant": b}, "parts": parts})
+    return json_response({"a": left | {"variant": a}, "b": right | {"variant": b}, "parts": parts})
 
 
 def api_compare(request: Request) -> Response:
@@ -233,7 +240,7 @@ def api_compare(request: Request) -> Response:
     task, a, b = params.get("task"), params.get("a"), params.get("b")
     if not (task and a and b):
         raise HTTPException(400, "compare needs task, a and b (two variants; b of run_b when given)")
-    epoch = _int(request, "epoch", 1, 1, 10**6)
+    epoch = api_int(request, "epoch", 1, 1, 10**6)
     run_b = _run(request, params.get("run_b") or run_id)
     sides = []
     for rid, variant in ((run_id, a), (run_b, b)):
@@ -242,7 +249,7 @@ def api_compare(request: Request) -> Response:
         if line is None:
             raise HTTPException(404, f"run {rid} has no row for task {task!r}, variant {variant!r}, epoch {epoch}")
         sides.append(row_transcript(index.row(line)) | {"line": line, "run": rid})
-    return _json(transcript_pair(sides[0], sides[1]))
+    return json_response(transcript_pair(sides[0], sides[1]))
 
 
 ROUTES = [

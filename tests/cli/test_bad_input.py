@@ -148,6 +148,7 @@ CASES = [
     (["calibrate", "evals/test_demo.py", "--suite", "ok", "--samples", "0"], 2,
      "--samples must be a whole number from 1 to 100"),
     (["view", "nope"], 2, "no folder nope"),
+    (["view", "--traces", "nope"], 2, "nope is not a capture folder"),
     (["view", "--port", "70000"], 2, "--port must be a whole number from 1 to 65535 (a TCP port); got 70000"),
     (["cassettes", "migrate", "evals/missing.py"], 2, "no suite file at evals/missing.py"),
     # init, local-model

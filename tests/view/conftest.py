@@ -70,14 +70,14 @@ class Viewer:
         return httpx2.get(self.url + path, timeout=60, **kwargs)  # type: ignore[arg-type]
 
 
-def serve(runs: Path, allowed_hosts: list[str] | None = None) -> Iterator[Viewer]:
+def serve(runs: Path | None, allowed_hosts: list[str] | None = None, traces: Path | None = None) -> Iterator[Viewer]:
     """``harness view``'s app under a real uvicorn server in a thread, stopped at the end."""
     import uvicorn
 
     from harness.view import create_app
 
     port = free_port()
-    app = create_app(runs, allowed_hosts=allowed_hosts)
+    app = create_app(runs, traces_dir=traces, allowed_hosts=allowed_hosts)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -87,7 +87,7 @@ def serve(runs: Path, allowed_hosts: list[str] | None = None) -> Iterator[Viewer
             pytest.fail("the viewer did not start")
         time.sleep(0.05)
     try:
-        yield Viewer(url=f"http://127.0.0.1:{port}", runs=runs)
+        yield Viewer(url=f"http://127.0.0.1:{port}", runs=runs or traces or Path())
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -104,3 +104,28 @@ def make_hostile_run(root: Path) -> Path:
             writer.write(_row(variant, task, errored=variant == VARIANTS[1] and i == 2))
     writer.close()
     return folder.path
+
+
+#: Trace ids of the hostile capture folder (markup in the id too: it is a path segment of the page).
+TRACE_IDS = (planted("trace_ok"), planted("trace_err"))
+
+
+def make_hostile_capture(folder: Path) -> Path:
+    """A capture folder (harness.capture's format) with markup in every field a trace can carry:
+    id, workflow, metadata, input, output, error, the spans of a row, and the feedback comment."""
+    from harness.capture.record import FeedbackRecord, TraceRecord
+
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for i, trace_id in enumerate(TRACE_IDS):
+        lines.append(TraceRecord(
+            trace_id=trace_id, workflow=planted("workflow"), group_id=planted("group"),
+            metadata={planted("meta-key"): planted("meta-value")}, started_at=f"2099-12-31T00:00:0{i}Z",
+            latency_s=1.5 + i, input=planted("trace-input") + SCRIPT, output=planted("trace-output") + SCRIPT,
+            error=f"{planted('TraceError')}: {planted('trace-error')}" if i else None,
+            spans=_spans(planted("variant"))).model_dump_json())
+        lines.append(FeedbackRecord(trace_id=trace_id, score=0.0, comment=planted("feedback") + SCRIPT,
+                                    at="2099-12-31T00:01:00Z").model_dump_json())
+    path = folder / "traces-hostile.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

@@ -6,7 +6,9 @@ task and grader errors, grader names and reasons, metadata, and a trajectory wit
 calls (Chat and Responses request items), tool names, arguments and results, a handoff, a
 guardrail and a custom event. Each page is opened with everything on it expanded, and must show
 the markup as text, hold no element it would have made, and have run none of its script. The
-URL path is planted too, on the error pages.
+URL path is planted too, on the error pages. The production traces' pages get the same treatment:
+a capture folder with markup in every field a trace carries (id, workflow, metadata, input,
+output, error, spans, the feedback's comment).
 """
 
 from __future__ import annotations
@@ -18,7 +20,16 @@ from urllib.parse import quote
 import pytest
 
 from tests.view.conftest import Viewer, serve
-from tests.view.hostile_run import PAYLOAD, RUN_ID, SHOWN, TASKS, VARIANTS, make_hostile_run
+from tests.view.hostile_run import (
+    PAYLOAD,
+    RUN_ID,
+    SHOWN,
+    TASKS,
+    TRACE_IDS,
+    VARIANTS,
+    make_hostile_capture,
+    make_hostile_run,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -30,6 +41,16 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Viewer]:
     runs = tmp_path_factory.mktemp("hostile-runs")
     make_hostile_run(runs)
     yield from serve(runs)
+
+
+@pytest.fixture(scope="module")
+def hostile_traces(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Viewer]:
+    """The hostile run beside a hostile capture folder (``harness view RUNS --traces FOLDER``)."""
+    runs = tmp_path_factory.mktemp("hostile-runs-with-traces")
+    make_hostile_run(runs)
+    capture = tmp_path_factory.mktemp("hostile-capture")
+    make_hostile_capture(capture)
+    yield from serve(runs, traces=capture)
 
 
 def _wait(driver: Any, condition: Callable[[Any], Any], message: str) -> Any:
@@ -143,3 +164,30 @@ def test_responses_items_read_as_a_tool_call_and_its_result(chromium: Any, hosti
     assert blocked.startswith("guard-blocked") and PAYLOAD in blocked, "the blocked output, as text"
     event = chromium.find_element("css selector", "details.span-custom")
     assert "strand 0.1" in event.find_element("css selector", "summary").text
+
+
+def test_no_page_of_the_production_traces_runs_planted_script(chromium: Any, hostile_traces: Viewer) -> None:
+    base = hostile_traces.url
+    _open(chromium, base + "/", _has("#runs a.traces-link"), "the home page's link to the traces")
+    assert_inert(chromium, "home (with traces)")
+
+    _open(chromium, base + "/traces", _has("#traces a.trace-link"), "the traces list")
+    assert_inert(chromium, "traces list")
+    chromium.find_element("id", "trace-errors").click()  # the server filters; the table is drawn again
+    _wait(chromium, lambda d: d.find_element("id", "trace-count").text.startswith("1 of 2"), "errors filter")
+    assert_inert(chromium, "traces list (errors)")
+    chromium.find_element("id", "trace-text").send_keys("feedback")
+    _wait(chromium, lambda d: "1 of 2" in d.find_element("id", "trace-count").text
+          and "text=feedback" in d.current_url, "text filter")
+    assert_inert(chromium, "traces list (errors, text)")
+
+    for trace_id in TRACE_IDS:
+        _open(chromium, f"{base}/traces/{quote(trace_id, safe='')}", _has("details.span-model"), f"trace {trace_id}")
+        search = chromium.find_element("id", "transcript-search")
+        search.send_keys("data-xss")
+        _wait(chromium, lambda d: "match" in d.find_element("id", "transcript-hits").text, "transcript search")
+        assert_inert(chromium, f"trace {trace_id}")
+        assert "feedback" + PAYLOAD[:5] in chromium.find_element("css selector", "table.feedback").text
+
+    _open(chromium, f"{base}/traces/{quote(PAYLOAD, safe='')}", _has(".problems"), "no error shown")
+    assert_inert(chromium, "trace page of a planted id")

@@ -6,6 +6,8 @@ grader's verdict and reason (a judge's rationale), and the trajectory as a **tre
 the trace has it (agent turns, handoffs, tool calls with arguments and results, model calls with
 their request messages and output). :func:`transcript_pair` lines two attempts at the same task
 up side by side (two variants, or two runs) with a text diff of their outputs.
+:func:`trace_transcript` gives a captured production trace (:mod:`harness.capture`) the same
+shape, so the viewer draws a trace with the very components it draws a row with.
 
 Both pages draw the data with the same script, :data:`SCRIPT` (``transcript.js``), and style,
 :data:`STYLE` (``transcript.css``), so the static report and the viewer cannot disagree.
@@ -26,10 +28,12 @@ from importlib import resources
 from typing import Any
 
 from harness.analysis.attempt import row_status
+from harness.capture.query import guardrails_tripped
+from harness.capture.record import CapturedTrace
 from harness.core.results import ResultRow
 from harness.core.trace import Span
 
-__all__ = ["row_transcript", "transcript_pair", "span_title", "output_diff", "SCRIPT", "STYLE", "row_verdict"]
+__all__ = ["row_transcript", "trace_transcript", "transcript_pair", "span_title", "output_diff", "SCRIPT", "STYLE", "row_verdict"]
 
 #: One encoder for every value: json.dumps with options builds a new encoder per call.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
@@ -218,16 +222,21 @@ def _score(score: Any, limit: int | None) -> dict[str, Any]:
             "judge": metadata.get("judge"), "metadata": _clip(metadata, limit) if metadata else None}
 
 
+def _trajectory(spans: list[Span], replayed: bool, max_text: int | None, max_spans: int | None) -> dict[str, Any]:
+    """The trajectory part every transcript has: the span tree and how much of it is shown."""
+    return {"spans": _tree(spans, replayed, max_text, max_spans), "spans_total": len(spans),
+            "spans_shown": len(spans) if max_spans is None else min(len(spans), max_spans)}
+
+
 def row_transcript(row: ResultRow, *, max_text: int | None = None, max_spans: int | None = None) -> dict[str, Any]:
     """Everything a person needs to see why this attempt passed or failed, as JSON-ready data.
 
     ``max_text`` cuts long values (the static report keeps its file small); ``max_spans`` keeps
     the first spans of an enormous trajectory (the page says how many there were).
     """
-    spans = row.trajectory.spans
     error = row.error
     unpriced = row.usage.unpriced_calls or row.trajectory.unpriced_calls
-    tree = _tree(spans, row.replayed, max_text, max_spans)
+    drawn = _trajectory(row.trajectory.spans, row.replayed, max_text, max_spans)
     return {
         "run_id": row.run_id,
         "suite": row.suite,
@@ -252,10 +261,70 @@ def row_transcript(row: ResultRow, *, max_text: int | None = None, max_spans: in
         "cassette": row.cassette,
         "scores": [_score(s, max_text) for s in row.scores],
         "agents": row.trajectory.handoff_path,
-        "spans": tree,
-        "conversation": _conversation(tree, row, max_text),
-        "spans_total": len(spans),
-        "spans_shown": len(spans) if max_spans is None else min(len(spans), max_spans),
+        **drawn,
+        "conversation": _conversation(drawn["spans"], row, max_text),
+    }
+
+
+def _trace_error(error: str | None) -> dict[str, Any] | None:
+    """A trace's error text (``"Type: message"`` as the capture writes it) as a transcript's error."""
+    if error is None:
+        return None
+    kind, _, message = error.partition(": ")
+    if not message or " " in kind:
+        kind, message = "error", error
+    return {"kind": "production", "type": kind, "message": message, "traceback": None}
+
+
+def trace_transcript(trace: CapturedTrace, *, max_text: int | None = None,
+                     max_spans: int | None = None) -> dict[str, Any]:
+    """A captured production trace in :func:`row_transcript`'s shape, for the same script to draw.
+
+    What a trace has and a row has not: the customers' ``feedback`` (oldest first), where it was
+    found (``link``: file and line), its ``workflow``, ``source`` and ``metadata``, the guardrails
+    that fired. What it has not: graders (``scores`` is ``None``: nothing judged it yet) and an
+    expected answer. Its ``status`` is ``error`` when it ended in one, else ``ok``.
+    """
+    record = trace.record
+    trajectory = record.trajectory
+    models = trajectory.of_kind("model")
+    costs = [s.attributes.get("cost_usd") for s in models]
+    unpriced = sum(cost is None for cost in costs)
+    tokens = sum(int(s.attributes.get("input_tokens") or 0) + int(s.attributes.get("output_tokens") or 0)
+                 for s in models)
+    return {
+        "kind": "trace",
+        "trace_id": record.trace_id,
+        "task": record.trace_id,
+        "variant": record.workflow,
+        "workflow": record.workflow,
+        "source": record.source,
+        "started_at": record.started_at,
+        "link": trace.link,
+        "metadata": _clip(record.metadata, max_text),
+        "epoch": 1,
+        "status": "error" if record.error else "ok",
+        "tags": [],
+        "replayed": False,
+        "latency": _finite(round(record.latency_s, 4)),
+        "cost": None if unpriced else float(sum(float(c) for c in costs if c is not None)),
+        "unpriced_calls": unpriced,
+        "tokens": tokens,
+        "calls": len(models),
+        "exchanges": len(record.exchanges),
+        "input": _clip(record.input, max_text),
+        "expected": None,
+        "output": _clip(record.output, max_text),
+        "state": None,
+        "error": _trace_error(record.error),
+        "cassette": None,
+        "scores": None,
+        "feedback": [{"score": _finite(f.score), "comment": _clip(f.comment, max_text), "at": f.at}
+                     for f in trace.feedback],
+        "guardrails_tripped": guardrails_tripped(trace),
+        "agents": trajectory.handoff_path,
+        **_trajectory(record.spans, False, max_text, max_spans),
+        "conversation": None,
     }
 
 

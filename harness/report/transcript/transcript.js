@@ -127,6 +127,16 @@ function scoresTable(scores){
     tr.appendChild(r); t.appendChild(tr);});
   return t;
 }
+function feedbackTable(given){
+  if(!given.length){return el("p","note","no feedback was given on this trace");}
+  var t=el("table","feedback"), h=el("tr");
+  ["Score","Comment","Given at (UTC)"].forEach(function(c){h.appendChild(el("th",null,c));}); t.appendChild(h);
+  given.forEach(function(f){var tr=el("tr","feedback-row");
+    tr.appendChild(el("td","num",f.score===null||f.score===undefined?"–":String(f.score)));
+    tr.appendChild(el("td","comment",f.comment||"–"));
+    tr.appendChild(el("td",null,String(f.at||"").replace("T"," ").slice(0,19))); t.appendChild(tr);});
+  return t;
+}
 function missDiff(text){
   var p=el("pre","miss"); String(text).split("\n").forEach(function(line){
     var t=line.replace(/^\s+/,""), cls=t.indexOf("-")===0?"del":t.indexOf("+")===0?"add":t.indexOf("~")===0?"chg":"";
@@ -135,7 +145,9 @@ function missDiff(text){
 function header(t){
   var p=el("p","facts");
   p.appendChild(badge(t.status));
-  p.appendChild(document.createTextNode(" "+t.variant+" · task "+t.task+" · epoch "+t.epoch+" · "+
+  var where=t.kind==="trace"?" trace "+t.trace_id+" · "+(t.workflow||"–")+" · started "+String(t.started_at||"").replace("T"," ").slice(0,19)+" UTC · ":
+    " "+t.variant+" · task "+t.task+" · epoch "+t.epoch+" · ";
+  p.appendChild(document.createTextNode(where+
     (t.latency===null?"–":Number(t.latency).toFixed(2)+" s")+(t.replayed?" (recorded)":"")+" · "+t.calls+" model calls · "+
     t.tokens+" tokens · "+money(t.cost, t.unpriced_calls>0)+(t.agents.length?" · "+t.agents.join(" → "):"")));
   return p;
@@ -168,12 +180,14 @@ function render(t, opts){
   if(t.conversation){section(box,"Conversation ("+t.conversation.turns.length+" turns)",chat(t.conversation));}
   else{section(box,"Output",pre(t.output,"output"));}
   if(t.error){
-    var e=t.error, title=e.kind==="cassette_miss"?"Cassette miss":"Task error ("+e.kind+")";
+    var e=t.error, title=e.kind==="cassette_miss"?"Cassette miss":e.kind==="production"?"Error (in production)":"Task error ("+e.kind+")";
     section(box,title,e.kind==="cassette_miss"?missDiff(e.message):pre(e.type+": "+e.message,"error"));
     if(e.traceback){var tb=el("details"); tb.appendChild(el("summary",null,"traceback")); tb.appendChild(pre(e.traceback));
       box.appendChild(tb);}
   }
-  section(box,"Graders",scoresTable(t.scores));
+  // A production trace has no graders yet; it has the customers' feedback instead.
+  if(t.feedback){section(box,"Feedback"+(t.feedback.length?" ("+t.feedback.length+")":""),feedbackTable(t.feedback));}
+  if(t.scores){section(box,"Graders",scoresTable(t.scores));}
   var tree=el("div","trajectory");
   var open={open:(t.spans_shown||0)<=OPEN_SPANS};
   t.spans.forEach(function(n){tree.appendChild(spanNode(n, open));});
@@ -218,5 +232,5 @@ function renderPair(pair, labels){
   section(box,"Full transcripts",full);
   return box;
 }
-root.HarnessTranscript={render:render, chat:chat, renderPair:renderPair, diffView:diffView, el:el, pre:pre};
+root.HarnessTranscript={render:render, feedbackTable:feedbackTable, chat:chat, renderPair:renderPair, diffView:diffView, el:el, pre:pre};
 })(window);
