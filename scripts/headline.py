@@ -2,8 +2,8 @@
 
 Reads ``reports/runs/*/report/summary.json`` (the newest run of each suite) and says, in a few
 lines, what a user of the harness wants to know first: which change helped (the paired test
-says *better*), which regressed (*worse*), which gate failed and why, and how far the LLM judge
-agrees with the human labels. It renders the analysis layer's comparison rows as they are
+says *better*), which regressed (*worse*), what a fix did on the failures production saw,
+which gate failed and why, and how far the LLM judge agrees with the human labels. It renders the analysis layer's comparison rows as they are
 (label, p the label rests on, family): nothing is computed here that the reports do not state.
 
     python scripts/headline.py [reports/runs]
@@ -96,6 +96,18 @@ def _repeats_a_grader(comparison: dict[str, Any], every: list[dict[str, Any]]) -
                and all(other["result"].get(k) == result.get(k) for k in same) for other in every)
 
 
+def production_fix(summary: dict[str, Any]) -> list[str]:
+    """A fix measured on the failures production saw: every comparison against a ``<flow>@captured``
+    variant (the replayed production traces), whatever its label — "no detectable difference" is
+    the answer too."""
+    captured = {**summary, "comparisons": [c for c in summary.get("comparisons", [])
+                                           if str(c.get("baseline", "")).endswith("@captured")]}
+    if not captured["comparisons"]:
+        return []
+    labels = list(dict.fromkeys(c["result"].get("label") for c in captured["comparisons"]))
+    return [f"{label}: {line}" for label in labels for line in comparisons(captured, label)]
+
+
 def failed_gates(summary: dict[str, Any]) -> list[str]:
     gates = summary.get("gates") or {}
     return [result["message"] for result in gates.get("results", []) if result.get("status") != "pass"]
@@ -126,6 +138,7 @@ def headline(runs: Path) -> list[str]:
         # A loss the family correction cannot confirm is still one to look at before shipping.
         ("Losses not confirmed after Holm's correction (p < 0.05 alone)",
          lambda s: comparisons(s, "no detectable difference", unconfirmed=-1)),
+        ("The fix, measured on the failures production saw (traces replayed as <flow>@captured)", production_fix),
         ("Gates that failed", failed_gates),
         ("Judges", judges),
     ]
