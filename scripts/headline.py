@@ -96,16 +96,32 @@ def _repeats_a_grader(comparison: dict[str, Any], every: list[dict[str, Any]]) -
                and all(other["result"].get(k) == result.get(k) for k in same) for other in every)
 
 
+def _moved(result: dict[str, Any]) -> str:
+    """How a comparison's tasks moved, as the analysis layer counted them."""
+    wins, losses = result.get("candidate_only"), result.get("baseline_only")
+    counted = "" if wins is None else f"wins {wins} / losses {losses}, "
+    return f"{counted}{result['test']} p={_num(result.get('p_value')):.3g}"
+
+
 def production_fix(summary: dict[str, Any]) -> list[str]:
-    """A fix measured on the failures production saw: every comparison against a ``<flow>@captured``
-    variant (the replayed production traces), whatever its label — "no detectable difference" is
-    the answer too."""
-    captured = {**summary, "comparisons": [c for c in summary.get("comparisons", [])
-                                           if str(c.get("baseline", "")).endswith("@captured")]}
-    if not captured["comparisons"]:
-        return []
-    labels = list(dict.fromkeys(c["result"].get("label") for c in captured["comparisons"]))
-    return [f"{label}: {line}" for label in labels for line in comparisons(captured, label)]
+    """A fix measured on the failures production saw: the comparisons against a ``<flow>@captured``
+    variant (the production traces, replayed), whatever their label — "no detectable difference"
+    is an answer too. pass_rate first; then each metric on which some task moved; the metrics on
+    which no task changed, named together."""
+    lines: list[str] = []
+    unchanged: dict[tuple[str, str], list[str]] = {}
+    rows = [c for c in summary.get("comparisons", []) if str(c.get("baseline", "")).endswith("@captured")]
+    for comparison in sorted(rows, key=lambda c: c["metric"] != "pass_rate"):
+        result, pair = comparison["result"], (comparison["candidate"], comparison["baseline"])
+        still = result.get("test", "").startswith("mcnemar") and not (result.get("candidate_only")
+                                                                      or result.get("baseline_only"))
+        if still and comparison["metric"] != "pass_rate":
+            unchanged.setdefault(pair, []).append(comparison["metric"])
+            continue
+        lines.append(f"{pair[0]} vs {pair[1]} on {comparison['metric']}: {result['baseline_mean']:.2f} -> "
+                     f"{result['candidate_mean']:.2f}, {result['label']} ({_moved(result)}, n={result['n']} tasks)")
+    lines += [f"{a} vs {b}: no task changed on {', '.join(metrics)}" for (a, b), metrics in unchanged.items()]
+    return lines
 
 
 def failed_gates(summary: dict[str, Any]) -> list[str]:

@@ -41,9 +41,12 @@ echo "== 3. the expected answers the import left for us"
 "$PY" scripts/production/drive.py fill-expected datasets/support_production.jsonl
 
 echo "== 4. the prompt fix, recorded once on the imported rows"
+# v2's longer prompts took up to 300 s a ticket on one busy thread: the default task timeout
+# (300 s) cut two of them, and a timed-out task leaves no recording to replay.
 code=0
 "$PY" scripts/production/drive.py with-gateway --upstream "$UPSTREAM" -- \
-  "$HARNESS" run "$SUITE" --variant triage@v2 --record-mode once --base-url "{gateway}" --no-gate --no-progress || code=$?
+  "$HARNESS" run "$SUITE" --variant triage@v2 --record-mode once --base-url "{gateway}" --timeout 1200 \
+    --no-gate --no-progress || code=$?
 [ "$code" -le 1 ] || { echo "recording triage@v2 failed (exit $code)" >&2; exit "$code"; }
 
 echo "== 5. both replayed offline: did the fix help on the failures we saw?"

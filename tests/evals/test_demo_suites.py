@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import re
 from pathlib import Path
 from typing import Any
 
@@ -155,3 +156,59 @@ def test_the_demo_compares_two_ways_to_write_and_each_ones_prompt_versions(tmp_p
     assert verdicts[("evaluator_optimizer@v1", "chain@v1", "no_leaks")] == "better"
     assert {label for (base, _, _), label in verdicts.items() if base != "evaluator_optimizer@v1"} == {
         "no detectable difference"}
+
+
+#: The demo's production capture (scripts/production_demo.sh): the traces, the rows imported from them
+#: and their recordings, all committed.
+CAPTURE = ROOT / "traces" / "shopdesk"
+PRODUCTION_FILES = [CAPTURE, ROOT / "datasets" / "support_production.jsonl", ROOT / "cassettes" / "support-production"]
+#: What a secret would look like there: the key the app was served with (scripts/production/drive.py),
+#: an OpenAI-shaped key, and the headers that carry keys.
+SECRET_SHAPES = re.compile(r"local-no-key|sk-[A-Za-z0-9_-]{12,}|Bearer |\"authorization\"|\"api-key\"|x-api-key",
+                           re.IGNORECASE)
+
+
+def test_the_committed_production_capture_holds_no_secret():
+    files = [p for root in PRODUCTION_FILES for p in ([root] if root.is_file() else sorted(root.rglob("*")))
+             if p.is_file()]
+    assert len(files) > 10 and any(p.suffix == ".jsonl" and p.parent == CAPTURE for p in files)
+    found = [f"{p.relative_to(ROOT)}: {m.group(0)}" for p in files
+             for m in SECRET_SHAPES.finditer(p.read_text(encoding="utf-8", errors="replace"))]
+    assert not found, found[:5]
+
+
+def test_the_production_split_replays_exactly_as_production_ran_it(tmp_path: Path, monkeypatch):
+    """Every imported row, replayed offline from its triage@captured recording, has the trajectory
+    its trace captured (the check `harness traces import` ran when the rows were imported)."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    from harness.capture.check import replay_check
+    from harness.capture.record import read_traces
+
+    suite = find_suite(ROOT / "evals" / "test_support_production.py")
+    rows = {task.id for task in suite.resolved_dataset().tasks()}
+    traces = [t for t in read_traces(CAPTURE) if t.trace_id in rows]
+    assert len(traces) == len(rows) >= 10
+    _, checks = asyncio.run(replay_check(suite, suite.variant("triage@captured"), traces, ROOT / "cassettes", tmp_path))
+    assert len(checks) == len(rows) and [c.difference for c in checks if not c.equal] == []
+
+
+def test_the_demo_measures_the_prompt_fix_on_the_failures_production_saw(tmp_path: Path, monkeypatch):
+    """32 traces imported from the ShopDesk app's production run (errors, guardrails that fired,
+    thumbs-down), replayed as triage@captured, against the triage prompt v2 on the same tickets:
+    not one ticket changes on pass_rate (0.16 -> 0.16), no detectable difference; v2 fixes one
+    wrongly fired output guardrail and fires it wrongly on three other tickets. The headline says so."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    from harness.analysis.summary import build_summary
+
+    _, result = replay(ROOT / "evals" / "test_support_production.py", tmp_path)
+    summary = build_summary(result.path)
+    found = {c.metric: c.result for c in summary.comparisons if (c.baseline, c.candidate) == ("triage@captured",
+                                                                                               "triage@v2")}
+    fix = found["pass_rate"]
+    assert (fix.n, fix.baseline_only, fix.candidate_only, fix.label) == (32, 0, 0, "no detectable difference")
+    assert round(fix.baseline_mean, 2) == round(fix.candidate_mean, 2) == 0.16
+    guards = found["tripwires"]
+    assert (guards.candidate_only, guards.baseline_only, guards.label) == (1, 3, "no detectable difference")
+    lines = _headline_script().production_fix(summary.model_dump(mode="json"))
+    assert lines[0].startswith("triage@v2 vs triage@captured on pass_rate: 0.16 -> 0.16, no detectable difference")
+    assert any(line.startswith("triage@v2 vs triage@captured on tripwires: 0.94 -> 0.88") for line in lines), lines
