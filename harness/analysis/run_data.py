@@ -42,7 +42,7 @@ from pydantic import BaseModel, Field
 
 from harness.analysis import stats
 from harness.analysis.attempt import attempt_arrays, row_status
-from harness.analysis.per_task import Groups, group_means
+from harness.analysis.per_task import Groups, TaskValues, group_means
 from harness.core.columns import score_arrays
 from harness.core.gate_spec import ALIASES, PASS_RATE, SUCCESS_RATE, TASK_RATES, View
 from harness.core.results import (
@@ -156,8 +156,10 @@ class RunData:
     damage: list[DamagedLine] = field(default_factory=list)
     #: how the columnar sidecar served the read (hit, grown, built, off)
     cache: str = "off"
-    _task_cache: dict[tuple[str, str, str, str], dict[str, float]] = field(default_factory=dict, repr=False)
+    _task_cache: dict[tuple[str, str, str, str], TaskValues] = field(default_factory=dict, repr=False)
     _views: dict[View, dict[tuple[str, str], pd.DataFrame]] = field(default_factory=dict, repr=False)
+    #: view -> (variant, metric) -> the task codes of that per-task frame's rows
+    _view_tasks: dict[View, dict[tuple[str, str], np.ndarray]] = field(default_factory=dict, repr=False)
 
     @property
     def row_count(self) -> int:
@@ -200,8 +202,9 @@ class RunData:
         derived = attempt_arrays(t, self._flat)
         numbers = {name: t.column(name).to_numpy() for name in
                    ("epoch", "latency_s", "cost_usd", "unpriced_calls", "model_calls")}
+        (variants, variant_names), (tasks, task_names) = self._dictionaries
         frame = pd.DataFrame({
-            "variant": _strings(t.column("variant")), "task_id": _strings(t.column("task_id")),
+            "variant": variant_names[variants], "task_id": task_names[tasks],
             "epoch": numbers["epoch"], "status": derived["status"], "passed": derived["passed"],
             "completed_passed": derived["completed_passed"], "error_kind": _strings(t.column("error_kind")),
             "grader_errors": derived["grader_errors"], "n_scores": derived["n_scores"],
@@ -214,31 +217,49 @@ class RunData:
     @cached_property
     def _codes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Per attempt: variant code, task code (both in order of first appearance), and the task ids."""
-        attempts = self.attempts
-        variants, variant_names = pd.factorize(attempts["variant"])
-        tasks, task_names = pd.factorize(attempts["task_id"])
-        return (np.asarray(variants, np.int64), np.asarray(tasks, np.int64), np.asarray(variant_names, object),
-                np.asarray(task_names, object))
+        (variants, variant_names), (tasks, task_names) = self._dictionaries
+        return variants, tasks, variant_names, task_names
+
+    @cached_property
+    def _dictionaries(self) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        """(codes, names) of the variant and task id columns, from Arrow's dictionary encoding."""
+        return _dictionary(self.table.column("variant")), _dictionary(self.table.column("task_id"))
 
     @cached_property
     def _score_codes(self) -> dict[str, np.ndarray]:
         """Per score: its attempt, metric code (:attr:`score_names` order), value and passed as floats,
         whether the grader raised, and whether it errored (the grader or the attempt's task)."""
         parents, flat = self._flat
-        names, _ = pd.factorize(_strings(flat.field("name")))
+        names, _ = self._metric_codes
         passed = pc.cast(flat.field("passed"), pa.float64()).to_numpy(zero_copy_only=False)
         value = pc.cast(flat.field("value"), pa.float64()).to_numpy(zero_copy_only=False)
         grader_error = pc.is_valid(flat.field("error")).to_numpy(zero_copy_only=False).astype(bool)
         task_error = self.attempts["error_kind"].notna().to_numpy()[parents]
-        return {"parent": parents, "metric": np.asarray(names, np.int64), "value": np.where(np.isnan(value), passed, value),
+        return {"parent": parents, "metric": names, "value": np.where(np.isnan(value), passed, value),
                 "passed": passed, "grader_error": grader_error, "errored": grader_error | task_error}
 
-    def _frames(self, groups: Groups, metric_names: Sequence[str]) -> dict[tuple[str, str], pd.DataFrame]:
-        """(variant, metric) -> per-task frame, as ``groupby(sort=False)`` laid them out."""
+    @cached_property
+    def _metric_codes(self) -> tuple[np.ndarray, np.ndarray]:
+        """(code, names) of each score's grader name: codes in :attr:`score_names` order."""
+        return _dictionary(self._flat[1].field("name"))
+
+    @cached_property
+    def _task_rank(self) -> np.ndarray:
+        """Each task code's place in sorted task id order (one string sort per run)."""
+        task_names = self._codes[3]
+        rank = np.empty(len(task_names), np.int64)
+        rank[np.argsort(task_names, kind="stable")] = np.arange(len(task_names))
+        return rank
+
+    def _frames(self, groups: Groups, metric_names: Sequence[str],
+                tasks: dict[tuple[str, str], np.ndarray]) -> dict[tuple[str, str], pd.DataFrame]:
+        """(variant, metric) -> per-task frame, as ``groupby(sort=False)`` laid them out (``tasks``: each
+        frame's task codes)."""
         _, _, variant_names, task_names = self._codes
         out = {}
         for variant, metric in groups.pairs():
             at = groups.part(variant, metric)
+            tasks[(str(variant_names[variant]), metric_names[metric])] = groups.task[at]
             out[(str(variant_names[variant]), metric_names[metric])] = pd.DataFrame(
                 {"value": groups.value[at], "passed": groups.passed[at], "attempts": groups.attempts[at]},
                 # object dtype: the index points at the run's one copy of each task id (a str dtype
@@ -256,22 +277,23 @@ class RunData:
         sizes = (max(len(self.score_names), 1), max(len(task_names), 1))
         if not itt:
             keep = ~s["errored"]
-            return group_means(variants[parent][keep], metric[keep], tasks[parent][keep], epochs[parent][keep],
-                               value[keep], passed[keep], sizes)
+            at = parent[keep]
+            return group_means(variants[at], metric[keep], tasks[at], epochs[at], value[keep], passed[keep], sizes)
         value, passed = np.where(s["errored"], 0.0, value), np.where(s["errored"], 0.0, passed)
-        crashed = np.flatnonzero(self.attempts["error_kind"].notna().to_numpy())
+        crashed_mask = self.attempts["error_kind"].notna().to_numpy()
+        crashed = np.flatnonzero(crashed_mask)
         names = len(self.score_names)
         if len(crashed) and names:  # a crashed attempt fails every metric it has no score on
-            fill_parent, fill_metric = np.repeat(crashed, names), np.tile(np.arange(names), len(crashed))
-
-            def packed(p: np.ndarray, m: np.ndarray) -> np.ndarray:
-                return np.asarray(p.astype(np.int64) * names + m, np.int64)
-
-            fill = ~np.isin(packed(fill_parent, fill_metric), packed(parent, metric))
-            parent = np.concatenate([parent, fill_parent[fill]])
-            metric = np.concatenate([metric, fill_metric[fill]])
-            value = np.concatenate([value, np.zeros(int(fill.sum()))])
-            passed = np.concatenate([passed, np.zeros(int(fill.sum()))])
+            # which metrics each crashed attempt scored, as a crashed x metric table (np.isin of packed
+            # keys sorted every score: 100 MB of temporaries at 1M rows, tracemalloc)
+            scored = np.zeros((len(crashed), names), bool)
+            hit = crashed_mask[parent]
+            scored[(np.cumsum(crashed_mask) - 1)[parent[hit]], metric[hit]] = True
+            rows, fill_metric = np.nonzero(~scored)  # crashed attempt order, then metric order
+            parent = np.concatenate([parent, crashed[rows]])
+            metric = np.concatenate([metric, fill_metric])
+            value = np.concatenate([value, np.zeros(len(rows))])
+            passed = np.concatenate([passed, np.zeros(len(rows))])
         return group_means(variants[parent], metric, tasks[parent], epochs[parent], value, passed, sizes)
 
     def _grouped(self, view: View) -> dict[tuple[str, str], pd.DataFrame]:
@@ -281,13 +303,14 @@ class RunData:
             return self._views[view]
         variants, tasks, _, task_names = self._codes
         epochs = self.attempts["epoch"].to_numpy()
-        out = self._frames(self._score_groups(view == "itt"), self.score_names)
+        frame_tasks = self._view_tasks.setdefault(view, {})
+        out = self._frames(self._score_groups(view == "itt"), self.score_names, frame_tasks)
         column = "passed" if view == "itt" else "completed_passed"
         passed = self.attempts[column].to_numpy(dtype=float)
         keep = ~np.isnan(passed)
         groups = group_means(variants[keep], np.zeros(int(keep.sum()), np.int64), tasks[keep], epochs[keep],
                              passed[keep], passed[keep], (1, max(len(task_names), 1)))
-        out.update(self._frames(groups, [PASS_RATE]))
+        out.update(self._frames(groups, [PASS_RATE], frame_tasks))
         self._views[view] = out
         return out
 
@@ -303,8 +326,7 @@ class RunData:
     @cached_property
     def score_names(self) -> list[str]:
         """Every grader metric: the ones the rows scored, then declared ones no row scored."""
-        _, flat = self._flat
-        names = [str(n) for n in pd.unique(_strings(flat.field("name")))]
+        names = [str(n) for n in self._metric_codes[1]]
         for grader in self.manifest.graders:
             name = grader.get("name")
             if isinstance(name, str) and name and name not in names:
@@ -337,19 +359,22 @@ class RunData:
         empty = pd.DataFrame(columns=["value", "passed", "attempts"], dtype=float)
         return self._grouped(view).get((variant, ALIASES.get(metric, metric)), empty)
 
-    def task_values(self, variant: str, metric: str, column: str = "value", view: View = "itt") -> dict[str, float]:
-        key = (view, variant, metric, column)
+    def task_values(self, variant: str, metric: str, column: str = "value", view: View = "itt") -> TaskValues:
+        """Per-task ``column`` of :meth:`per_task`, tasks without one left out, in task id order."""
+        key = (view, variant, ALIASES.get(metric, metric), column)
         if key not in self._task_cache:
             frame = self.per_task(variant, metric, view)
-            values = frame[column].dropna()  # tolist(): a 1M-row run's index iterated in C, not per item
-            self._task_cache[key] = dict(zip(map(str, values.index.tolist()), map(float, values.tolist()),
-                                             strict=True))
+            codes = self._view_tasks.get(view, {}).get(key[1:3], np.zeros(0, np.int64))
+            numbers = frame[column].to_numpy(dtype=float)
+            known = ~np.isnan(numbers)
+            self._task_cache[key] = TaskValues.from_codes(self._codes[3], self._task_rank, codes[known],
+                                                          numbers[known])
         return self._task_cache[key]
 
-    def task_passes(self, variant: str, metric: str = PASS_RATE) -> dict[str, bool]:
+    def task_passes(self, variant: str, metric: str = PASS_RATE) -> TaskValues:
         """Whether each task passes ``metric`` at the run's ``pass_threshold`` (a pass rate over its epochs)."""
-        threshold = self.manifest.pass_threshold
-        return {t: rate >= threshold - 1e-12 for t, rate in self.task_values(variant, metric, "passed").items()}
+        rates = self.task_values(variant, metric, "passed")
+        return TaskValues(rates.ids, rates.numbers >= self.manifest.pass_threshold - 1e-12)
 
     def variant_attempts(self, variant: str) -> pd.DataFrame:
         return self.attempts[self.attempts["variant"] == variant]
@@ -385,9 +410,24 @@ def load_run_data(path: str | Path, label: str | None = None, *, cache: bool = T
                    damage=read.damage, cache=read.cache)
 
 
+def _dictionary(array: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, names) of a string column: names in order of first appearance (as ``pd.factorize``
+    numbers them), codes int64 with -1 for null."""
+    whole = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+    encoded = pc.dictionary_encode(whole)
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return codes, np.asarray(encoded.dictionary.to_pylist(), dtype=object)
+
+
 def _strings(array: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """A string column as a numpy object array (None for null)."""
-    return np.asarray(array.to_numpy(zero_copy_only=False), dtype=object)
+    """A string column as a numpy object array (None for null) whose equal strings are one object:
+    ``to_numpy`` made a new str per row, 60 MB a column at 1M rows (peak RSS of ``harness gate``,
+    bench/analysis_scale.py)."""
+    codes, names = _dictionary(array)
+    with_null = np.empty(len(names) + 1, dtype=object)
+    with_null[:-1] = names
+    out: np.ndarray = with_null[codes]  # code -1: the None in the last place
+    return out
 
 
 def error_rows(data: RunData) -> list[ResultRow]:
