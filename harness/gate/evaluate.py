@@ -48,7 +48,7 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -87,7 +87,9 @@ from harness.core.gate_spec import (
     require_kappa,
 )
 from harness.core.results import RunFolderError
-from harness.engine.loader import check_gates as check_suite_gates
+
+if TYPE_CHECKING:
+    from harness.engine.suite import Suite
 
 __all__ = [
     "ExitCode",
@@ -114,6 +116,15 @@ DEFAULT_MAX_ERROR_RATE = 0.05
 #: How many driving tasks a message names; the result keeps up to ``MAX_DRIVERS``.
 SHOWN_DRIVERS = 10
 MAX_DRIVERS = 100
+
+
+def check_suite_gates(suite: Suite) -> None:
+    """:func:`harness.engine.loader.check_gates`, imported when called: the loader imports the engine
+    (the openai client among it: 1.3 s and 80 MB of a ``harness gate`` that never runs a task,
+    python -X importtime, bench/analysis_scale.py)."""
+    from harness.engine.loader import check_gates
+
+    check_gates(suite)
 
 
 def _fmt(value: float | None) -> str:
