@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["Groups", "group_means", "TaskValues"]
+__all__ = ["Groups", "group_key", "group_means", "TaskValues"]
 
 
 class TaskValues(Mapping[str, float]):
@@ -130,8 +130,10 @@ def _mean(inverse: np.ndarray, values: np.ndarray, groups: int) -> np.ndarray:
     return out
 
 
-def _distinct_epochs(inverse: np.ndarray, epoch: np.ndarray, groups: int) -> np.ndarray:
-    """How many distinct epochs each group has (1 each when the run has one epoch: no second hash pass)."""
+def _distinct_epochs(inverse: np.ndarray, epoch: np.ndarray | None, groups: int) -> np.ndarray:
+    """How many distinct epochs each group has (``epoch`` None: the run has one, so 1 each)."""
+    if epoch is None:
+        return np.ones(groups, np.int64)
     epoch_codes, epochs = pd.factorize(epoch)
     width = len(epochs)
     if width <= 1:
@@ -142,24 +144,26 @@ def _distinct_epochs(inverse: np.ndarray, epoch: np.ndarray, groups: int) -> np.
     return np.bincount(pd.unique(pair) // width, minlength=groups).astype(np.int64)
 
 
-def group_means(variant: np.ndarray, metric: np.ndarray, task: np.ndarray, epoch: np.ndarray, value: np.ndarray,
-                passed: np.ndarray, sizes: tuple[int, int]) -> Groups:
-    """Mean ``value`` and ``passed`` and distinct epochs per (variant, metric, task); ``sizes``: how many
-    metric and task codes there are (the key packs all three codes into one int64).
+def group_key(base: np.ndarray, at: np.ndarray, metric: np.ndarray, tasks: int) -> np.ndarray:
+    """The packed (variant, metric, task) key of each value: ``base`` per attempt is
+    ``variant * metrics * tasks + task``, ``at`` each value's attempt, ``metric`` its metric code."""
+    key: np.ndarray = base[at]
+    key += metric * tasks
+    return key
 
-    The key is packed in place and each temporary dropped once used: the 2M scores of a 1M-row run
-    held 350 MB of transient arrays here (tracemalloc peak), the largest share of ``harness gate``'s
-    peak RSS."""
+
+def group_means(key: np.ndarray, epoch: np.ndarray | None, value: np.ndarray, passed: np.ndarray,
+                sizes: tuple[int, int]) -> Groups:
+    """Mean ``value`` and ``passed`` and distinct epochs per (variant, metric, task), packed in ``key``
+    (:func:`group_key`); ``sizes``: how many metric and task codes there are; ``epoch`` None: one epoch.
+
+    The caller packs the key from per-attempt codes and each temporary here is dropped once used:
+    the 2M scores of a 1M-row run held 350 MB of gathered and masked copies (tracemalloc), the
+    largest share of ``harness gate``'s peak RSS."""
     metrics, tasks = sizes
-    key = variant.astype(np.int64)
-    key *= metrics
-    key += metric
-    key *= tasks
-    key += task
     # pandas' hash factorize numbers groups in order of first appearance, in one pass
     # (np.unique with return_inverse took 11 s on the 2M scores of a 1M-row run)
     inverse, unique = pd.factorize(key)
-    del key
     groups = len(unique)
     unique = np.asarray(unique, np.int64)
     return Groups(variant=unique // (metrics * tasks), metric=(unique // tasks) % metrics, task=unique % tasks,

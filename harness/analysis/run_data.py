@@ -42,7 +42,7 @@ from pydantic import BaseModel, Field
 
 from harness.analysis import stats
 from harness.analysis.attempt import attempt_arrays, row_status
-from harness.analysis.per_task import Groups, TaskValues, group_means
+from harness.analysis.per_task import Groups, TaskValues, group_key, group_means
 from harness.core.columns import score_arrays
 from harness.core.gate_spec import ALIASES, PASS_RATE, SUCCESS_RATE, TASK_RATES, View
 from harness.core.results import (
@@ -267,22 +267,35 @@ class RunData:
                 index=pd.Index(task_names[groups.task[at]], name="task_id", dtype=object))
         return out
 
+    @cached_property
+    def _epoch(self) -> np.ndarray | None:
+        """Each attempt's epoch, or None when every attempt has the same one (nothing to count)."""
+        epochs = self.attempts["epoch"].to_numpy()
+        return epochs if len(epochs) and epochs.min() != epochs.max() else None
+
+    def _attempt_key(self, metrics: int) -> np.ndarray:
+        """Per attempt, ``variant * metrics * tasks + task``: the part of a group key the attempt decides."""
+        variants, tasks, _, task_names = self._codes
+        key = variants * (metrics * max(len(task_names), 1))
+        key += tasks
+        return key
+
     def _score_groups(self, itt: bool) -> Groups:
         """Per (variant, metric, task) means over scores: every attempt, errors scoring 0 (``itt``), or
         only what finished without error."""
-        variants, tasks, _, task_names = self._codes
-        epochs = self.attempts["epoch"].to_numpy()
         s = self._score_codes
-        parent, metric, value, passed = s["parent"], s["metric"], s["value"], s["passed"]
-        sizes = (max(len(self.score_names), 1), max(len(task_names), 1))
+        parent, metric, errored = s["parent"], s["metric"], s["errored"]
+        sizes = (max(len(self.score_names), 1), max(len(self._codes[3]), 1))
+        base, epochs = self._attempt_key(sizes[0]), self._epoch
         if not itt:
-            keep = ~s["errored"]
+            keep = ~errored
             at = parent[keep]
-            return group_means(variants[at], metric[keep], tasks[at], epochs[at], value[keep], passed[keep], sizes)
-        value, passed = np.where(s["errored"], 0.0, value), np.where(s["errored"], 0.0, passed)
+            return group_means(group_key(base, at, metric[keep], sizes[1]), None if epochs is None else epochs[at],
+                               s["value"][keep], s["passed"][keep], sizes)
         crashed_mask = self.attempts["error_kind"].notna().to_numpy()
         crashed = np.flatnonzero(crashed_mask)
         names = len(self.score_names)
+        rows, fill_metric = np.zeros(0, np.int64), np.zeros(0, np.int64)
         if len(crashed) and names:  # a crashed attempt fails every metric it has no score on
             # which metrics each crashed attempt scored, as a crashed x metric table (np.isin of packed
             # keys sorted every score: 100 MB of temporaries at 1M rows, tracemalloc)
@@ -290,26 +303,28 @@ class RunData:
             hit = crashed_mask[parent]
             scored[(np.cumsum(crashed_mask) - 1)[parent[hit]], metric[hit]] = True
             rows, fill_metric = np.nonzero(~scored)  # crashed attempt order, then metric order
-            parent = np.concatenate([parent, crashed[rows]])
-            metric = np.concatenate([metric, fill_metric])
-            value = np.concatenate([value, np.zeros(len(rows))])
-            passed = np.concatenate([passed, np.zeros(len(rows))])
-        return group_means(variants[parent], metric, tasks[parent], epochs[parent], value, passed, sizes)
+        key = np.concatenate([group_key(base, parent, metric, sizes[1]),
+                              group_key(base, crashed[rows], fill_metric, sizes[1])])
+        scored_values = len(parent)
+        value, passed = np.zeros(len(key)), np.zeros(len(key))  # an error, and every filled-in metric, scores 0
+        np.copyto(value[:scored_values], s["value"], where=~errored)
+        np.copyto(passed[:scored_values], s["passed"], where=~errored)
+        epoch = None if epochs is None else np.concatenate([epochs[parent], epochs[crashed[rows]]])
+        return group_means(key, epoch, value, passed, sizes)
 
     def _grouped(self, view: View) -> dict[tuple[str, str], pd.DataFrame]:
         """(variant, metric) -> per-task frame with ``value``, ``passed`` and ``attempts``, for one view,
         computed the first time that view is asked for (a gate reads only the intent-to-treat one)."""
         if view in self._views:
             return self._views[view]
-        variants, tasks, _, task_names = self._codes
-        epochs = self.attempts["epoch"].to_numpy()
         frame_tasks = self._view_tasks.setdefault(view, {})
         out = self._frames(self._score_groups(view == "itt"), self.score_names, frame_tasks)
         column = "passed" if view == "itt" else "completed_passed"
         passed = self.attempts[column].to_numpy(dtype=float)
-        keep = ~np.isnan(passed)
-        groups = group_means(variants[keep], np.zeros(int(keep.sum()), np.int64), tasks[keep], epochs[keep],
-                             passed[keep], passed[keep], (1, max(len(task_names), 1)))
+        at = np.flatnonzero(~np.isnan(passed))
+        epochs = self._epoch
+        groups = group_means(self._attempt_key(1)[at], None if epochs is None else epochs[at], passed[at], passed[at],
+                             (1, max(len(self._codes[3]), 1)))
         out.update(self._frames(groups, [PASS_RATE], frame_tasks))
         self._views[view] = out
         return out
@@ -375,6 +390,35 @@ class RunData:
         """Whether each task passes ``metric`` at the run's ``pass_threshold`` (a pass rate over its epochs)."""
         rates = self.task_values(variant, metric, "passed")
         return TaskValues(rates.ids, rates.numbers >= self.manifest.pass_threshold - 1e-12)
+
+    @cached_property
+    def task_ids(self) -> list[str]:
+        """Every task id the rows name, sorted."""
+        names, order = self._codes[3], np.empty(len(self._task_rank), np.int64)
+        order[self._task_rank] = np.arange(len(order))
+        return [str(t) for t in names[order]]
+
+    def _variant_rows(self, variant: str) -> np.ndarray:
+        variants, _, variant_names, _ = self._codes
+        code = np.flatnonzero(variant_names == variant)
+        return np.flatnonzero(variants == code[0]) if code.size else np.zeros(0, np.int64)
+
+    def attempts_run(self, variant: str) -> int:
+        """How many distinct (task, epoch) attempts ``variant`` has rows for (counted on integer codes: a
+        ``drop_duplicates`` over the task id strings was the peak of ``harness gate`` at 1M rows)."""
+        at = self._variant_rows(variant)
+        epochs = self.attempts["epoch"].to_numpy()[at]
+        if not len(at):
+            return 0
+        low, width = int(epochs.min()), int(epochs.max() - epochs.min()) + 1
+        return len(pd.unique(self._codes[1][at] * width + (epochs - low)))
+
+    def tasks_with_epochs(self, variant: str, epochs: int) -> set[str]:
+        """The task ids ``variant`` has a row for at an epoch from 1 to ``epochs``."""
+        at = self._variant_rows(variant)
+        epoch = self.attempts["epoch"].to_numpy()[at]
+        codes = pd.unique(self._codes[1][at][(epoch >= 1) & (epoch <= epochs)])
+        return {str(t) for t in self._codes[3][codes]}
 
     def variant_attempts(self, variant: str) -> pd.DataFrame:
         return self.attempts[self.attempts["variant"] == variant]
