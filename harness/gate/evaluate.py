@@ -162,7 +162,6 @@ class _Measured(BaseModel):
 
 def _measure(data: RunData, variant: str, metric: str, view: View = "itt") -> _Measured:
     """The gate's number for one variant (raises GateConfigError for an unknown metric)."""
-    attempts = data.variant_attempts(variant)
     metric = ALIASES.get(metric, metric)
     if view == "completed" and metric not in data.score_names and metric not in TASK_RATES:
         raise GateConfigError(f"view='completed' applies to per-task score metrics and pass_rate, not {metric}")
@@ -172,6 +171,7 @@ def _measure(data: RunData, variant: str, metric: str, view: View = "itt") -> _M
         array = data.per_task(variant, metric, view)["value"].dropna().to_numpy(dtype=float)
         return _Measured(value=float(array.mean()) if array.size else math.nan, ci=stats.mean_interval(array),
                          n=int(array.size), per_task=values, drivers_reason=f"tasks whose per-task {metric} breaks the threshold")
+    attempts = data.variant_attempts(variant)  # a copy of the variant's rows: not made for a score metric
     if metric == "error_rate":
         errored = attempts[attempts["error_kind"].notna()]
         ci = stats.wilson_interval(len(errored), len(attempts))
@@ -339,16 +339,16 @@ def _incomplete(data: RunData, status: RunStatus, max_error_rate: float, allow_p
         if not base_status.complete and not (allow_partial and base_status.word == "partial"):
             problems.append(f"baseline run {base.manifest.run_id} is {base_status.line()}")
     for variant in data.variants:
-        attempts = data.variant_attempts(variant)
-        if not len(attempts):
+        errors, attempts = data.task_errors(variant)
+        if not attempts:
             problems.append(f"variant {variant} has no results")
             rates[variant] = 1.0
             continue
-        rate = float(attempts["error_kind"].notna().mean())
+        rate = errors / attempts
         rates[variant] = rate
         if rate > max_error_rate:
             problems.append(f"variant {variant}: task error rate {rate:.1%} exceeds the allowed {max_error_rate:.1%} "
-                            f"({int(attempts['error_kind'].notna().sum())} of {len(attempts)} attempts)")
+                            f"({errors} of {attempts} attempts)")
     return [*problems, *_unmeasured(data)], rates
 
 
