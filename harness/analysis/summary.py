@@ -280,7 +280,7 @@ def _pairs_not_made(data: RunData) -> list[str]:
 def _leaderboard(data: RunData) -> list[MetricRow]:
     rows = []
     for variant in data.variants:
-        task_errors = int((data.variant_attempts(variant)["error_kind"].notna()).sum())
+        task_errors = data.task_errors(variant)[0]
         for metric in data.metrics:
             frame = data.per_task(variant, metric)
             done = data.per_task(variant, metric, "completed")
