@@ -12,7 +12,8 @@ folder (``--keep DIR`` reuses them), then, in the same sitting and each in a fre
 * ``hash``: SHA-256 of the whole file, what a full-content cache key would cost on every read;
 * ``merge`` (``--merge``): the largest run cut into 100 shards by task, then ``harness merge`` of them.
 
-Each line prints wall seconds, the ratio to ``json`` and the process's peak RSS. Goals (issue 25):
+Each line prints wall seconds, the ratio to ``json``, the process's peak RSS and the cost per row;
+at the end, the cost per row of each step at every size and its ratio largest / smallest. Goals (issue 25):
 gate <= 1x, report <= 3x, view <= 1x the json parse at 100k and 1M rows; gate and report under
 1 GB at 1M rows; per-row cost flat from 10k to 1M.
 
@@ -135,7 +136,9 @@ def main() -> None:
         print(f"\n{rows:,} rows: results.jsonl {size / 1e6:.0f} MB ({size / rows / 1000:.2f} KB a row; "
               f"ready in {time.perf_counter() - started:.0f} s)", flush=True)
         base, base_rss, _ = timed([python, "-c", JSON_PARSE, str(results)])
-        print(f"  json parse        {base:7.2f} s   1.00x  {base_rss:6.0f} MB", flush=True)
+        per_row.setdefault("json parse", {})[rows] = base / rows
+        print(f"  json parse        {base:7.2f} s   1.00x  {base_rss:6.0f} MB   {base / rows * 1e6:6.1f} us/row",
+              flush=True)
         steps: list[tuple[str, list[str]]] = []
         if "hash" in only:
             steps.append(("hash (whole file)", [python, "-c", FULL_HASH, str(results)]))
@@ -158,7 +161,8 @@ def main() -> None:
                 argv = argv[1:]
             wall, rss, code = timed(argv)
             per_row.setdefault(label, {})[rows] = wall / rows
-            print(f"  {label:<17} {wall:7.2f} s  {wall / base:5.2f}x  {rss:6.0f} MB   exit {code}", flush=True)
+            print(f"  {label:<17} {wall:7.2f} s  {wall / base:5.2f}x  {rss:6.0f} MB   {wall / rows * 1e6:6.1f} us/row"
+                  f"   exit {code}", flush=True)
     if args.merge:
         run = make(root, max(args.sizes))
         parts = shards(run)
@@ -169,11 +173,14 @@ def main() -> None:
         print(f"\nmerge of {len(parts)} shards ({max(args.sizes):,} rows): {wall:.2f} s ({wall / base:.2f}x the json parse "
               f"of the same rows, {base:.2f} s), peak {rss:.0f} MB, exit {code}")
     if len(args.sizes) > 1:
-        small, large = min(args.sizes), max(args.sizes)
-        print(f"\nper-row cost {large:,} / {small:,} rows (flat = 1.0):")
+        sizes = sorted(args.sizes)
+        small, large = sizes[0], sizes[-1]
+        print(f"\nper-row cost, us/row at {', '.join(f'{n:,}' for n in sizes)} rows; then {large:,} / {small:,} "
+              "(flat = 1.0):")
         for label, costs in per_row.items():
-            if small in costs and large in costs:
-                print(f"  {label:<17} {costs[large] / costs[small]:.2f}")
+            cells = "  ".join(f"{costs[n] * 1e6:7.1f}" if n in costs else "      -" for n in sizes)
+            ratio = f"{costs[large] / costs[small]:.2f}" if small in costs and large in costs else "-"
+            print(f"  {label:<17} {cells}   {ratio}")
     print(json.dumps({"peak_rss_mb_self": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 

@@ -26,9 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from harness.analysis import families, stats
+from harness.analysis.per_task import TaskValues
 from harness.analysis.run_data import PASS_RATE, TASK_RATES, RunData, load_run_data
 from harness.analysis.stats import Alternative, PairedComparison
 from harness.analysis.status import named_ids
@@ -75,9 +77,9 @@ class Arm:
     label: str
     only: frozenset[str] | None = None
 
-    def values(self, metric: str) -> dict[str, float]:
+    def values(self, metric: str) -> TaskValues:
         values = paired_values(self.data, self.variant, metric)
-        return values if self.only is None else {t: v for t, v in values.items() if t in self.only}
+        return values if self.only is None else values.only(self.only)
 
 
 @dataclass(frozen=True)
@@ -155,10 +157,10 @@ def worse_direction(metric: str) -> Alternative:
     return "greater" if ALIASES.get(metric, metric) in LOWER_IS_BETTER else "less"
 
 
-def per_task_column(data: RunData, variant: str, column: str) -> dict[str, float]:
-    """A per-attempt column (cost, tokens, latency) averaged per task."""
-    frame = data.variant_attempts(variant)
-    return {str(k): float(v) for k, v in frame.groupby("task_id")[column].mean().items()}
+def per_task_column(data: RunData, variant: str, column: str) -> TaskValues:
+    """A per-attempt column (cost, tokens, latency) averaged per task, in task id order."""
+    means = data.variant_attempts(variant).groupby("task_id")[column].mean()
+    return TaskValues(np.asarray(means.index, dtype=object), means.to_numpy(dtype=float))
 
 
 def _attempt_column(data: RunData, metric: str) -> str | None:
@@ -173,7 +175,7 @@ def _attempt_column(data: RunData, metric: str) -> str | None:
     return column
 
 
-def paired_values(data: RunData, variant: str, metric: str) -> dict[str, float]:
+def paired_values(data: RunData, variant: str, metric: str) -> TaskValues:
     """Per-task values a paired test compares: scores and pass_rate (errors fail), cost, tokens, latency."""
     metric = ALIASES.get(metric, metric)
     column = _attempt_column(data, metric)

@@ -12,12 +12,87 @@ Means skip NaN (an unscored value) as pandas' ``mean`` does; ``attempts`` counts
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["Groups", "group_means"]
+__all__ = ["Groups", "group_key", "group_means", "TaskValues"]
+
+
+class TaskValues(Mapping[str, float]):
+    """One number per task as two aligned arrays: ``ids`` (task ids, sorted, each once) and ``numbers``.
+
+    What a comparison, a gate's drivers and the flips read. The statistics pair two of them by
+    their arrays (:meth:`paired`); as a mapping (task id -> number) it reads like the dict it
+    replaced, for the few look-ups a caller makes. A dict of 500,000 task ids held about 50 MB and
+    a report kept one per (variant, metric, column): 480 MB of ``harness report``'s peak RSS at
+    1M rows (bench/analysis_scale.py); these arrays hold 8 bytes a task and point at the run's one
+    copy of each id.
+    """
+
+    __slots__ = ("ids", "numbers")
+
+    def __init__(self, ids: np.ndarray, numbers: np.ndarray) -> None:
+        self.ids = np.asarray(ids, dtype=object)
+        self.numbers = np.asarray(numbers)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, float]) -> TaskValues:
+        if isinstance(values, TaskValues):
+            return values
+        ids = sorted(values)
+        return cls(np.array(ids, dtype=object), np.array([values[t] for t in ids]))
+
+    @classmethod
+    def from_codes(cls, names: np.ndarray, rank: np.ndarray, codes: np.ndarray, numbers: np.ndarray) -> TaskValues:
+        """Tasks given as codes into ``names``; ``rank``: each code's place in sorted id order (an integer
+        sort, not a string one)."""
+        order = np.argsort(rank[codes], kind="stable")
+        return cls(names[codes[order]], numbers[order])
+
+    def __getitem__(self, task: str) -> float:
+        at = int(np.searchsorted(self.ids, task))
+        if at == len(self.ids) or self.ids[at] != task:
+            raise KeyError(task)
+        return self.numbers[at].item()  # type: ignore[no-any-return]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.ids.tolist())
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, TaskValues):
+            return bool(np.array_equal(self.ids, other.ids) and np.array_equal(self.numbers, other.numbers))
+        return Mapping.__eq__(self, other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"TaskValues({len(self)} tasks)"
+
+    def only(self, tasks: Iterable[str]) -> TaskValues:
+        """The tasks in ``tasks`` alone."""
+        keep = pd.Index(self.ids).isin(list(tasks))
+        return TaskValues(self.ids[keep], self.numbers[keep])
+
+    def paired(self, other: TaskValues, *, drop_nan: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(task ids both have, in sorted order, this side's numbers, the other's); ``drop_nan``: leave out
+        a task without a number on either side."""
+        if self.ids is other.ids or np.array_equal(self.ids, other.ids):
+            ids, mine, theirs = self.ids, self.numbers, other.numbers
+        else:
+            where = pd.Index(other.ids).get_indexer(self.ids)  # a hash join: ids are str objects
+            both = where >= 0
+            ids, mine, theirs = self.ids[both], self.numbers[both], other.numbers[where[both]]
+        if drop_nan:
+            known = ~(np.isnan(mine.astype(float)) | np.isnan(theirs.astype(float)))
+            if not known.all():
+                ids, mine, theirs = ids[known], mine[known], theirs[known]
+        return ids, mine, theirs
 
 
 @dataclass(frozen=True)
@@ -45,28 +120,53 @@ class Groups:
 
 def _mean(inverse: np.ndarray, values: np.ndarray, groups: int) -> np.ndarray:
     known = ~np.isnan(values)
-    sums = np.bincount(inverse[known], weights=values[known], minlength=groups)
-    counts = np.bincount(inverse[known], minlength=groups)
+    if known.all():  # no masked copies of the 2M-long inputs (the same sums, in the same order)
+        sums, counts = np.bincount(inverse, weights=values, minlength=groups), np.bincount(inverse, minlength=groups)
+    else:
+        sums = np.bincount(inverse[known], weights=values[known], minlength=groups)
+        counts = np.bincount(inverse[known], minlength=groups)
     out = np.full(groups, np.nan)
     np.divide(sums, counts, out=out, where=counts > 0)
     return out
 
 
-def group_means(variant: np.ndarray, metric: np.ndarray, task: np.ndarray, epoch: np.ndarray, value: np.ndarray,
-                passed: np.ndarray, sizes: tuple[int, int]) -> Groups:
-    """Mean ``value`` and ``passed`` and distinct epochs per (variant, metric, task); ``sizes``: how many
-    metric and task codes there are (the key packs all three codes into one int64)."""
+def _distinct_epochs(inverse: np.ndarray, epoch: np.ndarray | None, groups: int) -> np.ndarray:
+    """How many distinct epochs each group has (``epoch`` None: the run has one, so 1 each)."""
+    if epoch is None:
+        return np.ones(groups, np.int64)
+    epoch_codes, epochs = pd.factorize(epoch)
+    width = len(epochs)
+    if width <= 1:
+        return np.ones(groups, np.int64)
+    pair = inverse.astype(np.int64)
+    pair *= width
+    pair += epoch_codes
+    return np.bincount(pd.unique(pair) // width, minlength=groups).astype(np.int64)
+
+
+def group_key(base: np.ndarray, at: np.ndarray, metric: np.ndarray, tasks: int) -> np.ndarray:
+    """The packed (variant, metric, task) key of each value: ``base`` per attempt is
+    ``variant * metrics * tasks + task``, ``at`` each value's attempt, ``metric`` its metric code."""
+    key: np.ndarray = base[at]
+    key += metric * tasks
+    return key
+
+
+def group_means(key: np.ndarray, epoch: np.ndarray | None, value: np.ndarray, passed: np.ndarray,
+                sizes: tuple[int, int]) -> Groups:
+    """Mean ``value`` and ``passed`` and distinct epochs per (variant, metric, task), packed in ``key``
+    (:func:`group_key`); ``sizes``: how many metric and task codes there are; ``epoch`` None: one epoch.
+
+    The caller packs the key from per-attempt codes and each temporary here is dropped once used:
+    the 2M scores of a 1M-row run held 350 MB of gathered and masked copies (tracemalloc), the
+    largest share of ``harness gate``'s peak RSS."""
     metrics, tasks = sizes
-    key = (variant.astype(np.int64) * metrics + metric.astype(np.int64)) * tasks + task.astype(np.int64)
     # pandas' hash factorize numbers groups in order of first appearance, in one pass
     # (np.unique with return_inverse took 11 s on the 2M scores of a 1M-row run)
     inverse, unique = pd.factorize(key)
     groups = len(unique)
-    epoch_codes, epochs = pd.factorize(epoch)
-    width = max(len(epochs), 1)
-    _, pairs = pd.factorize(inverse.astype(np.int64) * width + epoch_codes)
-    attempts = np.bincount(np.asarray(pairs, np.int64) // width, minlength=groups)
     unique = np.asarray(unique, np.int64)
     return Groups(variant=unique // (metrics * tasks), metric=(unique // tasks) % metrics, task=unique % tasks,
-                  value=_mean(inverse, value.astype(float), groups), passed=_mean(inverse, passed.astype(float), groups),
-                  attempts=attempts.astype(np.int64))
+                  value=_mean(inverse, np.asarray(value, float), groups),
+                  passed=_mean(inverse, np.asarray(passed, float), groups),
+                  attempts=_distinct_epochs(inverse, epoch, groups))

@@ -42,7 +42,7 @@ from pydantic import BaseModel, Field
 
 from harness.analysis import stats
 from harness.analysis.attempt import attempt_arrays, row_status
-from harness.analysis.per_task import Groups, group_means
+from harness.analysis.per_task import Groups, TaskValues, group_key, group_means
 from harness.core.columns import score_arrays
 from harness.core.gate_spec import ALIASES, PASS_RATE, SUCCESS_RATE, TASK_RATES, View
 from harness.core.results import (
@@ -86,10 +86,13 @@ ATTEMPT_COLUMNS = [
 ]
 #: The columns analysis reads from the sidecar (Parquet reads nested score fields one by one).
 ANALYSIS_COLUMNS = [
-    "line", "offset", "length", "variant", "task_id", "epoch", "error_kind", "error_type", "error", "model_calls",
+    "offset", "length", "variant", "task_id", "epoch", "error_kind", "error_type", "error", "model_calls",
     "input_tokens", "output_tokens", "cost_usd", "unpriced_calls", "latency_s",
     *(f"scores.{name}" for name in ("name", "value", "passed", "error_kind", "error_type", "error")),
 ]
+
+#: Columns only :attr:`RunData.attempts` reads: dropped from :attr:`RunData.table` once it has.
+_FRAME_ONLY = ["model_calls", "input_tokens", "output_tokens", "cost_usd", "unpriced_calls", "latency_s"]
 
 
 class JudgeCalibration(BaseModel):
@@ -149,15 +152,18 @@ class RunData:
 
     path: Path
     manifest: RunManifest
-    #: one row per attempt: :data:`ANALYSIS_COLUMNS` of :data:`harness.core.columns.ROW_SCHEMA`
+    #: one row per attempt: :data:`ANALYSIS_COLUMNS` of :data:`harness.core.columns.ROW_SCHEMA` (less the
+    #: usage and latency columns once :attr:`attempts` holds them)
     table: pa.Table
     label: str = ""
     #: ``results.jsonl`` lines that could not be read (torn or invalid): the run is damaged
     damage: list[DamagedLine] = field(default_factory=list)
     #: how the columnar sidecar served the read (hit, grown, built, off)
     cache: str = "off"
-    _task_cache: dict[tuple[str, str, str, str], dict[str, float]] = field(default_factory=dict, repr=False)
+    _task_cache: dict[tuple[str, str, str, str], TaskValues] = field(default_factory=dict, repr=False)
     _views: dict[View, dict[tuple[str, str], pd.DataFrame]] = field(default_factory=dict, repr=False)
+    #: view -> (variant, metric) -> the task codes of that per-task frame's rows
+    _view_tasks: dict[View, dict[tuple[str, str], np.ndarray]] = field(default_factory=dict, repr=False)
 
     @property
     def row_count(self) -> int:
@@ -200,45 +206,69 @@ class RunData:
         derived = attempt_arrays(t, self._flat)
         numbers = {name: t.column(name).to_numpy() for name in
                    ("epoch", "latency_s", "cost_usd", "unpriced_calls", "model_calls")}
+        (variants, variant_names), (tasks, task_names) = self._dictionaries
         frame = pd.DataFrame({
-            "variant": _strings(t.column("variant")), "task_id": _strings(t.column("task_id")),
+            "variant": variant_names[variants], "task_id": task_names[tasks],
             "epoch": numbers["epoch"], "status": derived["status"], "passed": derived["passed"],
             "completed_passed": derived["completed_passed"], "error_kind": _strings(t.column("error_kind")),
             "grader_errors": derived["grader_errors"], "n_scores": derived["n_scores"],
             "latency_s": numbers["latency_s"], "cost_usd": numbers["cost_usd"],
             "unpriced_calls": numbers["unpriced_calls"],
             "tokens": t.column("input_tokens").to_numpy() + t.column("output_tokens").to_numpy(),
-            "model_calls": numbers["model_calls"]}, columns=ATTEMPT_COLUMNS)
+            "model_calls": numbers["model_calls"]}, columns=ATTEMPT_COLUMNS,
+            # the arrays above are made for this frame alone: pandas' default copy of a dict's arrays
+            # doubled them while it ran (130 MB at 1M rows, tracemalloc)
+            copy=False)
+        # the frame holds these now; the table keeps what error rows and page reads use (48 MB at 1M rows)
+        self.table = t.drop_columns(_FRAME_ONLY)
         return frame
 
     @cached_property
     def _codes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Per attempt: variant code, task code (both in order of first appearance), and the task ids."""
-        attempts = self.attempts
-        variants, variant_names = pd.factorize(attempts["variant"])
-        tasks, task_names = pd.factorize(attempts["task_id"])
-        return (np.asarray(variants, np.int64), np.asarray(tasks, np.int64), np.asarray(variant_names, object),
-                np.asarray(task_names, object))
+        (variants, variant_names), (tasks, task_names) = self._dictionaries
+        return variants, tasks, variant_names, task_names
+
+    @cached_property
+    def _dictionaries(self) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        """(codes, names) of the variant and task id columns, from Arrow's dictionary encoding."""
+        return _dictionary(self.table.column("variant")), _dictionary(self.table.column("task_id"))
 
     @cached_property
     def _score_codes(self) -> dict[str, np.ndarray]:
         """Per score: its attempt, metric code (:attr:`score_names` order), value and passed as floats,
         whether the grader raised, and whether it errored (the grader or the attempt's task)."""
         parents, flat = self._flat
-        names, _ = pd.factorize(_strings(flat.field("name")))
+        names, _ = self._metric_codes
         passed = pc.cast(flat.field("passed"), pa.float64()).to_numpy(zero_copy_only=False)
         value = pc.cast(flat.field("value"), pa.float64()).to_numpy(zero_copy_only=False)
         grader_error = pc.is_valid(flat.field("error")).to_numpy(zero_copy_only=False).astype(bool)
         task_error = self.attempts["error_kind"].notna().to_numpy()[parents]
-        return {"parent": parents, "metric": np.asarray(names, np.int64), "value": np.where(np.isnan(value), passed, value),
+        return {"parent": parents, "metric": names, "value": np.where(np.isnan(value), passed, value),
                 "passed": passed, "grader_error": grader_error, "errored": grader_error | task_error}
 
-    def _frames(self, groups: Groups, metric_names: Sequence[str]) -> dict[tuple[str, str], pd.DataFrame]:
-        """(variant, metric) -> per-task frame, as ``groupby(sort=False)`` laid them out."""
+    @cached_property
+    def _metric_codes(self) -> tuple[np.ndarray, np.ndarray]:
+        """(code, names) of each score's grader name: codes in :attr:`score_names` order."""
+        return _dictionary(self._flat[1].field("name"))
+
+    @cached_property
+    def _task_rank(self) -> np.ndarray:
+        """Each task code's place in sorted task id order (one string sort per run)."""
+        task_names = self._codes[3]
+        rank = np.empty(len(task_names), np.int64)
+        rank[np.argsort(task_names, kind="stable")] = np.arange(len(task_names))
+        return rank
+
+    def _frames(self, groups: Groups, metric_names: Sequence[str],
+                tasks: dict[tuple[str, str], np.ndarray]) -> dict[tuple[str, str], pd.DataFrame]:
+        """(variant, metric) -> per-task frame, as ``groupby(sort=False)`` laid them out (``tasks``: each
+        frame's task codes)."""
         _, _, variant_names, task_names = self._codes
         out = {}
         for variant, metric in groups.pairs():
             at = groups.part(variant, metric)
+            tasks[(str(variant_names[variant]), metric_names[metric])] = groups.task[at]
             out[(str(variant_names[variant]), metric_names[metric])] = pd.DataFrame(
                 {"value": groups.value[at], "passed": groups.passed[at], "attempts": groups.attempts[at]},
                 # object dtype: the index points at the run's one copy of each task id (a str dtype
@@ -246,48 +276,65 @@ class RunData:
                 index=pd.Index(task_names[groups.task[at]], name="task_id", dtype=object))
         return out
 
+    @cached_property
+    def _epoch(self) -> np.ndarray | None:
+        """Each attempt's epoch, or None when every attempt has the same one (nothing to count)."""
+        epochs = self.attempts["epoch"].to_numpy()
+        return epochs if len(epochs) and epochs.min() != epochs.max() else None
+
+    def _attempt_key(self, metrics: int) -> np.ndarray:
+        """Per attempt, ``variant * metrics * tasks + task``: the part of a group key the attempt decides."""
+        variants, tasks, _, task_names = self._codes
+        key = variants * (metrics * max(len(task_names), 1))
+        key += tasks
+        return key
+
     def _score_groups(self, itt: bool) -> Groups:
         """Per (variant, metric, task) means over scores: every attempt, errors scoring 0 (``itt``), or
         only what finished without error."""
-        variants, tasks, _, task_names = self._codes
-        epochs = self.attempts["epoch"].to_numpy()
         s = self._score_codes
-        parent, metric, value, passed = s["parent"], s["metric"], s["value"], s["passed"]
-        sizes = (max(len(self.score_names), 1), max(len(task_names), 1))
+        parent, metric, errored = s["parent"], s["metric"], s["errored"]
+        sizes = (max(len(self.score_names), 1), max(len(self._codes[3]), 1))
+        base, epochs = self._attempt_key(sizes[0]), self._epoch
         if not itt:
-            keep = ~s["errored"]
-            return group_means(variants[parent][keep], metric[keep], tasks[parent][keep], epochs[parent][keep],
-                               value[keep], passed[keep], sizes)
-        value, passed = np.where(s["errored"], 0.0, value), np.where(s["errored"], 0.0, passed)
-        crashed = np.flatnonzero(self.attempts["error_kind"].notna().to_numpy())
+            keep = ~errored
+            at = parent[keep]
+            return group_means(group_key(base, at, metric[keep], sizes[1]), None if epochs is None else epochs[at],
+                               s["value"][keep], s["passed"][keep], sizes)
+        crashed_mask = self.attempts["error_kind"].notna().to_numpy()
+        crashed = np.flatnonzero(crashed_mask)
         names = len(self.score_names)
+        rows, fill_metric = np.zeros(0, np.int64), np.zeros(0, np.int64)
         if len(crashed) and names:  # a crashed attempt fails every metric it has no score on
-            fill_parent, fill_metric = np.repeat(crashed, names), np.tile(np.arange(names), len(crashed))
-
-            def packed(p: np.ndarray, m: np.ndarray) -> np.ndarray:
-                return np.asarray(p.astype(np.int64) * names + m, np.int64)
-
-            fill = ~np.isin(packed(fill_parent, fill_metric), packed(parent, metric))
-            parent = np.concatenate([parent, fill_parent[fill]])
-            metric = np.concatenate([metric, fill_metric[fill]])
-            value = np.concatenate([value, np.zeros(int(fill.sum()))])
-            passed = np.concatenate([passed, np.zeros(int(fill.sum()))])
-        return group_means(variants[parent], metric, tasks[parent], epochs[parent], value, passed, sizes)
+            # which metrics each crashed attempt scored, as a crashed x metric table (np.isin of packed
+            # keys sorted every score: 100 MB of temporaries at 1M rows, tracemalloc)
+            scored = np.zeros((len(crashed), names), bool)
+            hit = crashed_mask[parent]
+            scored[(np.cumsum(crashed_mask) - 1)[parent[hit]], metric[hit]] = True
+            rows, fill_metric = np.nonzero(~scored)  # crashed attempt order, then metric order
+        key = np.concatenate([group_key(base, parent, metric, sizes[1]),
+                              group_key(base, crashed[rows], fill_metric, sizes[1])])
+        scored_values = len(parent)
+        value, passed = np.zeros(len(key)), np.zeros(len(key))  # an error, and every filled-in metric, scores 0
+        np.copyto(value[:scored_values], s["value"], where=~errored)
+        np.copyto(passed[:scored_values], s["passed"], where=~errored)
+        epoch = None if epochs is None else np.concatenate([epochs[parent], epochs[crashed[rows]]])
+        return group_means(key, epoch, value, passed, sizes)
 
     def _grouped(self, view: View) -> dict[tuple[str, str], pd.DataFrame]:
         """(variant, metric) -> per-task frame with ``value``, ``passed`` and ``attempts``, for one view,
         computed the first time that view is asked for (a gate reads only the intent-to-treat one)."""
         if view in self._views:
             return self._views[view]
-        variants, tasks, _, task_names = self._codes
-        epochs = self.attempts["epoch"].to_numpy()
-        out = self._frames(self._score_groups(view == "itt"), self.score_names)
+        frame_tasks = self._view_tasks.setdefault(view, {})
+        out = self._frames(self._score_groups(view == "itt"), self.score_names, frame_tasks)
         column = "passed" if view == "itt" else "completed_passed"
         passed = self.attempts[column].to_numpy(dtype=float)
-        keep = ~np.isnan(passed)
-        groups = group_means(variants[keep], np.zeros(int(keep.sum()), np.int64), tasks[keep], epochs[keep],
-                             passed[keep], passed[keep], (1, max(len(task_names), 1)))
-        out.update(self._frames(groups, [PASS_RATE]))
+        at = np.flatnonzero(~np.isnan(passed))
+        epochs = self._epoch
+        groups = group_means(self._attempt_key(1)[at], None if epochs is None else epochs[at], passed[at], passed[at],
+                             (1, max(len(self._codes[3]), 1)))
+        out.update(self._frames(groups, [PASS_RATE], frame_tasks))
         self._views[view] = out
         return out
 
@@ -303,8 +350,7 @@ class RunData:
     @cached_property
     def score_names(self) -> list[str]:
         """Every grader metric: the ones the rows scored, then declared ones no row scored."""
-        _, flat = self._flat
-        names = [str(n) for n in pd.unique(_strings(flat.field("name")))]
+        names = [str(n) for n in self._metric_codes[1]]
         for grader in self.manifest.graders:
             name = grader.get("name")
             if isinstance(name, str) and name and name not in names:
@@ -337,19 +383,56 @@ class RunData:
         empty = pd.DataFrame(columns=["value", "passed", "attempts"], dtype=float)
         return self._grouped(view).get((variant, ALIASES.get(metric, metric)), empty)
 
-    def task_values(self, variant: str, metric: str, column: str = "value", view: View = "itt") -> dict[str, float]:
-        key = (view, variant, metric, column)
+    def task_values(self, variant: str, metric: str, column: str = "value", view: View = "itt") -> TaskValues:
+        """Per-task ``column`` of :meth:`per_task`, tasks without one left out, in task id order."""
+        key = (view, variant, ALIASES.get(metric, metric), column)
         if key not in self._task_cache:
             frame = self.per_task(variant, metric, view)
-            values = frame[column].dropna()  # tolist(): a 1M-row run's index iterated in C, not per item
-            self._task_cache[key] = dict(zip(map(str, values.index.tolist()), map(float, values.tolist()),
-                                             strict=True))
+            codes = self._view_tasks.get(view, {}).get(key[1:3], np.zeros(0, np.int64))
+            numbers = frame[column].to_numpy(dtype=float)
+            known = ~np.isnan(numbers)
+            self._task_cache[key] = TaskValues.from_codes(self._codes[3], self._task_rank, codes[known],
+                                                          numbers[known])
         return self._task_cache[key]
 
-    def task_passes(self, variant: str, metric: str = PASS_RATE) -> dict[str, bool]:
+    def task_passes(self, variant: str, metric: str = PASS_RATE) -> TaskValues:
         """Whether each task passes ``metric`` at the run's ``pass_threshold`` (a pass rate over its epochs)."""
-        threshold = self.manifest.pass_threshold
-        return {t: rate >= threshold - 1e-12 for t, rate in self.task_values(variant, metric, "passed").items()}
+        rates = self.task_values(variant, metric, "passed")
+        return TaskValues(rates.ids, rates.numbers >= self.manifest.pass_threshold - 1e-12)
+
+    @cached_property
+    def task_ids(self) -> list[str]:
+        """Every task id the rows name, sorted."""
+        names, order = self._codes[3], np.empty(len(self._task_rank), np.int64)
+        order[self._task_rank] = np.arange(len(order))
+        return [str(t) for t in names[order]]
+
+    def _variant_rows(self, variant: str) -> np.ndarray:
+        variants, _, variant_names, _ = self._codes
+        code = np.flatnonzero(variant_names == variant)
+        return np.flatnonzero(variants == code[0]) if code.size else np.zeros(0, np.int64)
+
+    def attempts_run(self, variant: str) -> int:
+        """How many distinct (task, epoch) attempts ``variant`` has rows for (counted on integer codes: a
+        ``drop_duplicates`` over the task id strings was the peak of ``harness gate`` at 1M rows)."""
+        at = self._variant_rows(variant)
+        epochs = self.attempts["epoch"].to_numpy()[at]
+        if not len(at):
+            return 0
+        low, width = int(epochs.min()), int(epochs.max() - epochs.min()) + 1
+        return len(pd.unique(self._codes[1][at] * width + (epochs - low)))
+
+    def task_errors(self, variant: str) -> tuple[int, int]:
+        """(attempts of ``variant`` whose task raised, attempts of ``variant``), without copying its rows."""
+        at = self._variant_rows(variant)
+        return int(self.attempts["error_kind"].notna().to_numpy()[at].sum()), len(at)
+
+    def tasks_with_epochs(self, variant: str, epochs: int) -> set[str]:
+        """The task ids ``variant`` has a row for at an epoch from 1 to ``epochs``."""
+        at = self._variant_rows(variant)
+        epoch = self.attempts["epoch"].to_numpy()[at]
+        codes = pd.unique(self._codes[1][at][(epoch >= 1) & (epoch <= epochs)])
+        return {str(t) for t in self._codes[3][codes]}
 
     def variant_attempts(self, variant: str) -> pd.DataFrame:
         return self.attempts[self.attempts["variant"] == variant]
@@ -385,9 +468,24 @@ def load_run_data(path: str | Path, label: str | None = None, *, cache: bool = T
                    damage=read.damage, cache=read.cache)
 
 
+def _dictionary(array: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, names) of a string column: names in order of first appearance (as ``pd.factorize``
+    numbers them), codes int64 with -1 for null."""
+    whole = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+    encoded = pc.dictionary_encode(whole)
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return codes, np.asarray(encoded.dictionary.to_pylist(), dtype=object)
+
+
 def _strings(array: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """A string column as a numpy object array (None for null)."""
-    return np.asarray(array.to_numpy(zero_copy_only=False), dtype=object)
+    """A string column as a numpy object array (None for null) whose equal strings are one object:
+    ``to_numpy`` made a new str per row, 60 MB a column at 1M rows (peak RSS of ``harness gate``,
+    bench/analysis_scale.py)."""
+    codes, names = _dictionary(array)
+    with_null = np.empty(len(names) + 1, dtype=object)
+    with_null[:-1] = names
+    out: np.ndarray = with_null[codes]  # code -1: the None in the last place
+    return out
 
 
 def error_rows(data: RunData) -> list[ResultRow]:

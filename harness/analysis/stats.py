@@ -43,6 +43,7 @@ import numpy as np
 from pydantic import BaseModel, BeforeValidator, computed_field
 from scipy import stats as sps
 
+from harness.analysis.per_task import TaskValues
 from harness.analysis.power import (
     mcnemar_exact_power,
     tasks_needed_paired_means,
@@ -371,6 +372,10 @@ class PairedComparison(BaseModel):
 
 
 def _paired_arrays(baseline: Mapping[str, float], candidate: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    """The values of the tasks both sides have a number for, in task id order."""
+    if isinstance(baseline, TaskValues) and isinstance(candidate, TaskValues):
+        _, a, b = baseline.paired(candidate)
+        return a.astype(float), b.astype(float)
     tasks = sorted(
         t for t in set(baseline) & set(candidate)
         if not (_isnan(baseline[t]) or _isnan(candidate[t]))

@@ -107,7 +107,7 @@ def run_status(data: RunData) -> RunStatus:
     variants_run = [v.name for v in m.variants] or list(data.variants)
     variants_declared = [str(v) for v in declared.get("variants") or variants_run]
     epochs_declared = int(declared.get("epochs") or m.epochs)
-    observed_ids = sorted(map(str, data.attempts["task_id"].unique().tolist())) if len(data.attempts) else []
+    observed_ids = data.task_ids
     selected = m.dataset.get("tasks")
     tasks_run = int(selected) if isinstance(selected, int) else len(observed_ids)
     tasks_declared = declared.get("tasks")
@@ -116,11 +116,9 @@ def run_status(data: RunData) -> RunStatus:
     expected_tasks = max(tasks_run, len(observed_ids))
     rows_expected = expected_tasks * len(variants_run) * m.epochs
     for variant in variants_run:
-        attempts = data.variant_attempts(variant)
-        have = attempts[["task_id", "epoch"]].drop_duplicates()  # vectorised: a 1M-row run has 1M pairs
-        missing = expected_tasks * m.epochs - len(have)
+        missing = expected_tasks * m.epochs - data.attempts_run(variant)
         if missing > 0:
-            present = set(map(str, have.loc[have["epoch"].between(1, m.epochs), "task_id"].tolist()))
+            present = data.tasks_with_epochs(variant, m.epochs)
             absent = [t for t in observed_ids if t not in present]
             named = f"; no row at all for {named_ids(absent)}" if absent else ""
             problems.append(f"variant {variant}: {missing} of {expected_tasks * m.epochs} attempts have no row{named}")

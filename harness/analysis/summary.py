@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from harness.analysis import reliability, stats
@@ -279,7 +280,7 @@ def _pairs_not_made(data: RunData) -> list[str]:
 def _leaderboard(data: RunData) -> list[MetricRow]:
     rows = []
     for variant in data.variants:
-        task_errors = int((data.variant_attempts(variant)["error_kind"].notna()).sum())
+        task_errors = data.task_errors(variant)[0]
         for metric in data.metrics:
             frame = data.per_task(variant, metric)
             done = data.per_task(variant, metric, "completed")
@@ -336,18 +337,41 @@ def _comparisons(pairs: list[tuple[Arm, Arm]], alpha: float, effect: float,
     return rows
 
 
+def _flipped(base: Arm, cand: Arm, metrics: list[str] | None) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """Per metric: the tasks whose pass/fail differs between the arms (in task id order), and each one's
+    baseline pass. Paired as arrays: a Flip object per flipped task held 150,000 of them per metric at
+    1M rows (``harness report``'s peak RSS, bench/analysis_scale.py) where a report lists 50."""
+    names = metrics or [m for m in cand.data.metrics if m in TASK_RATES or m in base.data.score_names]
+    out = []
+    for metric in names:
+        ids, before, after = base.data.task_passes(base.variant, metric).paired(
+            cand.data.task_passes(cand.variant, metric))
+        changed = before != after
+        out.append((metric, ids[changed], before[changed]))
+    return out
+
+
+def _flips(base: Arm, cand: Arm, metric: str, ids: np.ndarray, before: np.ndarray) -> list[Flip]:
+    return [Flip(task_id=str(t), baseline=base.label, candidate=cand.label, metric=metric,
+                 direction="pass→fail" if was else "fail→pass") for t, was in zip(ids, before, strict=True)]
+
+
 def flips_between(base: Arm, cand: Arm, metrics: list[str] | None = None) -> list[Flip]:
     """Tasks whose pass/fail (at each run's pass threshold) differs between the two arms, per metric."""
-    names = metrics or [m for m in cand.data.metrics if m in TASK_RATES or m in base.data.score_names]
-    flips = []
-    for metric in names:
-        before = base.data.task_passes(base.variant, metric)
-        after = cand.data.task_passes(cand.variant, metric)
-        for task in sorted(set(before) & set(after)):
-            if before[task] != after[task]:
-                flips.append(Flip(task_id=task, baseline=base.label, candidate=cand.label, metric=metric,
-                                  direction="pass→fail" if before[task] else "fail→pass"))
-    return flips
+    return [f for metric, ids, before in _flipped(base, cand, metrics) for f in _flips(base, cand, metric, ids, before)]
+
+
+def _flip_summary(pairs: list[tuple[Arm, Arm]]) -> tuple[list[Flip], int, dict[str, int]]:
+    """The first :data:`MAX_LISTED` flips of every pair, how many there are, and how many per metric."""
+    listed: list[Flip] = []
+    by_metric: Counter[str] = Counter()
+    for base, cand in pairs:
+        for metric, ids, before in _flipped(base, cand, None):
+            room = MAX_LISTED - len(listed)
+            listed += _flips(base, cand, metric, ids[:room], before[:room]) if room > 0 else []
+            if len(ids):
+                by_metric[metric] += len(ids)
+    return listed, sum(by_metric.values()), dict(by_metric)
 
 
 def _ks(epochs: int) -> list[int]:
@@ -407,7 +431,7 @@ def analyse(run: str | Path | RunData, vs: str | Path | RunData | None = None, *
     if candidates is not None:
         pairs = [(b, c) for b, c in pairs if c.variant in candidates]
     comparisons = _comparisons(pairs, alpha, effect, _release_checks(data, vs_data, baseline, allow_dataset_change))
-    flips = [f for base, cand in pairs for f in flips_between(base, cand)]
+    flips, flips_total, flips_by_metric = _flip_summary(pairs)
     pak, stab = _repeats(data)
     baselines = {base.label for base, _ in pairs}
     # One baseline for every comparison: reports title them "vs <baseline>"; several (a suite's
@@ -421,7 +445,7 @@ def analyse(run: str | Path | RunData, vs: str | Path | RunData | None = None, *
         baseline=baseline, metrics=data.metrics, alpha=alpha, effect=effect,
         leaderboard=_leaderboard(data), variants=_variant_stats(data), comparisons=comparisons,
         correction=_correction(comparisons, alpha),
-        flips=flips[:MAX_LISTED], flips_total=len(flips), flips_by_metric=dict(Counter(f.metric for f in flips)),
+        flips=flips, flips_total=flips_total, flips_by_metric=flips_by_metric,
         pass_at_k=pak, stability=stab, conversations=reliability.conversation_stats(data),
         judge_calibration=data.calibrations(),
         notes=[*data.manifest.notes, *(_pairs_not_made(data) if vs is None else []),

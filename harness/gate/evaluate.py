@@ -48,10 +48,10 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from harness.analysis import reliability, stats
 from harness.analysis.comparison import (
@@ -63,6 +63,7 @@ from harness.analysis.comparison import (
     release_rows,
     worse_direction,
 )
+from harness.analysis.per_task import TaskValues
 from harness.analysis.run_data import RunData, load_run_data
 from harness.analysis.stats import Interval
 from harness.analysis.status import RunStatus, named_ids, run_status
@@ -86,7 +87,9 @@ from harness.core.gate_spec import (
     require_kappa,
 )
 from harness.core.results import RunFolderError
-from harness.engine.loader import check_gates as check_suite_gates
+
+if TYPE_CHECKING:
+    from harness.engine.suite import Suite
 
 __all__ = [
     "ExitCode",
@@ -115,6 +118,15 @@ SHOWN_DRIVERS = 10
 MAX_DRIVERS = 100
 
 
+def check_suite_gates(suite: Suite) -> None:
+    """:func:`harness.engine.loader.check_gates`, imported when called: the loader imports the engine
+    (the openai client among it: 1.3 s and 80 MB of a ``harness gate`` that never runs a task,
+    python -X importtime, bench/analysis_scale.py)."""
+    from harness.engine.loader import check_gates
+
+    check_gates(suite)
+
+
 def _fmt(value: float | None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
@@ -136,10 +148,12 @@ def _drivers_text(drivers: list[str], total: int, reason: str) -> str:
 
 
 class _Measured(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
     value: float
     ci: Interval | None = None
     n: int | None = None
-    per_task: dict[str, float] = Field(default_factory=dict)
+    per_task: TaskValues | None = None
     drivers_reason: str = "tasks"
     flagged: list[str] | None = None
     #: Why there is no value, said in the gate's message (e.g. a cost whose prices are unknown).
@@ -148,15 +162,16 @@ class _Measured(BaseModel):
 
 def _measure(data: RunData, variant: str, metric: str, view: View = "itt") -> _Measured:
     """The gate's number for one variant (raises GateConfigError for an unknown metric)."""
-    attempts = data.variant_attempts(variant)
     metric = ALIASES.get(metric, metric)
     if view == "completed" and metric not in data.score_names and metric not in TASK_RATES:
         raise GateConfigError(f"view='completed' applies to per-task score metrics and pass_rate, not {metric}")
     if metric in data.score_names or metric in TASK_RATES:
         values = data.task_values(variant, metric, view=view)
-        array = np.fromiter(values.values(), dtype=float)
+        # the tasks in the per-task frame's order (the order the interval has always been computed in)
+        array = data.per_task(variant, metric, view)["value"].dropna().to_numpy(dtype=float)
         return _Measured(value=float(array.mean()) if array.size else math.nan, ci=stats.mean_interval(array),
                          n=int(array.size), per_task=values, drivers_reason=f"tasks whose per-task {metric} breaks the threshold")
+    attempts = data.variant_attempts(variant)  # a copy of the variant's rows: not made for a score metric
     if metric == "error_rate":
         errored = attempts[attempts["error_kind"].notna()]
         ci = stats.wilson_interval(len(errored), len(attempts))
@@ -197,7 +212,8 @@ def _reliability(data: RunData, variant: str, kind: PassK, k: int) -> _Measured:
         return _Measured(value=math.nan, n=0, note=f"pass{kind}{k} needs at least {k} epochs of a task, and this "
                                                    f"run has {data.epochs}: run it with --epochs {k} or more")
     array = np.fromiter(values.values(), dtype=float)
-    return _Measured(value=float(array.mean()), ci=stats.mean_interval(array), n=int(array.size), per_task=values,
+    return _Measured(value=float(array.mean()), ci=stats.mean_interval(array), n=int(array.size),
+                     per_task=TaskValues.from_mapping(values),
                      drivers_reason=f"tasks whose pass{kind}{k} breaks the threshold")
 
 
@@ -229,10 +245,16 @@ def _violators(measured: _Measured, op: str, threshold: float) -> list[str]:
     """Tasks whose own value breaks the gate, worst first (or the tasks the metric flags)."""
     if measured.flagged is not None:
         return measured.flagged
-    check = OPS[op]
-    bad = [t for t, v in measured.per_task.items() if not check(v, threshold)]
-    descending = op in ("<=", "<")
-    return sorted(bad, key=lambda t: (measured.per_task[t], t), reverse=descending)
+    if measured.per_task is None:
+        return []
+    ids, numbers = measured.per_task.ids, measured.per_task.numbers.astype(float)
+    check: Any = OPS[op]  # the operator module's functions compare arrays element by element
+    bad = np.logical_not(check(numbers, threshold))
+    ids, numbers = ids[bad], numbers[bad]
+    order = np.argsort(numbers, kind="stable")  # ids are sorted: ties stay in id order
+    if op in ("<=", "<"):  # worst first: the highest values, ties in reverse id order
+        order = order[::-1]
+    return [str(t) for t in ids[order]]
 
 
 def _evaluate_metric(gate: MetricGate, data: RunData, variant: str | None) -> GateResult:
@@ -272,7 +294,8 @@ def _decide_regression(check: ReleaseCheck, row: ComparisonRow) -> GateResult:
     gate, result = check.gate, row.result
     before, after = check.base.values(check.metric), check.cand.values(check.metric)
     variant, base_label = check.cand.label, check.base.label
-    if not set(before) & set(after):  # nothing to compare is never a pass
+    common, was, now = before.paired(after, drop_nan=False)
+    if not len(common):  # nothing to compare is never a pass
         why = (f"no task of {variant if not after else 'the baseline'} has a value for '{gate.metric}'"
                if not (after and before) else "the two sides share no task with a value")
         message = f"FAIL {gate.describe()} [{variant} vs {base_label}]: nothing to compare: {why}"
@@ -282,9 +305,9 @@ def _decide_regression(check: ReleaseCheck, row: ComparisonRow) -> GateResult:
     harm = result.diff if lower_better else -result.diff
     worse_label = "better" if lower_better else "worse"
     regressed = result.label == worse_label and harm > gate.tolerance
-    common = sorted(set(before) & set(after))
-    hurt = [t for t in common if (after[t] - before[t]) * (-1 if lower_better else 1) < 0]
-    hurt.sort(key=lambda t: ((after[t] - before[t]) * (1 if not lower_better else -1), t))
+    change = (now.astype(float) - was.astype(float)) * (-1 if lower_better else 1)
+    worse = change < 0
+    hurt = [str(t) for t in common[worse][np.argsort(change[worse], kind="stable")]]  # most hurt first, then by id
     reason = "tasks that got worse (flipped pass→fail where pass/fail; errors count as failures)"
     drivers = hurt if regressed else []
     verdict = "worse" if result.label == worse_label else "not worse (no detectable regression)"
@@ -316,16 +339,16 @@ def _incomplete(data: RunData, status: RunStatus, max_error_rate: float, allow_p
         if not base_status.complete and not (allow_partial and base_status.word == "partial"):
             problems.append(f"baseline run {base.manifest.run_id} is {base_status.line()}")
     for variant in data.variants:
-        attempts = data.variant_attempts(variant)
-        if not len(attempts):
+        errors, attempts = data.task_errors(variant)
+        if not attempts:
             problems.append(f"variant {variant} has no results")
             rates[variant] = 1.0
             continue
-        rate = float(attempts["error_kind"].notna().mean())
+        rate = errors / attempts
         rates[variant] = rate
         if rate > max_error_rate:
             problems.append(f"variant {variant}: task error rate {rate:.1%} exceeds the allowed {max_error_rate:.1%} "
-                            f"({int(attempts['error_kind'].notna().sum())} of {len(attempts)} attempts)")
+                            f"({errors} of {attempts} attempts)")
     return [*problems, *_unmeasured(data)], rates
 
 

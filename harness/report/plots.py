@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PathCollection
 from matplotlib.colors import ListedColormap
@@ -20,6 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
+from harness.analysis.per_task import TaskValues
 from harness.analysis.run_data import PASS_RATE, TASK_RATES, JudgeCalibration
 from harness.analysis.summary import Analysis, RunSummary
 from harness.core.names import slugify
@@ -133,25 +135,26 @@ def plot_quality_vs(summary: RunSummary, x: str = "cost", metric: str | None = N
 def plot_win_loss(baseline: Mapping[str, float], candidate: Mapping[str, float], baseline_label: str,
                   candidate_label: str, metric: str) -> Figure:
     """Every task as a cell: green where the candidate scored higher, red lower, grey the same."""
-    tasks = sorted(set(baseline) | set(candidate))
+    base, cand = TaskValues.from_mapping(baseline), TaskValues.from_mapping(candidate)
+    same = np.array_equal(base.ids, cand.ids)
+    tasks = base.ids if same else np.array(sorted({*base.ids.tolist(), *cand.ids.tolist()}), dtype=object)
     n = len(tasks)
     cols = max(1, math.ceil(math.sqrt(n * 2)))
     rows = max(1, math.ceil(n / cols))
     palette = [MISSING, WIN, LOSS, TIE]
-    grid = np.full((rows, cols), -1, dtype=int)
-    counts = {"win": 0, "loss": 0, "tie": 0, "missing": 0}
-    for i, task in enumerate(tasks):
-        before, after = baseline.get(task), candidate.get(task)
-        if before is None or after is None:
-            code, key = 0, "missing"
-        elif after > before:
-            code, key = 1, "win"
-        elif after < before:
-            code, key = 2, "loss"
-        else:
-            code, key = 3, "tie"
-        grid[i // cols, i % cols] = code
-        counts[key] += 1
+    # cell codes as arrays (a look-up per task cost seconds at 500,000 tasks): 0 missing, 1 win, 2 loss, 3 tie
+    sides = []
+    for side in (base, cand):
+        at = pd.Index(tasks).get_indexer(side.ids)
+        values, present = np.zeros(n), np.zeros(n, bool)
+        values[at], present[at] = side.numbers.astype(float), True
+        sides.append((values, present))
+    (before, had), (after, has) = sides
+    code = np.where(~(had & has), 0, np.where(after > before, 1, np.where(after < before, 2, 3)))
+    flat = np.full(rows * cols, -1, dtype=int)
+    flat[:n] = code
+    grid = flat.reshape(rows, cols)
+    counts = dict(zip(["missing", "win", "loss", "tie"], np.bincount(code, minlength=4).tolist(), strict=True))
     fig = _figure((7.2, max(2.6, min(6.0, 1.2 + rows * 0.25))), right_in=1.6)
     ax = fig.add_subplot()
     cells = np.ma.masked_less(grid, 0)  # cells past the last task stay blank
