@@ -234,10 +234,18 @@ class TraceRecorder:
 
     def add(self, kind: SpanKind, name: str, /, start_s: float, parent_id: str | None = None,
             error: str | None = None, **attributes: Any) -> Span:
-        """Record a finished span in one step (the transport knows the whole call at once)."""
-        done = self.start(kind, name, parent_id=parent_id, **attributes)
-        done.start_s = start_s
-        self.end(done, error=error)
+        """Record a finished span in one step (the transport knows the whole call at once).
+
+        Built whole, under one lock: :meth:`start` then :meth:`end` took the lock twice and
+        changed the span after building it (27 against 15 us a model span, timeit on a busy machine).
+        """
+        branch = current_branch()
+        path = branch.path if branch else "0"
+        with self._lock:
+            done = Span(id=self._new_id(path), parent_id=parent_id if parent_id is not None else _current_span.get(),
+                        kind=kind, name=name, branch=path, start_s=start_s, end_s=self.now(), attributes=attributes,
+                        error=error)
+            self._spans.append(done)
         return done
 
     #: Log lines kept per task at most (a library logging in a loop must not fill the results file).
@@ -275,13 +283,21 @@ def current_span_id() -> str | None:
     return _current_span.get()
 
 
-@contextmanager
-def recording(recorder: TraceRecorder) -> Iterator[TraceRecorder]:
-    token = _recorder.set(recorder)
-    try:
-        yield recorder
-    finally:
-        _recorder.reset(token)
+class recording:  # lower case: used as a function, ``with recording(recorder): ...``
+    """Make ``recorder`` the one spans of this context go to. A class, not a ``@contextmanager``
+    generator: every unit enters one (as :class:`harness.core.context.request_scope`)."""
+
+    __slots__ = ("recorder", "_token")
+
+    def __init__(self, recorder: TraceRecorder) -> None:
+        self.recorder = recorder
+
+    def __enter__(self) -> TraceRecorder:
+        self._token = _recorder.set(self.recorder)
+        return self.recorder
+
+    def __exit__(self, *exc_info: object) -> None:
+        _recorder.reset(self._token)
 
 
 @contextmanager

@@ -51,7 +51,7 @@ from harness.engine.cassette.miss import CassetteMiss
 from harness.engine.cassette.record_mode import RecordMode
 from harness.engine.cassette.scrub import Scrubber
 from harness.engine.executors import open_executor
-from harness.engine.flow import FlowContext, run_flow
+from harness.engine.flow import FlowContext, run_flow, task_rng
 from harness.engine.loader import check_gates
 from harness.engine.provenance import git_commit, git_dirty, packages
 from harness.engine.runtime import Runtime, RuntimeConfig, Unit
@@ -372,10 +372,9 @@ class _Run:
         )
 
     def _context(self, runtime: Runtime, item: _Work) -> FlowContext:
-        seed = int.from_bytes(hashlib.sha256(f"{item.task.id}|{item.epoch}".encode()).digest()[:8], "big")
         return FlowContext(
             task=item.task, variant=item.variant.name, client=runtime.client, sync_client=runtime.sync_client,
-            settings=item.variant.model, prompt=item.variant.prompt, rng=random.Random(seed),
+            settings=item.variant.model, prompt=item.variant.prompt, rng=task_rng(item.task.id, item.epoch),
             params=dict(item.variant.params),
         )
 
