@@ -356,20 +356,18 @@ class _Run:
             attempt = Attempt(task=item.task, output=output, trajectory=trajectory, state=state,
                               variant=item.variant.name, epoch=item.epoch, suite=self.suite.name)
             scores = await grade(self.suite.graders, attempt)
-        calls = trajectory.model_calls
-        return ResultRow(
-            run_id=run_id, suite=self.suite.name, variant=item.variant.name, task_id=item.task.id,
-            epoch=item.epoch, input=_jsonable(item.task.input), expected=item.task.expected,
-            tags=list(item.task.tags), output=output, state=state, error=error, scores=scores,
-            usage=Usage(model_calls=len(calls), input_tokens=trajectory.input_tokens,
-                        output_tokens=trajectory.output_tokens, cost_usd=trajectory.cost_usd,
-                        unpriced_calls=trajectory.unpriced_calls),
+        # model_validate of a dict: ResultRow(**fields) without pydantic's __init__ (see TraceRecorder.add).
+        return ResultRow.model_validate({
+            "run_id": run_id, "suite": self.suite.name, "variant": item.variant.name, "task_id": item.task.id,
+            "epoch": item.epoch, "input": _jsonable(item.task.input), "expected": item.task.expected,
+            "tags": list(item.task.tags), "output": output, "state": state, "error": error, "scores": scores,
+            "usage": Usage.model_validate(trajectory.usage()),
             # An error row is not a replay of anything, even when the unit found a cassette: say so.
-            latency_s=unit.latency_s if unit.replayed else latency, replayed=unit.replayed and error is None,
-            trajectory=trajectory,
-            cassette=str(unit.cassette) if unit.cassette else None,
-            started_at=started_at, finished_at=utc_now(),
-        )
+            "latency_s": unit.latency_s if unit.replayed else latency, "replayed": unit.replayed and error is None,
+            "trajectory": trajectory,
+            "cassette": str(unit.cassette) if unit.cassette else None,
+            "started_at": started_at, "finished_at": utc_now(),
+        })
 
     def _context(self, runtime: Runtime, item: _Work) -> FlowContext:
         return FlowContext(
