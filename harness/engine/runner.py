@@ -45,6 +45,7 @@ from harness.core.results import (
     new_run_id,
 )
 from harness.core.run_settings import SettingError, check_settings
+from harness.engine import speedups
 from harness.engine.cassette.guard import NetworkBlocked
 from harness.engine.cassette.inventory import recording_meta
 from harness.engine.cassette.miss import CassetteMiss
@@ -466,35 +467,38 @@ async def run_suite(suite: Suite, options: RunOptions | None = None) -> RunResul
     runtime = Runtime(options.runtime)
     runtime.store.suite_file = _shown_path(suite.metadata.get("file"))
     writer = ResultWriter(folder.results_path, scrub=runtime.store.scrubber.text)
-    try:
-        manifest.backend = runtime.describe()
-        # Known from the start, so a live run shows "15 of 92 rows" and an ETA, not just a count.
-        manifest.totals["expected_rows"] = len(tasks) * len(run.variants) * run.epochs
-        # Before this process activates its runtime or starts a thread: the local executor forks here.
-        manifest.workers = executor.start(run, runtime, items, manifest.run_id)
-        manifest.executor = executor.describe()
-        folder.write_manifest(manifest)
-        threading.Thread(target=runtime.store.prefetch, args=(map(run.request, items),), name="harness-prefetch",
-                         daemon=True).start()
-        async with runtime:
-            with _ProgressBar(options.progress, len(items), run):
-                await executor.execute(writer)
-            calibrations = await _calibrate(suite) if suite.calibration and not run.stopped else []
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        status = "interrupted"
-        raise
-    except Exception:
-        status = "failed"
-        raise
-    finally:
-        executor.close()
-        writer.close()
-        manifest.status = "budget_exceeded" if run.stopped and status == "complete" else status  # type: ignore[assignment]
-        manifest.finished_at = utc_now()
-        manifest.totals = run.totals.as_dict() | {"expected_rows": len(tasks) * len(run.variants) * run.epochs}
-        if run.stopped:
-            manifest.notes.append(f"stopped early: {run.stopped}")
-        folder.write_manifest(manifest)
+    # The run's objects are few next to the libraries it imported: those stay out of its garbage
+    # collections (speedups.frozen_heap; forked workers inherit it).
+    with speedups.frozen_heap():
+        try:
+            manifest.backend = runtime.describe()
+            # Known from the start, so a live run shows "15 of 92 rows" and an ETA, not just a count.
+            manifest.totals["expected_rows"] = len(tasks) * len(run.variants) * run.epochs
+            # Before this process activates its runtime or starts a thread: the local executor forks here.
+            manifest.workers = executor.start(run, runtime, items, manifest.run_id)
+            manifest.executor = executor.describe()
+            folder.write_manifest(manifest)
+            threading.Thread(target=runtime.store.prefetch, args=(map(run.request, items),), name="harness-prefetch",
+                             daemon=True).start()
+            async with runtime:
+                with _ProgressBar(options.progress, len(items), run):
+                    await executor.execute(writer)
+                calibrations = await _calibrate(suite) if suite.calibration and not run.stopped else []
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            status = "interrupted"
+            raise
+        except Exception:
+            status = "failed"
+            raise
+        finally:
+            executor.close()
+            writer.close()
+            manifest.status = "budget_exceeded" if run.stopped and status == "complete" else status  # type: ignore[assignment]
+            manifest.finished_at = utc_now()
+            manifest.totals = run.totals.as_dict() | {"expected_rows": len(tasks) * len(run.variants) * run.epochs}
+            if run.stopped:
+                manifest.notes.append(f"stopped early: {run.stopped}")
+            folder.write_manifest(manifest)
     _save_calibrations(calibrations, folder)
     return RunResult(folder, manifest, run.totals.rows, run.totals.errors, run.totals.grader_errors)
 
