@@ -14,8 +14,8 @@ from harness.report import plot_process, plots
 
 def _same_figures(forked: dict[str, Path], here: dict[str, Path]) -> None:
     assert sorted(forked) == sorted(here)
-    for name in forked:
-        assert forked[name].read_bytes() == here[name].read_bytes(), f"{name}.png differs"
+    for name, path in forked.items():
+        assert path.read_bytes() == here[name].read_bytes(), f"{name}.png differs"
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork only")
