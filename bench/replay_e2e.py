@@ -35,6 +35,9 @@ from pathlib import Path
 
 from harness.testing.stub_server import StubProcess
 
+#: The stub server's start-up allowance: on a loaded machine its imports alone took over the default 20 s.
+STUB_STARTUP_S = 120.0
+
 SUITE = '''
 from harness import ModelSettings, Score, Suite, Variant, grader
 
@@ -86,7 +89,7 @@ def main() -> None:
     (project / "test_e2e.py").write_text(SUITE)
     (project / "tasks.jsonl").write_text("".join(json.dumps({"id": f"t{i:05d}", "input": f"question {i}"}) + "\n"
                                                  for i in range(args.n)))
-    with StubProcess(nonce=True) as stub:
+    with StubProcess(nonce=True, startup_timeout=STUB_STARTUP_S) as stub:
         recorded, _ = harness(project, "--record-mode", "once", "--base-url", stub.base_url, "--concurrency", "64",
                               "--no-report")
     print(f"recorded {args.n} tasks in {recorded:.1f}s")
