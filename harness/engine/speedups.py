@@ -27,6 +27,10 @@ average 13-34), so wall-time figures from that session are not quoted: rerun the
     The objects that exist when a run starts (the imported libraries: ~100,000 of them) move to
     the garbage collector's permanent generation until it ends, so the full collections the run
     triggers (its in-flight units promote objects to the oldest generation) do not walk them all.
+    A 3,000-call live run of bench/live_overhead.py's flow made 2-3 full collections, each
+    walking ~114,000 objects, against ~12,000 with them frozen (gc callbacks); what that buys
+    alone is not measured yet (bench/speedups.py switches it; the sitting that added it had
+    both cores taken by other jobs).
 ``gc_sparse`` (:func:`sparse_gc`, around gates and report at a run's end)
     Reading a run and building its report allocate long-lived objects, and the collections their
     growth triggers were a quarter to 40 % of the report's CPU for a 4,000-row run (0.81-1.13 s;
