@@ -13,6 +13,10 @@ wall time mostly measures the wait for a core, CPU time does not. The last line 
 ``--off NAME`` turns one start-up speed-up off (``HARNESS_SPEEDUPS_OFF``, see
 ``harness/engine/speedups.py``): the difference is what it buys.
 
+The report's share: the same replay with ``--no-report`` (the gates still run), timed in turn with
+the replays above (``--workers``), so both see the same machine. Goal (issue 25): with the report
+<= 1.2x without it. Printed as ``report_ratio=<with / without>`` (medians, wall and CPU).
+
     python bench/replay_e2e.py [--n 4000] [--workers 2] [--repeat 3] [--cold] [--off prefetch]
 """
 
@@ -30,6 +34,9 @@ import time
 from pathlib import Path
 
 from harness.testing.stub_server import StubProcess
+
+#: The stub server's start-up allowance: on a loaded machine its imports alone took over the default 20 s.
+STUB_STARTUP_S = 120.0
 
 SUITE = '''
 from harness import ModelSettings, Score, Suite, Variant, grader
@@ -82,23 +89,43 @@ def main() -> None:
     (project / "test_e2e.py").write_text(SUITE)
     (project / "tasks.jsonl").write_text("".join(json.dumps({"id": f"t{i:05d}", "input": f"question {i}"}) + "\n"
                                                  for i in range(args.n)))
-    with StubProcess(nonce=True) as stub:
+    with StubProcess(nonce=True, startup_timeout=STUB_STARTUP_S) as stub:
         recorded, _ = harness(project, "--record-mode", "once", "--base-url", stub.base_url, "--concurrency", "64",
                               "--no-report")
     print(f"recorded {args.n} tasks in {recorded:.1f}s")
     median: dict[int, float] = {}
+    replay = ("--record-mode", "none", "--concurrency", "64")
     for workers in dict.fromkeys([1, args.workers]):
-        walls, cpus = zip(*(harness(project, "--record-mode", "none", "--concurrency", "64", "--workers", str(workers),
-                                    cold=args.cold, off=tuple(args.off)) for _ in range(args.repeat)), strict=True)
+        walls, cpus = zip(*(harness(project, *replay, "--workers", str(workers), cold=args.cold, off=tuple(args.off))
+                            for _ in range(args.repeat)), strict=True)
         median[workers] = statistics.median(walls)
         print(f"--workers {workers}: replay + report, process start to end: median {median[workers]:.2f}s wall "
               f"({', '.join(f'{w:.2f}s' for w in walls)}), {statistics.median(cpus):.2f}s CPU")
+    with_report, without = report_share(project, replay + ("--workers", str(args.workers)), args)
     if args.off:
         print(f"speed-ups off: {', '.join(args.off)}")
     print(f"ratio --workers {args.workers} / --workers 1: {median[args.workers] / median[1]:.2f}")
     print(f"machine reference: the bare openai client costs {client_floor_ms():.2f} ms of CPU per call here "
           "(a slower machine, or a busy one, scales every figure above)")
+    print(f"report_ratio={with_report / without:.2f}")
     print(f"wall_s={median[args.workers]:.2f}")
+
+
+def report_share(project: Path, replay: tuple[str, ...], args: argparse.Namespace) -> tuple[float, float]:
+    """Median wall seconds of the replay with and without its report, run in turn (with, without, with...)."""
+    timed: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
+    for _ in range(args.repeat):
+        for report in (True, False):
+            timed[report].append(harness(project, *replay, *(() if report else ("--no-report",)), cold=args.cold,
+                                         off=tuple(args.off)))
+    medians = {report: (statistics.median(w for w, _ in runs), statistics.median(c for _, c in runs))
+               for report, runs in timed.items()}
+    (wall_with, cpu_with), (wall_without, cpu_without) = medians[True], medians[False]
+    print(f"report's share, {' '.join(replay[-2:])}, in turn: with the report median {wall_with:.2f}s wall "
+          f"({', '.join(f'{w:.2f}s' for w, _ in timed[True])}), {cpu_with:.2f}s CPU; without (--no-report) "
+          f"{wall_without:.2f}s wall ({', '.join(f'{w:.2f}s' for w, _ in timed[False])}), {cpu_without:.2f}s CPU "
+          f"-> wall {wall_with / wall_without:.2f}x, CPU {cpu_with / cpu_without:.2f}x (goal <= 1.2x)")
+    return wall_with, wall_without
 
 
 def client_floor_ms(calls: int = 2000) -> float:

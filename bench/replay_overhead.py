@@ -22,6 +22,9 @@ from pathlib import Path
 from harness import ModelSettings, RunOptions, RuntimeConfig, Suite, Variant, run_suite
 from harness.testing.stub_server import StubProcess
 
+#: The stub server's start-up allowance: on a loaded machine its imports alone took over the default 20 s.
+STUB_STARTUP_S = 120.0
+
 DEAD_URL = "http://127.0.0.1:9/v1"
 
 
@@ -65,7 +68,7 @@ def main() -> None:
                                for i in range(largest // per_task)))
     suite = suite_for(dataset, per_task)
 
-    with StubProcess(nonce=True) as stub:
+    with StubProcess(nonce=True, startup_timeout=STUB_STARTUP_S) as stub:
         run(suite, "off", stub.base_url, work, args.concurrency, 20, "warm")
         wall, cpu, rows = run(suite, "off", stub.base_url, work, args.concurrency, 1000 // per_task, "live")
         live_ms = cpu / (rows * per_task) * 1000

@@ -26,6 +26,9 @@ import openai
 from harness import ModelSettings, RunOptions, RuntimeConfig, Suite, Variant, run_suite
 from harness.testing.stub_server import StubProcess
 
+#: The stub server's start-up allowance: on a loaded machine its imports alone took over the default 20 s.
+STUB_STARTUP_S = 120.0
+
 
 async def ask(input, ctx):
     reply = await ctx.client.chat.completions.create(messages=[{"role": "user", "content": input}],
@@ -76,7 +79,7 @@ def main() -> None:
     dataset = work / "tasks.jsonl"
     dataset.write_text("".join(json.dumps({"id": f"t{i}", "input": f"question {i}"}) + "\n" for i in range(args.n)))
     ratios = []
-    with StubProcess(latency=args.latency) as stub:
+    with StubProcess(latency=args.latency, startup_timeout=STUB_STARTUP_S) as stub:
         # Warm up both sides (imports, the Agents SDK trace processor, connections): steady state is measured.
         timed(lambda: baseline(stub.base_url, 50, 8))
         warm = work / "warm.jsonl"

@@ -1,6 +1,7 @@
 """What each start-up speed-up buys: every one turned off alone, against all of them on.
 
-Two user-visible times, each from process start to exit of a fresh ``harness run``:
+Two user-visible times, each from process start to exit of a fresh ``harness run`` (the garbage collector's two,
+``gc_freeze`` and ``gc_sparse``, act on the run and on its report; the others on start-up):
 
 * **e2e**: ``bench/replay_e2e.py``'s 4,000-task suite replayed with ``--workers 2`` and its full
   report (goal: <= 6 s on 2 cores);
@@ -34,7 +35,7 @@ from replay_e2e import harness
 
 from harness.testing.stub_server import StubProcess
 
-WARM = ("prefork", "sdk_hook")
+WARM = ("prefork", "sdk_hook", "gc_freeze", "gc_sparse")
 
 
 def project(suite: str, name: str, n: int) -> Path:

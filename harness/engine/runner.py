@@ -45,13 +45,14 @@ from harness.core.results import (
     new_run_id,
 )
 from harness.core.run_settings import SettingError, check_settings
+from harness.engine import speedups
 from harness.engine.cassette.guard import NetworkBlocked
 from harness.engine.cassette.inventory import recording_meta
 from harness.engine.cassette.miss import CassetteMiss
 from harness.engine.cassette.record_mode import RecordMode
 from harness.engine.cassette.scrub import Scrubber
 from harness.engine.executors import open_executor
-from harness.engine.flow import FlowContext, run_flow
+from harness.engine.flow import FlowContext, run_flow, task_rng
 from harness.engine.loader import check_gates
 from harness.engine.provenance import git_commit, git_dirty, packages
 from harness.engine.runtime import Runtime, RuntimeConfig, Unit
@@ -356,26 +357,23 @@ class _Run:
             attempt = Attempt(task=item.task, output=output, trajectory=trajectory, state=state,
                               variant=item.variant.name, epoch=item.epoch, suite=self.suite.name)
             scores = await grade(self.suite.graders, attempt)
-        calls = trajectory.model_calls
-        return ResultRow(
-            run_id=run_id, suite=self.suite.name, variant=item.variant.name, task_id=item.task.id,
-            epoch=item.epoch, input=_jsonable(item.task.input), expected=item.task.expected,
-            tags=list(item.task.tags), output=output, state=state, error=error, scores=scores,
-            usage=Usage(model_calls=len(calls), input_tokens=trajectory.input_tokens,
-                        output_tokens=trajectory.output_tokens, cost_usd=trajectory.cost_usd,
-                        unpriced_calls=trajectory.unpriced_calls),
+        # model_validate of a dict: ResultRow(**fields) without pydantic's __init__ (see TraceRecorder.add).
+        return ResultRow.model_validate({
+            "run_id": run_id, "suite": self.suite.name, "variant": item.variant.name, "task_id": item.task.id,
+            "epoch": item.epoch, "input": _jsonable(item.task.input), "expected": item.task.expected,
+            "tags": list(item.task.tags), "output": output, "state": state, "error": error, "scores": scores,
+            "usage": Usage.model_validate(trajectory.usage()),
             # An error row is not a replay of anything, even when the unit found a cassette: say so.
-            latency_s=unit.latency_s if unit.replayed else latency, replayed=unit.replayed and error is None,
-            trajectory=trajectory,
-            cassette=str(unit.cassette) if unit.cassette else None,
-            started_at=started_at, finished_at=utc_now(),
-        )
+            "latency_s": unit.latency_s if unit.replayed else latency, "replayed": unit.replayed and error is None,
+            "trajectory": trajectory,
+            "cassette": str(unit.cassette) if unit.cassette else None,
+            "started_at": started_at, "finished_at": utc_now(),
+        })
 
     def _context(self, runtime: Runtime, item: _Work) -> FlowContext:
-        seed = int.from_bytes(hashlib.sha256(f"{item.task.id}|{item.epoch}".encode()).digest()[:8], "big")
         return FlowContext(
             task=item.task, variant=item.variant.name, client=runtime.client, sync_client=runtime.sync_client,
-            settings=item.variant.model, prompt=item.variant.prompt, rng=random.Random(seed),
+            settings=item.variant.model, prompt=item.variant.prompt, rng=task_rng(item.task.id, item.epoch),
             params=dict(item.variant.params),
         )
 
@@ -469,35 +467,38 @@ async def run_suite(suite: Suite, options: RunOptions | None = None) -> RunResul
     runtime = Runtime(options.runtime)
     runtime.store.suite_file = _shown_path(suite.metadata.get("file"))
     writer = ResultWriter(folder.results_path, scrub=runtime.store.scrubber.text)
-    try:
-        manifest.backend = runtime.describe()
-        # Known from the start, so a live run shows "15 of 92 rows" and an ETA, not just a count.
-        manifest.totals["expected_rows"] = len(tasks) * len(run.variants) * run.epochs
-        # Before this process activates its runtime or starts a thread: the local executor forks here.
-        manifest.workers = executor.start(run, runtime, items, manifest.run_id)
-        manifest.executor = executor.describe()
-        folder.write_manifest(manifest)
-        threading.Thread(target=runtime.store.prefetch, args=(map(run.request, items),), name="harness-prefetch",
-                         daemon=True).start()
-        async with runtime:
-            with _ProgressBar(options.progress, len(items), run):
-                await executor.execute(writer)
-            calibrations = await _calibrate(suite) if suite.calibration and not run.stopped else []
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        status = "interrupted"
-        raise
-    except Exception:
-        status = "failed"
-        raise
-    finally:
-        executor.close()
-        writer.close()
-        manifest.status = "budget_exceeded" if run.stopped and status == "complete" else status  # type: ignore[assignment]
-        manifest.finished_at = utc_now()
-        manifest.totals = run.totals.as_dict() | {"expected_rows": len(tasks) * len(run.variants) * run.epochs}
-        if run.stopped:
-            manifest.notes.append(f"stopped early: {run.stopped}")
-        folder.write_manifest(manifest)
+    # The run's objects are few next to the libraries it imported: those stay out of its garbage
+    # collections (speedups.frozen_heap; forked workers inherit it).
+    with speedups.frozen_heap():
+        try:
+            manifest.backend = runtime.describe()
+            # Known from the start, so a live run shows "15 of 92 rows" and an ETA, not just a count.
+            manifest.totals["expected_rows"] = len(tasks) * len(run.variants) * run.epochs
+            # Before this process activates its runtime or starts a thread: the local executor forks here.
+            manifest.workers = executor.start(run, runtime, items, manifest.run_id)
+            manifest.executor = executor.describe()
+            folder.write_manifest(manifest)
+            threading.Thread(target=runtime.store.prefetch, args=(map(run.request, items),), name="harness-prefetch",
+                             daemon=True).start()
+            async with runtime:
+                with _ProgressBar(options.progress, len(items), run):
+                    await executor.execute(writer)
+                calibrations = await _calibrate(suite) if suite.calibration and not run.stopped else []
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            status = "interrupted"
+            raise
+        except Exception:
+            status = "failed"
+            raise
+        finally:
+            executor.close()
+            writer.close()
+            manifest.status = "budget_exceeded" if run.stopped and status == "complete" else status  # type: ignore[assignment]
+            manifest.finished_at = utc_now()
+            manifest.totals = run.totals.as_dict() | {"expected_rows": len(tasks) * len(run.variants) * run.epochs}
+            if run.stopped:
+                manifest.notes.append(f"stopped early: {run.stopped}")
+            folder.write_manifest(manifest)
     _save_calibrations(calibrations, folder)
     return RunResult(folder, manifest, run.totals.rows, run.totals.errors, run.totals.grader_errors)
 

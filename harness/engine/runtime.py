@@ -21,10 +21,11 @@ import dataclasses
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import ExitStack, asynccontextmanager, contextmanager
+from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 from typing import Any, Self
 
 import httpx2
@@ -225,10 +226,9 @@ class Runtime:
         await self.judge_client.close()
         self.sync_client.close()
 
-    @asynccontextmanager
-    async def unit(self, request: RequestContext, meta: dict[str, Any] | None = None,
-                   model: str | None = None) -> AsyncIterator[Unit]:
-        """Run a block as one keyed, recorded, traced unit of work.
+    def unit(self, request: RequestContext, meta: dict[str, Any] | None = None,
+             model: str | None = None) -> AbstractAsyncContextManager[Unit]:
+        """Run a block as one keyed, recorded, traced unit of work: ``async with runtime.unit(request) as unit``.
 
         Every ``openai`` request made in the block goes through the harness, whichever client
         makes it (:mod:`harness.engine.routing`); ``model``, when given, replaces the model of
@@ -238,36 +238,21 @@ class Runtime:
         raises, the partial recording is discarded (so ``once`` records the task again whole),
         unless the caller set ``unit.keep_failed_recording`` because the flow's own code failed.
         """
-        recorder = TraceRecorder()
-        unit = Unit(request=request, recorder=recorder)
-        handle = self.store.begin(request, meta)
-        unit.unreadable = self.store.unreadable(handle)
-        ok = False
-        started = time.perf_counter()
-        try:
-            legacy = handle is not None and handle.mode == "replay" and handle.legacy
-            route = self.route if request.channel == "flow" else self.judge_route
-            route = route if model is None else dataclasses.replace(route, model=model)
-            with request_scope(request, fork_chooser=self.store.fork_chooser(handle), legacy_keys=legacy), \
-                    recording(recorder), routing.routing(route):
-                try:
-                    yield unit
-                finally:
-                    cancel_abandoned_tasks()
-            ok = True
-        finally:
-            unit.latency_s = time.perf_counter() - started
-            unit.replayed = handle is not None and handle.mode == "replay" and not handle.missing
-            if unit.replayed and handle is not None and handle.recorded_meta.get("timing"):
-                _apply_recorded_timing(unit, handle.recorded_meta["timing"])
-            # Timings are stored with a new recording only: building them for every live or
-            # replayed unit (a sorted trajectory per unit) cost 35 us per unit under cProfile of
-            # bench/runner_throughput.py, all of it thrown away.
-            records = handle is not None and handle.mode == "record"
-            unit.cassette = self.store.end(request, ok or unit.keep_failed_recording,
-                                           outcome="ok" if ok else "error", timing=_timing(unit) if records else None)
-            if ok and handle is not None and handle.mode == "record":
-                self._warn_if_empty(unit)
+        return _UnitBlock(self, request, meta, model)
+
+    def _close_unit(self, unit: Unit, handle: Any, ok: bool) -> None:
+        """End a unit's recording (or replay): its latency, recorded timings, and the cassette kept."""
+        unit.replayed = handle is not None and handle.mode == "replay" and not handle.missing
+        if unit.replayed and handle is not None and handle.recorded_meta.get("timing"):
+            _apply_recorded_timing(unit, handle.recorded_meta["timing"])
+        # Timings are stored with a new recording only: building them for every live or
+        # replayed unit (a sorted trajectory per unit) cost 35 us per unit under cProfile of
+        # bench/runner_throughput.py, all of it thrown away.
+        records = handle is not None and handle.mode == "record"
+        unit.cassette = self.store.end(unit.request, ok or unit.keep_failed_recording,
+                                       outcome="ok" if ok else "error", timing=_timing(unit) if records else None)
+        if ok and records:
+            self._warn_if_empty(unit)
 
     def _warn_if_empty(self, unit: Unit) -> None:
         """Once per variant: a unit recorded without a single model call (an empty recording)."""
@@ -279,6 +264,68 @@ class Runtime:
                     "the flow calls a model, the call did not go through the harness (a client other than "
                     "openai's?); `harness cassettes status` lists empty recordings.",
                     request.suite, request.variant, request.task_id)
+
+
+class _UnitBlock:
+    """:meth:`Runtime.unit`'s block. A class, not an ``@asynccontextmanager`` generator: every unit
+    enters one, and the generator's two coroutines a unit cost 5-8 us of the harness's own CPU per
+    unit (cProfile of bench/runner_throughput.py)."""
+
+    __slots__ = ("runtime", "request", "meta", "model", "unit", "handle", "scopes", "started")
+
+    def __init__(self, runtime: Runtime, request: RequestContext, meta: dict[str, Any] | None,
+                 model: str | None) -> None:
+        self.runtime, self.request, self.meta, self.model = runtime, request, meta, model
+
+    async def __aenter__(self) -> Unit:
+        runtime, request = self.runtime, self.request
+        unit = self.unit = Unit(request=request, recorder=TraceRecorder())
+        handle = self.handle = runtime.store.begin(request, self.meta)
+        unit.unreadable = runtime.store.unreadable(handle)
+        self.started = time.perf_counter()
+        entered: list[AbstractContextManager[Any]] = []
+        try:
+            legacy = handle is not None and handle.mode == "replay" and handle.legacy
+            route = runtime.route if request.channel == "flow" else runtime.judge_route
+            route = route if self.model is None else dataclasses.replace(route, model=self.model)
+            for scope in (request_scope(request, fork_chooser=runtime.store.fork_chooser(handle), legacy_keys=legacy),
+                          recording(unit.recorder), routing.routing(route)):
+                scope.__enter__()
+                entered.append(scope)
+        except BaseException:
+            _leave(entered, None, None, None)
+            self._close(ok=False)
+            raise
+        self.scopes = entered
+        return unit
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        traceback: TracebackType | None) -> None:
+        ok = False
+        try:
+            try:
+                cancel_abandoned_tasks()
+            finally:
+                _leave(self.scopes, exc_type, exc, traceback)
+            ok = exc_type is None
+        finally:
+            self._close(ok)
+
+    def _close(self, ok: bool) -> None:
+        self.unit.latency_s = time.perf_counter() - self.started
+        self.runtime._close_unit(self.unit, self.handle, ok)
+
+
+def _leave(scopes: list[AbstractContextManager[Any]], exc_type: type[BaseException] | None,
+           exc: BaseException | None, traceback: TracebackType | None) -> None:
+    """Exit entered context managers, innermost first, each even if an inner one raised (as nested
+    ``with`` blocks would)."""
+    if not scopes:
+        return
+    try:
+        scopes[-1].__exit__(exc_type, exc, traceback)
+    finally:
+        _leave(scopes[:-1], exc_type, exc, traceback)
 
 
 def _timing(unit: Unit) -> dict[str, Any]:

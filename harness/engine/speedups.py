@@ -23,6 +23,20 @@ average 13-34), so wall-time figures from that session are not quoted: rerun the
     read stalls every unit in flight. ``POSIX_FADV_WILLNEED`` on every file the run will read,
     from a thread, lets the kernel read them ahead, many at once: a cold 4,000-task replay went
     from 8.7 s to 5.4 s when it was added (``bench/replay_e2e.py --cold``).
+``gc_freeze`` (:func:`frozen_heap`, around a run's units)
+    The objects that exist when a run starts (the imported libraries: ~100,000 of them) move to
+    the garbage collector's permanent generation until it ends, so the full collections the run
+    triggers (its in-flight units promote objects to the oldest generation) do not walk them all.
+    A 3,000-call live run of bench/live_overhead.py's flow made 2-3 full collections, each
+    walking ~114,000 objects, against ~12,000 with them frozen (gc callbacks); what that buys
+    alone is not measured yet (bench/speedups.py switches it; the sitting that added it had
+    both cores taken by other jobs).
+``gc_sparse`` (:func:`sparse_gc`, around gates and report at a run's end)
+    Reading a run and building its report allocate long-lived objects, and the collections their
+    growth triggers were a quarter to 40 % of the report's CPU for a 4,000-row run (0.81-1.13 s;
+    0.64-0.67 s with a young generation 30x larger, 0.61 s with no collection at all: timeit of the
+    report of bench/replay_e2e.py's run). Larger, not paused: cyclic garbage (pandas makes some) is
+    still collected, so memory stays bounded on a 1M-row run.
 Measured with bench/speedups.py (medians of 3; off/on ratios; CPU is the reliable column):
 sdk_hook off: CPU x1.73 (20 tasks) and x1.75 (4,000); prefork off: CPU x1.13 / x1.19, wall
 x1.36 / x1.72; prefetch off (cold cache): wall x1.05 under that load, where a busy CPU hides
@@ -35,19 +49,21 @@ workers (bench: CPU x1.02 / x0.89 with it off).
 
 from __future__ import annotations
 
+import gc
 import importlib.abc
 import importlib.machinery
 import importlib.util
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["NAMES", "enabled", "after_import", "read_ahead"]
+__all__ = ["NAMES", "enabled", "after_import", "read_ahead", "frozen_heap", "sparse_gc"]
 
 #: Every speed-up, by the name ``HARNESS_SPEEDUPS_OFF`` turns it off with.
-NAMES = ("prefork", "sdk_hook", "prefetch")
+NAMES = ("prefork", "sdk_hook", "prefetch", "gc_freeze", "gc_sparse")
 
 
 def enabled(name: str) -> bool:
@@ -118,3 +134,36 @@ def read_ahead(paths: Iterable[Path]) -> int:
             os.close(descriptor)
     return asked
 
+
+
+@contextmanager
+def frozen_heap() -> Iterator[None]:
+    """Keep the objects that exist now out of the garbage collector's collections until the block
+    ends (``gc.freeze``; ``gc.unfreeze`` after, so garbage among them is collected again then)."""
+    if not enabled("gc_freeze"):
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+#: The young generation's threshold inside :func:`sparse_gc` (Python's default: 700 allocations).
+SPARSE_GC_THRESHOLD = 20_000
+
+
+@contextmanager
+def sparse_gc() -> Iterator[None]:
+    """Collect garbage less often inside the block: the young generation holds
+    :data:`SPARSE_GC_THRESHOLD` allocations before a collection; the thresholds are restored after."""
+    if not enabled("gc_sparse"):
+        yield
+        return
+    thresholds = gc.get_threshold()
+    gc.set_threshold(max(SPARSE_GC_THRESHOLD, thresholds[0]), *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)

@@ -23,8 +23,9 @@ from typing import Any
 import httpx2
 
 from harness.core.context import next_request_keys, scope_extras, transport_scope
+from harness.core.json_bodies import loads_or_none
 from harness.core.trace import Span, TraceRecorder, current_recorder, current_span_id
-from harness.engine import pricing, responses_api
+from harness.engine import call_attributes, pricing, responses_api
 from harness.engine.backends import BackendProfile, get_profile
 from harness.engine.cassette import streaming
 from harness.engine.cassette.miss import AbandonedCall, CassetteMiss
@@ -46,8 +47,9 @@ def _is_retryable(status: int) -> bool:
     return status in _RETRYABLE or status >= 500
 
 
-def _stamp(request: httpx2.Request, profile: BackendProfile) -> tuple[httpx2.Request, dict[str, Any] | None]:
-    """The request as it goes on the wire, and the Responses body it stands for when translated.
+def _stamp(request: httpx2.Request, profile: BackendProfile,
+           retry: bool) -> tuple[httpx2.Request, dict[str, Any] | None, str | None]:
+    """The request as it goes on the wire, the Responses body it stands for when translated, and its key.
 
     For a profile without the Responses API, ``POST .../responses`` is rewritten to ``POST
     .../chat/completions`` with the equivalent body (:mod:`harness.engine.responses_api`) *before* the
@@ -57,10 +59,10 @@ def _stamp(request: httpx2.Request, profile: BackendProfile) -> tuple[httpx2.Req
     translate = (request.method == "POST" and profile.translates_responses
                  and responses_api.is_responses_path(request.url.path))
     if (not profile.rewrites and not translate) or request.method != "POST":
-        return stamp_key(request), None
+        return request, None, _stamp_key(request, retry)
     body = _json_or_none(request.content)
     if not isinstance(body, dict):
-        return stamp_key(request), None
+        return request, None, _stamp_key(request, retry)
     original = body if translate else None
     url = request.url
     if translate:
@@ -72,18 +74,43 @@ def _stamp(request: httpx2.Request, profile: BackendProfile) -> tuple[httpx2.Req
         request.method, url, headers=headers, content=json.dumps(adapted).encode(),
         extensions=request.extensions,
     )
-    return stamp_key(wired), original
+    return wired, original, _stamp_key(wired, retry)
 
 
 def stamp_key(request: httpx2.Request) -> httpx2.Request:
     """Stamp the request's key, computed from what is really sent (the body as adapted)."""
-    retry = request.headers.get(_RETRY_HEADER, "0") not in ("0", "")
-    keys = next_request_keys(retry=retry, body=request.content)
-    if keys is not None:
-        request.headers[KEY_HEADER] = keys.key
-        if scope_extras().get("legacy_keys"):
-            request.headers[LEGACY_KEY_HEADER] = keys.legacy
+    _stamp_key(request, request.headers.get(_RETRY_HEADER, "0") not in ("0", ""))
     return request
+
+
+def _stamp_key(request: httpx2.Request, retry: bool) -> str | None:
+    """:func:`stamp_key` for a request whose headers were already read: the key it got, if any."""
+    keys = next_request_keys(retry=retry, body=request.content)
+    if keys is None:
+        return None
+    request.headers[KEY_HEADER] = keys.key
+    if scope_extras().get("legacy_keys"):
+        request.headers[LEGACY_KEY_HEADER] = keys.legacy
+    return keys.key
+
+
+#: Raw names of the request headers an exchange reads.
+_RETRY_RAW = _RETRY_HEADER.encode()
+_OVERRIDDEN_RAW = OVERRIDDEN_HEADER.encode()
+
+
+def _read_request_headers(request: httpx2.Request) -> tuple[bool, str | None]:
+    """Whether the request is the client's retry of a call, and the model the app asked for when a
+    route replaced it, in one pass over the raw headers: each ``Headers.get`` lowercases and scans
+    the whole list (4-6 us a lookup, timeit), and an exchange made six of them."""
+    retry, app_model = False, None
+    for name, value in request.headers.raw:
+        lower = name.lower()
+        if lower == _RETRY_RAW:
+            retry = retry or value not in (b"0", b"")
+        elif lower == _OVERRIDDEN_RAW:
+            app_model = request.headers.get(OVERRIDDEN_HEADER)
+    return retry, app_model
 
 
 def _translate_reply(response: httpx2.Response, content: bytes, original: dict[str, Any]) -> tuple[bytes, str]:
@@ -98,118 +125,7 @@ def _translate_reply(response: httpx2.Response, content: bytes, original: dict[s
     return json.dumps(responses_api.response_from_chat(reply, original)).encode(), "application/json"
 
 
-def _json_or_none(raw: bytes) -> Any:
-    if not raw:
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return None
-
-
-def _sse_reply(raw: bytes) -> dict[str, Any] | None:
-    """Fold a streamed chat completion back into one reply (content, tool calls, usage)."""
-    content: list[str] = []
-    tools: dict[int, dict[str, Any]] = {}
-    usage: dict[str, Any] | None = None
-    model = finish = None
-    for line in raw.decode("utf-8", "replace").splitlines():
-        if not line.startswith("data:") or line.strip() == "data: [DONE]":
-            continue
-        chunk = _json_or_none(line[5:].strip().encode())
-        if not isinstance(chunk, dict):
-            continue
-        model = chunk.get("model", model)
-        usage = chunk.get("usage") or usage
-        for choice in chunk.get("choices") or []:
-            delta = choice.get("delta") or {}
-            finish = choice.get("finish_reason") or finish
-            if delta.get("content"):
-                content.append(delta["content"])
-            for call in delta.get("tool_calls") or []:
-                slot = tools.setdefault(call.get("index", 0), {"name": "", "arguments": ""})
-                function = call.get("function") or {}
-                slot["name"] += function.get("name") or ""
-                slot["arguments"] += function.get("arguments") or ""
-    message = {"content": "".join(content) or None,
-               "tool_calls": [{"function": t} for _, t in sorted(tools.items())]}
-    return {"model": model, "usage": usage, "choices": [{"message": message, "finish_reason": finish}]}
-
-
-def _request_attributes(body: Any) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        return {}
-    if "input" in body and "messages" not in body:
-        return responses_api.request_attributes(body)
-    messages = body.get("messages") or []
-    return {
-        "model": body.get("model"),
-        "temperature": body.get("temperature"),
-        "max_tokens": body.get("max_tokens") or body.get("max_completion_tokens"),
-        # The whole request, so a transcript shows what the model was actually asked (the
-        # secret scrubber runs over every row before it is written).
-        "messages": messages,
-        "tools": [t.get("function", {}).get("name") for t in body.get("tools") or [] if isinstance(t, dict)],
-        "response_format": (body.get("response_format") or {}).get("type"),
-        "stream": bool(body.get("stream")),
-    }
-
-
-def _tokens(usage: Any, name: str) -> int | None:
-    """A usage count, or ``None`` when the reply does not say (unknown is not 0)."""
-    if not isinstance(usage, dict) or usage.get(name) is None:
-        return None
-    return int(usage[name])
-
-
-def _chat_reply_attributes(reply: dict[str, Any]) -> dict[str, Any]:
-    choices = reply.get("choices") or [{}]
-    message = choices[0].get("message") or {}
-    usage = reply.get("usage")
-    calls = [
-        {"name": (c.get("function") or {}).get("name"), "arguments": (c.get("function") or {}).get("arguments")}
-        for c in message.get("tool_calls") or []
-    ]
-    return {
-        "output": message.get("content"),
-        "tool_calls": calls,
-        "finish_reason": choices[0].get("finish_reason"),
-        "input_tokens": _tokens(usage, "prompt_tokens"),
-        "output_tokens": _tokens(usage, "completion_tokens") if isinstance(usage, dict) else None,
-    }
-
-
-def _reply_attributes(reply: Any, content: bytes) -> dict[str, Any]:
-    """What a successful reply says: Chat Completions, Responses, embeddings — or that it is unknown.
-
-    A reply of a shape the harness does not know is *reported* (``usage_unknown`` and
-    ``capture_error`` on the span, a warning in the log), never counted as 0 tokens: budgets
-    and cost gates read those counts.
-    """
-    if isinstance(reply, dict) and "choices" in reply:
-        attributes = _chat_reply_attributes(reply)
-    elif responses_api.is_response_body(reply):
-        attributes = responses_api.response_attributes(reply)
-    elif isinstance(reply, dict) and reply.get("object") == "list" and isinstance(reply.get("usage"), dict):
-        attributes = {"output": None, "tool_calls": [], "finish_reason": None,
-                      "input_tokens": _tokens(reply["usage"], "prompt_tokens"), "output_tokens": 0}
-    else:
-        what = f"keys {sorted(reply)[:8]}" if isinstance(reply, dict) else f"{len(content)} bytes, not a JSON object"
-        problem = f"unrecognised reply shape ({what}): output and usage not captured"
-        log.warning("model span: %s", problem)
-        return {"output": None, "tool_calls": [], "input_tokens": None, "output_tokens": None,
-                "usage_unknown": True, "capture_error": problem}
-    if attributes["input_tokens"] is None or attributes["output_tokens"] is None:
-        attributes["usage_unknown"] = True
-    return attributes
-
-
-def _stream_reply(content: bytes) -> Any:
-    """A streamed reply folded into one body: Chat Completions chunks, or Responses events."""
-    events = list(responses_api.sse_events(content))
-    if any(str(event.get("type", "")).startswith("response.") for event in events):
-        return responses_api.response_from_events(events)  # None when the stream was torn
-    return _sse_reply(content)
+_json_or_none = loads_or_none
 
 
 def _sdk_parent() -> str | None:
@@ -221,11 +137,19 @@ def _sdk_parent() -> str | None:
     return current_sdk_parent()
 
 
+class _Unread:
+    """The key of a request not read yet (``None`` is a request without one)."""
+
+
+_UNREAD = _Unread()
+
+
 class SpanWriter:
     """Turns one HTTP exchange into a model span on the task's recorder."""
 
     def __init__(self, recorder: TraceRecorder | None, request: httpx2.Request,
-                 original: dict[str, Any] | None = None) -> None:
+                 original: dict[str, Any] | None = None, key: str | None | _Unread = _UNREAD) -> None:
+        """``key``: the request's key when the caller stamped it (else read from its header)."""
         self.recorder = recorder
         self.request = request
         #: The Responses request body when the exchange was translated to Chat Completions.
@@ -234,6 +158,13 @@ class SpanWriter:
         self.parent = (_sdk_parent() or current_span_id()) if recorder else None
         #: The model the app asked for, when a capture route replaced it (harness.engine.routing).
         self.app_model: str | None = None
+        self._key = key
+
+    @property
+    def key(self) -> str | None:
+        if isinstance(self._key, _Unread):
+            self._key = self.request.headers.get(KEY_HEADER)
+        return self._key
 
     def _retries(self, key: str | None, add: int = 0) -> int:
         pending: dict[str, int] = scope_extras().setdefault("pending_retries", {})
@@ -242,10 +173,13 @@ class SpanWriter:
             return 0
         return pending.pop(key or "", 0)
 
-    def finish(self, response: httpx2.Response, content: bytes) -> None:
+    def finish(self, response: httpx2.Response, content: bytes, content_type: str | None = None) -> None:
+        """Trace an answered exchange (``content_type``: the reply's, when the caller already read it)."""
         span = self.place(response.status_code)
         if span is not None:
-            self.fill(span, response.status_code, response.headers.get("content-type", ""), content)
+            if content_type is None:
+                content_type = response.headers.get("content-type", "")
+            self.fill(span, response.status_code, content_type, content)
 
     def place(self, status: int) -> Span | None:
         """The model span of an answered call, placed in the trace (its id, parent, timing, key,
@@ -257,7 +191,7 @@ class SpanWriter:
         the two bodies is most of a span's cost (bench/capture_overhead.py)."""
         if self.recorder is None or self.request.method != "POST":
             return None
-        key = self.request.headers.get(KEY_HEADER)
+        key = self.key
         if _is_retryable(status) and status != 409:
             self._retries(key, add=1)
             return None
@@ -269,10 +203,10 @@ class SpanWriter:
         """Describe a placed span: the request's parameters, the reply, tokens and cost."""
         body = self.original if self.original is not None else _json_or_none(self.request.content)
         is_stream = "text/event-stream" in content_type
-        reply = _stream_reply(content) if is_stream else _json_or_none(content)
-        attributes = _request_attributes(body)
+        reply = call_attributes.stream_reply(content) if is_stream else _json_or_none(content)
+        attributes = call_attributes.request_attributes(body)
         if status < 400:
-            attributes |= _reply_attributes(reply, content)
+            attributes |= call_attributes.reply_attributes(reply, content)
         if self.original is not None:
             attributes["wire"] = "chat.completions"  # translated: see harness.engine.responses_api
             dropped = responses_api.dropped_parameters(self.original)
@@ -293,7 +227,7 @@ class SpanWriter:
         body = self.original if self.original is not None else _json_or_none(self.request.content)
         self.recorder.add("model", str((body or {}).get("model") or "model"), start_s=self.start,
                           parent_id=self.parent, error=f"{type(exc).__name__}: {exc}",
-                          **_request_attributes(body), key=self.request.headers.get(KEY_HEADER))
+                          **call_attributes.request_attributes(body), key=self.key)
 
 
 _DECODED_AWAY = {"content-encoding", "content-length", "transfer-encoding"}
@@ -311,15 +245,28 @@ def _miss_response(miss: CassetteMiss, request: httpx2.Request) -> httpx2.Respon
     return httpx2.Response(400, json=body, request=request, headers={"x-harness-cassette-miss": "1"})
 
 
-def _decoded_in_place(response: httpx2.Response) -> httpx2.Response:
+def _read_response_headers(response: httpx2.Response) -> tuple[str, list[str]]:
+    """The reply's content type, and the headers that describe its wire form, in one pass over the
+    raw headers (as :func:`_read_request_headers`: three lookups a call before)."""
+    content_type, wire_form = "", []
+    for name, value in response.headers.raw:
+        lower = name.lower()
+        if lower == b"content-type":
+            content_type = value.decode("latin-1") if not content_type else f"{content_type}, {value.decode('latin-1')}"
+        elif lower in _DECODED_AWAY_RAW:
+            wire_form.append(lower.decode())
+    return content_type, wire_form
+
+
+def _decoded_in_place(response: httpx2.Response, wire_form: list[str]) -> httpx2.Response:
     """A response already read (its body cached, decoded) without the headers that described the wire form.
 
     Rather than a new ``Response`` over the same bytes (:func:`_rebuild`, kept for translated
     replies): under cProfile of bench/runner_throughput.py (C=64, stub server), ``_rebuild`` was
     122 of the 317 us per call that finishing an exchange took.
     """
-    for name in {name.lower() for name, _ in response.headers.raw} & _DECODED_AWAY_RAW:
-        del response.headers[name.decode()]
+    for name in dict.fromkeys(wire_form):
+        del response.headers[name]
     return response
 
 
@@ -336,25 +283,27 @@ class _Exchange:
     """One request through the transport: stamped and adapted on the way out, traced on the way back."""
 
     def __init__(self, request: httpx2.Request, profile: BackendProfile) -> None:
-        app_model = request.headers.get(OVERRIDDEN_HEADER)
+        retry, app_model = _read_request_headers(request)
         if app_model is not None:
             del request.headers[OVERRIDDEN_HEADER]  # for the span only: never sent, never stored
         self.original_request = request
-        self.request, self.translated = _stamp(request, profile)
-        self.writer = SpanWriter(current_recorder(), self.request, self.translated)
+        self.request, self.translated, key = _stamp(request, profile, retry)
+        self.writer = SpanWriter(current_recorder(), self.request, self.translated, key=key)
         self.writer.app_model = app_model
 
-    def done(self, response: httpx2.Response, content: bytes) -> httpx2.Response:
+    def done(self, response: httpx2.Response, content: bytes, content_type: str,
+             wire_form: list[str]) -> httpx2.Response:
+        """The client's response to an answered exchange (its headers read by :func:`_read_response_headers`)."""
         if self.translated is None:
-            self.writer.finish(response, content)
-            return _decoded_in_place(response)
-        content_type = None
+            self.writer.finish(response, content, content_type)
+            return _decoded_in_place(response, wire_form)
+        translated_type = None
         if response.status_code < 400:
-            content, content_type = _translate_reply(response, content, self.translated)
-        self.writer.finish(response, content)
+            content, translated_type = _translate_reply(response, content, self.translated)
+        self.writer.finish(response, content, content_type)
         rebuilt = _rebuild(response, content, self.original_request)
-        if content_type is not None:
-            rebuilt.headers["content-type"] = content_type
+        if translated_type is not None:
+            rebuilt.headers["content-type"] = translated_type
         return rebuilt
 
     def streaming(self, response: httpx2.Response,
@@ -492,8 +441,8 @@ class _SyncPassThrough(_StreamFold, httpx2.SyncByteStream):
         self.response.close()
 
 
-def _is_live_stream(response: httpx2.Response) -> bool:
-    return response.status_code < 400 and "text/event-stream" in response.headers.get("content-type", "")
+def _is_live_stream(response: httpx2.Response, content_type: str) -> bool:
+    return response.status_code < 400 and "text/event-stream" in content_type
 
 
 class HarnessAsyncTransport(httpx2.AsyncBaseTransport):
@@ -509,7 +458,8 @@ class HarnessAsyncTransport(httpx2.AsyncBaseTransport):
         try:
             with transport_scope():
                 response = await self.inner.handle_async_request(exchange.request)
-            if _is_live_stream(response):
+            content_type, wire_form = _read_response_headers(response)
+            if _is_live_stream(response, content_type):
                 return exchange.streaming(response, _AsyncPassThrough)
             try:
                 content = await response.aread()
@@ -521,7 +471,7 @@ class HarnessAsyncTransport(httpx2.AsyncBaseTransport):
             return exchange.failed(abandoned)
         except Exception as exc:  # noqa: BLE001 - _Exchange.failed re-raises all but cassette misses
             return exchange.failed(exc)
-        return exchange.done(response, content)
+        return exchange.done(response, content, content_type, wire_form)
 
     async def aclose(self) -> None:
         await self.inner.aclose()
@@ -540,7 +490,8 @@ class HarnessSyncTransport(httpx2.BaseTransport):
         try:
             with transport_scope():
                 response = self.inner.handle_request(exchange.request)
-            if _is_live_stream(response):
+            content_type, wire_form = _read_response_headers(response)
+            if _is_live_stream(response, content_type):
                 return exchange.streaming(response, _SyncPassThrough)
             try:
                 content = response.read()
@@ -548,7 +499,7 @@ class HarnessSyncTransport(httpx2.BaseTransport):
                 response.close()  # hands the connection back to the pool
         except Exception as exc:  # noqa: BLE001 - _Exchange.failed re-raises all but cassette misses
             return exchange.failed(exc)
-        return exchange.done(response, content)
+        return exchange.done(response, content, content_type, wire_form)
 
     def close(self) -> None:
         self.inner.close()

@@ -87,6 +87,11 @@ def write_report(run_folder: str | Path | RunData, out_dir: str | Path | None = 
                         results_parquet=root / "results.parquet", gates=gate_report,
                         partial_against_baseline=analysis.summary.partial_against_baseline)
 
+    plot_job = None
+    if plots:  # first, in a child process (harness.report.plot_process), drawn while the rest is written
+        from harness.report.plot_process import start_plots  # matplotlib only when plots are wanted
+
+        plot_job = start_plots(analysis, root / "plots")
     _write_tables(data.path, paths.results_csv, paths.results_parquet, data.cache != "off")
 
     summary_doc: dict[str, Any] = analysis.summary.model_dump(mode="json")
@@ -94,11 +99,7 @@ def write_report(run_folder: str | Path | RunData, out_dir: str | Path | None = 
         summary_doc["gates"] = gate_report.model_dump(mode="json")
     write_text_atomic(paths.summary_json, json.dumps(summary_doc, indent=2, ensure_ascii=False))
 
-    plot_paths: dict[str, Path] = {}
-    if plots:
-        from harness.report.plots import render_plots  # matplotlib only when plots are wanted
-
-        plot_paths = render_plots(analysis, root / "plots")
+    plot_paths = plot_job.paths() if plot_job is not None else {}
     paths.plots.update(plot_paths)
 
     links = {"HTML report": "report.html", "summary.json": "summary.json", "results.csv": "results.csv",

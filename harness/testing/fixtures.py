@@ -545,19 +545,15 @@ class EvalRuntime:
 
     async def _call_flow(self, flow: Callable[..., Any], input: Any, task_id: str, variant: str | None,
                          settings: Any, prompt: Any, params: dict[str, Any], epoch: int, user: Any) -> FlowResult:
-        import hashlib
-        import random
-
         from harness.core.dataset import Task
         from harness.core.model_settings import ModelSettings
-        from harness.engine.flow import FlowContext, run_flow
+        from harness.engine.flow import FlowContext, run_flow, task_rng
 
         task = Task(id=task_id, input=input, user=user)
-        seed = int.from_bytes(hashlib.sha256(f"{task_id}|{epoch}".encode()).digest()[:8], "big")
         async with self.runtime.unit(self.request(task_id, variant, epoch)) as unit:
             ctx = FlowContext(task=task, variant=variant or self.variant, client=self.runtime.client,
                               sync_client=self.runtime.sync_client, settings=settings or ModelSettings(),
-                              prompt=prompt, rng=random.Random(seed), params=params)
+                              prompt=prompt, rng=task_rng(task_id, epoch), params=params)
             output = await run_flow(flow, input, ctx)
         return FlowResult(output=output, trajectory=unit.trajectory, state=ctx.state, cassette=unit.cassette)
 

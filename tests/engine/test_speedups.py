@@ -67,3 +67,32 @@ def test_read_ahead_asks_for_the_files_that_exist(tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("HARNESS_SPEEDUPS_OFF", "prefetch")
     assert speedups.read_ahead(files) == 0
 
+
+
+def test_a_run_keeps_what_existed_before_it_out_of_collections_and_gives_it_back(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    monkeypatch.delenv("HARNESS_SPEEDUPS_OFF", raising=False)
+    before = gc.get_freeze_count()
+    with speedups.frozen_heap():
+        assert gc.get_freeze_count() > before, "the objects alive at the start are frozen"
+    assert gc.get_freeze_count() == before, "and unfrozen after, so garbage among them is collected again"
+    monkeypatch.setenv("HARNESS_SPEEDUPS_OFF", "gc_freeze")
+    with speedups.frozen_heap():
+        assert gc.get_freeze_count() == before
+
+
+def test_reporting_collects_less_often_and_puts_the_thresholds_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    monkeypatch.delenv("HARNESS_SPEEDUPS_OFF", raising=False)
+    thresholds = gc.get_threshold()
+    with pytest.raises(RuntimeError), speedups.sparse_gc():
+        assert gc.get_threshold()[0] == max(speedups.SPARSE_GC_THRESHOLD, thresholds[0])
+        assert gc.get_threshold()[1:] == thresholds[1:] and gc.isenabled(), "still collecting, less often"
+        raise RuntimeError("the block fails")
+    assert gc.get_threshold() == thresholds, "restored even when the block raises"
+    monkeypatch.setenv("HARNESS_SPEEDUPS_OFF", "gc_sparse")
+    with speedups.sparse_gc():
+        assert gc.get_threshold() == thresholds

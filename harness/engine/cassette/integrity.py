@@ -35,6 +35,7 @@ from typing import Any
 
 from vcr.serialize import CASSETTE_FORMAT_VERSION as VCR_VERSION
 
+from harness.core.json_bodies import loads
 from harness.engine.cassette.streaming import has_last_event
 
 __all__ = ["CASSETTE_FORMAT", "Damage", "RecordingCheck", "check_recording", "recording_format", "malformed_replies",
@@ -126,7 +127,7 @@ def check_recording(path: Path, text: str | None) -> RecordingCheck:
     if not text.strip():
         return _damaged(path, "empty-file", f"unreadable: the file is empty ({len(text.encode())} bytes)")
     try:
-        data = json.loads(text)
+        data = loads(text)  # msgspec's parse, json's result and errors (harness.core.json_bodies)
     except ValueError as exc:
         return _damaged(path, "not-json", f"unreadable: not valid JSON ({exc}); the file was cut short or edited")
     if not isinstance(data, dict) or not isinstance(data.get("interactions"), list):
@@ -204,7 +205,7 @@ def _reply(response: dict[str, Any]) -> tuple[str, str] | None:
 def _parses(text: str) -> str | None:
     """None when ``text`` is JSON, else why not."""
     try:
-        json.loads(text)
+        loads(text)
     except ValueError as exc:
         return str(exc)
     return None

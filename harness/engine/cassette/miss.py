@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.core.json_bodies import loads
+
 if TYPE_CHECKING:
     from harness.engine.cassette.integrity import Damage
 
@@ -26,7 +28,7 @@ def json_body(raw: Any) -> Any:
         return None
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
     try:
-        return json.loads(text)
+        return loads(text)  # msgspec's parse, json's result (harness.core.json_bodies): twice per replayed call
     except ValueError:
         return text
 

@@ -81,3 +81,12 @@ def test_totals_travel_as_a_tuple_of_every_field_in_order() -> None:
                        cost_usd=7.5, model_calls=8)
     assert totals.as_tuple() == dataclasses.astuple(totals)
     assert RunTotals(*totals.as_tuple()) == totals
+
+
+def test_merging_totals_adds_every_field() -> None:
+    """``merge`` names each field (it runs once per row): a field it left out would stay at zero."""
+    ones = RunTotals(*(1 for _ in dataclasses.fields(RunTotals)))
+    merged = RunTotals()
+    merged.merge(ones)
+    merged.merge(ones)
+    assert dataclasses.astuple(merged) == tuple(2 for _ in dataclasses.fields(RunTotals))
