@@ -64,7 +64,8 @@ def measure(base_url: str, n: int, capture: Path | None, per_trace: int = 1) -> 
             flushed0 = time.process_time()
             assert harness.capture.flush(60), "the writer did not finish"
             cpu += time.process_time() - flushed0  # what the writer still had to do is capture's cost too
-            assert harness.capture.stats().written == n // per_trace and harness.capture.stats().dropped == 0
+            # one trace per `per_trace` calls, and the warm-up call (a plain call outside any trace is one)
+            assert harness.capture.stats().written == n // per_trace + 1 and harness.capture.stats().dropped == 0
     finally:
         harness.capture.uninstall()
     return cpu, thread, wall
