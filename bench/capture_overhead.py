@@ -13,7 +13,7 @@ alike). Printed per call:
 Goal (issue 26): added CPU <= 0.1 ms per call and under 5% of the bare client's cost; no added
 latency. Last line: ``added_ms_per_call=<total> ratio=<total / bare>``.
 
-    python bench/capture_overhead.py [--calls 300] [--rounds 6] [--per-trace 1]
+    python bench/capture_overhead.py [--calls 300] [--rounds 6] [--per-trace 1]   # 0: plain calls, no SDK
 """
 
 from __future__ import annotations
@@ -40,16 +40,21 @@ from harness.testing.stub_server import StubProcess
 
 
 async def calls(base_url: str, n: int, per_trace: int = 1) -> tuple[float, float, float]:
-    """Process CPU, this thread's CPU and wall seconds for ``n`` calls, ``per_trace`` in each trace."""
+    """Process CPU, this thread's CPU and wall seconds for ``n`` calls, ``per_trace`` in each SDK
+    trace (0: plain calls outside any trace, each captured as a trace of its own)."""
     client = AsyncOpenAI(base_url=base_url, api_key="sk-bench-not-a-secret-000000")
     messages = [{"role": "system", "content": "You answer support tickets. " * 20},
                 {"role": "user", "content": "Where is my order A1001? It was due on Monday."}]
     await client.chat.completions.create(model="stub", messages=messages)  # connection and imports warm
     cpu0, thread0, wall0 = time.process_time(), time.thread_time(), time.perf_counter()
-    for _ in range(n // per_trace):
-        with trace("bench"):
-            for _ in range(per_trace):
-                await client.chat.completions.create(model="stub", messages=messages)
+    if per_trace == 0:
+        for _ in range(n):
+            await client.chat.completions.create(model="stub", messages=messages)
+    else:
+        for _ in range(n // per_trace):
+            with trace("bench"):
+                for _ in range(per_trace):
+                    await client.chat.completions.create(model="stub", messages=messages)
     wall, thread = time.perf_counter() - wall0, time.thread_time() - thread0
     await client.close()
     return time.process_time() - cpu0, thread, wall
@@ -65,7 +70,8 @@ def measure(base_url: str, n: int, capture: Path | None, per_trace: int = 1) -> 
             assert harness.capture.flush(60), "the writer did not finish"
             cpu += time.process_time() - flushed0  # what the writer still had to do is capture's cost too
             # one trace per `per_trace` calls, and the warm-up call (a plain call outside any trace is one)
-            assert harness.capture.stats().written == n // per_trace + 1 and harness.capture.stats().dropped == 0
+            traces = n // per_trace if per_trace else n
+            assert harness.capture.stats().written == traces + 1 and harness.capture.stats().dropped == 0
     finally:
         harness.capture.uninstall()
     return cpu, thread, wall
@@ -122,7 +128,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=6)
-    parser.add_argument("--per-trace", type=int, default=1, help="model calls per trace (an agent run makes several)")
+    parser.add_argument("--per-trace", type=int, default=1, help="model calls per SDK trace (an agent run makes "
+                        "several); 0: plain calls outside any trace, each a trace of its own")
     args = parser.parse_args()
     logging.getLogger("openai.agents").setLevel(logging.ERROR)
     set_trace_processors([])  # the SDK's exporter off: this measures capture, not the upload to OpenAI

@@ -74,15 +74,16 @@ def scrubbed_exchange(raw: RawExchange, redactor: Redactor) -> _Scrubbed:
         {"headers": _response_headers(raw.response_headers), "body": {"string": raw.body}})
     body = b"" if response is None else response["body"]["string"]
     body = body if isinstance(body, bytes) else body.encode("utf-8", "surrogateescape")
-    content_type = next((v[0] for k, v in (response or {}).get("headers", {}).items() if k.lower() == "content-type"), "")
+    response_headers: dict[str, list[str]] = {} if response is None else response["headers"]
+    content_type = (response_headers.get("content-type") or [""])[0]
     extra = redactor.extra  # the scrubber already ran over all of these
+    if redactor.redact_fn is not None:
+        request.headers = {k: extra(str(v)) for k, v in request.headers.items()}
+        response_headers = {k: [extra(v) for v in values] for k, values in response_headers.items()}
     exchange = Exchange(
         position=position_of(raw.key), method=raw.method, url=extra(request.uri),
-        request_headers={k: extra(str(v)) for k, v in request.headers.items()},
-        request_body=extra(_text(request.body or b"")), status=raw.status,
-        response_headers={} if response is None else {k: [extra(v) for v in values]
-                                                       for k, values in response["headers"].items()},
-        response_body=extra(_text(body)),
+        request_headers=request.headers, request_body=extra(_text(request.body or b"")), status=raw.status,
+        response_headers=response_headers, response_body=extra(_text(body)),
         latency_s=round(raw.latency_s, 6), error=None if raw.error is None else redactor.text(raw.error),
     )
     return _Scrubbed(exchange, request.body or b"", body, content_type)
