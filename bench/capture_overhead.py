@@ -33,9 +33,7 @@ from agents.tracing import set_trace_processors
 from openai import AsyncOpenAI
 
 import harness.capture
-from harness.core.context import RequestContext, request_scope
-from harness.core.trace import TraceRecorder, recording
-from harness.engine.transport import SpanWriter, stamp_key
+from harness.capture.interception import Capture
 from harness.testing.stub_server import StubProcess
 
 
@@ -86,25 +84,29 @@ async def _empty_traces(n: int) -> float:
 
 
 def _span_pieces(n: int, reply: bytes, per_trace: int = 4) -> tuple[float, float]:
-    """Microseconds per call: keying and placing the model span (request path), describing it (writer)."""
+    """Microseconds per call: what capture does in the request path (observe the request, key it,
+    place its model span, keep the reply), and describing the span (writer thread)."""
     body = json.dumps({"model": "stub", "messages": [{"role": "user", "content": "Where is my order? " * 20}]})
+    response = httpx2.Response(200, headers={"content-type": "application/json"}, content=reply)
+    capture = Capture(1.0, finished=lambda opened: None, sampled_out=lambda: None)
     in_path = described = 0.0
     for trace_number in range(n // per_trace):
         requests = [httpx2.Request("POST", "http://127.0.0.1:9/v1/chat/completions", content=body.encode(),
                                    headers={"content-type": "application/json"}) for _ in range(per_trace)]
-        with request_scope(RequestContext("bench", "v", f"t{trace_number}")), recording(TraceRecorder()) as recorder:
-            started = time.thread_time()
-            placed = []
-            for request in requests:
-                stamp_key(request)
-                writer = SpanWriter(recorder, request)
-                placed.append((writer, writer.place(200)))
-            in_path += time.thread_time() - started
-            started = time.thread_time()
-            for writer, span in placed:
-                assert span is not None
-                writer.fill(span, 200, "application/json", reply)
-            described += time.thread_time() - started
+        opened = capture.open(f"trace_{trace_number:032x}", "bench")
+        assert opened is not None
+        started = time.thread_time()
+        for request in requests:
+            call = capture.observe(request)
+            assert call is not None
+            call.answered(response, reply, None)
+        in_path += time.thread_time() - started
+        capture.close(opened)
+        started = time.thread_time()
+        for exchange in opened.exchanges:
+            assert exchange.writer is not None and exchange.span is not None
+            exchange.writer.fill(exchange.span, 200, "application/json", reply)
+        described += time.thread_time() - started
     return in_path / n * 1e6, described / n * 1e6
 
 
@@ -121,7 +123,8 @@ def parts(tmp: Path, n: int = 3000) -> None:
         harness.capture.uninstall()
     in_path, described = _span_pieces(n, reply)
     print(f"pieces (us): trace start+end {captured_trace - bare_trace:.1f} per trace; per call, keying and "
-          f"placing the model span {in_path:.1f} (request path), describing it {described:.1f} (writer thread)")
+          f"placing the model span, keeping the reply {in_path:.1f} (request path), describing it {described:.1f} "
+          "(writer thread)")
 
 
 def main() -> None:
