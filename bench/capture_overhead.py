@@ -13,7 +13,7 @@ alike). Printed per call:
 Goal (issue 26): added CPU <= 0.1 ms per call and under 5% of the bare client's cost; no added
 latency. Last line: ``added_ms_per_call=<total> ratio=<total / bare>``.
 
-    python bench/capture_overhead.py [--calls 300] [--rounds 6] [--per-trace 1]
+    python bench/capture_overhead.py [--calls 300] [--rounds 6] [--per-trace 1]   # 0: plain calls, no SDK
 """
 
 from __future__ import annotations
@@ -33,23 +33,26 @@ from agents.tracing import set_trace_processors
 from openai import AsyncOpenAI
 
 import harness.capture
-from harness.core.context import RequestContext, request_scope
-from harness.core.trace import TraceRecorder, recording
-from harness.engine.transport import SpanWriter, stamp_key
+from harness.capture.interception import Capture
 from harness.testing.stub_server import StubProcess
 
 
 async def calls(base_url: str, n: int, per_trace: int = 1) -> tuple[float, float, float]:
-    """Process CPU, this thread's CPU and wall seconds for ``n`` calls, ``per_trace`` in each trace."""
+    """Process CPU, this thread's CPU and wall seconds for ``n`` calls, ``per_trace`` in each SDK
+    trace (0: plain calls outside any trace, each captured as a trace of its own)."""
     client = AsyncOpenAI(base_url=base_url, api_key="sk-bench-not-a-secret-000000")
     messages = [{"role": "system", "content": "You answer support tickets. " * 20},
                 {"role": "user", "content": "Where is my order A1001? It was due on Monday."}]
     await client.chat.completions.create(model="stub", messages=messages)  # connection and imports warm
     cpu0, thread0, wall0 = time.process_time(), time.thread_time(), time.perf_counter()
-    for _ in range(n // per_trace):
-        with trace("bench"):
-            for _ in range(per_trace):
-                await client.chat.completions.create(model="stub", messages=messages)
+    if per_trace == 0:
+        for _ in range(n):
+            await client.chat.completions.create(model="stub", messages=messages)
+    else:
+        for _ in range(n // per_trace):
+            with trace("bench"):
+                for _ in range(per_trace):
+                    await client.chat.completions.create(model="stub", messages=messages)
     wall, thread = time.perf_counter() - wall0, time.thread_time() - thread0
     await client.close()
     return time.process_time() - cpu0, thread, wall
@@ -64,7 +67,9 @@ def measure(base_url: str, n: int, capture: Path | None, per_trace: int = 1) -> 
             flushed0 = time.process_time()
             assert harness.capture.flush(60), "the writer did not finish"
             cpu += time.process_time() - flushed0  # what the writer still had to do is capture's cost too
-            assert harness.capture.stats().written == n // per_trace and harness.capture.stats().dropped == 0
+            # one trace per `per_trace` calls, and the warm-up call (a plain call outside any trace is one)
+            traces = n // per_trace if per_trace else n
+            assert harness.capture.stats().written == traces + 1 and harness.capture.stats().dropped == 0
     finally:
         harness.capture.uninstall()
     return cpu, thread, wall
@@ -79,25 +84,29 @@ async def _empty_traces(n: int) -> float:
 
 
 def _span_pieces(n: int, reply: bytes, per_trace: int = 4) -> tuple[float, float]:
-    """Microseconds per call: keying and placing the model span (request path), describing it (writer)."""
+    """Microseconds per call: what capture does in the request path (observe the request, key it,
+    place its model span, keep the reply), and describing the span (writer thread)."""
     body = json.dumps({"model": "stub", "messages": [{"role": "user", "content": "Where is my order? " * 20}]})
+    response = httpx2.Response(200, headers={"content-type": "application/json"}, content=reply)
+    capture = Capture(1.0, finished=lambda opened: None, sampled_out=lambda: None)
     in_path = described = 0.0
     for trace_number in range(n // per_trace):
         requests = [httpx2.Request("POST", "http://127.0.0.1:9/v1/chat/completions", content=body.encode(),
                                    headers={"content-type": "application/json"}) for _ in range(per_trace)]
-        with request_scope(RequestContext("bench", "v", f"t{trace_number}")), recording(TraceRecorder()) as recorder:
-            started = time.thread_time()
-            placed = []
-            for request in requests:
-                stamp_key(request)
-                writer = SpanWriter(recorder, request)
-                placed.append((writer, writer.place(200)))
-            in_path += time.thread_time() - started
-            started = time.thread_time()
-            for writer, span in placed:
-                assert span is not None
-                writer.fill(span, 200, "application/json", reply)
-            described += time.thread_time() - started
+        opened = capture.open(f"trace_{trace_number:032x}", "bench")
+        assert opened is not None
+        started = time.thread_time()
+        for request in requests:
+            call = capture.observe(request)
+            assert call is not None
+            call.answered(response, reply, None)
+        in_path += time.thread_time() - started
+        capture.close(opened)
+        started = time.thread_time()
+        for exchange in opened.exchanges:
+            assert exchange.writer is not None and exchange.span is not None
+            exchange.writer.fill(exchange.span, 200, "application/json", reply)
+        described += time.thread_time() - started
     return in_path / n * 1e6, described / n * 1e6
 
 
@@ -114,14 +123,16 @@ def parts(tmp: Path, n: int = 3000) -> None:
         harness.capture.uninstall()
     in_path, described = _span_pieces(n, reply)
     print(f"pieces (us): trace start+end {captured_trace - bare_trace:.1f} per trace; per call, keying and "
-          f"placing the model span {in_path:.1f} (request path), describing it {described:.1f} (writer thread)")
+          f"placing the model span, keeping the reply {in_path:.1f} (request path), describing it {described:.1f} "
+          "(writer thread)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=6)
-    parser.add_argument("--per-trace", type=int, default=1, help="model calls per trace (an agent run makes several)")
+    parser.add_argument("--per-trace", type=int, default=1, help="model calls per SDK trace (an agent run makes "
+                        "several); 0: plain calls outside any trace, each a trace of its own")
     args = parser.parse_args()
     logging.getLogger("openai.agents").setLevel(logging.ERROR)
     set_trace_processors([])  # the SDK's exporter off: this measures capture, not the upload to OpenAI

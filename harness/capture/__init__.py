@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from harness.capture.production import CaptureError, feedback, flush, install, stats, uninstall
+    from harness.capture.production import CaptureError, feedback, flush, install, stats, trace, uninstall
 
-__all__ = ["install", "uninstall", "feedback", "flush", "stats", "CaptureError"]
+__all__ = ["install", "uninstall", "trace", "feedback", "flush", "stats", "CaptureError"]
 
 
 def __getattr__(name: str) -> Any:

@@ -8,17 +8,15 @@ scrubbed across their chunks), then the user's ``redact_fn`` — before the reco
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-
-import httpx2
 
 from harness.capture.interception import DECODED_AWAY, OpenTrace, RawExchange
 from harness.capture.record import Exchange, TraceRecord
 from harness.capture.writer import Redactor
 from harness.core.clock import utc_now
 from harness.core.trace import Span
-from harness.engine.transport import KEY_HEADER
 
 __all__ = ["assemble", "position_of", "trace_input", "trace_output", "trace_error"]
 
@@ -34,9 +32,15 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
-def _headers(response: httpx2.Response) -> dict[str, list[str]]:
+def _header_pairs(lines: bytes) -> list[tuple[str, str]]:
+    """The ``name: value`` lines the request path kept, names in lower case (as httpx2 gives them)."""
+    pairs = (line.partition(": ") for line in lines.decode("latin-1").split("\n"))
+    return [(name.lower(), value) for name, _, value in pairs if name]
+
+
+def _response_headers(lines: bytes) -> dict[str, list[str]]:
     headers: dict[str, list[str]] = {}
-    for name, value in response.headers.multi_items():
+    for name, value in _header_pairs(lines):
         if name.lower() not in DECODED_AWAY:  # the body is stored decoded
             headers.setdefault(name, []).append(value)
     return headers
@@ -52,25 +56,37 @@ class _Sent:
     uri: str
 
 
-def scrubbed_exchange(raw: RawExchange, redactor: Redactor) -> Exchange:
+@dataclass
+class _Scrubbed:
+    """An exchange as stored, and its two bodies scrubbed (what its model span is described from)."""
+
+    exchange: Exchange
+    request_body: bytes
+    response_body: bytes
+    content_type: str
+
+
+def scrubbed_exchange(raw: RawExchange, redactor: Redactor) -> _Scrubbed:
     """The exchange scrubbed as a cassette is (headers, URL, bodies, streams), then the user's redaction."""
-    sent = raw.request
-    headers = {k: v for k, v in sent.headers.multi_items() if k.lower() != KEY_HEADER}
-    request = redactor.scrubber.request(_Sent(headers, sent.content, str(sent.url)))
-    response = None if raw.response is None else redactor.scrubber.response(
-        {"headers": _headers(raw.response), "body": {"string": raw.body}})
-    body = "" if response is None else response["body"]["string"]
+    headers = dict(_header_pairs(raw.request_headers))
+    request = redactor.scrubber.request(_Sent(headers, raw.request_body, raw.url))
+    response = None if raw.status is None else redactor.scrubber.response(
+        {"headers": _response_headers(raw.response_headers), "body": {"string": raw.body}})
+    body = b"" if response is None else response["body"]["string"]
+    body = body if isinstance(body, bytes) else body.encode("utf-8", "surrogateescape")
+    response_headers: dict[str, list[str]] = {} if response is None else response["headers"]
+    content_type = (response_headers.get("content-type") or [""])[0]
     extra = redactor.extra  # the scrubber already ran over all of these
-    return Exchange(
-        position=position_of(raw.key), method=sent.method, url=extra(request.uri),
-        request_headers={k: extra(str(v)) for k, v in request.headers.items()},
-        request_body=extra(_text(request.body or b"")),
-        status=None if raw.response is None else raw.response.status_code,
-        response_headers={} if response is None else {k: [extra(v) for v in values]
-                                                       for k, values in response["headers"].items()},
-        response_body=extra(body if isinstance(body, str) else _text(body)),
+    if redactor.redact_fn is not None:
+        request.headers = {k: extra(str(v)) for k, v in request.headers.items()}
+        response_headers = {k: [extra(v) for v in values] for k, values in response_headers.items()}
+    exchange = Exchange(
+        position=position_of(raw.key), method=raw.method, url=extra(request.uri),
+        request_headers=request.headers, request_body=extra(_text(request.body or b"")), status=raw.status,
+        response_headers=response_headers, response_body=extra(_text(body)),
         latency_s=round(raw.latency_s, 6), error=None if raw.error is None else redactor.text(raw.error),
     )
+    return _Scrubbed(exchange, request.body or b"", body, content_type)
 
 
 def trace_input(spans: list[Span], metadata: dict[str, Any]) -> Any:
@@ -109,22 +125,39 @@ def trace_error(spans: list[Span], exchanges: list[Exchange]) -> str | None:
     return next((e.error for e in exchanges if e.error), None)
 
 
-def _describe(raw: RawExchange) -> None:
-    """Fill in the model span the request path placed (what the harness transport does at once)."""
-    if raw.writer is not None and raw.span is not None and raw.response is not None:
-        raw.writer.fill(raw.span, raw.response.status_code, raw.response.headers.get("content-type", ""), raw.body)
+def _redacted(span: Span, text: Callable[[str], str] | None, redactor: Redactor) -> Span:
+    """A span with every string it holds through ``text`` (its kind is the harness's own word);
+    ``None``: nothing left to apply."""
+    if text is None:
+        return span
+    return span.model_copy(update={
+        "id": text(span.id), "parent_id": None if span.parent_id is None else text(span.parent_id),
+        "name": text(span.name), "branch": text(span.branch), "error": None if span.error is None else text(span.error),
+        "attributes": redactor.value(span.attributes, text)})
 
 
 def assemble(opened: OpenTrace, redactor: Redactor, sample: float) -> TraceRecord:
+    """The record of a finished trace, every string in it scrubbed once: the bodies as cassettes
+    scrub them, model spans described from the scrubbed bodies (so only the user's ``redact_fn``
+    is left to apply to them), every other span, the metadata and the names through the whole
+    :class:`Redactor`."""
     with opened.lock:
-        for raw in opened.exchanges:
-            _describe(raw)
-    spans = [Span.model_validate(redactor.value(s.model_dump())) for s in opened.recorder.trajectory().spans]
-    with opened.lock:
-        exchanges = [scrubbed_exchange(raw, redactor) for raw in opened.exchanges]
+        raws = list(opened.exchanges)
+    scrubbed = [scrubbed_exchange(raw, redactor) for raw in raws]
+    described: set[str] = set()
+    for raw, done in zip(raws, scrubbed, strict=True):
+        if raw.writer is not None and raw.span is not None and raw.status is not None:
+            raw.writer.fill(raw.span, raw.status, done.content_type, done.response_body,
+                            request_content=done.request_body)
+            described.add(raw.span.id)
+    extra = redactor.extra if redactor.redact_fn is not None else None  # all a described span still needs
+    spans = [_redacted(s, extra if s.id in described else redactor.text, redactor)
+             for s in opened.recorder.trajectory().spans]
+    exchanges = [done.exchange for done in scrubbed]
     metadata = redactor.value(opened.metadata)
     return TraceRecord(
-        trace_id=opened.trace_id, workflow=redactor.text(opened.workflow), group_id=opened.group_id,
+        trace_id=opened.trace_id, source=opened.source, workflow=redactor.text(opened.workflow),
+        group_id=None if opened.group_id is None else redactor.text(opened.group_id),
         metadata=metadata, started_at=utc_now(opened.started_at), latency_s=round(opened.latency_s, 6),
         input=trace_input(spans, metadata), output=trace_output(spans), error=trace_error(spans, exchanges),
         spans=spans, exchanges=exchanges, sample=sample,

@@ -155,7 +155,7 @@ def import_traces(traces: Sequence[CapturedTrace], suite: Suite, variant: Varian
         if record.input is None:
             result.skipped.append((record.trace_id, NO_INPUT))
             continue
-        if record.source != "agents-sdk":
+        if record.source == "otlp":
             result.skipped.append((record.trace_id, NO_EXCHANGES))
             continue
         try:

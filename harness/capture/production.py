@@ -19,20 +19,23 @@ import atexit
 import logging
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
 from harness.capture.assemble import assemble
-from harness.capture.interception import CaptureProcessor, OpenTrace, patch_transports, unpatch_transports
+from harness.capture.interception import Capture, CaptureProcessor, OpenTrace, new_trace_id
 from harness.capture.record import FeedbackRecord, TraceRecord
 from harness.capture.writer import CaptureStats, Redactor, TraceWriter
 from harness.core.clock import utc_now
+from harness.engine import observing, routing
 from harness.engine.cassette.scrub import Scrubber
 
-__all__ = ["install", "uninstall", "feedback", "flush", "stats", "CaptureError"]
+__all__ = ["install", "uninstall", "trace", "feedback", "flush", "stats", "CaptureError"]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,7 @@ class _Feedback:
 class _Installed:
     folder: Path
     writer: TraceWriter
+    capture: Capture
     processor: CaptureProcessor
 
 
@@ -87,7 +91,10 @@ def _check(sample: float, redact: Sequence[str], max_file_bytes: int, queue_size
 def install(folder: str | Path, *, sample: float = 1.0, redact: Sequence[str] = (),
             redact_fn: Callable[[str], str] | None = None, max_file_bytes: int = 64 * 2**20,
             queue_size: int = 1000) -> Path:
-    """Capture every Agents SDK trace the sample keeps into ``folder``; returns the folder.
+    """Capture every trace the sample keeps into ``folder``; returns the folder.
+
+    A trace is an Agents SDK trace, a :func:`trace` block, or a plain ``openai`` call made outside
+    both (a trace of its own).
 
     ``sample``: the share of traces kept, in (0, 1], decided by trace id. ``redact``: regular
     expressions replaced by ``<REDACTED>``; ``redact_fn``: a function every stored string goes
@@ -111,17 +118,19 @@ def install(folder: str | Path, *, sample: float = 1.0, redact: Sequence[str] = 
     def sampled_out() -> None:
         writer.stats.sampled_out += 1
 
-    processor = CaptureProcessor(sample, finished, sampled_out)
+    capture = Capture(sample, finished, sampled_out)
+    processor = CaptureProcessor(capture)
     with _lock:
-        _state["current"] = _Installed(Path(folder), writer, processor)
-    patch_transports()
+        _state["current"] = _Installed(Path(folder), writer, capture, processor)
+    routing.install()  # the one hook into the app's clients: a harness run routes there, capture observes
+    observing.observe(capture.observe)
     add_trace_processor(processor)
     record_guardrail_reasons()  # a captured guardrail span says why it fired, as in a run
     return Path(folder)
 
 
 def uninstall(timeout: float = 10.0) -> None:
-    """Stop capturing: write what is queued, remove the processor and the transport hook."""
+    """Stop capturing: write what is queued, remove the processor and the observer."""
     with _lock:
         installed = _state.pop("current", None)
     if installed is None:
@@ -133,8 +142,29 @@ def uninstall(timeout: float = 10.0) -> None:
     kept = [p for p in getattr(multi, "_processors", ()) if p is not installed.processor]
     if multi is not None:
         multi.set_processors(kept)
-    unpatch_transports()
+    observing.unobserve(installed.capture.observe)
     installed.writer.close(timeout)
+
+
+@contextmanager
+def trace(name: str, *, trace_id: str | None = None, group_id: str | None = None,
+          metadata: dict[str, Any] | None = None) -> Iterator[str]:
+    """Capture the model calls made in the block as one trace named ``name``; yields its id.
+
+    For apps that call ``openai`` without the Agents SDK: without it, each call is a trace of its
+    own. ``metadata={"input": ...}`` names what the app was asked (else the first call's user
+    turn is the trace's input). Inside an SDK trace, or another ``trace`` block, the block's calls
+    stay in that trace; without :func:`install` (or inside a harness run) it only yields an id.
+    """
+    trace_id = trace_id or new_trace_id()
+    installed = _state.get("current")
+    opened = None if installed is None else installed.capture.open(
+        trace_id, name, group_id=group_id, metadata=metadata, source="openai")
+    try:
+        yield trace_id
+    finally:
+        if installed is not None and opened is not None:
+            installed.capture.close(opened)
 
 
 def feedback(trace_id: str, score: float, comment: str | None = None) -> None:

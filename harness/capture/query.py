@@ -26,6 +26,9 @@ class TraceFilter:
     latency_above_s: float | None = None
     agent: str | None = None
     tool: str | None = None
+    #: The trace's name: an SDK trace's workflow, a ``harness.capture.trace`` block's name, or the
+    #: API of a lone plain call (``chat.completions``): what tells one entry point of an app from another.
+    workflow: str | None = None
     #: Case-insensitive text anywhere in the input, output, error, feedback comments or spans.
     text: str | None = None
     ids: frozenset[str] = field(default_factory=frozenset)
@@ -40,6 +43,7 @@ class TraceFilter:
             self.latency_above_s is None or record.latency_s > self.latency_above_s,
             self.agent is None or self.agent in trajectory.agents,
             self.tool is None or self.tool in [t.name for t in trajectory.tool_calls],
+            self.workflow is None or record.workflow == self.workflow,
             not self.ids or record.trace_id in self.ids,
         ]
         return all(checks) and (self.text is None or self._has_text(trace))

@@ -53,7 +53,8 @@ class TraceRecord(BaseModel):
     kind: Literal["trace"] = "trace"
     format: int = TRACE_FORMAT
     trace_id: str
-    #: ``agents-sdk`` (harness.capture.install) or ``otlp`` (imported from OpenTelemetry JSON).
+    #: ``agents-sdk`` (harness.capture.install, an SDK trace), ``openai`` (harness.capture.install, a
+    #: plain ``openai`` call or a ``harness.capture.trace`` block) or ``otlp`` (imported from OpenTelemetry JSON).
     source: str = "agents-sdk"
     workflow: str = ""
     group_id: str | None = None

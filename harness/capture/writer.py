@@ -2,8 +2,8 @@
 
 The app's request path only puts a finished trace on the queue (never waits, never wakes the
 thread): when the queue is full the trace is dropped and counted, so a slow disk can cost traces
-but never latency. The thread turns each item into its record, scrubs it (:class:`Redactor`: the cassette scrubber,
-then the user's redaction) and appends it as one line, flushed, to the current file; past
+but never latency. The thread turns each item into its record, scrubbing every string as it goes
+(:class:`Redactor`: the cassette scrubber, then the user's redaction) and appends it as one line, flushed, to the current file; past
 ``max_bytes`` it starts the next file. Nothing unscrubbed ever reaches a file.
 """
 
@@ -42,14 +42,15 @@ class Redactor:
         """Only the user's ``redact_fn`` (for text the scrubber has already been over)."""
         return self.redact_fn(value) if self.redact_fn is not None else value
 
-    def value(self, data: Any) -> Any:
-        """Every string inside ``data`` (dict keys included) redacted."""
+    def value(self, data: Any, text: Callable[[str], str] | None = None) -> Any:
+        """Every string inside ``data`` (dict keys included) through ``text`` (by default :meth:`text`)."""
+        text = text or self.text
         if isinstance(data, str):
-            return self.text(data)
+            return text(data)
         if isinstance(data, dict):
-            return {self.value(k) if isinstance(k, str) else k: self.value(v) for k, v in data.items()}
+            return {text(k) if isinstance(k, str) else k: self.value(v, text) for k, v in data.items()}
         if isinstance(data, list | tuple):
-            return [self.value(v) for v in data]
+            return [self.value(v, text) for v in data]
         return data
 
 
@@ -134,9 +135,13 @@ class TraceWriter:
                         self._handle.close()
                     return
                 if isinstance(item, _Marker):
+                    if self._handle is not None:
+                        self._handle.flush()
                     item.done.set()
                     continue
                 self._write(item)
+                if not self._pending and self._handle is not None:
+                    self._handle.flush()  # once a batch: a killed app loses only what was still queued
                 # Hand the GIL back between records: a burst of writes must not hold up a request the
                 # app is serving for a whole switch interval (5 ms).
                 time.sleep(0)
@@ -144,7 +149,10 @@ class TraceWriter:
     def _write(self, item: Renderable) -> None:
         try:
             record = item.render(self.redactor)
-            self._append(self.redactor.scrubber.text(record.model_dump_json()) + "\n")
+            # Every string of the record was scrubbed as it was made (harness.capture.assemble): a
+            # second pass over the whole line cost as much again (a user's redact pattern scans at
+            # ~60 ns a character, bench/capture_overhead.py).
+            self._append(record.model_dump_json() + "\n")
             self.stats.written += 1
         except Exception:  # capture never raises into the app
             self.stats.failed += 1
@@ -155,7 +163,6 @@ class TraceWriter:
         if self._handle is None or (self._size and self._size + len(data) > self.max_bytes):
             self._rotate()
         self._handle.write(data)
-        self._handle.flush()  # a killed app loses only what was still queued
         self._size += len(data)
 
     def _rotate(self) -> None:

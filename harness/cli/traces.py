@@ -26,10 +26,13 @@ AgentOpt = Annotated[str | None, typer.Option("--agent", help="Only traces where
 ToolOpt = Annotated[str | None, typer.Option("--tool", help="Only traces that called this tool.")]
 TextOpt = Annotated[str | None, typer.Option("--text", help="Only traces holding this text (any case).")]
 IdsOpt = Annotated[list[str] | None, typer.Option("--id", help="Only these trace ids (repeatable).")]
+WorkflowOpt = Annotated[str | None, typer.Option("--workflow", help="Only traces of this name (an SDK trace's "
+                                                 "workflow, a capture.trace block, or a plain call's API).")]
 
 
 def _select(folder: Path, errors: bool, tripped: bool, below: float | None, slower: float | None,
-            agent: str | None, tool: str | None, text: str | None, ids: list[str] | None) -> list[Any]:
+            agent: str | None, tool: str | None, text: str | None, ids: list[str] | None,
+            workflow: str | None = None) -> list[Any]:
     from harness.capture.query import TraceFilter
     from harness.capture.record import TraceFileError, read_traces
 
@@ -38,7 +41,8 @@ def _select(folder: Path, errors: bool, tripped: bool, below: float | None, slow
     except TraceFileError as exc:
         raise UsageError(str(exc)) from None
     chosen = TraceFilter(errors=errors, guardrail_tripped=tripped, feedback_below=below, latency_above_s=slower,
-                         agent=agent, tool=tool, text=text, ids=frozenset(ids or ())).select(traces)
+                         agent=agent, tool=tool, text=text, ids=frozenset(ids or ()),
+                         workflow=workflow).select(traces)
     return chosen
 
 
@@ -51,14 +55,15 @@ def _short(value: Any, width: int = 60) -> str:
 @traces_app.command("list")
 def list_traces(folder: Folder, errors: Errors = False, guardrail_tripped: Tripped = False,
                 feedback_below: Below = None, latency_above: Slower = None, agent: AgentOpt = None,
-                tool: ToolOpt = None, text: TextOpt = None, ids: IdsOpt = None) -> None:
+                tool: ToolOpt = None, text: TextOpt = None, ids: IdsOpt = None, workflow: WorkflowOpt = None) -> None:
     """List captured traces, newest last, with the filters given (all must hold).
 
     Example: `harness traces list traces/ --feedback-below 0.5 --agent "Orders Agent"`
     """
     from harness.capture.query import guardrails_tripped
 
-    chosen = _select(folder, errors, guardrail_tripped, feedback_below, latency_above, agent, tool, text, ids)
+    chosen = _select(folder, errors, guardrail_tripped, feedback_below, latency_above, agent, tool, text, ids,
+                     workflow)
     table = Table(title=f"{len(chosen)} trace(s) in {_shown(folder)}")
     for column in ("trace", "started", "agents", "tools", "latency", "outcome", "feedback", "input"):
         table.add_column(column, overflow="fold")
@@ -137,7 +142,7 @@ def import_(folder: Folder,
             runs_dir: Annotated[Path, typer.Option(help="Where the check's run folder goes.")] = RUNS_DIR,
             errors: Errors = False, guardrail_tripped: Tripped = False, feedback_below: Below = None,
             latency_above: Slower = None, agent: AgentOpt = None, tool: ToolOpt = None, text: TextOpt = None,
-            ids: IdsOpt = None) -> None:
+            ids: IdsOpt = None, workflow: WorkflowOpt = None) -> None:
     """Turn the traces chosen by the filters into tasks of a suite: dataset rows (expected left for
     you, the feedback in metadata) and recordings for its `<flow>@captured` variant, then replay
     them offline and say where a row's trajectory parts from its trace. Exit 1 when one does.
@@ -146,7 +151,8 @@ def import_(folder: Folder,
     """
     from harness.capture.importer import TraceImportError, captured_variant, import_traces
 
-    chosen = _select(folder, errors, guardrail_tripped, feedback_below, latency_above, agent, tool, text, ids)
+    chosen = _select(folder, errors, guardrail_tripped, feedback_below, latency_above, agent, tool, text, ids,
+                     workflow)
     loaded = _suite(suite_file, suite)
     try:
         target = captured_variant(loaded, variant)

@@ -13,8 +13,11 @@ and nothing outside a unit is touched. Inside a route, a request an ``openai`` c
 ``httpx2`` clients, whose transport keys, adapts, records and traces it
 (:mod:`harness.engine.transport`). Other requests pass untouched.
 
-The API, for the runtime and for anything else that wants model calls routed (production
-capture, say)::
+Outside a unit, the same interception lets code follow the requests without taking them:
+production capture registers an observer (:mod:`harness.engine.observing`), so there is one hook
+into the clients, not one per consumer.
+
+The API, for the runtime and for anything else that wants model calls routed::
 
     install()                               # once; idempotent
     own(http_client)                        # a client of the harness: never re-routed
@@ -50,6 +53,7 @@ from typing import Any
 import httpx2
 
 from harness.core.context import current_request, in_transport
+from harness.engine import observing
 from harness.engine.cassette.guard import NetworkBlocked, refusing
 
 __all__ = ["Route", "install", "own", "routing", "current_route", "is_model_request", "placeholder_key",
@@ -178,17 +182,23 @@ def is_model_request(request: httpx2.Request) -> bool:
     return "x-stainless-lang" in request.headers and request.url.path.rstrip("/").endswith(_OPENAI_PATHS)
 
 
-def _target(client: httpx2.Client | httpx2.AsyncClient, request: httpx2.Request) -> Route | None:
+def _target(client: httpx2.Client | httpx2.AsyncClient,
+            request: httpx2.Request) -> Route | list[observing.Observation] | None:
+    """Who takes a request: the unit's route; else the observers that follow it; else nobody."""
     route = _route.get()
-    if route is None or client in _owned or not is_model_request(request):
+    if route is None and not observing.observers():
         return None
-    return route
+    if client in _owned or not is_model_request(request):
+        return None
+    return route if route is not None else (observing.begin(request) or None)
 
 
 def install() -> None:
     """Patch ``httpx2.Client.send`` and ``httpx2.AsyncClient.send`` (once per process).
 
-    The patched methods cost one context-variable read per request when no route is set.
+    The patched methods cost one context-variable read per request when no route is set and
+    nothing observes (:mod:`harness.engine.observing`). Inside a unit the route takes a model
+    request; outside one, the observers follow it as the app sends it.
     """
     with _install_lock:
         if _originals:
@@ -197,16 +207,30 @@ def install() -> None:
         _originals["async"] = async_send = httpx2.AsyncClient.send
 
         def send(self: httpx2.Client, request: httpx2.Request, **kwargs: Any) -> httpx2.Response:
-            route = _target(self, request)
-            if route is None:
+            target = _target(self, request)
+            if target is None:
                 return sync_send(self, request, **kwargs)
-            return route.sync_http.send(route.rewrite(request), **kwargs)
+            if isinstance(target, Route):
+                return target.sync_http.send(target.rewrite(request), **kwargs)
+            try:
+                response = sync_send(self, request, **kwargs)
+            except BaseException as exc:
+                observing.follow_failure(target, exc)
+                raise
+            return observing.follow(target, response, streamed=bool(kwargs.get("stream")))
 
         async def asend(self: httpx2.AsyncClient, request: httpx2.Request, **kwargs: Any) -> httpx2.Response:
-            route = _target(self, request)
-            if route is None:
+            target = _target(self, request)
+            if target is None:
                 return await async_send(self, request, **kwargs)
-            return await route.async_http.send(route.rewrite(request), **kwargs)
+            if isinstance(target, Route):
+                return await target.async_http.send(target.rewrite(request), **kwargs)
+            try:
+                response = await async_send(self, request, **kwargs)
+            except BaseException as exc:
+                observing.follow_failure(target, exc)
+                raise
+            return observing.follow(target, response, streamed=bool(kwargs.get("stream")))
 
         httpx2.Client.send = send  # type: ignore[method-assign]
         httpx2.AsyncClient.send = asend  # type: ignore[method-assign]

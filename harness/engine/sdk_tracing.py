@@ -110,6 +110,8 @@ class HarnessTraceProcessor(TracingProcessor):
             return
         with self._lock:
             mapping = _span_map(recorder)
+            if span.span_id in mapping:
+                return  # a second harness processor on the same recorder (a run's beside production capture's)
             parent_id = mapping[span.parent_id][0] if span.parent_id in mapping else None
             started = self._start(recorder, span.span_data, parent_id, mapping, span.parent_id)
             own_id = started.id if started is not None else parent_id

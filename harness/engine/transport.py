@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx2
 
-from harness.core.context import next_request_keys, scope_extras, transport_scope
+from harness.core.context import RequestKeys, next_request_keys, scope_extras, transport_scope
 from harness.core.json_bodies import loads_or_none
 from harness.core.trace import Span, TraceRecorder, current_recorder, current_span_id
 from harness.engine import call_attributes, pricing, responses_api
@@ -32,7 +32,7 @@ from harness.engine.cassette.miss import AbandonedCall, CassetteMiss
 from harness.engine.routing import OVERRIDDEN_HEADER
 
 __all__ = ["HarnessAsyncTransport", "HarnessSyncTransport", "SpanWriter", "KEY_HEADER", "LEGACY_KEY_HEADER",
-           "stamp_key"]
+           "stamp_key", "request_keys"]
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +77,15 @@ def _stamp(request: httpx2.Request, profile: BackendProfile,
     return wired, original, _stamp_key(wired, retry)
 
 
+def request_keys(request: httpx2.Request) -> RequestKeys | None:
+    """The keys of a request about to be sent, from what is really sent (the body as adapted); a
+    retry (the openai client marks it) keeps its first attempt's. ``None`` outside a unit."""
+    retry = request.headers.get(_RETRY_HEADER, "0") not in ("0", "")
+    return next_request_keys(retry=retry, body=request.content)
+
+
 def stamp_key(request: httpx2.Request) -> httpx2.Request:
-    """Stamp the request's key, computed from what is really sent (the body as adapted)."""
+    """Stamp the request's key (:func:`request_keys`) on it, as ``x-harness-key``."""
     _stamp_key(request, request.headers.get(_RETRY_HEADER, "0") not in ("0", ""))
     return request
 
@@ -144,27 +151,36 @@ class _Unread:
 _UNREAD = _Unread()
 
 
+def _sent_content(request: httpx2.Request) -> bytes:
+    """The request's body (a streamed upload, which a model call never is, reads as empty)."""
+    try:
+        return request.content
+    except httpx2.RequestNotRead:
+        return b""
+
+
 class SpanWriter:
-    """Turns one HTTP exchange into a model span on the task's recorder."""
+    """Turns one HTTP exchange into a model span on the task's recorder.
+
+    It keeps what it needs of the request (method, body, key), not the request: production capture
+    holds writers until its thread describes them, and kept request objects survived into the
+    garbage collector's older generations (bench/capture_overhead.py, issue 26).
+    """
 
     def __init__(self, recorder: TraceRecorder | None, request: httpx2.Request,
                  original: dict[str, Any] | None = None, key: str | None | _Unread = _UNREAD) -> None:
         """``key``: the request's key when the caller stamped it (else read from its header)."""
         self.recorder = recorder
-        self.request = request
+        self.method = request.method
+        self.content = _sent_content(request)
+        #: The call's key: ``key`` when the caller stamped it, else the header the transport stamped.
+        self.key = request.headers.get(KEY_HEADER) if isinstance(key, _Unread) else key
         #: The Responses request body when the exchange was translated to Chat Completions.
         self.original = original
         self.start = recorder.now() if recorder else 0.0
         self.parent = (_sdk_parent() or current_span_id()) if recorder else None
         #: The model the app asked for, when a capture route replaced it (harness.engine.routing).
         self.app_model: str | None = None
-        self._key = key
-
-    @property
-    def key(self) -> str | None:
-        if isinstance(self._key, _Unread):
-            self._key = self.request.headers.get(KEY_HEADER)
-        return self._key
 
     def _retries(self, key: str | None, add: int = 0) -> int:
         pending: dict[str, int] = scope_extras().setdefault("pending_retries", {})
@@ -189,7 +205,7 @@ class SpanWriter:
         Split from :meth:`fill` so production capture (:mod:`harness.capture`) can place the span in
         the app's request path, where ids are decided, and describe it in its writer thread: parsing
         the two bodies is most of a span's cost (bench/capture_overhead.py)."""
-        if self.recorder is None or self.request.method != "POST":
+        if self.recorder is None or self.method != "POST":
             return None
         key = self.key
         if _is_retryable(status) and status != 409:
@@ -199,9 +215,12 @@ class SpanWriter:
         return self.recorder.add("model", "model", start_s=self.start, parent_id=self.parent, error=error,
                                  retries=self._retries(key), key=key, latency_s=self.recorder.now() - self.start)
 
-    def fill(self, span: Span, status: int, content_type: str, content: bytes) -> None:
-        """Describe a placed span: the request's parameters, the reply, tokens and cost."""
-        body = self.original if self.original is not None else _json_or_none(self.request.content)
+    def fill(self, span: Span, status: int, content_type: str, content: bytes,
+             request_content: bytes | None = None) -> None:
+        """Describe a placed span: the request's parameters, the reply, tokens and cost
+        (``request_content``: the request body to read instead of the one sent, say scrubbed)."""
+        sent = self.content if request_content is None else request_content
+        body = self.original if self.original is not None else _json_or_none(sent)
         is_stream = "text/event-stream" in content_type
         reply = call_attributes.stream_reply(content) if is_stream else _json_or_none(content)
         attributes = call_attributes.request_attributes(body)
@@ -224,7 +243,7 @@ class SpanWriter:
     def fail(self, exc: BaseException) -> None:
         if self.recorder is None:
             return
-        body = self.original if self.original is not None else _json_or_none(self.request.content)
+        body = self.original if self.original is not None else _json_or_none(self.content)
         self.recorder.add("model", str((body or {}).get("model") or "model"), start_s=self.start,
                           parent_id=self.parent, error=f"{type(exc).__name__}: {exc}",
                           **call_attributes.request_attributes(body), key=self.key)

@@ -1,8 +1,8 @@
 """Production to eval task, end to end: a user's app served on 127.0.0.1, captured, imported, replayed.
 
 The app (``production_app/production_app.py``) is written as a user writes one — Agents SDK agents at
-import, a handoff, a tool, a guardrail, an aiohttp server — and its only harness line is
-``harness.capture.install``. It runs in its own process against the stub model server; real HTTP
+import, a handoff, a tool, a guardrail, a plain ``openai`` endpoint beside them, an aiohttp server —
+and its only harness line is ``harness.capture.install``. It runs in its own process against the stub model server; real HTTP
 requests drive it. Then the traces are listed, imported into a suite, and replayed with the stub
 stopped: every imported row must replay exactly as captured, and no planted secret may reach the
 capture folder, the dataset or the cassettes.
@@ -70,6 +70,22 @@ suite = Suite(name="support", dataset="datasets/support.jsonl",
               variants=[Variant("support@captured", flow=support, model=ModelSettings(model="gpt-4.1-mini"))])
 '''
 
+SUMMARY_SUITE = '''
+import sys
+sys.path.insert(0, {app_dir!r})
+
+from harness import Suite, Variant
+from production_app import summary
+
+
+async def summarise(input, ctx):
+    return await summary(input)
+
+
+suite = Suite(name="summaries", dataset="datasets/summaries.jsonl", variants=[Variant("summarise@captured", flow=summarise)])
+'''
+SUMMARY_TEXT = f"Customer says the parcel is lost; their key {BODY_KEY} was pasted by mistake."
+
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -107,7 +123,8 @@ def _planted_in(folder: Path) -> list[str]:
 
 @pytest.fixture
 def captured(tmp_path: Path) -> tuple[Path, list[dict], StubServer]:
-    """The app served against the stub, four customers' requests and one thumbs-down, then stopped."""
+    """The app served against the stub: five customers' requests, one thumbs-down and one ticket
+    summarised by the plain endpoint, then stopped."""
     capture = tmp_path / "traces"
     port = _free_port()
     with StubServer(rules=RULES) as stub:
@@ -117,6 +134,7 @@ def captured(tmp_path: Path) -> tuple[Path, list[dict], StubServer]:
                 replies = list(pool.map(lambda m: _post(port, "/ask", {"message": m}), MESSAGES))
             _post(port, "/feedback", {"trace_id": replies[1]["trace_id"], "score": 0.0,
                                       "comment": f"it should apologise and give a date ({INTERNAL}-9)"})
+            replies.append(_post(port, "/summarise", {"text": SUMMARY_TEXT}))
             requests = stub.requests
         finally:
             app.send_signal(signal.SIGINT)  # aiohttp stops gracefully: the capture writes what is queued
@@ -127,10 +145,11 @@ def captured(tmp_path: Path) -> tuple[Path, list[dict], StubServer]:
 
 def test_a_served_app_is_captured_imported_and_replayed_offline(captured, harness_cli, tmp_path: Path) -> None:
     capture, replies, stub = captured
+    replies = replies[:-1]  # the support requests (the plain endpoint's: the next test)
     assert [r["reply"] for r in replies] == ["Your order A1001 has shipped.", "Sorry, order A1002 is delayed.",
                                               "Your order A1001 has shipped.", "Sorry, I cannot help with that.",
                                               "Your order A1001 has shipped. Sorry, order A1002 is delayed."]
-    traces = {t.trace_id: t for t in read_traces(capture)}
+    traces = {t.trace_id: t for t in read_traces(capture) if t.record.workflow == "support"}
     assert set(traces) == {r["trace_id"] for r in replies}
     late = traces[replies[1]["trace_id"]]
     assert late.record.trajectory.handoff_path == ["Triage Agent", "Orders Agent"]
@@ -152,7 +171,7 @@ def test_a_served_app_is_captured_imported_and_replayed_offline(captured, harnes
     (tmp_path / "evals" / "test_support.py").write_text(SUITE.format(app_dir=str(APP_DIR)))
     (tmp_path / "datasets" / "support.jsonl").write_text(json.dumps({"id": "hand-1", "input": "hello"}) + "\n")
     hits = stub.stats().hits  # the stub is stopped: the import's replay check runs offline
-    imported = harness_cli("traces", "import", str(capture), "--suite", "evals/test_support.py")
+    imported = harness_cli("traces", "import", str(capture), "--suite", "evals/test_support.py", "--workflow", "support")
     assert imported.code == 0, imported.text
     assert "5 row(s) added" in imported.text and "5 of 5 row(s) replay exactly as captured" in imported.text
     rows = [json.loads(line) for line in (tmp_path / "datasets" / "support.jsonl").read_text().splitlines()]
@@ -172,7 +191,7 @@ def test_a_served_app_is_captured_imported_and_replayed_offline(captured, harnes
     status = harness_cli("cassettes", "status", "evals/test_support.py")
     assert "5 used, 0 unused, 0 stale" in status.text, status.text  # written as the store writes its own
 
-    again = harness_cli("traces", "import", str(capture), "--suite", "evals/test_support.py")
+    again = harness_cli("traces", "import", str(capture), "--suite", "evals/test_support.py", "--workflow", "support")
     assert "0 row(s) added" in again.text and "already in the dataset" in again.text
 
     # The code changes (the order system now says "cancelled"): the check says where each row parts.
@@ -185,3 +204,33 @@ def test_a_served_app_is_captured_imported_and_replayed_offline(captured, harnes
     assert (f"parts {replies[1]['trace_id']}: tool 'lookup_order'" in check.text
             and "tool 'lookup_order'" in check.text and "result was order A1002 is delayed in production, "
             "order A1002 is cancelled now" in check.text and "cassette miss" in check.text), check.text
+
+
+def test_a_plain_openai_endpoint_is_captured_call_by_call_and_replayed(captured, harness_cli, tmp_path: Path) -> None:
+    """No Agents SDK: the app's own AsyncOpenAI() outside any trace. Each call is a trace of its own,
+    named by its API, and becomes a task that replays offline as captured."""
+    capture, replies, stub = captured
+    (plain,) = [t.record for t in read_traces(capture) if t.record.source == "openai"]
+    assert plain.workflow == "chat.completions" and len(plain.exchanges) == 1 and plain.exchanges[0].position == "b0|c1"
+    assert plain.input == SUMMARY_TEXT.replace(BODY_KEY, "<REDACTED>")
+    assert plain.output == replies[-1]["summary"].replace(BODY_KEY, "<REDACTED>") and plain.error is None
+    assert [s.kind for s in plain.spans] == ["model"] and plain.spans[0].attributes["input_tokens"] is not None
+    assert _planted_in(capture) == []
+    listed = harness_cli("traces", "list", str(capture), "--workflow", "chat.completions")
+    assert "1 trace(s)" in listed.text and plain.trace_id in listed.text
+
+    (tmp_path / "evals").mkdir()
+    (tmp_path / "datasets").mkdir()
+    (tmp_path / "evals" / "test_summaries.py").write_text(SUMMARY_SUITE.format(app_dir=str(APP_DIR)))
+    (tmp_path / "datasets" / "summaries.jsonl").write_text("")  # a new suite: its rows come from production
+    hits = stub.stats().hits
+    imported = harness_cli("traces", "import", str(capture), "--suite", "evals/test_summaries.py",
+                           "--workflow", "chat.completions")
+    assert imported.code == 0, imported.text
+    assert "1 row(s) added" in imported.text and "1 of 1 row(s) replay exactly as captured" in imported.text
+    replay = harness_cli("run", "evals/test_summaries.py", "--record-mode", "none", "--variant", "summarise@captured",
+                         "--no-plots", "--no-gate")
+    assert replay.code == 0, replay.text
+    assert stub.stats().hits == hits, "replayed offline"
+    for name in ("datasets", "cassettes", "reports"):
+        assert _planted_in(tmp_path / name) == []

@@ -201,3 +201,76 @@ def test_a_harness_run_of_the_same_code_is_not_captured(app, make_suite, run, tm
     assert result.errors == 0 and all(len(row.trajectory.model_calls) == 1 for row in result.folder.rows())
     assert harness.capture.flush() and harness.capture.stats().captured == 0
     assert read_traces(folder) == []
+
+
+def _plain_calls(app: App, *, stream: bool = False, grouped: str | None = None) -> list[str]:
+    """Two plain chat completions with the app's own client, outside any Agents SDK trace."""
+    async def go() -> list[str]:
+        async with AsyncOpenAI(base_url=app.stub.base_url, api_key=HEADER_KEY) as client:
+            async def one(text: str) -> str:
+                if stream:
+                    chunks = await client.chat.completions.create(
+                        model="gpt-4.1-mini", messages=[{"role": "user", "content": text}], stream=True)
+                    return "".join([c.choices[0].delta.content or "" async for c in chunks if c.choices])
+                reply = await client.chat.completions.create(model="gpt-4.1-mini",
+                                                             messages=[{"role": "user", "content": text}])
+                return reply.choices[0].message.content or ""
+
+            if grouped is None:
+                return [await one(f"first {ENV_KEY}"), await one("second")]
+            with harness.capture.trace(grouped, metadata={"input": "two questions"}) as trace_id:
+                return [trace_id, await one(f"first {ENV_KEY}"), await one("second")]
+
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "streamed"])
+def test_a_plain_openai_call_outside_any_trace_is_a_trace_of_its_own(app, tmp_path: Path, stream: bool) -> None:
+    folder = harness.capture.install(tmp_path / "traces")
+    replies = _plain_calls(app, stream=stream)
+    assert ENV_KEY in replies[0], "the stub echoed the key back"
+    assert harness.capture.flush()
+    records = sorted((t.record for t in read_traces(folder)), key=lambda r: r.started_at)
+    assert [(r.source, r.workflow, len(r.exchanges)) for r in records] == [("openai", "chat.completions", 1)] * 2
+    assert [r.exchanges[0].position for r in records] == ["b0|c1", "b0|c1"], "each keyed as a unit's first call"
+    assert [r.input for r in records] == ["first <REDACTED>", "second"]
+    assert records[1].output == replies[1] and [s.kind for s in records[1].spans] == ["model"]
+    assert records[0].trace_id != records[1].trace_id and all(r.trace_id.startswith("trace_") for r in records)
+    written = _files_text(folder)
+    assert HEADER_KEY not in written and ENV_KEY not in written
+
+
+def test_capture_trace_groups_plain_calls_and_an_sdk_trace_inside_joins_it(app, tmp_path: Path) -> None:
+    folder = harness.capture.install(tmp_path / "traces")
+    trace_id, *_ = _plain_calls(app, grouped="summarise")
+
+    async def sdk_inside() -> None:
+        async with app.client():
+            with harness.capture.trace("outer"), trace("support"):
+                await Runner.run(app.agent, "hello")
+
+    asyncio.run(sdk_inside())
+    harness.capture.feedback(trace_id, 1.0)
+    assert harness.capture.flush()
+    traces = {t.record.workflow: t for t in read_traces(folder)}
+    assert set(traces) == {"summarise", "outer"}, "the SDK trace joined the block it ran in"
+    grouped = traces["summarise"]
+    assert grouped.trace_id == trace_id and grouped.score == 1.0 and grouped.record.input == "two questions"
+    assert [e.position for e in grouped.record.exchanges] == ["b0|c1", "b0|c2"]
+    assert traces["outer"].record.trajectory.agents == ["Echo"]
+
+
+def test_the_calls_of_a_trace_the_sample_left_out_are_not_captured_alone(app, tmp_path: Path) -> None:
+    left_out = next(f"trace_{n:032x}" for n in range(1000) if not keeps(f"trace_{n:032x}", 0.5))
+    folder = harness.capture.install(tmp_path / "traces", sample=0.5)
+
+    async def go() -> None:
+        async with app.client():
+            with trace("support", trace_id=left_out):
+                await Runner.run(app.agent, "hello")
+
+    asyncio.run(go())
+    with harness.capture.trace("also left out", trace_id=left_out):
+        pass
+    assert harness.capture.flush()
+    assert read_traces(folder) == [] and harness.capture.stats().sampled_out == 2

@@ -37,6 +37,8 @@ RESPONSE_HEADERS = frozenset({
 #: Environment variables whose values are secrets wherever they appear.
 SECRET_ENV = ("OPENAI_API_KEY", "HARNESS_JUDGE_API_KEY", "AZURE_OPENAI_API_KEY", "ANTHROPIC_API_KEY")
 _KEY_SHAPES = (r"sk-[A-Za-z0-9_\-]{16,}", r"sess-[A-Za-z0-9]{20,}")
+#: What every match of :data:`_KEY_SHAPES` begins with.
+_KEY_PREFIXES = ("sk-", "sess-")
 
 
 @dataclass
@@ -51,6 +53,10 @@ class Scrubber:
         self._values = sorted({v for v in [*self.secrets, *env_values] if len(v) >= 6}, key=len, reverse=True)
         compiled = [re.escape(v) for v in self._values] + list(_KEY_SHAPES) + list(self.patterns)
         self._regex = re.compile("|".join(f"(?:{p})" for p in compiled)) if compiled else None
+        #: Without user patterns every match holds one of these: text holding none is left as it is,
+        #: after a substring test instead of the regex's scan (an alternation scans position by
+        #: position: ~5 ns a character, ~15 us of production capture's writer per call, issue 26).
+        self._needles = None if self.patterns else (*_KEY_PREFIXES, *self._values)
 
     def add_secret(self, value: str | None) -> None:
         if value and len(value) >= 6 and value not in self._values:
@@ -58,7 +64,15 @@ class Scrubber:
             self.__post_init__()
 
     def text(self, value: str) -> str:
-        return self._regex.sub(REDACTED, value) if self._regex else value
+        if self._regex is None:
+            return value
+        if self._needles is not None:
+            for needle in self._needles:
+                if needle in value:
+                    break
+            else:
+                return value
+        return self._regex.sub(REDACTED, value)
 
     def body(self, body: Any) -> Any:
         """A request or response body with secrets replaced (bytes stay bytes)."""

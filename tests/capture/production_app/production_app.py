@@ -1,6 +1,7 @@
 """A small support app, written as a user writes one: Agents SDK agents built at import with the
-SDK's default client and model settings, a handoff, a tool, an input guardrail, served over HTTP
-by aiohttp. Its only harness line is ``harness.capture.install`` in ``main``.
+SDK's default client and model settings, a handoff, a tool, an input guardrail, and beside them a
+plain ``openai`` endpoint (its own ``AsyncOpenAI()`` built at import, no Agents SDK), served over
+HTTP by aiohttp. Its only harness line is ``harness.capture.install`` in ``main``.
 
     CAPTURE_DIR=traces/ OPENAI_BASE_URL=http://127.0.0.1:8000/v1 SUPPORT_OPENAI_KEY=... python production_app.py
 """
@@ -27,6 +28,8 @@ from aiohttp import web
 from openai import AsyncOpenAI
 
 ORDERS = {"A1001": "shipped", "A1002": "delayed"}
+#: The plain endpoint's own client (the app's key when it has one; the environment's otherwise).
+summariser = AsyncOpenAI(api_key=os.environ.get("SUPPORT_OPENAI_KEY"))
 
 
 @function_tool
@@ -62,6 +65,19 @@ async def answer(question: str, trace_id: str | None = None) -> str:
     return str(result.final_output)
 
 
+async def summary(text: str) -> str:
+    """Summarise a ticket for the back office: one plain chat completion, no agent."""
+    reply = await summariser.chat.completions.create(
+        model="gpt-4.1-mini", messages=[{"role": "system", "content": "Summarise the ticket in one line."},
+                                        {"role": "user", "content": text}])
+    return reply.choices[0].message.content or ""
+
+
+async def summarise(request: web.Request) -> web.Response:
+    body = await request.json()
+    return web.json_response({"summary": await summary(body["text"])})
+
+
 async def ask(request: web.Request) -> web.Response:
     body = await request.json()
     trace_id = gen_trace_id()
@@ -90,6 +106,7 @@ def main() -> None:
     app = web.Application()
     app.router.add_post("/ask", ask)
     app.router.add_post("/feedback", rate)
+    app.router.add_post("/summarise", summarise)
     web.run_app(app, host="127.0.0.1", port=args.port, print=lambda *_: print("ready", flush=True))
 
 

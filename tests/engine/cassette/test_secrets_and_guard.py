@@ -68,6 +68,22 @@ def test_user_patterns_are_scrubbed_too():
     assert scrubber.text("account ACCT-123456 here") == "account <REDACTED> here"
 
 
+def test_text_without_a_secret_is_kept_and_every_shape_of_one_is_found(monkeypatch):
+    """The scrubber skips its regex for text holding none of what a match begins with: the skip
+    must never keep a secret (a key shape, an environment key, a secret added later, a user pattern)."""
+    from harness.engine.cassette.scrub import Scrubber
+
+    monkeypatch.setenv("HARNESS_JUDGE_API_KEY", "judge-env-secret-99")
+    scrubber = Scrubber()
+    scrubber.add_secret("added-later-secret")
+    plain = "no secret here: sk- alone, sess-short, a judge"
+    assert scrubber.text(plain) == plain
+    for secret in ("sk-proj-ABCDEFGHIJKLMNOP1234", "sess-ABCDEFGHIJKLMNOPQRSTU", "judge-env-secret-99",
+                   "added-later-secret"):
+        assert scrubber.text(f"before {secret} after") == "before <REDACTED> after", secret
+    assert Scrubber(patterns=[r"\d{4}-\d{4}"]).text("card 1234-5678") == "card <REDACTED>", "no shortcut"
+
+
 def test_no_request_reaches_a_live_server_in_none_mode(make_suite, run):
     async def bypass(input, ctx):
         """A flow that reaches the network without the openai client (a tool calling an API)."""
