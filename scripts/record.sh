@@ -20,9 +20,10 @@ PLAN=(
   "evals/test_articles.py evaluator_optimizer@v1 evaluator_optimizer@v2"
   "evals/test_refunds.py self_correct@v1 self_correct@v2"
   "evals/test_articles.py chain@v1 chain@v2"
-  # Pending: both sides of each chat (agents and the simulated customer) against the local model;
-  # a chat is up to ~25 calls, so give it RECORD_TIMEOUT=3600 on a busy machine.
-  "evals/pending/conversations.py support_chat@v1 support_chat@v2"
+  # Both sides of each chat (agents and the simulated customer) against the local model; a chat is
+  # up to ~25 calls, so give it RECORD_TIMEOUT=3600 on a busy machine. RECORD_EPOCHS=3 records the
+  # epochs pass^3 needs beyond the suite's one.
+  "evals/test_conversations.py support_chat@v1 support_chat@v2"
 )
 if [ "$#" -gt 0 ]; then PLAN=("$@"); fi
 # RECORD_URL: record against a server already running elsewhere.
@@ -42,6 +43,6 @@ for line in "${PLAN[@]}"; do
   for v in $variants; do args+=(--variant "$v"); done
   echo "$(date -u +%H:%M:%S) recording $file ${variants:-(all variants)}"
   .venv/bin/harness run "$file" "${args[@]}" --record-mode once --base-url "$URL" --backend llama-cpp \
-    --concurrency "${RECORD_CONCURRENCY:-1}" --timeout "${RECORD_TIMEOUT:-900}" --no-progress --no-report --runs-dir reports/recordings || true
+    ${RECORD_EPOCHS:+--epochs "$RECORD_EPOCHS"} --concurrency "${RECORD_CONCURRENCY:-1}" --timeout "${RECORD_TIMEOUT:-900}" --no-progress --no-report --runs-dir reports/recordings || true
 done
 echo "$(date -u +%H:%M:%S) done"

@@ -427,6 +427,12 @@ class RunData:
         at = self._variant_rows(variant)
         return int(self.attempts["error_kind"].notna().to_numpy()[at].sum()), len(at)
 
+    def errored_tasks(self, variant: str) -> set[str]:
+        """The task ids of ``variant`` with an attempt whose task raised (counted as a failure)."""
+        at = self._variant_rows(variant)
+        errored = self.attempts["error_kind"].notna().to_numpy()[at]
+        return {str(t) for t in self._codes[3][pd.unique(self._codes[1][at][errored])]}
+
     def tasks_with_epochs(self, variant: str, epochs: int) -> set[str]:
         """The task ids ``variant`` has a row for at an epoch from 1 to ``epochs``."""
         at = self._variant_rows(variant)

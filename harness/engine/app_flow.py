@@ -13,7 +13,11 @@ its code makes is captured inside a unit (:mod:`harness.engine.routing`), so a f
 A synchronous ``def main`` runs in a worker thread with the unit's context copied in (what
 ``asyncio.to_thread`` does), so ``Runner.run_sync`` and the sync ``OpenAI()`` client work as in
 the app (``run_sync`` refuses to start inside a running event loop) and one unit's blocking calls
-never stall the others. Its model calls are routed and recorded like any other.
+never stall the others. Its model calls are routed and recorded like any other. One caution:
+``run_sync`` starts an event loop per call, and the SDK's shared default ``AsyncOpenAI`` client
+keeps its pooled connections bound to the loop that opened them, so two such mains at once can
+fail with "bound to a different event loop" (in the app as under the harness): run them at
+``--concurrency 1``, or let the main build its own client.
 
 The flow returns the final output. Graders also see, in ``state``: ``last_agent`` (the agent that
 produced the final output) and, for a streamed run, ``streamed_text`` (the text deltas as the

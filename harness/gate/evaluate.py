@@ -147,6 +147,16 @@ def _drivers_text(drivers: list[str], total: int, reason: str) -> str:
     return f"; driven by {total} {reason}: {shown}{more}"
 
 
+def _errored_text(errored: list[str], drivers: int) -> str:
+    if not errored:
+        return ""
+    if len(errored) == drivers:
+        return "; each by a task error, counted as a failure (not a score the task earned)"
+    more = f" (+{len(errored) - SHOWN_DRIVERS} more)" if len(errored) > SHOWN_DRIVERS else ""
+    return (f"; {len(errored)} of them by a task error, counted as a failure (not a score the task earned): "
+            f"{', '.join(errored[:SHOWN_DRIVERS])}{more}")
+
+
 class _Measured(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -158,6 +168,9 @@ class _Measured(BaseModel):
     flagged: list[str] | None = None
     #: Why there is no value, said in the gate's message (e.g. a cost whose prices are unknown).
     note: str = ""
+    #: Tasks whose score is a failure because an attempt raised (errors count as failures): the
+    #: message says so, or a task error reads as, say, a leak.
+    errored: set[str] = set()
 
 
 def _measure(data: RunData, variant: str, metric: str, view: View = "itt") -> _Measured:
@@ -170,7 +183,8 @@ def _measure(data: RunData, variant: str, metric: str, view: View = "itt") -> _M
         # the tasks in the per-task frame's order (the order the interval has always been computed in)
         array = data.per_task(variant, metric, view)["value"].dropna().to_numpy(dtype=float)
         return _Measured(value=float(array.mean()) if array.size else math.nan, ci=stats.mean_interval(array),
-                         n=int(array.size), per_task=values, drivers_reason=f"tasks whose per-task {metric} breaks the threshold")
+                         n=int(array.size), per_task=values, drivers_reason=f"tasks whose per-task {metric} breaks the threshold",
+                         errored=data.errored_tasks(variant) if view == "itt" else set())
     attempts = data.variant_attempts(variant)  # a copy of the variant's rows: not made for a score metric
     if metric == "error_rate":
         errored = attempts[attempts["error_kind"].notna()]
@@ -268,7 +282,8 @@ def _evaluate_metric(gate: MetricGate, data: RunData, variant: str | None) -> Ga
         what = f"lower 95% bound of judge kappa (κ = {_fmt(measured.ci.estimate)})"
     message = (f"{head}: {what} = {_fmt(measured.value)} ({_fmt_ci(measured.ci)}), "
                f"threshold {gate.op} {gate.threshold:g}" + (f"; {measured.note}" if measured.note else "")
-               + _drivers_text(drivers, len(drivers), measured.drivers_reason))
+               + _drivers_text(drivers, len(drivers), measured.drivers_reason)
+               + _errored_text([t for t in drivers if t in measured.errored], len(drivers)))
     return GateResult(gate=gate.describe(), kind="metric", metric=gate.metric, variant=variant,
                       status="pass" if ok else "fail", value=measured.value, ci=measured.ci, n=measured.n,
                       op=gate.op, threshold=gate.threshold, drivers=drivers[:MAX_DRIVERS],

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from synthetic_runs import VariantSpec
+from synthetic_runs import VariantSpec, make_scenario_run
 
 from harness.analysis import stats
 from harness.analysis.run_data import load_run_data
@@ -445,3 +445,17 @@ def test_a_no_regression_gate_on_too_few_tasks_to_fail_is_refused_when_the_suite
         check_suite_gates(make_suite(n=4, gates=[Gate.no_regression("pass_rate")]))
     check_suite_gates(make_suite(n=5, gates=[Gate.no_regression("pass_rate")]))
     check_suite_gates(make_suite(n=4, gates=[Gate.no_regression("cost_per_task_usd")]))  # a paired t-test can fail
+
+
+def test_a_score_gate_says_which_failing_tasks_only_errored(tmp_path: Path) -> None:
+    """An errored task scores as a failure on every grader: the message says so, or a timeout reads
+    as, say, a leak."""
+    folder = make_scenario_run(tmp_path, {"v1": {"no_leak": [1.0] * 8 + [0.0, 0.0]}}, errors={"v1": [9]},
+                               gates=[Gate.metric("no_leak", "==", 1.0)])
+    (result,) = evaluate_gates(folder).results
+    assert result.status == "fail" and result.drivers == ["task-0008", "task-0009"]
+    assert "1 of them by a task error, counted as a failure" in result.message
+    assert result.message.endswith(": task-0009"), result.message
+    only_errors = make_scenario_run(tmp_path / "b", {"v1": {"no_leak": [1.0] * 9 + [0.0]}}, errors={"v1": [9]},
+                                    gates=[Gate.metric("no_leak", "==", 1.0)])
+    assert "each by a task error" in evaluate_gates(only_errors).results[0].message
