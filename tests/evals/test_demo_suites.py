@@ -38,6 +38,11 @@ EXPECTED_FAILURES: dict[str, set[tuple[str, str | None]]] = {
     # leaves the refund system worse off than v1's short one.
     "refunds": {("no_leaks == 1", "self_correct@v1"), ("no_leaks == 1", "self_correct@v2"),
                 ("no regression in end_state", "self_correct@v2")},
+    # Three chats of each prompt end in an error (the agent's output cut at max_tokens), which counts
+    # as a failure on every grader, no_leak included (no agent turn leaked); and the shipped prompt
+    # settles 6 of 32 customers where the gate asks for half.
+    "conversations": {("no_leak == 1", "support_chat@v1"), ("no_leak == 1", "support_chat@v2"),
+                      ("pass_rate >= 0.5 [support_chat@v1]", "support_chat@v1")},
 }
 DEAD_URL = "http://127.0.0.1:9/v1"
 
@@ -212,3 +217,22 @@ def test_the_demo_measures_the_prompt_fix_on_the_failures_production_saw(tmp_pat
     lines = _headline_script().production_fix(summary.model_dump(mode="json"))
     assert lines[0].startswith("triage@v2 vs triage@captured on pass_rate: 0.16 -> 0.16, no detectable difference")
     assert any(line.startswith("triage@v2 vs triage@captured on tripwires: 0.94 -> 0.88") for line in lines), lines
+
+
+def test_the_demo_chats_with_simulated_customers_and_judges_the_shop_afterwards(tmp_path: Path, monkeypatch):
+    """32 customers, both sides played by the 135M model: v2's long policy prompt is no detectable
+    difference on the shop's end state (0.64 -> 0.63, one-sided p = 0.47); 29 of 32 chats of each
+    prompt run to the turn limit and 3 end in an error, and the no-leak gate's failures are those
+    errors, said as such, not leaks."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    from harness.analysis.summary import build_summary
+
+    _, result = replay(ROOT / "evals" / "test_conversations.py", tmp_path)
+    summary = build_summary(result.path)
+    verdicts = {(c.candidate, c.metric): c.result for c in summary.comparisons}
+    end_state = verdicts[("support_chat@v2", "end_state")]
+    assert end_state.label == "no detectable difference" and end_state.alternative == "less"
+    assert {c.variant: c.ended for c in summary.conversations} == {
+        "support_chat@v1": {"max_turns": 29, "error": 3}, "support_chat@v2": {"max_turns": 29, "error": 3}}
+    leaks = [r for r in evaluate_gates(result.path).results if r.gate == "no_leak == 1"]
+    assert len(leaks) == 2 and all("each by a task error, counted as a failure" in r.message for r in leaks)
