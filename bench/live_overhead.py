@@ -29,8 +29,8 @@ from typing import Any
 
 import httpx2
 import openai
+from runner_throughput import harness_run  # the same harness run, answered in memory here
 
-from harness import ModelSettings, RunOptions, RuntimeConfig, Suite, Variant, run_suite
 from harness.engine import runtime as runtime_module
 
 BASE_URL = "http://127.0.0.1:9/v1"  # never reached: every request is answered in memory
@@ -50,12 +50,6 @@ class InMemory(httpx2.MockTransport):
         super().__init__(_answer)
 
 
-async def ask(input: str, ctx: Any) -> str | None:
-    reply = await ctx.client.chat.completions.create(messages=[{"role": "user", "content": input}],
-                                                     **ctx.model_kwargs())
-    return reply.choices[0].message.content
-
-
 async def bare_client(n: int, concurrency: int) -> None:
     client = openai.AsyncOpenAI(base_url=BASE_URL, api_key="bench", http_client=httpx2.AsyncClient(transport=InMemory()))
     gate = asyncio.Semaphore(concurrency)
@@ -67,15 +61,6 @@ async def bare_client(n: int, concurrency: int) -> None:
 
     await asyncio.gather(*(one(i) for i in range(n)))
     await client.close()
-
-
-async def harness_run(dataset: Path, runs: Path, concurrency: int) -> None:
-    suite = Suite(name="bench", dataset=dataset,
-                  variants=[Variant("ask@v1", flow=ask, model=ModelSettings(model="stub"))])
-    options = RunOptions(concurrency=concurrency, record_mode="off", runs_dir=runs,
-                         runtime=RuntimeConfig(base_url=BASE_URL, api_key="bench"))
-    result = await run_suite(suite, options)
-    assert result.errors == 0, f"{result.errors} errors in the harness run"
 
 
 def cpu_ms_per_call(coro: Any, n: int) -> float:
@@ -100,11 +85,11 @@ def main() -> None:
     warm = work / "warm.jsonl"
     warm.write_text("".join(json.dumps({"id": f"w{i}", "input": "warm"}) + "\n" for i in range(50)))
     asyncio.run(bare_client(50, 8))
-    asyncio.run(harness_run(warm, work / "runs-warm", 8))
+    asyncio.run(harness_run(BASE_URL, warm, work / "runs-warm", 8))
     bare, harness = [], []
     for round_ in range(args.rounds):
         bare.append(cpu_ms_per_call(bare_client(args.n, args.concurrency), args.n))
-        harness.append(cpu_ms_per_call(harness_run(dataset, work / f"runs-{round_}", args.concurrency), args.n))
+        harness.append(cpu_ms_per_call(harness_run(BASE_URL, dataset, work / f"runs-{round_}", args.concurrency), args.n))
         print(f"round {round_ + 1}: bare client {bare[-1]:.3f} ms CPU per call, harness {harness[-1]:.3f} ms "
               f"(+{(harness[-1] - bare[-1]) * 1000:.0f} us, {harness[-1] / bare[-1]:.2f}x)")
     print(f"ratio={statistics.median(h / b for h, b in zip(harness, bare, strict=True)):.2f}")
