@@ -282,22 +282,20 @@ class CaptureProcessor(TracingProcessor):
             log.exception("capture: could not finish trace %s", getattr(trace, "trace_id", "?"))
 
     def on_span_start(self, span: Any) -> None:
-        opened = _open.get()
-        if opened is None or not opened.kept:
-            return
-        try:
-            self.spans.on_span_start(span)
-        except Exception:  # capture never raises into the app
-            log.exception("capture: span start")
+        self._forward("on_span_start", span)
 
     def on_span_end(self, span: Any) -> None:
+        self._forward("on_span_end", span)
+
+    def _forward(self, event: str, span: Any) -> None:
+        """Hand a span event of a kept trace to the recorder's processor; never raise into the app."""
         opened = _open.get()
         if opened is None or not opened.kept:
             return
         try:
-            self.spans.on_span_end(span)
+            getattr(self.spans, event)(span)
         except Exception:  # capture never raises into the app
-            log.exception("capture: span end")
+            log.exception("capture: %s", event)
 
     def shutdown(self) -> None:
         return None
