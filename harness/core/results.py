@@ -417,6 +417,8 @@ def _explain_bad_row(line: str, path: Path, number: int, torn: bool) -> ResultRo
         if torn:
             return None
         raise RunFolderError(f"{path}:{number}: not valid JSON ({exc})") from exc
+    if not isinstance(data, dict):  # e.g. one line of a row spread over several: '"refunds"'
+        raise RunFolderError(f"{path}:{number}: not a result row (a JSON {type(data).__name__}, not an object)")
     _check_version(data, path)  # a row of another format version says so, not which field failed
     try:
         return ResultRow.model_validate(data)
