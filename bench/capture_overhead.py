@@ -14,6 +14,12 @@ Goal (issue 26): added CPU <= 0.1 ms per call and under 5% of the bare client's 
 latency. Last line: ``added_ms_per_call=<total> ratio=<total / bare>``.
 
     python bench/capture_overhead.py [--calls 300] [--rounds 6] [--per-trace 1]   # 0: plain calls, no SDK
+
+Instructions (load-independent): ``--arm bare|capture`` runs one arm once (no pieces, no warm-up
+rounds) for ``valgrind --tool=callgrind --separate-threads=yes``; the difference between a run of
+``N`` and one of ``3N`` calls, over ``2N``, is the arm's instructions per call, per thread::
+
+    valgrind --tool=callgrind --separate-threads=yes python bench/capture_overhead.py --arm capture --calls 100
 """
 
 from __future__ import annotations
@@ -85,7 +91,8 @@ async def _empty_traces(n: int) -> float:
 
 def _span_pieces(n: int, reply: bytes, per_trace: int = 4) -> tuple[float, float]:
     """Microseconds per call: what capture does in the request path (observe the request, key it,
-    place its model span, keep the reply), and describing the span (writer thread)."""
+    place its model span, keep the reply), and describing the span (since trace format 2 done when
+    the trace is read, not in the app's process)."""
     body = json.dumps({"model": "stub", "messages": [{"role": "user", "content": "Where is my order? " * 20}]})
     response = httpx2.Response(200, headers={"content-type": "application/json"}, content=reply)
     capture = Capture(1.0, finished=lambda opened: None, sampled_out=lambda: None)
@@ -123,8 +130,8 @@ def parts(tmp: Path, n: int = 3000) -> None:
         harness.capture.uninstall()
     in_path, described = _span_pieces(n, reply)
     print(f"pieces (us): trace start+end {captured_trace - bare_trace:.1f} per trace; per call, keying and "
-          f"placing the model span, keeping the reply {in_path:.1f} (request path), describing it {described:.1f} "
-          "(writer thread)")
+          f"placing the model span, keeping the reply {in_path:.1f} (request path); describing it {described:.1f} "
+          "(on read, not in the app)")
 
 
 def main() -> None:
@@ -133,9 +140,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--per-trace", type=int, default=1, help="model calls per SDK trace (an agent run makes "
                         "several); 0: plain calls outside any trace, each a trace of its own")
+    parser.add_argument("--arm", choices=["bare", "capture"], help="run this arm once only (under callgrind)")
     args = parser.parse_args()
     logging.getLogger("openai.agents").setLevel(logging.ERROR)
     set_trace_processors([])  # the SDK's exporter off: this measures capture, not the upload to OpenAI
+    if args.arm:
+        with StubProcess() as stub, tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp) / "arm" if args.arm == "capture" else None
+            cpu, _, _ = measure(stub.base_url, args.calls, folder, args.per_trace)
+        print(f"arm={args.arm} calls={args.calls} cpu_ms_per_call={cpu / args.calls * 1000:.3f}")
+        return
     bare: list[tuple[float, float, float]] = []
     captured: list[tuple[float, float, float]] = []
     with StubProcess() as stub, tempfile.TemporaryDirectory() as tmp:

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
+from harness.capture.describe import trace_error
 from harness.capture.interception import DECODED_AWAY, OpenTrace, RawExchange
 from harness.capture.record import Exchange, TraceRecord
 from harness.capture.writer import Redactor
 from harness.core.clock import utc_now
 from harness.core.trace import Span
 
-__all__ = ["assemble", "position_of", "trace_input", "trace_output", "trace_error"]
+__all__ = ["assemble", "position_of"]
 
 
 def position_of(key: str | None) -> str:
@@ -56,17 +56,7 @@ class _Sent:
     uri: str
 
 
-@dataclass
-class _Scrubbed:
-    """An exchange as stored, and its two bodies scrubbed (what its model span is described from)."""
-
-    exchange: Exchange
-    request_body: bytes
-    response_body: bytes
-    content_type: str
-
-
-def scrubbed_exchange(raw: RawExchange, redactor: Redactor) -> _Scrubbed:
+def scrubbed_exchange(raw: RawExchange, redactor: Redactor) -> Exchange:
     """The exchange scrubbed as a cassette is (headers, URL, bodies, streams), then the user's redaction."""
     headers = dict(_header_pairs(raw.request_headers))
     request = redactor.scrubber.request(_Sent(headers, raw.request_body, raw.url))
@@ -75,54 +65,16 @@ def scrubbed_exchange(raw: RawExchange, redactor: Redactor) -> _Scrubbed:
     body = b"" if response is None else response["body"]["string"]
     body = body if isinstance(body, bytes) else body.encode("utf-8", "surrogateescape")
     response_headers: dict[str, list[str]] = {} if response is None else response["headers"]
-    content_type = (response_headers.get("content-type") or [""])[0]
     extra = redactor.extra  # the scrubber already ran over all of these
     if redactor.redact_fn is not None:
         request.headers = {k: extra(str(v)) for k, v in request.headers.items()}
         response_headers = {k: [extra(v) for v in values] for k, values in response_headers.items()}
-    exchange = Exchange(
+    return Exchange(
         position=position_of(raw.key), method=raw.method, url=extra(request.uri),
         request_headers=request.headers, request_body=extra(_text(request.body or b"")), status=raw.status,
         response_headers=response_headers, response_body=extra(_text(body)),
         latency_s=round(raw.latency_s, 6), error=None if raw.error is None else redactor.text(raw.error),
     )
-    return _Scrubbed(exchange, request.body or b"", body, content_type)
-
-
-def trace_input(spans: list[Span], metadata: dict[str, Any]) -> Any:
-    """What the app asked its agents: the trace metadata's ``input``, else the first model call's
-    user turn (one user message's text as a string, several as the message list)."""
-    if "input" in metadata:
-        return metadata["input"]
-    calls = [s for s in spans if s.kind == "model"]
-    if not calls:
-        return None
-    turn: list[dict[str, Any]] = []
-    for message in calls[0].attributes.get("messages") or []:
-        role = message.get("role") if isinstance(message, dict) else None
-        if role == "assistant" or (role is None and turn):
-            break
-        if role == "user":
-            turn.append(message)
-    if len(turn) == 1 and isinstance(turn[0].get("content"), str):
-        return turn[0]["content"]
-    return turn or None
-
-
-def trace_output(spans: list[Span]) -> Any:
-    """The last text a model answered in the trace."""
-    for span in sorted((s for s in spans if s.kind == "model"), key=lambda s: s.start_s, reverse=True):
-        if span.attributes.get("output"):
-            return span.attributes["output"]
-    return None
-
-
-def trace_error(spans: list[Span], exchanges: list[Exchange]) -> str | None:
-    """Why the trace failed: an agent's error (the run raised), else a call that got no answer."""
-    for span in sorted(spans, key=lambda s: s.start_s):
-        if span.kind == "agent" and span.error:
-            return span.error
-    return next((e.error for e in exchanges if e.error), None)
 
 
 def _redacted(span: Span, text: Callable[[str], str] | None, redactor: Redactor) -> Span:
@@ -137,28 +89,28 @@ def _redacted(span: Span, text: Callable[[str], str] | None, redactor: Redactor)
 
 
 def assemble(opened: OpenTrace, redactor: Redactor, sample: float) -> TraceRecord:
-    """The record of a finished trace, every string in it scrubbed once: the bodies as cassettes
-    scrub them, model spans described from the scrubbed bodies (so only the user's ``redact_fn``
-    is left to apply to them), every other span, the metadata and the names through the whole
-    :class:`Redactor`."""
+    """The record of a finished trace (format 2), every string in it scrubbed once: the bodies as
+    cassettes scrub them, every span, the metadata and the names through the whole
+    :class:`Redactor`. Model spans are stored as the request path placed them, each named by its
+    exchange: the reader describes them from the exchange's bodies (:mod:`harness.capture.describe`;
+    parsing both bodies here was the biggest part of the writer's cost per call, issue 26)."""
     with opened.lock:
         raws = list(opened.exchanges)
-    scrubbed = [scrubbed_exchange(raw, redactor) for raw in raws]
-    described: set[str] = set()
-    for raw, done in zip(raws, scrubbed, strict=True):
-        if raw.writer is not None and raw.span is not None and raw.status is not None:
-            raw.writer.fill(raw.span, raw.status, done.content_type, done.response_body,
-                            request_content=done.request_body)
-            described.add(raw.span.id)
-    extra = redactor.extra if redactor.redact_fn is not None else None  # all a described span still needs
-    spans = [_redacted(s, extra if s.id in described else redactor.text, redactor)
+    # A placed model span holds the harness's own words (kind, ids, key, retries): only the user's
+    # redact_fn is left to apply to it, as to the bodies it will be described from.
+    extra = redactor.extra if redactor.redact_fn is not None else None
+    placed = {raw.span.id for raw in raws if raw.span is not None}
+    spans = [_redacted(s, extra if s.id in placed else redactor.text, redactor)
              for s in opened.recorder.trajectory().spans]
-    exchanges = [done.exchange for done in scrubbed]
+    exchanges = [scrubbed_exchange(raw, redactor) for raw in raws]
+    for raw, exchange in zip(raws, exchanges, strict=True):
+        if raw.span is not None:
+            exchange.span_id = raw.span.id if extra is None else extra(raw.span.id)
     metadata = redactor.value(opened.metadata)
     return TraceRecord(
         trace_id=opened.trace_id, source=opened.source, workflow=redactor.text(opened.workflow),
         group_id=None if opened.group_id is None else redactor.text(opened.group_id),
         metadata=metadata, started_at=utc_now(opened.started_at), latency_s=round(opened.latency_s, 6),
-        input=trace_input(spans, metadata), output=trace_output(spans), error=trace_error(spans, exchanges),
-        spans=spans, exchanges=exchanges, sample=sample,
+        input=metadata.get("input"), error=trace_error(spans, exchanges), spans=spans, exchanges=exchanges,
+        sample=sample,
     )

@@ -10,6 +10,12 @@ the harness's :class:`~harness.core.trace.Span` list (the same spans a run's row
 replayed row can be compared with the trace it came from), and each model exchange is the HTTP
 request and response as the wire carried them (scrubbed), from which the importer writes
 cassettes.
+
+Formats: 2 (written now) stores each model span as the app's request path placed it and names
+it from its exchange (``span_id``); :func:`read_traces` describes it from the exchange's bodies
+(:mod:`harness.capture.describe`). 1 stored model spans described; it is read as written, except
+that the trace's ``error`` is derived again by today's rule (a guardrail that tripped is not an
+error). Neither depends on a third-party library's objects.
 """
 
 from __future__ import annotations
@@ -21,13 +27,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
+from harness.capture.describe import describe_spans, trace_error
 from harness.core.trace import Span, Trajectory
 
-__all__ = ["TRACE_FORMAT", "Exchange", "TraceRecord", "FeedbackRecord", "CapturedTrace", "TraceFileError",
+__all__ = ["TRACE_FORMAT", "READABLE_FORMATS", "Exchange", "TraceRecord", "FeedbackRecord", "CapturedTrace", "TraceFileError",
            "read_traces", "trace_files"]
 
 #: 1: the first format (a trajectory of harness spans, exchanges keyed by branch and call).
-TRACE_FORMAT = 1
+#: 2: model spans stored as placed (id, parent, timing, key, retries), each named by its exchange's
+#: ``span_id`` and described from the exchange's bodies when read (harness.capture.describe).
+TRACE_FORMAT = 2
+#: The formats this harness reads (1 as it was written: its model spans are already described).
+READABLE_FORMATS = (1, 2)
 
 
 class Exchange(BaseModel):
@@ -45,6 +56,8 @@ class Exchange(BaseModel):
     latency_s: float = 0.0
     #: The call reached no answer (a connection error): it cannot be replayed.
     error: str | None = None
+    #: Format 2: the id of the model span this call made, described from these bodies when read.
+    span_id: str | None = None
 
 
 class TraceRecord(BaseModel):
@@ -143,16 +156,24 @@ def _parse(path: Path, number: int, line: str) -> TraceRecord | FeedbackRecord:
     if not isinstance(raw, dict):
         raise TraceFileError(f"{path}:{number}: expected a JSON object")
     version = raw.get("format")
-    if version != TRACE_FORMAT:
+    if version not in READABLE_FORMATS:
+        readable = ", ".join(str(f) for f in READABLE_FORMATS)
         raise TraceFileError(f"{path}:{number}: field 'format': {version!r} is not a trace format this harness "
-                             f"reads (it reads {TRACE_FORMAT}); upgrade orchestration-harness")
+                             f"reads (it reads {readable}); upgrade orchestration-harness")
     model: type[TraceRecord | FeedbackRecord] = FeedbackRecord if raw.get("kind") == "feedback" else TraceRecord
     try:
-        return model.model_validate(raw)
+        record = model.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
         raise TraceFileError(f"{path}:{number}: field '{field}': {first['msg']}") from None
+    if isinstance(record, TraceRecord) and version >= 2:
+        describe_spans(record)
+    elif isinstance(record, TraceRecord) and record.source != "otlp":
+        # Format 1 counted an agent whose guardrail tripped as the trace's error (for output
+        # guardrails only); the rule now is one for both (harness.capture.describe.trace_error).
+        record.error = trace_error(record.spans, record.exchanges)
+    return record
 
 
 class _Torn(Exception):

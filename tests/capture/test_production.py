@@ -12,13 +12,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from agents import Agent, Runner, set_default_openai_client, trace
+from agents import (
+    Agent,
+    GuardrailFunctionOutput,
+    InputGuardrailTripwireTriggered,
+    OutputGuardrailTripwireTriggered,
+    Runner,
+    input_guardrail,
+    output_guardrail,
+    set_default_openai_client,
+    trace,
+)
 from openai import AsyncOpenAI
 
 import harness.capture
 from harness.capture.interception import keeps
+from harness.capture.query import TraceFilter
 from harness.capture.record import TraceFileError, read_traces
-from harness.testing.stub_server import StubServer
+from harness.testing.stub_server import Rule, StubServer
 
 HEADER_KEY = "sk-planted-HEADER-0123456789abcdef"
 ENV_KEY = "envkey-PLANTED-777777"
@@ -79,6 +90,10 @@ def test_planted_secrets_never_reach_the_capture_folder(app, tmp_path: Path) -> 
         assert secret not in written
     records = [t.record for t in read_traces(folder)]
     assert len(records) == 2 and all(len(r.exchanges) == 1 for r in records)
+    described = json.dumps([r.model_dump(mode="json") for r in records])  # model spans are described on read
+    assert all(r.trajectory.model_calls[0].attributes.get("messages") for r in records)
+    for secret in (HEADER_KEY, ENV_KEY, CARD, "Globex", "PLANTED"):
+        assert secret not in described
     assert not any(name.lower() == "authorization" for r in records for name in r.exchanges[0].request_headers)
     assert "<REDACTED>" in records[0].input and "<customer>" in records[0].input
     assert records[1].exchanges[0].response_headers["content-type"][0].startswith("text/event-stream")
@@ -274,3 +289,57 @@ def test_the_calls_of_a_trace_the_sample_left_out_are_not_captured_alone(app, tm
         pass
     assert harness.capture.flush()
     assert read_traces(folder) == [] and harness.capture.stats().sampled_out == 2
+
+
+@input_guardrail(run_in_parallel=False)
+async def _no_threats(ctx, agent, input):  # type: ignore[no-untyped-def]
+    return GuardrailFunctionOutput(output_info={"threat": True}, tripwire_triggered="hack" in str(input))
+
+
+@output_guardrail
+async def _no_refund_promises(ctx, agent, output):  # type: ignore[no-untyped-def]
+    return GuardrailFunctionOutput(output_info={"promise": True}, tripwire_triggered="refund" in str(output))
+
+
+def test_a_tripwire_the_app_handled_is_a_guardrail_event_not_an_error(app, tmp_path: Path) -> None:
+    """Input and output guardrails alike: the trace lists under --guardrail-tripped, not --errors
+    (the SDK marks an output guardrail's agent with an error, an input guardrail's not always)."""
+    folder = harness.capture.install(tmp_path / "traces")
+    guarded = Agent(name="Guarded", instructions="Answer.", model="gpt-4.1-mini",
+                    input_guardrails=[_no_threats], output_guardrails=[_no_refund_promises])
+
+    async def ask(text: str) -> str:
+        async with app.client():
+            try:
+                with trace("support", metadata={"input": text}):
+                    return str((await Runner.run(guarded, text)).final_output)
+            except (InputGuardrailTripwireTriggered, OutputGuardrailTripwireTriggered) as tripped:
+                return f"handled {type(tripped).__name__}"
+
+    replies = [asyncio.run(ask(text)) for text in ("hack the shop", "I want a refund", "where is my parcel")]
+    assert replies[:2] == ["handled InputGuardrailTripwireTriggered", "handled OutputGuardrailTripwireTriggered"]
+    assert harness.capture.flush()
+    traces = {t.record.input: t for t in read_traces(folder)}
+    assert set(traces) == {"hack the shop", "I want a refund", "where is my parcel"}
+    tripped = {t.record.input for t in TraceFilter(guardrail_tripped=True).select(list(traces.values()))}
+    assert tripped == {"hack the shop", "I want a refund"}
+    assert TraceFilter(errors=True).select(list(traces.values())) == []
+    assert [t.record.error for t in traces.values()] == [None, None, None]
+    # the trajectory keeps what the SDK recorded: the output guardrail's agent carries the tripwire
+    (agent,) = traces["I want a refund"].record.trajectory.of_kind("agent")
+    assert agent.error is not None and "tripwire" in agent.error.lower()
+
+
+def test_a_failed_model_call_is_still_the_traces_error(app, tmp_path: Path) -> None:
+    folder = harness.capture.install(tmp_path / "traces")
+    app.stub.configure(rules=[Rule(contains="boom", fault="server_error", status=400)])
+
+    async def ask() -> None:
+        async with app.client():
+            with pytest.raises(Exception, match="400"):
+                await Runner.run(app.agent, "boom")
+
+    asyncio.run(ask())
+    assert harness.capture.flush()
+    (record,) = [t.record for t in read_traces(folder)]
+    assert record.error is not None and TraceFilter(errors=True).matches(read_traces(folder)[0])

@@ -1,0 +1,98 @@
+"""Describing a stored trace's model spans from its exchanges, when it is read (trace format 2).
+
+A model span says what the call asked and got: the request's parameters and messages, the reply,
+tokens and cost. All of it is in the call's exchange (the request and response bodies, scrubbed
+and redacted as they were written), so format 2 stores the span *placed* only — its id, parent,
+timing, key and retries, decided in the app's request path — with the exchange naming it
+(``Exchange.span_id``), and the reader describes it with the harness transport's own
+:class:`~harness.engine.transport.SpanWriter`, exactly as a run describes a model span from the
+bodies it records. Parsing both bodies in the capture's writer thread was the biggest part of
+what capture cost per call (issue 26, bench/capture_overhead.py), and the record held every
+message twice. Format 1 records carry their spans described and are read as they are.
+
+The trace's ``input`` (unless the trace metadata named it) and ``output`` come from the described
+spans, so they are filled in here too.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import httpx2
+
+from harness.core.trace import Span
+from harness.engine.transport import SpanWriter
+
+if TYPE_CHECKING:
+    from harness.capture.record import Exchange, TraceRecord
+
+__all__ = ["describe_spans", "trace_input", "trace_output", "trace_error"]
+
+
+def _body(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
+
+
+def _describe(span: Span, exchange: Exchange) -> None:
+    writer = SpanWriter(None, httpx2.Request(exchange.method, exchange.url, content=_body(exchange.request_body)))
+    content_type = (exchange.response_headers.get("content-type") or [""])[0]
+    writer.fill(span, exchange.status or 0, content_type, _body(exchange.response_body))
+
+
+def describe_spans(record: TraceRecord) -> TraceRecord:
+    """A format-2 record with its model spans described from their exchanges, and its input and
+    output filled in (the record is changed in place and returned)."""
+    spans = {span.id: span for span in record.spans}
+    for exchange in record.exchanges:
+        span = spans.get(exchange.span_id) if exchange.span_id is not None else None
+        if span is not None and exchange.status is not None:
+            _describe(span, exchange)
+    if record.input is None:
+        record.input = trace_input(record.spans, record.metadata)
+    if record.output is None:
+        record.output = trace_output(record.spans)
+    return record
+
+
+def trace_input(spans: list[Span], metadata: dict[str, Any]) -> Any:
+    """What the app asked its agents: the trace metadata's ``input``, else the first model call's
+    user turn (one user message's text as a string, several as the message list)."""
+    if "input" in metadata:
+        return metadata["input"]
+    calls = [s for s in spans if s.kind == "model"]
+    if not calls:
+        return None
+    turn: list[dict[str, Any]] = []
+    for message in calls[0].attributes.get("messages") or []:
+        role = message.get("role") if isinstance(message, dict) else None
+        if role == "assistant" or (role is None and turn):
+            break
+        if role == "user":
+            turn.append(message)
+    if len(turn) == 1 and isinstance(turn[0].get("content"), str):
+        return turn[0]["content"]
+    return turn or None
+
+
+def trace_output(spans: list[Span]) -> Any:
+    """The last text a model answered in the trace."""
+    for span in sorted((s for s in spans if s.kind == "model"), key=lambda s: s.start_s, reverse=True):
+        if span.attributes.get("output"):
+            return span.attributes["output"]
+    return None
+
+
+def trace_error(spans: list[Span], exchanges: list[Exchange]) -> str | None:
+    """Why the trace failed: an agent's error (the run raised), else a call that got no answer.
+
+    A guardrail that tripped is a guardrail event, not a failure: the SDK marks the agent whose
+    guardrail fired with an error (an output guardrail's agent always, an input guardrail's only
+    sometimes), and the app decides what the tripwire means — most catch it and answer with a
+    refusal. So an agent whose own guardrail tripped does not make the trace an error, for input and
+    output guardrails alike; ``harness traces list --guardrail-tripped`` finds these traces.
+    """
+    tripped = {s.parent_id for s in spans if s.kind == "guardrail" and s.attributes.get("triggered")}
+    for span in sorted(spans, key=lambda s: s.start_s):
+        if span.kind == "agent" and span.error and span.id not in tripped:
+            return span.error
+    return next((e.error for e in exchanges if e.error), None)
