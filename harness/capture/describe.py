@@ -16,6 +16,7 @@ spans, so they are filled in here too.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import httpx2
@@ -26,7 +27,7 @@ from harness.engine.transport import SpanWriter
 if TYPE_CHECKING:
     from harness.capture.record import Exchange, TraceRecord
 
-__all__ = ["describe_spans", "trace_input", "trace_output", "trace_error"]
+__all__ = ["describe_spans", "trace_input", "trace_output", "trace_error", "failed_agent"]
 
 
 def _body(text: str) -> bytes:
@@ -82,17 +83,22 @@ def trace_output(spans: list[Span]) -> Any:
     return None
 
 
-def trace_error(spans: list[Span], exchanges: list[Exchange]) -> str | None:
-    """Why the trace failed: an agent's error (the run raised), else a call that got no answer.
+def failed_agent(spans: list[Span]) -> Span | None:
+    """The first agent that failed in the trace (raised), if any.
 
     A guardrail that tripped is a guardrail event, not a failure: the SDK marks the agent whose
     guardrail fired with an error (an output guardrail's agent always, an input guardrail's only
     sometimes), and the app decides what the tripwire means — most catch it and answer with a
-    refusal. So an agent whose own guardrail tripped does not make the trace an error, for input and
-    output guardrails alike; ``harness traces list --guardrail-tripped`` finds these traces.
+    refusal. So an agent whose own guardrail tripped has not failed, for input and output
+    guardrails alike; ``harness traces list --guardrail-tripped`` finds these traces.
     """
     tripped = {s.parent_id for s in spans if s.kind == "guardrail" and s.attributes.get("triggered")}
-    for span in sorted(spans, key=lambda s: s.start_s):
-        if span.kind == "agent" and span.error and span.id not in tripped:
-            return span.error
-    return next((e.error for e in exchanges if e.error), None)
+    return next((s for s in sorted(spans, key=lambda s: s.start_s)
+                 if s.kind == "agent" and s.error and s.id not in tripped), None)
+
+
+def trace_error(spans: list[Span], call_errors: Iterable[str | None]) -> str | None:
+    """Why the trace failed: an agent's error (the run raised, :func:`failed_agent`), else a call
+    that got no answer."""
+    agent = failed_agent(spans)
+    return agent.error if agent is not None else next((e for e in call_errors if e), None)

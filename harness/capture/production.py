@@ -25,11 +25,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
-
-from harness.capture.assemble import assemble
+from harness.capture.assemble import record_line
 from harness.capture.interception import Capture, CaptureProcessor, OpenTrace, new_trace_id
-from harness.capture.record import FeedbackRecord, TraceRecord
+from harness.capture.record import FeedbackRecord
 from harness.capture.writer import CaptureStats, Redactor, TraceWriter
 from harness.core.clock import utc_now
 from harness.engine import observing, routing
@@ -49,17 +47,17 @@ class _Finished:
     opened: OpenTrace
     sample: float
 
-    def render(self, redactor: Redactor) -> TraceRecord:
-        return assemble(self.opened, redactor, self.sample)
+    def line(self, redactor: Redactor) -> bytes:
+        return record_line(self.opened, redactor, self.sample)
 
 
 @dataclass
 class _Feedback:
     record: FeedbackRecord
 
-    def render(self, redactor: Redactor) -> BaseModel:
-        return self.record.model_copy(update={"comment": None if self.record.comment is None
-                                              else redactor.text(self.record.comment)})
+    def line(self, redactor: Redactor) -> bytes:
+        comment = None if self.record.comment is None else redactor.text(self.record.comment)
+        return self.record.model_copy(update={"comment": comment}).model_dump_json().encode() + b"\n"
 
 
 @dataclass

@@ -172,7 +172,7 @@ def _parse(path: Path, number: int, line: str) -> TraceRecord | FeedbackRecord:
     elif isinstance(record, TraceRecord) and record.source != "otlp":
         # Format 1 counted an agent whose guardrail tripped as the trace's error (for output
         # guardrails only); the rule now is one for both (harness.capture.describe.trace_error).
-        record.error = trace_error(record.spans, record.exchanges)
+        record.error = trace_error(record.spans, [e.error for e in record.exchanges])
     return record
 
 

@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from pydantic import BaseModel
-
 from harness.engine.cassette.scrub import Scrubber
 
 __all__ = ["Redactor", "TraceWriter", "CaptureStats", "Renderable"]
@@ -55,9 +53,10 @@ class Redactor:
 
 
 class Renderable(Protocol):
-    """What the queue carries: something that becomes one scrubbed record in the writer thread."""
+    """What the queue carries: something that becomes one scrubbed record line in the writer thread."""
 
-    def render(self, redactor: Redactor) -> BaseModel: ...
+    def line(self, redactor: Redactor) -> bytes:
+        """The record as one JSON line (newline-terminated), every string in it scrubbed."""
 
 
 @dataclass
@@ -148,18 +147,16 @@ class TraceWriter:
 
     def _write(self, item: Renderable) -> None:
         try:
-            record = item.render(self.redactor)
             # Every string of the record was scrubbed as it was made (harness.capture.assemble): a
             # second pass over the whole line cost as much again (a user's redact pattern scans at
             # ~60 ns a character, bench/capture_overhead.py).
-            self._append(record.model_dump_json() + "\n")
+            self._append(item.line(self.redactor))
             self.stats.written += 1
         except Exception:  # capture never raises into the app
             self.stats.failed += 1
             log.exception("capture: a trace could not be written")
 
-    def _append(self, line: str) -> None:
-        data = line.encode("utf-8")
+    def _append(self, data: bytes) -> None:
         if self._handle is None or (self._size and self._size + len(data) > self.max_bytes):
             self._rotate()
         self._handle.write(data)
@@ -179,5 +176,5 @@ class TraceWriter:
 class _Marker:
     done: threading.Event
 
-    def render(self, redactor: Redactor) -> BaseModel:  # pragma: no cover - never rendered
+    def line(self, redactor: Redactor) -> bytes:  # pragma: no cover - never rendered
         raise NotImplementedError

@@ -18,8 +18,8 @@ traces_app = typer.Typer(help="Production traces (harness.capture): list, show, 
 app.add_typer(traces_app, name="traces")
 
 Folder = Annotated[Path, typer.Argument(help="A capture folder (harness.capture.install) or one .jsonl file.")]
-Errors = Annotated[bool, typer.Option("--errors", help="Only traces that ended in an error.")]
-Tripped = Annotated[bool, typer.Option("--guardrail-tripped", help="Only traces where a guardrail fired.")]
+Errors = Annotated[bool, typer.Option("--errors", help="Only traces where something failed: an agent raised, or a model call got no answer (a guardrail that tripped is --guardrail-tripped).")]
+Tripped = Annotated[bool, typer.Option("--guardrail-tripped", help="Only traces where a guardrail fired (input or output; whether or not the app caught the tripwire).")]
 Below = Annotated[float | None, typer.Option("--feedback-below", help="Only traces whose feedback score is below.")]
 Slower = Annotated[float | None, typer.Option("--latency-above", help="Only traces slower than this (seconds).")]
 AgentOpt = Annotated[str | None, typer.Option("--agent", help="Only traces where this agent ran.")]

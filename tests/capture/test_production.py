@@ -28,7 +28,7 @@ from openai import AsyncOpenAI
 import harness.capture
 from harness.capture.interception import keeps
 from harness.capture.query import TraceFilter
-from harness.capture.record import TraceFileError, read_traces
+from harness.capture.record import FeedbackRecord, TraceFileError, TraceRecord, read_traces
 from harness.testing.stub_server import Rule, StubServer
 
 HEADER_KEY = "sk-planted-HEADER-0123456789abcdef"
@@ -343,3 +343,26 @@ def test_a_failed_model_call_is_still_the_traces_error(app, tmp_path: Path) -> N
     assert harness.capture.flush()
     (record,) = [t.record for t in read_traces(folder)]
     assert record.error is not None and TraceFilter(errors=True).matches(read_traces(folder)[0])
+
+
+class _AppObject:
+    """Something of the app's own in a trace's metadata, which no JSON encoder knows."""
+
+
+def test_a_written_line_is_the_record_the_model_would_write(app, tmp_path: Path) -> None:
+    """The writer encodes plain data (not the pydantic model, for speed): each line must be exactly
+    what TraceRecord would write, and what neither can encode costs that trace, counted."""
+    folder = harness.capture.install(tmp_path / "traces")
+    app.ask("hello")  # an SDK trace
+    _plain_calls(app, grouped="summarise")  # a capture.trace block of two plain calls
+    with harness.capture.trace("pydantic metadata", metadata={"input": "q", "order": FeedbackRecord(
+            trace_id="t", score=1.0, at="now")}):
+        pass  # msgspec cannot encode a pydantic model: the record model writes it
+    with harness.capture.trace("odd metadata", metadata={"input": "q", "at": {1, 2}, "ticket": _AppObject()}):
+        pass
+    assert harness.capture.flush()
+    lines = [json.loads(line) for p in folder.glob("*.jsonl") for line in p.read_text().splitlines()]
+    assert len(lines) == 3 and harness.capture.stats().failed == 1
+    assert [line["metadata"]["order"]["score"] for line in lines if "order" in line["metadata"]] == [1.0]
+    for line in lines:
+        assert line == json.loads(TraceRecord.model_validate(line).model_dump_json())
