@@ -35,13 +35,13 @@ SDK callbacks catch and log, and a finished trace is handed to the writer's boun
 from __future__ import annotations
 
 import contextvars
+import functools
 import hashlib
 import logging
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,7 +105,7 @@ class RawExchange:
     error: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class OpenTrace:
     """One trace being captured: its recorder and the exchanges its model calls made."""
 
@@ -126,7 +126,8 @@ class OpenTrace:
     exchanges: list[RawExchange] = field(default_factory=list)
     closed: bool = False
     latency_s: float = 0.0
-    stack: ExitStack = field(default_factory=ExitStack)
+    #: What :meth:`Capture.close` undoes, in order: the trace's context variables, set in :meth:`Capture.open`.
+    undo: tuple[Callable[[], object], ...] = ()
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, exchange: RawExchange) -> None:
@@ -203,20 +204,28 @@ class Capture:
                 install_branch_factory()  # concurrent strands become branches, as in a run
             except RuntimeError:
                 pass  # no running loop: sync code has no concurrent strands to number
-            opened.stack.enter_context(request_scope(RequestContext(CAPTURE_SUITE, CAPTURE_VARIANT, trace_id)))
-            opened.stack.enter_context(recording(opened.recorder))
+            scope = request_scope(RequestContext(CAPTURE_SUITE, CAPTURE_VARIANT, trace_id))
+            recorded = recording(opened.recorder)
+            scope.__enter__()
+            recorded.__enter__()
+            token = _open.set(opened)
+            opened.undo = (functools.partial(_open.reset, token), recorded.__exit__, scope.__exit__)
         else:
             self.sampled_out()
-        opened.stack.callback(_open.reset, _open.set(opened))
+            opened.undo = (functools.partial(_open.reset, _open.set(opened)),)
         return opened
 
     def close(self, opened: OpenTrace) -> None:
         opened.closed = True
         opened.latency_s = time.perf_counter() - opened.started
-        try:
-            opened.stack.close()
-        except ValueError:
-            pass  # ended in another context than it started in (run_streamed): nothing to reset here
+        # Undone one by one, not with an ExitStack: its machinery was ~20% of what opening and
+        # closing a trace cost the app (callgrind, 85k instructions a trace; issue 26).
+        for undo in opened.undo:
+            try:
+                undo()
+            except ValueError:
+                pass  # ended in another context than it started in (run_streamed): nothing to reset here
+        opened.undo = ()
         if opened.kept:
             self.finished(opened)
 
