@@ -107,10 +107,15 @@ class Scrubber:
         }
         body = response.get("body") or {}
         if "string" in body:
-            if _is_event_stream(response["headers"], body["string"]):
-                body["string"] = self._stream_bytes(body["string"])
-            body["string"] = self._bytes(body["string"])
+            body["string"] = self.response_body(response["headers"], body["string"])
         return response
+
+    def response_body(self, headers: dict[str, Any], body: Any) -> Any:
+        """A response body with secrets replaced; a streamed one (by its ``headers`` or its first
+        bytes) across the events its texts were split over. Bytes stay bytes, text stays text."""
+        if _is_event_stream(headers, body):
+            body = self._stream_bytes(body)
+        return self._bytes(body)
 
     def _stream_bytes(self, body: Any) -> Any:
         if isinstance(body, bytes):
