@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from harness.capture.describe import describe_spans, trace_error
+from harness.capture.describe import describe_spans, trace_error, trace_input, trace_output
 from harness.core.trace import Span, Trajectory
 
 __all__ = ["TRACE_FORMAT", "READABLE_FORMATS", "Exchange", "TraceRecord", "FeedbackRecord", "CapturedTrace", "TraceFileError",
@@ -168,7 +168,11 @@ def _parse(path: Path, number: int, line: str) -> TraceRecord | FeedbackRecord:
         field = ".".join(str(p) for p in first["loc"])
         raise TraceFileError(f"{path}:{number}: field '{field}': {first['msg']}") from None
     if isinstance(record, TraceRecord) and version >= 2:
-        describe_spans(record)
+        describe_spans(record.spans, record.exchanges)
+        if record.input is None:
+            record.input = trace_input(record.spans, record.metadata)
+        if record.output is None:
+            record.output = trace_output(record.spans)
     elif isinstance(record, TraceRecord) and record.source != "otlp":
         # Format 1 counted an agent whose guardrail tripped as the trace's error (for output
         # guardrails only); the rule now is one for both (harness.capture.describe.trace_error).
