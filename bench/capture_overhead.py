@@ -20,6 +20,13 @@ rounds) for ``valgrind --tool=callgrind --separate-threads=yes``; the difference
 ``N`` and one of ``3N`` calls, over ``2N``, is the arm's instructions per call, per thread::
 
     valgrind --tool=callgrind --separate-threads=yes python bench/capture_overhead.py --arm capture --calls 100
+
+``--arm writer`` isolates the writer's work: it captures ``--calls`` traces with the writer held,
+then writes them all in this thread, timed (thread CPU per trace); under valgrind
+(``--instr-atstart=no``) it switches callgrind's instrumentation on around the writing only, so the
+run's total is the writer's instructions for that many traces::
+
+    valgrind --tool=callgrind --instr-atstart=no python bench/capture_overhead.py --arm writer --calls 200
 """
 
 from __future__ import annotations
@@ -28,7 +35,10 @@ import argparse
 import asyncio
 import json
 import logging
+import os
+import shutil
 import statistics
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -134,16 +144,54 @@ def parts(tmp: Path, n: int = 3000) -> None:
           "(on read, not in the app)")
 
 
+def _callgrind(state: str) -> None:
+    """Switch callgrind's instrumentation on or off for this process (nothing when not under valgrind)."""
+    if shutil.which("callgrind_control"):
+        subprocess.run(["callgrind_control", "-i", state, str(os.getpid())], capture_output=True, check=False)
+        time.sleep(0.5)  # callgrind polls for the command
+
+
+def writer_only(base_url: str, n: int, folder: Path) -> float:
+    """Thread CPU microseconds the writer spends per trace: ``n`` traces captured with the writer
+    held (it wakes once an hour), then written here, with callgrind's instrumentation on around it."""
+    from harness.capture import production
+
+    harness.capture.install(folder, queue_size=n + 10)
+    writer = production._state["current"].writer
+    writer.interval_s = 3600.0
+    time.sleep(0.6)  # the writer's current wait ends; the next is an hour
+    try:
+        asyncio.run(calls(base_url, n + 3))
+        items = list(writer._pending)
+        writer._pending.clear()
+        for item in items[:4]:  # the warm-up call's trace and three more: imports, first file
+            writer._write(item)
+        _callgrind("on")
+        started = time.thread_time()
+        for item in items[4:]:
+            writer._write(item)
+        spent = time.thread_time() - started
+        _callgrind("off")
+    finally:
+        harness.capture.uninstall()
+    return spent / (len(items) - 4) * 1e6
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--per-trace", type=int, default=1, help="model calls per SDK trace (an agent run makes "
                         "several); 0: plain calls outside any trace, each a trace of its own")
-    parser.add_argument("--arm", choices=["bare", "capture"], help="run this arm once only (under callgrind)")
+    parser.add_argument("--arm", choices=["bare", "capture", "writer"],
+                        help="run this arm once only (under callgrind)")
     args = parser.parse_args()
     logging.getLogger("openai.agents").setLevel(logging.ERROR)
     set_trace_processors([])  # the SDK's exporter off: this measures capture, not the upload to OpenAI
+    if args.arm == "writer":
+        with StubProcess() as stub, tempfile.TemporaryDirectory() as tmp:
+            print(f"arm=writer traces={args.calls} us_per_trace={writer_only(stub.base_url, args.calls, Path(tmp)):.1f}")
+        return
     if args.arm:
         with StubProcess() as stub, tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp) / "arm" if args.arm == "capture" else None
