@@ -38,7 +38,7 @@ RESPONSE_HEADERS = [("Content-Type", "text/event-stream"), ("Content-Length", "9
                     ("X-Echo", KEY), ("Via", "a"), ("Via", "b")]
 
 
-def _raw(stream: bool) -> RawExchange:
+def _raw(stream: bool, clean_headers: bool = False) -> RawExchange:
     def lines(pairs: list[tuple[str, str]]) -> bytes:
         return "\n".join(f"{k}: {v}" for k, v in pairs).encode("latin-1")
 
@@ -46,8 +46,10 @@ def _raw(stream: bool) -> RawExchange:
     reply = _stream(f"echo {KEY} and {ENV_KEY}") if stream else json.dumps({"echo": f"{KEY} Globex"}).encode()
     headers = RESPONSE_HEADERS if stream else [(k, "application/json" if k == "Content-Type" else v)
                                                 for k, v in RESPONSE_HEADERS]
+    sent = [h for h in REQUEST_HEADERS if h[0] in ("Authorization", "Content-Type")] if clean_headers else REQUEST_HEADERS
+    headers = [h for h in headers if h[0] != "X-Echo"] if clean_headers else headers
     return RawExchange(key="harness-capture|flow|production|t|e1|b0|c1", method="POST",
-                       url=f"http://127.0.0.1:9/v1/chat/completions?k={KEY}", request_headers=lines(REQUEST_HEADERS),
+                       url=f"http://127.0.0.1:9/v1/chat/completions?k={KEY}", request_headers=lines(sent),
                        request_body=body.encode(), started=0.0, status=200, response_headers=lines(headers),
                        body=reply, latency_s=0.25)
 
@@ -72,15 +74,18 @@ def _as_cassette_scrubs(raw: RawExchange, redactor: Redactor) -> dict[str, Any]:
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
 @pytest.mark.parametrize("user", [False, True], ids=["cassette-scrubbing", "with-user-redaction"])
-def test_an_exchange_is_scrubbed_as_the_cassette_hooks_scrub_it(monkeypatch, stream: bool, user: bool) -> None:
+@pytest.mark.parametrize("clean_headers", [False, True], ids=["secrets-in-headers", "no-secret-in-kept-headers"])
+def test_an_exchange_is_scrubbed_as_the_cassette_hooks_scrub_it(monkeypatch, stream: bool, user: bool,
+                                                                 clean_headers: bool) -> None:
     monkeypatch.setenv("HARNESS_JUDGE_API_KEY", ENV_KEY)
     redactor = Redactor(Scrubber(patterns=[r"\b(?:\d{4} ){3}\d{4}\b"] if user else []),
                         (lambda text: text.replace("Globex", "<customer>")) if user else None)
-    raw = _raw(stream)
+    raw = _raw(stream, clean_headers)
     stored = scrubbed_exchange(raw, redactor)
     assert {k: stored[k] for k in _as_cassette_scrubs(raw, redactor)} == _as_cassette_scrubs(raw, redactor)
     written = json.dumps(stored)
     for secret in (KEY, ENV_KEY, "PLANTED", "org-1", "s=1") + (("4111", "Globex") if user else ()):
         assert secret not in written
     assert stored["response_headers"]["via"] == ["a", "b"] and "content-length" not in stored["response_headers"]
+    assert "authorization" not in stored["request_headers"] and "set-cookie" not in stored["response_headers"]
     assert stored["position"] == "b0|c1" and stored["status"] == 200

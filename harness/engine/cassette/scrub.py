@@ -64,15 +64,22 @@ class Scrubber:
             self.__post_init__()
 
     def text(self, value: str) -> str:
-        if self._regex is None:
+        if not self.may_hold_secret(value):
             return value
+        return self._regex.sub(REDACTED, value) if self._regex is not None else value
+
+    def may_hold_secret(self, value: str) -> bool:
+        """False when :meth:`text` would leave ``value`` as it is for certain (there is nothing to
+        replace, or no user pattern and none of what every match holds is in it): one test over many
+        strings joined stands for a test of each."""
+        if self._regex is None:
+            return False
         if self._needles is not None:
             for needle in self._needles:
                 if needle in value:
-                    break
-            else:
-                return value
-        return self._regex.sub(REDACTED, value)
+                    return True
+            return False
+        return True
 
     def body(self, body: Any) -> Any:
         """A request or response body with secrets replaced (bytes stay bytes)."""
