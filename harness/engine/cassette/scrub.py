@@ -64,22 +64,21 @@ class Scrubber:
             self.__post_init__()
 
     def text(self, value: str) -> str:
-        if not self.may_hold_secret(value):
-            return value
-        return self._regex.sub(REDACTED, value) if self._regex is not None else value
-
-    def may_hold_secret(self, value: str) -> bool:
-        """False when :meth:`text` would leave ``value`` as it is for certain (there is nothing to
-        replace, or no user pattern and none of what every match holds is in it): one test over many
-        strings joined stands for a test of each."""
         if self._regex is None:
-            return False
+            return value
         if self._needles is not None:
             for needle in self._needles:
                 if needle in value:
-                    return True
-            return False
-        return True
+                    break
+            else:
+                return value
+        return self._regex.sub(REDACTED, value)
+
+    def may_hold_secret(self, value: str) -> bool:
+        """False when :meth:`text` would leave ``value`` as it is for certain (nothing to replace, or
+        no user pattern and none of what every match holds is in it): one test over many strings
+        joined stands for a test of each (a needle found across two of them only costs a scrub)."""
+        return self._regex is not None and (self._needles is None or any(n in value for n in self._needles))
 
     def body(self, body: Any) -> Any:
         """A request or response body with secrets replaced (bytes stay bytes)."""
