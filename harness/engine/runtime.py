@@ -138,15 +138,20 @@ class Runtime:
         self._token: contextvars.Token[Runtime | None] | None = None
         retries = 0 if self.mode is RecordMode.NONE else self.config.max_retries
         self._tls = httpx2.create_ssl_context()  # one for the three clients: loading the CA bundle is most of their cost
+        # An ``httpx2.Timeout``, not the float: the openai client hands its timeout to httpx2 with
+        # every request, and ``Timeout(float)`` checks it against the ``SupportsFloat`` protocol
+        # (11 us a call, timeit; 1.4 us for a Timeout), which the bare client, whose default is a
+        # Timeout, never pays (bench/live_overhead.py, issue 25).
+        self._timeout = httpx2.Timeout(self.config.request_timeout_s)
         flow_http = self._async_http()
         self.client = self._async_client(flow_http, self.config.resolved_base_url(), self.config.resolved_api_key(),
                                          retries)
         sync_http = httpx2.Client(transport=HarnessSyncTransport(
             httpx2.HTTPTransport(verify=self._tls, limits=self._limits()), self.profile),
-            timeout=self.config.request_timeout_s)
+            timeout=self._timeout)
         routing.own(sync_http)
         self.sync_client = OpenAI(base_url=self.config.resolved_base_url(), api_key=self.config.resolved_api_key(),
-                                  max_retries=retries, http_client=sync_http, timeout=self.config.request_timeout_s)
+                                  max_retries=retries, http_client=sync_http, timeout=self._timeout)
         judge_url = self.config.judge_base_url or self.config.resolved_base_url()
         judge_key = self.config.judge_api_key or self.config.resolved_api_key()
         judge_http = self._async_http()
@@ -165,13 +170,13 @@ class Runtime:
     def _async_http(self) -> httpx2.AsyncClient:
         transport = HarnessAsyncTransport(httpx2.AsyncHTTPTransport(verify=self._tls, limits=self._limits()),
                                          self.profile)
-        http = httpx2.AsyncClient(transport=transport, timeout=self.config.request_timeout_s)
+        http = httpx2.AsyncClient(transport=transport, timeout=self._timeout)
         routing.own(http)
         return http
 
     def _async_client(self, http: httpx2.AsyncClient, base_url: str | None, api_key: str, retries: int) -> AsyncOpenAI:
         return AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=retries, http_client=http,
-                           timeout=self.config.request_timeout_s)
+                           timeout=self._timeout)
 
     def describe(self) -> dict[str, Any]:
         """The backend as the run manifest records it (never the key)."""
