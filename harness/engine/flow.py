@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from harness.core.dataset import Task
     from harness.core.model_settings import ModelSettings
 
-__all__ = ["Flow", "FlowContext", "flow", "get_flow", "run_flow", "FlowNotFound", "task_rng"]
+__all__ = ["Flow", "FlowContext", "flow", "get_flow", "run_flow", "FlowNotFound", "task_rng", "settings_kwargs"]
 
 
 class Flow(Protocol):
@@ -50,6 +50,9 @@ class FlowContext:
     params: dict[str, Any] = field(default_factory=dict)
     #: Anything the flow wants graders to see besides its output (e.g. the domain's end state).
     state: dict[str, Any] = field(default_factory=dict)
+    #: ``settings.request_kwargs()`` made once per variant by the runner (:func:`settings_kwargs`),
+    #: with the settings it was made from: used while ``settings`` is still that object.
+    prepared_kwargs: tuple[ModelSettings, dict[str, Any]] | None = field(default=None, repr=False, compare=False)
 
     @property
     def model(self) -> str:
@@ -57,6 +60,9 @@ class FlowContext:
 
     def model_kwargs(self) -> dict[str, Any]:
         """``model``, ``temperature``, ``max_tokens``… ready for ``client.chat.completions.create(**…)``."""
+        prepared = self.prepared_kwargs
+        if prepared is not None and prepared[0] is self.settings:
+            return dict(prepared[1])
         return self.settings.request_kwargs()
 
     def span(self, name: str, /, **attributes: Any) -> Any:
@@ -104,6 +110,20 @@ class FlowContext:
             max_tokens=self.settings.max_tokens,
             top_p=self.settings.top_p,
         )
+
+
+def settings_kwargs(settings: ModelSettings) -> tuple[ModelSettings, dict[str, Any]] | None:
+    """``settings.request_kwargs()`` to hand every :class:`FlowContext` of a variant, or ``None``
+    when a value in it is a container (a copy per call would then have to be deep).
+
+    ``request_kwargs`` is a pydantic ``model_dump``: 4 us per model call (timeit), a tenth of the
+    harness's own CPU budget per live call (issue 25, bench/live_overhead.py); a shallow copy of
+    a dict made once per run is 0.2 us.
+    """
+    kwargs = settings.request_kwargs()
+    if any(isinstance(value, dict | list | set) for value in kwargs.values()):
+        return None
+    return settings, kwargs
 
 
 def task_rng(task_id: str, epoch: int) -> random.Random:

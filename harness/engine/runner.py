@@ -52,7 +52,7 @@ from harness.engine.cassette.miss import CassetteMiss
 from harness.engine.cassette.record_mode import RecordMode
 from harness.engine.cassette.scrub import Scrubber
 from harness.engine.executors import open_executor
-from harness.engine.flow import FlowContext, run_flow, task_rng
+from harness.engine.flow import FlowContext, run_flow, settings_kwargs, task_rng
 from harness.engine.loader import check_gates
 from harness.engine.provenance import git_commit, git_dirty, packages
 from harness.engine.runtime import Runtime, RuntimeConfig, Unit
@@ -161,7 +161,14 @@ class _Work:
     epoch: int
 
 
+#: Values :func:`_jsonable` returns as they are, told by their exact type first: a failed
+#: ``isinstance(value, BaseModel)`` and ``is_dataclass`` cost 1-2 us each, three times a row (issue 25).
+_PLAIN_TYPES = frozenset({str, int, float, bool, type(None), dict, list})
+
+
 def _jsonable(value: Any) -> Any:
+    if type(value) in _PLAIN_TYPES:
+        return value
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -251,6 +258,8 @@ class _Run:
             seed=options.seed, limit=options.limit,
         )
         self.totals = RunTotals()
+        #: Each variant's request kwargs, made once per run (see :func:`settings_kwargs`).
+        self.model_kwargs = {v.name: settings_kwargs(v.model) for v in self.variants}
         self.stopped: str | None = None
         #: Set by the parent when a run is spread over worker processes (a multiprocessing Event).
         self.shared_stop: Any = None
@@ -374,7 +383,7 @@ class _Run:
         return FlowContext(
             task=item.task, variant=item.variant.name, client=runtime.client, sync_client=runtime.sync_client,
             settings=item.variant.model, prompt=item.variant.prompt, rng=task_rng(item.task.id, item.epoch),
-            params=dict(item.variant.params),
+            params=dict(item.variant.params), prepared_kwargs=self.model_kwargs.get(item.variant.name),
         )
 
     def stop_requested(self) -> bool:
