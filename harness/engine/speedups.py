@@ -31,12 +31,16 @@ average 13-34), so wall-time figures from that session are not quoted: rerun the
     walking ~114,000 objects, against ~12,000 with them frozen (gc callbacks); what that buys
     alone is not measured yet (bench/speedups.py switches it; the sitting that added it had
     both cores taken by other jobs).
-``gc_sparse`` (:func:`sparse_gc`, around gates and report at a run's end)
+``gc_sparse`` (:func:`sparse_gc`, around a run's units, and around gates and report at its end)
     Reading a run and building its report allocate long-lived objects, and the collections their
     growth triggers were a quarter to 40 % of the report's CPU for a 4,000-row run (0.81-1.13 s;
     0.64-0.67 s with a young generation 30x larger, 0.61 s with no collection at all: timeit of the
     report of bench/replay_e2e.py's run). Larger, not paused: cyclic garbage (pandas makes some) is
-    still collected, so memory stays bounded on a 1M-row run.
+    still collected, so memory stays bounded on a 1M-row run. Around the units of a live run the
+    64 units in flight survive every young collection, so each walks them again: in a 4,000-call
+    run of bench/live_overhead.py's flow the collector took 78 ms (235 young, 21 middle and one
+    full collection; gc callbacks), 20 us per call against the bare client's 1.5, and 28.5 ms
+    (8 young collections) with the young generation at 20,000 (issue 25).
 Measured with bench/speedups.py (medians of 3; off/on ratios; CPU is the reliable column):
 sdk_hook off: CPU x1.73 (20 tasks) and x1.75 (4,000); prefork off: CPU x1.13 / x1.19, wall
 x1.36 / x1.72; prefetch off (cold cache): wall x1.05 under that load, where a busy CPU hides
