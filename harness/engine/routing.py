@@ -151,14 +151,23 @@ def current_route() -> Route | None:
     return _route.get()
 
 
-@contextmanager
-def routing(route: Route | None) -> Iterator[None]:
-    """Route the ``openai`` requests made in this context (and the tasks it starts) to ``route``."""
-    token = _route.set(route)
-    try:
-        yield
-    finally:
-        _route.reset(token)
+class routing:  # lower case: used as a function, ``with routing(route): ...``
+    """Route the ``openai`` requests made in this context (and the tasks it starts) to ``route``.
+
+    A class, not a ``@contextmanager`` generator: every unit enters one, and the generator's
+    machinery cost 2-3 us a unit (timeit; as :class:`harness.core.context.request_scope`, issue 25).
+    """
+
+    __slots__ = ("route", "_token")
+
+    def __init__(self, route: Route | None) -> None:
+        self.route = route
+
+    def __enter__(self) -> None:
+        self._token = _route.set(self.route)
+
+    def __exit__(self, *exc_info: object) -> None:
+        _route.reset(self._token)
 
 
 def own(client: httpx2.Client | httpx2.AsyncClient) -> None:
