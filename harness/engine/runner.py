@@ -54,7 +54,7 @@ from harness.engine.cassette.scrub import Scrubber
 from harness.engine.executors import open_executor
 from harness.engine.flow import FlowContext, run_flow, settings_kwargs, task_rng
 from harness.engine.loader import check_gates
-from harness.engine.provenance import git_commit, git_dirty, packages
+from harness.engine.provenance import git_state, packages
 from harness.engine.runtime import Runtime, RuntimeConfig, Unit
 from harness.engine.suite import Suite, Variant
 
@@ -268,9 +268,10 @@ class _Run:
     def manifest(self, run_id: str, selected: list[Task]) -> RunManifest:
         tasks = len(selected)
         scrub = Scrubber().text
+        commit, dirty = git_state()
         return RunManifest(
             run_id=run_id, suite=self.suite.name, suite_file=_portable(self.suite.metadata.get("file")),
-            created_at=utc_now(), git_commit=git_commit(), git_dirty=git_dirty(),
+            created_at=utc_now(), git_commit=commit, git_dirty=dirty,
             label=self.options.label, description=self.options.description, packages=packages(),
             dataset={
                 "path": portable_path(self.dataset.path),
