@@ -151,3 +151,17 @@ def test_json_errors_quote_the_files_line_not_the_parsers(tmp_path):
     message = str(pytest.raises(DatasetError, load_dataset, path).value)
     assert f"{path}:2: field '<line>': not valid JSON: Expecting value (column 22)" in message
     assert "line 1" not in message and "line 2 column" not in message
+
+
+@pytest.mark.parametrize(("task", "fingerprint"), [
+    (Task(id="a", input="question 1"), "799dd1a577fbf823"),
+    (Task(id="b", input=[{"role": "user", "content": "héllo"}], expected={"route": "refunds", "n": 2}),
+     "8733c1ce3d2509cf"),
+    (Task(id="c", input={"order": 7, "note": "x"}, expected=["z", 1.5]), "74cf1d216df103ef"),
+])
+def test_task_fingerprints_are_stable_across_harness_versions(task, fingerprint):
+    """run.json's task_hashes (TASK_HASH_VERSION 1) compare runs made by different harness versions:
+    these are the values the first version computed, and a faster encoder must give the same."""
+    assert task.content_sha256() == fingerprint
+    assert task.content_sha256() == Task(id="other", input=task.input, expected=task.expected).content_sha256()
+    assert Task(id="a", input="question 2").content_sha256() != "799dd1a577fbf823"
