@@ -84,6 +84,9 @@ def comparable_body(raw: Any) -> Any:
     return body
 
 
+#: The recorded request headers a replay reads (:func:`_key_of`): the others are not loaded.
+_REPLAY_READS = frozenset({KEY_HEADER})
+
 _UNPARSED = object()
 _RETRY_HEADER = "x-stainless-retry-count"
 
@@ -306,7 +309,9 @@ class CassetteStore:
             return
         if check.damage is None:
             try:
-                requests, responses, unit.recorded_meta = parse_checked(check)
+                # Only a migration writes the recorded requests back (whole); a replay reads their key.
+                requests, responses, unit.recorded_meta = parse_checked(
+                    check, None if self.migrate else _REPLAY_READS)
                 unit.loaded = list(zip(requests, responses, strict=True))
             except (CassetteDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
                 check = check.with_damage("unreadable", f"unreadable: vcrpy cannot read it "
