@@ -52,7 +52,7 @@ from harness.engine.cassette.miss import CassetteMiss
 from harness.engine.cassette.record_mode import RecordMode
 from harness.engine.cassette.scrub import Scrubber
 from harness.engine.executors import open_executor
-from harness.engine.flow import FlowContext, run_flow, settings_kwargs, task_rng
+from harness.engine.flow import FlowContext, run_flow, task_rng
 from harness.engine.loader import check_gates
 from harness.engine.provenance import git_state, packages
 from harness.engine.runtime import Runtime, RuntimeConfig, Unit
@@ -258,8 +258,6 @@ class _Run:
             seed=options.seed, limit=options.limit,
         )
         self.totals = RunTotals()
-        #: Each variant's request kwargs, made once per run (see :func:`settings_kwargs`).
-        self.model_kwargs = {v.name: settings_kwargs(v.model) for v in self.variants}
         self.stopped: str | None = None
         #: Set by the parent when a run is spread over worker processes (a multiprocessing Event).
         self.shared_stop: Any = None
@@ -384,7 +382,7 @@ class _Run:
         return FlowContext(
             task=item.task, variant=item.variant.name, client=runtime.client, sync_client=runtime.sync_client,
             settings=item.variant.model, prompt=item.variant.prompt, rng=task_rng(item.task.id, item.epoch),
-            params=dict(item.variant.params), prepared_kwargs=self.model_kwargs.get(item.variant.name),
+            params=dict(item.variant.params), prepared_kwargs=item.variant.prepared_kwargs,
         )
 
     def stop_requested(self) -> bool:

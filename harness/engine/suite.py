@@ -22,7 +22,7 @@ from harness.core.model_settings import ModelSettings
 from harness.core.portable import portable_path
 from harness.core.prompts import PromptVersion
 from harness.core.run_settings import SettingError, check_settings
-from harness.engine.flow import flow_name, get_flow
+from harness.engine.flow import flow_name, get_flow, settings_kwargs
 from harness.engine.runtime import RuntimeConfig
 
 __all__ = ["ModelSettings", "Variant", "Suite", "SuiteError"]
@@ -80,6 +80,12 @@ class Variant:
     def settings_hash(self) -> str:
         canonical = json.dumps(self.settings(), sort_keys=True, default=str)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    @functools.cached_property
+    def prepared_kwargs(self) -> tuple[ModelSettings, dict[str, Any]] | None:
+        """``model.request_kwargs()`` made once, for every unit's ``ctx.model_kwargs()`` (see
+        :func:`harness.engine.flow.settings_kwargs`: a ``model_dump`` per model call before)."""
+        return settings_kwargs(self.model)
 
 
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.@+")

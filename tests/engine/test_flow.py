@@ -7,7 +7,10 @@ import hashlib
 import pickle
 import random
 
-from harness.engine.flow import task_rng
+from harness.core.dataset import Task
+from harness.core.model_settings import ModelSettings
+from harness.engine.flow import FlowContext, task_rng
+from harness.engine.suite import Variant
 
 
 def _seeded(task_id: str, epoch: int) -> random.Random:
@@ -49,3 +52,33 @@ def test_seeding_it_again_is_seeding_a_random_random() -> None:
     rng = task_rng("t", 1)
     rng.setstate(random.Random(9).getstate())
     assert rng.random() == random.Random(9).random()
+
+
+def _context(variant: Variant) -> FlowContext:
+    return FlowContext(task=Task(id="t", input="q"), variant=variant.name, client=None,  # type: ignore[arg-type]
+                       sync_client=None, settings=variant.model, prompt=None,  # type: ignore[arg-type]
+                       rng=task_rng("t", 1), prepared_kwargs=variant.prepared_kwargs)
+
+
+def test_model_kwargs_made_once_per_variant_are_what_the_settings_say_and_a_copy_each_time() -> None:
+    variant = Variant("v@1", flow="f", model=ModelSettings(model="m", temperature=0.3, seed=7))
+    ctx = _context(variant)
+    first = ctx.model_kwargs()
+    assert first == variant.model.request_kwargs() == {"model": "m", "temperature": 0.3, "seed": 7}
+    first["temperature"] = 1.0  # a flow changing its copy changes nobody else's
+    assert ctx.model_kwargs() == _context(variant).model_kwargs() == variant.model.request_kwargs()
+
+
+def test_model_kwargs_follow_settings_the_flow_replaced() -> None:
+    ctx = _context(Variant("v@1", flow="f", model=ModelSettings(model="m")))
+    ctx.settings = ModelSettings(model="other", temperature=None)
+    assert ctx.model_kwargs() == {"model": "other"}
+
+
+def test_settings_holding_containers_are_dumped_per_call() -> None:
+    """A nested value (``response_format``) would be shared by shallow copies: made fresh every time."""
+    variant = Variant("v@1", flow="f", model=ModelSettings(model="m", response_format={"type": "json_object"}))
+    assert variant.prepared_kwargs is None
+    ctx = _context(variant)
+    ctx.model_kwargs()["response_format"]["type"] = "text"
+    assert ctx.model_kwargs()["response_format"] == {"type": "json_object"}

@@ -98,10 +98,9 @@ def _keeping_headers(data: Any, keep: frozenset[str]) -> Any:
     kept = []
     for interaction in interactions:
         request = interaction.get("request") if isinstance(interaction, dict) else None
-        headers = request.get("headers") if isinstance(request, dict) else None
-        if isinstance(headers, dict):
-            request = {**request, "headers": {k: v for k, v in headers.items() if k.lower() in keep}}
-            interaction = {**interaction, "request": request}
+        if isinstance(request, dict) and isinstance(request.get("headers"), dict):
+            headers = {k: v for k, v in request["headers"].items() if k.lower() in keep}
+            interaction = {**interaction, "request": {**request, "headers": headers}}
         kept.append(interaction)
     return {**data, "interactions": kept}
 

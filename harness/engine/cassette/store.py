@@ -84,9 +84,6 @@ def comparable_body(raw: Any) -> Any:
     return body
 
 
-#: The recorded request headers a replay reads (:func:`_key_of`): the others are not loaded.
-_REPLAY_READS = frozenset({KEY_HEADER})
-
 _UNPARSED = object()
 _RETRY_HEADER = "x-stainless-retry-count"
 
@@ -309,9 +306,8 @@ class CassetteStore:
             return
         if check.damage is None:
             try:
-                # Only a migration writes the recorded requests back (whole); a replay reads their key.
-                requests, responses, unit.recorded_meta = parse_checked(
-                    check, None if self.migrate else _REPLAY_READS)
+                keep = None if self.migrate else frozenset({KEY_HEADER})  # a replay reads the key (_key_of) alone
+                requests, responses, unit.recorded_meta = parse_checked(check, keep)
                 unit.loaded = list(zip(requests, responses, strict=True))
             except (CassetteDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
                 check = check.with_damage("unreadable", f"unreadable: vcrpy cannot read it "
