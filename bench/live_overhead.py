@@ -8,11 +8,12 @@ and once as a harness run of a one-call flow (live, record mode ``off``: routing
 model span, the unit's contexts, the result row written), both at concurrency 64, in turn, in
 one process. CPU time (``time.process_time``) per call is printed for each, and their
 difference: what the harness adds to a live call. Under ``valgrind --tool=callgrind`` the same
-script gives instruction counts (run it at two ``--n`` and take the difference per call).
+script gives instruction counts: ``--side bare`` or ``--side harness`` runs one side once, after the
+warm-up; run each at two ``--n`` (200 and 600) with ``PYTHONHASHSEED=0`` and take the difference per call.
 Goal (issue 25): at most ~0.1 ms of the harness's own CPU per live call. Last lines:
 ``ratio=<harness / bare client>`` and ``own_us_per_call=<harness - bare client>`` (medians).
 
-    python bench/live_overhead.py [--n 2000] [--rounds 3]
+    python bench/live_overhead.py [--n 2000] [--rounds 3] [--side bare|harness]
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2000, help="calls per measurement")
     parser.add_argument("--rounds", type=int, default=3, help="bare/harness pairs, in turn; medians are reported")
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--side", choices=("bare", "harness"), help="run this side once (for callgrind)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     # The runtime builds its clients over httpx2's network transports: these answer in memory instead.
@@ -86,6 +88,11 @@ def main() -> None:
     warm.write_text("".join(json.dumps({"id": f"w{i}", "input": "warm"}) + "\n" for i in range(50)))
     asyncio.run(bare_client(50, 8))
     asyncio.run(harness_run(BASE_URL, warm, work / "runs-warm", 8))
+    if args.side is not None:
+        side = (bare_client(args.n, args.concurrency) if args.side == "bare"
+                else harness_run(BASE_URL, dataset, work / "runs-side", args.concurrency))
+        print(f"{args.side}: {cpu_ms_per_call(side, args.n):.3f} ms CPU per call")
+        return
     bare, harness = [], []
     for round_ in range(args.rounds):
         bare.append(cpu_ms_per_call(bare_client(args.n, args.concurrency), args.n))
