@@ -40,7 +40,6 @@ from harness.core.results import (
     RunManifest,
     RunTotals,
     ScoreRecord,
-    Usage,
     VariantInfo,
     new_run_id,
 )
@@ -370,7 +369,7 @@ class _Run:
             "run_id": run_id, "suite": self.suite.name, "variant": item.variant.name, "task_id": item.task.id,
             "epoch": item.epoch, "input": _jsonable(item.task.input), "expected": item.task.expected,
             "tags": list(item.task.tags), "output": output, "state": state, "error": error, "scores": scores,
-            "usage": Usage.model_validate(trajectory.usage()),
+            "usage": trajectory.usage(),  # validated into Usage with the row: 0.6 us less than apart (timeit)
             # An error row is not a replay of anything, even when the unit found a cassette: say so.
             "latency_s": unit.latency_s if unit.replayed else latency, "replayed": unit.replayed and error is None,
             "trajectory": trajectory,
