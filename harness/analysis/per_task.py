@@ -46,10 +46,14 @@ class TaskValues(Mapping[str, float]):
         return cls(np.array(ids, dtype=object), np.array([values[t] for t in ids]))
 
     @classmethod
-    def from_codes(cls, names: np.ndarray, rank: np.ndarray, codes: np.ndarray, numbers: np.ndarray) -> TaskValues:
-        """Tasks given as codes into ``names``; ``rank``: each code's place in sorted id order (an integer
-        sort, not a string one)."""
+    def from_codes(cls, names: np.ndarray, rank: np.ndarray, codes: np.ndarray, numbers: np.ndarray, *,
+                   every: np.ndarray | None = None) -> TaskValues:
+        """Tasks given as distinct codes into ``names``; ``rank``: each code's place in sorted id order (an
+        integer sort, not a string one). ``every``: ``names`` sorted, shared as ``ids`` when the codes name
+        every task (no copy per instance; :meth:`paired` then matches two of them by identity)."""
         order = np.argsort(rank[codes], kind="stable")
+        if every is not None and len(codes) == len(names):
+            return cls(every, numbers[order])
         return cls(names[codes[order]], numbers[order])
 
     def __getitem__(self, task: str) -> float:

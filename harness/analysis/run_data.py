@@ -146,6 +146,23 @@ def judge_calibrations(manifest: RunManifest) -> list[JudgeCalibration]:
     return [JudgeCalibration.model_validate(item).completed() for item in items if isinstance(item, dict)]
 
 
+@dataclass(frozen=True)
+class PerTask:
+    """One (variant, metric)'s per-task means, as aligned arrays: task codes (into the run's task ids),
+    mean ``value``, ``passed`` fraction, and distinct epochs (``attempts``; None: one each)."""
+
+    task: np.ndarray
+    value: np.ndarray
+    passed: np.ndarray
+    attempts: np.ndarray | None
+
+    def column(self, name: str) -> np.ndarray:
+        if name == "attempts":
+            return self.attempts if self.attempts is not None else np.ones(len(self.task), np.int64)
+        out: np.ndarray = getattr(self, name)
+        return out
+
+
 @dataclass
 class RunData:
     """One run folder, read once as columns, with the per-task views everything else reads."""
@@ -161,9 +178,8 @@ class RunData:
     #: how the columnar sidecar served the read (hit, grown, built, off)
     cache: str = "off"
     _task_cache: dict[tuple[str, str, str, str], TaskValues] = field(default_factory=dict, repr=False)
-    _views: dict[View, dict[tuple[str, str], pd.DataFrame]] = field(default_factory=dict, repr=False)
-    #: view -> (variant, metric) -> the task codes of that per-task frame's rows
-    _view_tasks: dict[View, dict[tuple[str, str], np.ndarray]] = field(default_factory=dict, repr=False)
+    #: view -> (variant, metric) -> its per-task means, as arrays (:meth:`per_task` frames them on demand)
+    _views: dict[View, dict[tuple[str, str], PerTask]] = field(default_factory=dict, repr=False)
 
     @property
     def row_count(self) -> int:
@@ -260,20 +276,19 @@ class RunData:
         rank[np.argsort(task_names, kind="stable")] = np.arange(len(task_names))
         return rank
 
-    def _frames(self, groups: Groups, metric_names: Sequence[str],
-                tasks: dict[tuple[str, str], np.ndarray]) -> dict[tuple[str, str], pd.DataFrame]:
-        """(variant, metric) -> per-task frame, as ``groupby(sort=False)`` laid them out (``tasks``: each
-        frame's task codes)."""
+    def _parts(self, groups: Groups, metric_names: Sequence[str]) -> dict[tuple[str, str], PerTask]:
+        """(variant, metric) -> its per-task means, in the order ``groupby(sort=False)`` laid them out."""
         _, _, variant_names, task_names = self._codes
+        # int32 task codes, and no column of ones for a one-epoch run: a report keeps both views' 12 parts
+        # (2 variants x 3 metrics) of a 1M-row run, 270 MB as frames with their task codes beside them
+        code_type = np.int32 if len(task_names) < 2**31 else np.int64
         out = {}
         for variant, metric in groups.pairs():
             at = groups.part(variant, metric)
-            tasks[(str(variant_names[variant]), metric_names[metric])] = groups.task[at]
-            out[(str(variant_names[variant]), metric_names[metric])] = pd.DataFrame(
-                {"value": groups.value[at], "passed": groups.passed[at], "attempts": groups.attempts[at]},
-                # object dtype: the index points at the run's one copy of each task id (a str dtype
-                # index copied 500k ids per frame: 585 MB for a 1M-row run, bench/analysis_scale.py)
-                index=pd.Index(task_names[groups.task[at]], name="task_id", dtype=object))
+            attempts = groups.attempts[at]
+            out[(str(variant_names[variant]), metric_names[metric])] = PerTask(
+                task=groups.task[at].astype(code_type), value=groups.value[at], passed=groups.passed[at],
+                attempts=None if bool((attempts == 1).all()) else attempts)
         return out
 
     @cached_property
@@ -321,20 +336,19 @@ class RunData:
         epoch = None if epochs is None else np.concatenate([epochs[parent], epochs[crashed[rows]]])
         return group_means(key, epoch, value, passed, sizes)
 
-    def _grouped(self, view: View) -> dict[tuple[str, str], pd.DataFrame]:
-        """(variant, metric) -> per-task frame with ``value``, ``passed`` and ``attempts``, for one view,
-        computed the first time that view is asked for (a gate reads only the intent-to-treat one)."""
+    def _grouped(self, view: View) -> dict[tuple[str, str], PerTask]:
+        """(variant, metric) -> per-task ``value``, ``passed`` and ``attempts``, for one view, computed the
+        first time that view is asked for (a gate reads only the intent-to-treat one)."""
         if view in self._views:
             return self._views[view]
-        frame_tasks = self._view_tasks.setdefault(view, {})
-        out = self._frames(self._score_groups(view == "itt"), self.score_names, frame_tasks)
+        out = self._parts(self._score_groups(view == "itt"), self.score_names)
         column = "passed" if view == "itt" else "completed_passed"
         passed = self.attempts[column].to_numpy(dtype=float)
         at = np.flatnonzero(~np.isnan(passed))
         epochs = self._epoch
         groups = group_means(self._attempt_key(1)[at], None if epochs is None else epochs[at], passed[at], passed[at],
                              (1, max(len(self._codes[3]), 1)))
-        out.update(self._frames(groups, [PASS_RATE], frame_tasks))
+        out.update(self._parts(groups, [PASS_RATE]))
         self._views[view] = out
         return out
 
@@ -379,20 +393,26 @@ class RunData:
         return self.manifest.comparison_pairs(self.variants)
 
     def per_task(self, variant: str, metric: str, view: View = "itt") -> pd.DataFrame:
-        """Per-task ``value`` (mean score), ``passed`` (pass fraction) and ``attempts`` for a metric."""
-        empty = pd.DataFrame(columns=["value", "passed", "attempts"], dtype=float)
-        return self._grouped(view).get((variant, ALIASES.get(metric, metric)), empty)
+        """Per-task ``value`` (mean score), ``passed`` (pass fraction) and ``attempts`` for a metric, indexed by
+        task id (in order of first appearance)."""
+        part = self._grouped(view).get((variant, ALIASES.get(metric, metric)))
+        if part is None:
+            return pd.DataFrame(columns=["value", "passed", "attempts"], dtype=float)
+        return pd.DataFrame({name: part.column(name) for name in ("value", "passed", "attempts")},
+                            # object dtype: the index points at the run's one copy of each task id (a str
+                            # dtype index copied 500k ids per frame: 585 MB for a 1M-row run)
+                            index=pd.Index(self._codes[3][part.task], name="task_id", dtype=object))
 
     def task_values(self, variant: str, metric: str, column: str = "value", view: View = "itt") -> TaskValues:
         """Per-task ``column`` of :meth:`per_task`, tasks without one left out, in task id order."""
         key = (view, variant, ALIASES.get(metric, metric), column)
         if key not in self._task_cache:
-            frame = self.per_task(variant, metric, view)
-            codes = self._view_tasks.get(view, {}).get(key[1:3], np.zeros(0, np.int64))
-            numbers = frame[column].to_numpy(dtype=float)
+            part = self._grouped(view).get(key[1:3])
+            codes = part.task if part is not None else np.zeros(0, np.int64)
+            numbers = part.column(column).astype(float) if part is not None else np.zeros(0)
             known = ~np.isnan(numbers)
             self._task_cache[key] = TaskValues.from_codes(self._codes[3], self._task_rank, codes[known],
-                                                          numbers[known])
+                                                          numbers[known], every=self._sorted_task_names)
         return self._task_cache[key]
 
     def task_passes(self, variant: str, metric: str = PASS_RATE) -> TaskValues:
@@ -401,11 +421,18 @@ class RunData:
         return TaskValues(rates.ids, rates.numbers >= self.manifest.pass_threshold - 1e-12)
 
     @cached_property
-    def task_ids(self) -> list[str]:
-        """Every task id the rows name, sorted."""
+    def _sorted_task_names(self) -> np.ndarray:
+        """Every task id the rows name, sorted: the one ``ids`` array of each :class:`TaskValues` that has
+        every task (a copy each held 4 MB per 500k tasks, 12 of them in a report)."""
         names, order = self._codes[3], np.empty(len(self._task_rank), np.int64)
         order[self._task_rank] = np.arange(len(order))
-        return [str(t) for t in names[order]]
+        out: np.ndarray = names[order]
+        return out
+
+    @cached_property
+    def task_ids(self) -> list[str]:
+        """Every task id the rows name, sorted."""
+        return [str(t) for t in self._sorted_task_names]
 
     def _variant_rows(self, variant: str) -> np.ndarray:
         variants, _, variant_names, _ = self._codes
