@@ -157,9 +157,11 @@ def group_key(base: np.ndarray, at: np.ndarray, metric: np.ndarray, tasks: int) 
 
 
 def group_means(key: np.ndarray, epoch: np.ndarray | None, value: np.ndarray, passed: np.ndarray,
-                sizes: tuple[int, int]) -> Groups:
+                sizes: tuple[int, int], keep: np.ndarray | None = None) -> Groups:
     """Mean ``value`` and ``passed`` and distinct epochs per (variant, metric, task), packed in ``key``
     (:func:`group_key`); ``sizes``: how many metric and task codes there are; ``epoch`` None: one epoch.
+    ``keep``: the values ``key`` has one entry for, out of longer ``value`` and ``passed`` (masked here,
+    once the groups are found).
 
     The caller packs the key from per-attempt codes and each temporary here is dropped once used:
     the 2M scores of a 1M-row run held 350 MB of gathered and masked copies (tracemalloc), the
@@ -170,7 +172,9 @@ def group_means(key: np.ndarray, epoch: np.ndarray | None, value: np.ndarray, pa
     inverse, unique = pd.factorize(key)
     groups = len(unique)
     unique = np.asarray(unique, np.int64)
+
+    def mean(values: np.ndarray) -> np.ndarray:
+        return _mean(inverse, np.asarray(values if keep is None else values[keep], float), groups)
+
     return Groups(variant=unique // (metrics * tasks), metric=(unique // tasks) % metrics, task=unique % tasks,
-                  value=_mean(inverse, np.asarray(value, float), groups),
-                  passed=_mean(inverse, np.asarray(passed, float), groups),
-                  attempts=_distinct_epochs(inverse, epoch, groups))
+                  value=mean(value), passed=mean(passed), attempts=_distinct_epochs(inverse, epoch, groups))

@@ -205,6 +205,17 @@ class RunData:
                 out.append(ResultRow.model_validate_json(handle.read(int(lengths[i]))))
         return out
 
+    def forget_derived(self) -> None:
+        """Drop the per-task views and per-score arrays computed so far; any later call computes them again.
+
+        For a caller that has what it needs from them (the report, once its summary is made): at 1M rows
+        they hold 290 MB that the report's CSV/Parquet export and HTML would otherwise stack on
+        (bench/analysis_scale.py)."""
+        self._task_cache.clear()
+        self._views.clear()
+        for name in ("_score_codes", "_metric_codes", "_flat"):
+            self.__dict__.pop(name, None)
+
     @cached_property
     def scores(self) -> pd.DataFrame:
         """One row per (task, variant, epoch, grader): exactly ``load_run``'s frame (reads every text column)."""
@@ -312,10 +323,13 @@ class RunData:
         sizes = (max(len(self.score_names), 1), max(len(self._codes[3]), 1))
         base, epochs = self._attempt_key(sizes[0]), self._epoch
         if not itt:
+            # the masked values are made after the hash factorisation, and the kept scores' attempts are
+            # dropped before it: 48 MB off the peak of a 1M-row report, set here (bench/analysis_scale.py)
             keep = ~errored
             at = parent[keep]
-            return group_means(group_key(base, at, metric[keep], sizes[1]), None if epochs is None else epochs[at],
-                               s["value"][keep], s["passed"][keep], sizes)
+            key, epoch = group_key(base, at, metric[keep], sizes[1]), None if epochs is None else epochs[at]
+            del at
+            return group_means(key, epoch, s["value"], s["passed"], sizes, keep=keep)
         crashed_mask = self.attempts["error_kind"].notna().to_numpy()
         crashed = np.flatnonzero(crashed_mask)
         names = len(self.score_names)

@@ -92,6 +92,9 @@ def write_report(run_folder: str | Path | RunData, out_dir: str | Path | None = 
         from harness.report.plot_process import start_plots  # matplotlib only when plots are wanted
 
         plot_job = start_plots(analysis, root / "plots")
+    for read in (data, analysis.vs_data):  # the summary is made (and the plots have their copy)
+        if read is not None:
+            read.forget_derived()
     _write_tables(data.path, paths.results_csv, paths.results_parquet, data.cache != "off")
 
     summary_doc: dict[str, Any] = analysis.summary.model_dump(mode="json")
