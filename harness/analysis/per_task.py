@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["Groups", "group_key", "group_means", "TaskValues"]
+__all__ = ["Groups", "group_key", "group_means", "PerTask", "TaskValues"]
 
 
 class TaskValues(Mapping[str, float]):
@@ -97,6 +97,23 @@ class TaskValues(Mapping[str, float]):
             if not known.all():
                 ids, mine, theirs = ids[known], mine[known], theirs[known]
         return ids, mine, theirs
+
+
+@dataclass(frozen=True)
+class PerTask:
+    """One (variant, metric)'s per-task means, as aligned arrays: task codes (into the run's task ids),
+    mean ``value``, ``passed`` fraction, and distinct epochs (``attempts``; None: one each)."""
+
+    task: np.ndarray
+    value: np.ndarray
+    passed: np.ndarray
+    attempts: np.ndarray | None
+
+    def column(self, name: str) -> np.ndarray:
+        if name == "attempts":
+            return self.attempts if self.attempts is not None else np.ones(len(self.task), np.int64)
+        out: np.ndarray = getattr(self, name)
+        return out
 
 
 @dataclass(frozen=True)

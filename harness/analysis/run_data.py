@@ -26,13 +26,11 @@ that really want them all, and no surface uses it.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,11 +40,11 @@ from pydantic import BaseModel, Field
 
 from harness.analysis import stats
 from harness.analysis.attempt import attempt_arrays, row_status
-from harness.analysis.per_task import Groups, TaskValues, group_key, group_means
+from harness.analysis.export import EXPORT_SCHEMA, export_table, table_frame
+from harness.analysis.per_task import Groups, PerTask, TaskValues, group_key, group_means
 from harness.core.columns import score_arrays
 from harness.core.gate_spec import ALIASES, PASS_RATE, SUCCESS_RATE, TASK_RATES, View
 from harness.core.results import (
-    ROW_COLUMNS,
     DamagedLine,
     ErrorInfo,
     ResultRow,
@@ -144,23 +142,6 @@ def judge_calibrations(manifest: RunManifest) -> list[JudgeCalibration]:
         return []
     items = raw if isinstance(raw, list) else [raw]
     return [JudgeCalibration.model_validate(item).completed() for item in items if isinstance(item, dict)]
-
-
-@dataclass(frozen=True)
-class PerTask:
-    """One (variant, metric)'s per-task means, as aligned arrays: task codes (into the run's task ids),
-    mean ``value``, ``passed`` fraction, and distinct epochs (``attempts``; None: one each)."""
-
-    task: np.ndarray
-    value: np.ndarray
-    passed: np.ndarray
-    attempts: np.ndarray | None
-
-    def column(self, name: str) -> np.ndarray:
-        if name == "attempts":
-            return self.attempts if self.attempts is not None else np.ones(len(self.task), np.int64)
-        out: np.ndarray = getattr(self, name)
-        return out
 
 
 @dataclass
@@ -560,66 +541,3 @@ def error_rows(data: RunData) -> list[ResultRow]:
         out.append(ResultRow(run_id=data.manifest.run_id, suite=data.manifest.suite, variant=columns["variant"][k],
                              task_id=columns["task_id"][k], epoch=columns["epoch"][k], error=error, scores=graded))
     return out
-
-
-def table_frame(table: pa.Table) -> pd.DataFrame:
-    """The columns of :data:`~harness.core.columns.ROW_SCHEMA` as ``load_run``'s per-grader frame."""
-    frame: pd.DataFrame = export_table(table).to_pandas()
-    for column in ("tags", "output", "grader_params"):
-        frame[column] = [None if v is None else _maybe_json(v, column) for v in frame[column]]
-    frame["passed"] = frame["passed"].astype(object).where(frame["passed"].notna(), None)
-    frame["value"] = frame["value"].astype(object).where(frame["value"].notna(), None)
-    return frame.loc[:, ROW_COLUMNS]
-
-
-def _maybe_json(text: str, column: str) -> Any:
-    if column == "output":
-        try:
-            return json.loads(text)
-        except ValueError:
-            return text
-    return json.loads(text)
-
-
-EXPORT_SCHEMA = pa.schema([
-    *((name, pa.string()) for name in ("run_id", "suite", "variant", "task_id")), ("epoch", pa.int64()),
-    *((name, pa.string()) for name in ("tags", "output", "error_kind", "error", "grader", "grader_name",
-                                       "grader_params")),
-    ("value", pa.float64()), ("passed", pa.bool_()), ("reason", pa.string()), ("grader_error", pa.string()),
-    ("model_calls", pa.int64()), ("input_tokens", pa.int64()), ("output_tokens", pa.int64()),
-    ("cost_usd", pa.float64()), ("latency_s", pa.float64()),
-])
-
-
-def export_table(table: pa.Table) -> pa.Table:
-    """One row per (attempt, grader) with nested values as JSON text: what ``results.csv``/``.parquet`` hold."""
-    lengths = pc.fill_null(pc.list_value_length(table.column("scores")), 0).to_numpy()
-    _, flat = score_arrays(table)
-    repeat = np.maximum(lengths, 1)
-    rows = np.repeat(np.arange(table.num_rows), repeat)
-    first = np.concatenate([[0], np.cumsum(lengths)[:-1]]) if len(lengths) else np.zeros(0, np.int64)
-    within = np.arange(len(rows)) - np.repeat(np.concatenate([[0], np.cumsum(repeat)[:-1]])
-                                              if len(repeat) else np.zeros(0, np.int64), repeat)
-    positions = np.repeat(first, repeat) + within
-    has = np.repeat(lengths > 0, repeat)
-    take = pa.array(np.where(has, positions, 0), pa.int64(), mask=~has)
-    picked = flat.take(take) if len(flat) else pa.nulls(len(rows), flat.type)
-    base = table.take(pa.array(rows, pa.int64()))
-    encode = _ENCODER.encode
-    tag_text: dict[tuple[str, ...], str] = {}
-    tags = [tag_text.setdefault(tuple(t), encode(list(t))) if t is not None else None
-            for t in base.column("tags").to_pylist()]
-    columns = {
-        "run_id": base.column("run_id"), "suite": base.column("suite"), "variant": base.column("variant"),
-        "task_id": base.column("task_id"), "epoch": base.column("epoch"), "tags": pa.array(tags, pa.string()),
-        "output": base.column("output"), "error_kind": base.column("error_kind"), "error": base.column("error"),
-        "grader": picked.field("grader"), "grader_name": picked.field("name"), "grader_params": picked.field("params"),
-        "value": picked.field("value"), "passed": picked.field("passed"), "reason": picked.field("reason"),
-        "grader_error": picked.field("error"), "model_calls": base.column("model_calls"),
-        "input_tokens": base.column("input_tokens"), "output_tokens": base.column("output_tokens"),
-        "cost_usd": base.column("cost_usd"), "latency_s": base.column("latency_s"),
-    }
-    return pa.table(columns)
-
-
-_ENCODER = json.JSONEncoder(default=str)

@@ -19,7 +19,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from harness.analysis.run_data import EXPORT_SCHEMA, RunData, export_table, load_run_data
+from harness.analysis.export import EXPORT_SCHEMA, export_table
+from harness.analysis.run_data import RunData, load_run_data
 from harness.analysis.summary import analyse
 from harness.analysis.verdict import GateReport
 from harness.core.atomic import write_text_atomic
