@@ -1,10 +1,11 @@
 """Allocator settings for the commands that read a whole run at once (report, compare, gate).
 
 The analysis of a 1M-row run allocates and frees some two gigabytes of temporaries in arrays of
-megabytes. Two allocators kept most of what was freed, so the process's RSS stayed at its high-water
-mark and kept rising (bench/analysis_scale.py, ``harness report`` at 1M rows, one process, no plots:
-1.41 GB peak, 1.16 GB with both settings below; their share of the report's final peak is in README's
-analysis_scale row):
+megabytes. Two allocators kept most of what was freed, so the process's RSS stayed near its
+high-water mark while later phases stacked on it: ``harness report`` of bench/analysis_scale.py's 1M-row
+run peaked at 1,121-1,129 MiB without the settings below and at 880-884 MiB with them, for 1.4-1.8 s
+more system CPU (pages of fresh mappings; 17.4 s of CPU without), and no measurable change at 100k
+rows (5.5 s of CPU either way):
 
 * Arrow's default pool (mimalloc) keeps freed pages for reuse: Arrow's buffers go to the system
   allocator instead, where a freed large buffer is unmapped at once;
