@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["Groups", "group_key", "group_means", "TaskValues"]
+__all__ = ["Groups", "group_key", "group_means", "PerTask", "TaskValues"]
 
 
 class TaskValues(Mapping[str, float]):
@@ -46,10 +46,14 @@ class TaskValues(Mapping[str, float]):
         return cls(np.array(ids, dtype=object), np.array([values[t] for t in ids]))
 
     @classmethod
-    def from_codes(cls, names: np.ndarray, rank: np.ndarray, codes: np.ndarray, numbers: np.ndarray) -> TaskValues:
-        """Tasks given as codes into ``names``; ``rank``: each code's place in sorted id order (an integer
-        sort, not a string one)."""
+    def from_codes(cls, names: np.ndarray, rank: np.ndarray, codes: np.ndarray, numbers: np.ndarray, *,
+                   every: np.ndarray | None = None) -> TaskValues:
+        """Tasks given as distinct codes into ``names``; ``rank``: each code's place in sorted id order (an
+        integer sort, not a string one). ``every``: ``names`` sorted, shared as ``ids`` when the codes name
+        every task (no copy per instance; :meth:`paired` then matches two of them by identity)."""
         order = np.argsort(rank[codes], kind="stable")
+        if every is not None and len(codes) == len(names):
+            return cls(every, numbers[order])
         return cls(names[codes[order]], numbers[order])
 
     def __getitem__(self, task: str) -> float:
@@ -93,6 +97,23 @@ class TaskValues(Mapping[str, float]):
             if not known.all():
                 ids, mine, theirs = ids[known], mine[known], theirs[known]
         return ids, mine, theirs
+
+
+@dataclass(frozen=True)
+class PerTask:
+    """One (variant, metric)'s per-task means, as aligned arrays: task codes (into the run's task ids),
+    mean ``value``, ``passed`` fraction, and distinct epochs (``attempts``; None: one each)."""
+
+    task: np.ndarray
+    value: np.ndarray
+    passed: np.ndarray
+    attempts: np.ndarray | None
+
+    def column(self, name: str) -> np.ndarray:
+        if name == "attempts":
+            return self.attempts if self.attempts is not None else np.ones(len(self.task), np.int64)
+        out: np.ndarray = getattr(self, name)
+        return out
 
 
 @dataclass(frozen=True)
@@ -153,9 +174,11 @@ def group_key(base: np.ndarray, at: np.ndarray, metric: np.ndarray, tasks: int) 
 
 
 def group_means(key: np.ndarray, epoch: np.ndarray | None, value: np.ndarray, passed: np.ndarray,
-                sizes: tuple[int, int]) -> Groups:
+                sizes: tuple[int, int], keep: np.ndarray | None = None) -> Groups:
     """Mean ``value`` and ``passed`` and distinct epochs per (variant, metric, task), packed in ``key``
     (:func:`group_key`); ``sizes``: how many metric and task codes there are; ``epoch`` None: one epoch.
+    ``keep``: the values ``key`` has one entry for, out of longer ``value`` and ``passed`` (masked here,
+    once the groups are found).
 
     The caller packs the key from per-attempt codes and each temporary here is dropped once used:
     the 2M scores of a 1M-row run held 350 MB of gathered and masked copies (tracemalloc), the
@@ -166,7 +189,9 @@ def group_means(key: np.ndarray, epoch: np.ndarray | None, value: np.ndarray, pa
     inverse, unique = pd.factorize(key)
     groups = len(unique)
     unique = np.asarray(unique, np.int64)
+
+    def mean(values: np.ndarray) -> np.ndarray:
+        return _mean(inverse, np.asarray(values if keep is None else values[keep], float), groups)
+
     return Groups(variant=unique // (metrics * tasks), metric=(unique // tasks) % metrics, task=unique % tasks,
-                  value=_mean(inverse, np.asarray(value, float), groups),
-                  passed=_mean(inverse, np.asarray(passed, float), groups),
-                  attempts=_distinct_epochs(inverse, epoch, groups))
+                  value=mean(value), passed=mean(passed), attempts=_distinct_epochs(inverse, epoch, groups))

@@ -26,13 +26,11 @@ that really want them all, and no surface uses it.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,11 +40,11 @@ from pydantic import BaseModel, Field
 
 from harness.analysis import stats
 from harness.analysis.attempt import attempt_arrays, row_status
-from harness.analysis.per_task import Groups, TaskValues, group_key, group_means
+from harness.analysis.export import EXPORT_SCHEMA, export_table, table_frame
+from harness.analysis.per_task import Groups, PerTask, TaskValues, group_key, group_means
 from harness.core.columns import score_arrays
 from harness.core.gate_spec import ALIASES, PASS_RATE, SUCCESS_RATE, TASK_RATES, View
 from harness.core.results import (
-    ROW_COLUMNS,
     DamagedLine,
     ErrorInfo,
     ResultRow,
@@ -161,9 +159,8 @@ class RunData:
     #: how the columnar sidecar served the read (hit, grown, built, off)
     cache: str = "off"
     _task_cache: dict[tuple[str, str, str, str], TaskValues] = field(default_factory=dict, repr=False)
-    _views: dict[View, dict[tuple[str, str], pd.DataFrame]] = field(default_factory=dict, repr=False)
-    #: view -> (variant, metric) -> the task codes of that per-task frame's rows
-    _view_tasks: dict[View, dict[tuple[str, str], np.ndarray]] = field(default_factory=dict, repr=False)
+    #: view -> (variant, metric) -> its per-task means, as arrays (:meth:`per_task` frames them on demand)
+    _views: dict[View, dict[tuple[str, str], PerTask]] = field(default_factory=dict, repr=False)
 
     @property
     def row_count(self) -> int:
@@ -189,6 +186,17 @@ class RunData:
                 out.append(ResultRow.model_validate_json(handle.read(int(lengths[i]))))
         return out
 
+    def forget_derived(self) -> None:
+        """Drop the per-task views and per-score arrays computed so far; any later call computes them again.
+
+        For a caller that has what it needs from them (the report, once its summary is made): at 1M rows
+        they hold 290 MB that the report's CSV/Parquet export and HTML would otherwise stack on
+        (bench/analysis_scale.py)."""
+        self._task_cache.clear()
+        self._views.clear()
+        for name in ("_score_codes", "_metric_codes", "_flat"):
+            self.__dict__.pop(name, None)
+
     @cached_property
     def scores(self) -> pd.DataFrame:
         """One row per (task, variant, epoch, grader): exactly ``load_run``'s frame (reads every text column)."""
@@ -197,13 +205,19 @@ class RunData:
 
     @cached_property
     def _flat(self) -> tuple[np.ndarray, pa.StructArray]:
+        scores = self.table.column("scores")
+        if scores.num_chunks > 1:  # the table keeps the one copy the flat scores point into: a chunked
+            # column beside its combined copy held 68 MB more at 1M rows (pa.total_allocated_bytes)
+            self.table = self.table.set_column(self.table.schema.get_field_index("scores"), "scores",
+                                               pa.chunked_array([scores.combine_chunks()]))
         return score_arrays(self.table)
 
     @cached_property
     def attempts(self) -> pd.DataFrame:
         """One row per (task, variant, epoch) with its pass/fail/error status."""
+        flat = self._flat  # first: it may replace the table's scores column
         t = self.table
-        derived = attempt_arrays(t, self._flat)
+        derived = attempt_arrays(t, flat)
         numbers = {name: t.column(name).to_numpy() for name in
                    ("epoch", "latency_s", "cost_usd", "unpriced_calls", "model_calls")}
         (variants, variant_names), (tasks, task_names) = self._dictionaries
@@ -260,20 +274,19 @@ class RunData:
         rank[np.argsort(task_names, kind="stable")] = np.arange(len(task_names))
         return rank
 
-    def _frames(self, groups: Groups, metric_names: Sequence[str],
-                tasks: dict[tuple[str, str], np.ndarray]) -> dict[tuple[str, str], pd.DataFrame]:
-        """(variant, metric) -> per-task frame, as ``groupby(sort=False)`` laid them out (``tasks``: each
-        frame's task codes)."""
+    def _parts(self, groups: Groups, metric_names: Sequence[str]) -> dict[tuple[str, str], PerTask]:
+        """(variant, metric) -> its per-task means, in the order ``groupby(sort=False)`` laid them out."""
         _, _, variant_names, task_names = self._codes
+        # int32 task codes, and no column of ones for a one-epoch run: a report keeps both views' 12 parts
+        # (2 variants x 3 metrics) of a 1M-row run, 270 MB as frames with their task codes beside them
+        code_type = np.int32 if len(task_names) < 2**31 else np.int64
         out = {}
         for variant, metric in groups.pairs():
             at = groups.part(variant, metric)
-            tasks[(str(variant_names[variant]), metric_names[metric])] = groups.task[at]
-            out[(str(variant_names[variant]), metric_names[metric])] = pd.DataFrame(
-                {"value": groups.value[at], "passed": groups.passed[at], "attempts": groups.attempts[at]},
-                # object dtype: the index points at the run's one copy of each task id (a str dtype
-                # index copied 500k ids per frame: 585 MB for a 1M-row run, bench/analysis_scale.py)
-                index=pd.Index(task_names[groups.task[at]], name="task_id", dtype=object))
+            attempts = groups.attempts[at]
+            out[(str(variant_names[variant]), metric_names[metric])] = PerTask(
+                task=groups.task[at].astype(code_type), value=groups.value[at], passed=groups.passed[at],
+                attempts=None if bool((attempts == 1).all()) else attempts)
         return out
 
     @cached_property
@@ -297,10 +310,13 @@ class RunData:
         sizes = (max(len(self.score_names), 1), max(len(self._codes[3]), 1))
         base, epochs = self._attempt_key(sizes[0]), self._epoch
         if not itt:
+            # the masked values are made after the hash factorisation, and the kept scores' attempts are
+            # dropped before it: 48 MB off the peak of a 1M-row report, set here (bench/analysis_scale.py)
             keep = ~errored
             at = parent[keep]
-            return group_means(group_key(base, at, metric[keep], sizes[1]), None if epochs is None else epochs[at],
-                               s["value"][keep], s["passed"][keep], sizes)
+            key, epoch = group_key(base, at, metric[keep], sizes[1]), None if epochs is None else epochs[at]
+            del at
+            return group_means(key, epoch, s["value"], s["passed"], sizes, keep=keep)
         crashed_mask = self.attempts["error_kind"].notna().to_numpy()
         crashed = np.flatnonzero(crashed_mask)
         names = len(self.score_names)
@@ -321,20 +337,19 @@ class RunData:
         epoch = None if epochs is None else np.concatenate([epochs[parent], epochs[crashed[rows]]])
         return group_means(key, epoch, value, passed, sizes)
 
-    def _grouped(self, view: View) -> dict[tuple[str, str], pd.DataFrame]:
-        """(variant, metric) -> per-task frame with ``value``, ``passed`` and ``attempts``, for one view,
-        computed the first time that view is asked for (a gate reads only the intent-to-treat one)."""
+    def _grouped(self, view: View) -> dict[tuple[str, str], PerTask]:
+        """(variant, metric) -> per-task ``value``, ``passed`` and ``attempts``, for one view, computed the
+        first time that view is asked for (a gate reads only the intent-to-treat one)."""
         if view in self._views:
             return self._views[view]
-        frame_tasks = self._view_tasks.setdefault(view, {})
-        out = self._frames(self._score_groups(view == "itt"), self.score_names, frame_tasks)
+        out = self._parts(self._score_groups(view == "itt"), self.score_names)
         column = "passed" if view == "itt" else "completed_passed"
         passed = self.attempts[column].to_numpy(dtype=float)
         at = np.flatnonzero(~np.isnan(passed))
         epochs = self._epoch
         groups = group_means(self._attempt_key(1)[at], None if epochs is None else epochs[at], passed[at], passed[at],
                              (1, max(len(self._codes[3]), 1)))
-        out.update(self._frames(groups, [PASS_RATE], frame_tasks))
+        out.update(self._parts(groups, [PASS_RATE]))
         self._views[view] = out
         return out
 
@@ -379,20 +394,26 @@ class RunData:
         return self.manifest.comparison_pairs(self.variants)
 
     def per_task(self, variant: str, metric: str, view: View = "itt") -> pd.DataFrame:
-        """Per-task ``value`` (mean score), ``passed`` (pass fraction) and ``attempts`` for a metric."""
-        empty = pd.DataFrame(columns=["value", "passed", "attempts"], dtype=float)
-        return self._grouped(view).get((variant, ALIASES.get(metric, metric)), empty)
+        """Per-task ``value`` (mean score), ``passed`` (pass fraction) and ``attempts`` for a metric, indexed by
+        task id (in order of first appearance)."""
+        part = self._grouped(view).get((variant, ALIASES.get(metric, metric)))
+        if part is None:
+            return pd.DataFrame(columns=["value", "passed", "attempts"], dtype=float)
+        return pd.DataFrame({name: part.column(name) for name in ("value", "passed", "attempts")},
+                            # object dtype: the index points at the run's one copy of each task id (a str
+                            # dtype index copied 500k ids per frame: 585 MB for a 1M-row run)
+                            index=pd.Index(self._codes[3][part.task], name="task_id", dtype=object))
 
     def task_values(self, variant: str, metric: str, column: str = "value", view: View = "itt") -> TaskValues:
         """Per-task ``column`` of :meth:`per_task`, tasks without one left out, in task id order."""
         key = (view, variant, ALIASES.get(metric, metric), column)
         if key not in self._task_cache:
-            frame = self.per_task(variant, metric, view)
-            codes = self._view_tasks.get(view, {}).get(key[1:3], np.zeros(0, np.int64))
-            numbers = frame[column].to_numpy(dtype=float)
+            part = self._grouped(view).get(key[1:3])
+            codes = part.task if part is not None else np.zeros(0, np.int64)
+            numbers = part.column(column).astype(float) if part is not None else np.zeros(0)
             known = ~np.isnan(numbers)
             self._task_cache[key] = TaskValues.from_codes(self._codes[3], self._task_rank, codes[known],
-                                                          numbers[known])
+                                                          numbers[known], every=self._sorted_task_names)
         return self._task_cache[key]
 
     def task_passes(self, variant: str, metric: str = PASS_RATE) -> TaskValues:
@@ -401,11 +422,18 @@ class RunData:
         return TaskValues(rates.ids, rates.numbers >= self.manifest.pass_threshold - 1e-12)
 
     @cached_property
-    def task_ids(self) -> list[str]:
-        """Every task id the rows name, sorted."""
+    def _sorted_task_names(self) -> np.ndarray:
+        """Every task id the rows name, sorted: the one ``ids`` array of each :class:`TaskValues` that has
+        every task (a copy each held 4 MB per 500k tasks, 12 of them in a report)."""
         names, order = self._codes[3], np.empty(len(self._task_rank), np.int64)
         order[self._task_rank] = np.arange(len(order))
-        return [str(t) for t in names[order]]
+        out: np.ndarray = names[order]
+        return out
+
+    @cached_property
+    def task_ids(self) -> list[str]:
+        """Every task id the rows name, sorted."""
+        return [str(t) for t in self._sorted_task_names]
 
     def _variant_rows(self, variant: str) -> np.ndarray:
         variants, _, variant_names, _ = self._codes
@@ -519,66 +547,3 @@ def error_rows(data: RunData) -> list[ResultRow]:
         out.append(ResultRow(run_id=data.manifest.run_id, suite=data.manifest.suite, variant=columns["variant"][k],
                              task_id=columns["task_id"][k], epoch=columns["epoch"][k], error=error, scores=graded))
     return out
-
-
-def table_frame(table: pa.Table) -> pd.DataFrame:
-    """The columns of :data:`~harness.core.columns.ROW_SCHEMA` as ``load_run``'s per-grader frame."""
-    frame: pd.DataFrame = export_table(table).to_pandas()
-    for column in ("tags", "output", "grader_params"):
-        frame[column] = [None if v is None else _maybe_json(v, column) for v in frame[column]]
-    frame["passed"] = frame["passed"].astype(object).where(frame["passed"].notna(), None)
-    frame["value"] = frame["value"].astype(object).where(frame["value"].notna(), None)
-    return frame.loc[:, ROW_COLUMNS]
-
-
-def _maybe_json(text: str, column: str) -> Any:
-    if column == "output":
-        try:
-            return json.loads(text)
-        except ValueError:
-            return text
-    return json.loads(text)
-
-
-EXPORT_SCHEMA = pa.schema([
-    *((name, pa.string()) for name in ("run_id", "suite", "variant", "task_id")), ("epoch", pa.int64()),
-    *((name, pa.string()) for name in ("tags", "output", "error_kind", "error", "grader", "grader_name",
-                                       "grader_params")),
-    ("value", pa.float64()), ("passed", pa.bool_()), ("reason", pa.string()), ("grader_error", pa.string()),
-    ("model_calls", pa.int64()), ("input_tokens", pa.int64()), ("output_tokens", pa.int64()),
-    ("cost_usd", pa.float64()), ("latency_s", pa.float64()),
-])
-
-
-def export_table(table: pa.Table) -> pa.Table:
-    """One row per (attempt, grader) with nested values as JSON text: what ``results.csv``/``.parquet`` hold."""
-    lengths = pc.fill_null(pc.list_value_length(table.column("scores")), 0).to_numpy()
-    _, flat = score_arrays(table)
-    repeat = np.maximum(lengths, 1)
-    rows = np.repeat(np.arange(table.num_rows), repeat)
-    first = np.concatenate([[0], np.cumsum(lengths)[:-1]]) if len(lengths) else np.zeros(0, np.int64)
-    within = np.arange(len(rows)) - np.repeat(np.concatenate([[0], np.cumsum(repeat)[:-1]])
-                                              if len(repeat) else np.zeros(0, np.int64), repeat)
-    positions = np.repeat(first, repeat) + within
-    has = np.repeat(lengths > 0, repeat)
-    take = pa.array(np.where(has, positions, 0), pa.int64(), mask=~has)
-    picked = flat.take(take) if len(flat) else pa.nulls(len(rows), flat.type)
-    base = table.take(pa.array(rows, pa.int64()))
-    encode = _ENCODER.encode
-    tag_text: dict[tuple[str, ...], str] = {}
-    tags = [tag_text.setdefault(tuple(t), encode(list(t))) if t is not None else None
-            for t in base.column("tags").to_pylist()]
-    columns = {
-        "run_id": base.column("run_id"), "suite": base.column("suite"), "variant": base.column("variant"),
-        "task_id": base.column("task_id"), "epoch": base.column("epoch"), "tags": pa.array(tags, pa.string()),
-        "output": base.column("output"), "error_kind": base.column("error_kind"), "error": base.column("error"),
-        "grader": picked.field("grader"), "grader_name": picked.field("name"), "grader_params": picked.field("params"),
-        "value": picked.field("value"), "passed": picked.field("passed"), "reason": picked.field("reason"),
-        "grader_error": picked.field("error"), "model_calls": base.column("model_calls"),
-        "input_tokens": base.column("input_tokens"), "output_tokens": base.column("output_tokens"),
-        "cost_usd": base.column("cost_usd"), "latency_s": base.column("latency_s"),
-    }
-    return pa.table(columns)
-
-
-_ENCODER = json.JSONEncoder(default=str)

@@ -45,9 +45,11 @@ def report(
     Example: `harness report latest --vs triage@v1`
     """
     from harness.analysis.run_data import load_run_data
+    from harness.cli.memory import return_freed_memory
     from harness.gate import evaluate_gates
     from harness.report.writer import write_report
 
+    return_freed_memory()
     data = load_run_data(_resolve_run(run, runs_dir, suite))
     gates = (evaluate_gates(data, baseline=baseline, allow_dataset_change=allow_dataset_change)
              if data.manifest.gates else None)
@@ -76,7 +78,10 @@ def compare(
     variants the run holds. Example: `harness compare triage@v1 triage@v2` ·
     `harness compare reports/baseline reports/runs/<id>`
     """
+    from harness.cli.memory import return_freed_memory
     from harness.report.writer import write_report
+
+    return_freed_memory()
 
     def as_run(text: str) -> Path | None:
         if text == "latest" or not (Path(text).is_dir() or (runs_dir / text).is_dir()):

@@ -375,7 +375,11 @@ def empty_table() -> pa.Table:
 
 def score_arrays(table: pa.Table) -> tuple[np.ndarray, pa.StructArray]:
     """(parent row index of each score, the scores flattened)."""
-    scores = table.column("scores").combine_chunks() if table.num_rows else pa.array([], pa.list_(SCORE_TYPE))
+    column = table.column("scores")
+    if not table.num_rows:
+        scores = pa.array([], pa.list_(SCORE_TYPE))
+    else:  # one chunk as it is: combine_chunks copies even that
+        scores = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
     parents = pc.list_parent_indices(scores).to_numpy(zero_copy_only=False).astype(np.int64)
     flat = pc.list_flatten(scores)
     return parents, flat

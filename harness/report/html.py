@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel
 
 from harness.analysis.errors import ErrorDigest, entries_by_task
@@ -47,7 +48,7 @@ from harness.report.transcript import SCRIPT as TRANSCRIPT_SCRIPT
 from harness.report.transcript import STYLE as TRANSCRIPT_STYLE
 from harness.report.transcript import row_transcript, transcript_pair
 
-__all__ = ["render_html", "select_rows", "select_indices", "Sampling"]
+__all__ = ["render_html", "select_rows", "select_indices", "select_failed", "Sampling"]
 
 log = logging.getLogger(__name__)
 
@@ -76,16 +77,27 @@ def select_indices(statuses: Sequence[str], max_rows: int = MAX_ROWS, failure_ca
                    sample_size: int = SAMPLE_SIZE, seed: int = 0) -> tuple[list[int], Sampling]:
     """Which attempts the explorer embeds, from their statuses alone (in run order): every one when
     there are at most ``max_rows``; else failures first (up to a cap) and a seeded sample of the rest."""
-    failures = [i for i, status in enumerate(statuses) if status != "pass"]
-    others = [i for i, status in enumerate(statuses) if status == "pass"]
-    if len(statuses) <= max_rows:
-        return list(range(len(statuses))), Sampling(
-            total=len(statuses), embedded=len(statuses), failures_total=len(failures),
-            failures_embedded=len(failures), others_total=len(others), others_embedded=len(others), sampled=False)
+    return select_failed(np.array([status != "pass" for status in statuses], dtype=bool), max_rows, failure_cap,
+                         sample_size, seed)
+
+
+def select_failed(failed: np.ndarray, max_rows: int = MAX_ROWS, failure_cap: int = FAILURE_CAP,
+                  sample_size: int = SAMPLE_SIZE, seed: int = 0) -> tuple[list[int], Sampling]:
+    """:func:`select_indices` from one flag per attempt (not passed), as arrays: a list of 1M statuses
+    and of their positions held 100 MB at the end of a 1M-row report, its peak RSS (bench/analysis_scale.py)."""
+    failures, others = np.flatnonzero(failed), np.flatnonzero(~failed)
+    total = len(failed)
+    if total <= max_rows:
+        return list(range(total)), Sampling(
+            total=total, embedded=total, failures_total=len(failures), failures_embedded=len(failures),
+            others_total=len(others), others_embedded=len(others), sampled=False)
     kept_failures = failures[:failure_cap]
-    kept_others = random.Random(seed).sample(others, min(sample_size, len(others)))
-    selected = sorted({*kept_failures, *kept_others})
-    return selected, Sampling(total=len(statuses), embedded=len(selected), failures_total=len(failures),
+    # random.sample picks positions in its population and looks them up: these are the ones it picks
+    # from the list of ``others``
+    picked = random.Random(seed).sample(range(len(others)), min(sample_size, len(others)))
+    kept_others = others[np.asarray(picked, dtype=np.int64)]
+    selected: list[int] = np.union1d(kept_failures, kept_others).tolist()
+    return selected, Sampling(total=total, embedded=len(selected), failures_total=len(failures),
                               failures_embedded=len(kept_failures), others_total=len(others),
                               others_embedded=len(kept_others), sampled=True)
 
@@ -270,8 +282,8 @@ def render_html(analysis: Analysis, gates: GateReport | None = None, plots: Mapp
     links = dict(links or {"results.csv": "results.csv", "results.parquet": "results.parquet",
                            "summary.json": "summary.json"})
     # statuses from the columns; only the embedded rows are read whole (a 1M-row run embeds 4,000)
-    indices, sampling = select_indices(analysis.data.attempts["status"].tolist(), max_rows, failure_cap,
-                                       sample_size, seed)
+    failed = (analysis.data.attempts["status"] != "pass").to_numpy(dtype=bool)
+    indices, sampling = select_failed(failed, max_rows, failure_cap, sample_size, seed)
     rows = analysis.data.rows_at(indices)
     payload = {
         "scoreNames": analysis.data.score_names,

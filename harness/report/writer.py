@@ -19,7 +19,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from harness.analysis.run_data import EXPORT_SCHEMA, RunData, export_table, load_run_data
+from harness.analysis.export import EXPORT_SCHEMA, export_table
+from harness.analysis.run_data import RunData, load_run_data
 from harness.analysis.summary import analyse
 from harness.analysis.verdict import GateReport
 from harness.core.atomic import write_text_atomic
@@ -92,6 +93,9 @@ def write_report(run_folder: str | Path | RunData, out_dir: str | Path | None = 
         from harness.report.plot_process import start_plots  # matplotlib only when plots are wanted
 
         plot_job = start_plots(analysis, root / "plots")
+    for read in (data, analysis.vs_data):  # the summary is made (and the plots have their copy)
+        if read is not None:
+            read.forget_derived()
     _write_tables(data.path, paths.results_csv, paths.results_parquet, data.cache != "off")
 
     summary_doc: dict[str, Any] = analysis.summary.model_dump(mode="json")

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -236,3 +237,20 @@ def test_reading_only_some_columns_leaves_the_rest_on_disk(runs: dict[str, Path]
     assert read.table.column_names == ["variant", "scores"]
     assert pa.types.is_struct(read.table.schema.field("scores").type.value_type)
     assert [f.name for f in read.table.schema.field("scores").type.value_type] == ["name"]
+
+
+@pytest.mark.parametrize("name", ["epochs", "odd"])
+def test_forgetting_the_derived_views_changes_no_answer(runs: dict[str, Path], name: str) -> None:
+    """The report drops the per-task views and score arrays once its summary is made; asked again, a
+    run gives the same frames, per-task values and summary."""
+    data = load_run_data(runs[name])
+    before = analyse(data).summary.model_dump(mode="json")
+    frames = {(v, m, view): data.per_task(v, m, view) for v in data.variants for m in data.metrics
+              for view in ("itt", "completed")}
+    values = {(v, m): data.task_values(v, m) for v in data.variants for m in data.metrics}
+    data.forget_derived()
+    assert not data._views and not data._task_cache and "_score_codes" not in data.__dict__
+    for (variant, metric, view), frame in frames.items():
+        pd.testing.assert_frame_equal(data.per_task(variant, metric, view), frame)
+    assert {(v, m): data.task_values(v, m) for v in data.variants for m in data.metrics} == values
+    assert analyse(data).summary.model_dump(mode="json") == before

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from harness.analysis.per_task import TaskValues
+from harness.analysis.per_task import TaskValues, group_means
 from harness.analysis.stats import paired_compare
 
 
@@ -60,3 +60,23 @@ def test_from_codes_sorts_by_task_id_whatever_order_the_groups_came_in() -> None
     rank = np.array([2, 0, 1])  # each code's place in sorted id order
     values = TaskValues.from_codes(names, rank, np.array([0, 2, 1]), np.array([0.3, 0.2, 0.1]))
     assert dict(values.items()) == {"t1": 0.1, "t2": 0.2, "t3": 0.3} and list(values) == ["t1", "t2", "t3"]
+
+
+def test_values_of_every_task_share_one_sorted_id_array() -> None:
+    names = np.array(["b", "c", "a"], dtype=object)
+    rank = np.array([1, 2, 0])
+    every = np.array(["a", "b", "c"], dtype=object)
+    whole = TaskValues.from_codes(names, rank, np.array([2, 0, 1]), np.array([0.1, 0.2, 0.3]), every=every)
+    assert whole.ids is every and list(whole.items()) == [("a", 0.1), ("b", 0.2), ("c", 0.3)]
+    some = TaskValues.from_codes(names, rank, np.array([1, 2]), np.array([0.3, 0.1]), every=every)
+    assert some.ids is not every and list(some.items()) == [("a", 0.1), ("c", 0.3)]
+
+
+def test_group_means_masks_values_as_the_caller_would() -> None:
+    key = np.array([3, 1, 3, 2, 1, 3])
+    value, passed = np.array([0.5, 1.0, np.nan, 0.0, 0.25, 1.0]), np.array([1.0, 1.0, 0.0, 0.0, 0.0, 1.0])
+    keep = np.array([True, False, True, True, True, False])
+    masked = group_means(key[keep], None, value[keep], passed[keep], (1, 4))
+    kept = group_means(key[keep], None, value, passed, (1, 4), keep=keep)
+    for name in ("task", "value", "passed", "attempts"):
+        np.testing.assert_array_equal(getattr(kept, name), getattr(masked, name))

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import html
 import json
+import random
 import re
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 from synthetic_runs import VariantSpec
 
 from harness.analysis.summary import analyse
 from harness.core.results import ResultRow, ResultWriter, RunFolder
-from harness.report.html import render_html, select_rows
+from harness.report.html import render_html, select_failed, select_indices, select_rows
 from harness.report.writer import write_report
 
 
@@ -143,3 +145,17 @@ def test_the_page_names_the_run_and_allows_only_its_own_scripts(ab_run: Path) ->
     allowed = set(re.search(r"script-src ([^;]+)", text).group(1).split())  # type: ignore[union-attr]
     assert len(scripts) == 2 and hashes == allowed
     assert "default-src 'none'" in text and "unsafe" not in text
+
+
+def test_the_flag_array_picks_what_random_sample_picks_from_the_list_of_passes() -> None:
+    """The report samples from one flag per attempt (arrays, not a list of 1M statuses): the same
+    attempts the seeded ``random.sample`` over the list of passed positions gives."""
+    statuses = ["fail" if i % 7 == 0 else "error" if i % 11 == 0 else "pass" for i in range(3000)]
+    indices, info = select_failed(np.array([s != "pass" for s in statuses]), max_rows=500, failure_cap=100,
+                                  sample_size=300, seed=3)
+    failures = [i for i, s in enumerate(statuses) if s != "pass"]
+    passes = [i for i, s in enumerate(statuses) if s == "pass"]
+    assert indices == sorted({*failures[:100], *random.Random(3).sample(passes, 300)})
+    assert (info.failures_total, info.failures_embedded, info.others_total, info.others_embedded) == (
+        len(failures), 100, len(passes), 300)
+    assert select_indices(statuses, max_rows=500, failure_cap=100, sample_size=300, seed=3) == (indices, info)
