@@ -77,6 +77,11 @@ class Prefork:
             raise PreforkFailed(value)
         return value
 
+    def wait(self) -> None:
+        """Wait until the helper's ``prepare`` is done, then release it: for a helper whose whole
+        job is its preparation. Raises :class:`PreforkFailed` if it died on the way."""
+        self.call(_prepared)
+
     def close(self) -> None:
         """Release the helper (it exits without doing anything if it was never called)."""
         self._pipe.close()
@@ -84,6 +89,10 @@ class Prefork:
         if self._process.is_alive():
             self._process.terminate()
             self._process.join()
+
+
+def _prepared() -> None:
+    """What :meth:`Prefork.wait` calls: nothing, answered once the preparation is done."""
 
 
 def _serve(prepare: Callable[[], Any], pipe: Connection, parents_end: Connection, parent_pid: int) -> None:

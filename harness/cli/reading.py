@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import logging
+import os
 import sys
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,8 +27,44 @@ from harness.cli.app import (
     err,
 )
 
+log = logging.getLogger(__name__)
+
 ALLOW_DATASET_CHANGE = ("Compare with a baseline run whose tasks changed: only the tasks unchanged in both runs "
                         "count, and every surface says so (default: exit 2 on changed tasks, 3 on missing ones).")
+
+
+def _refresh_sidecars(runs: Sequence[Path]) -> None:
+    from harness.core.sidecar import refresh
+
+    for run in runs:
+        refresh(run)
+
+
+@contextlib.contextmanager
+def _columns_ready(*runs: Path | None) -> Iterator[None]:
+    """Bring the runs' columnar sidecars up to date in a helper process while the body imports the analysis.
+
+    A cold read (no sidecar yet: a run copied from CI, shards merged elsewhere) used to import
+    scipy, pandas and pyarrow (1.5-1.8 s of CPU) and then decode ``results.jsonl``, one after the
+    other on one core; forked first, the decode runs on another core during the imports, and the
+    body reads a warm sidecar (bench/analysis_scale.py, cold gate at 100k rows). A sidecar newer
+    than its rows forks nothing. With one core, without ``fork``, or if the helper fails, the
+    body reads as it always did.
+    """
+    from harness.core.results import RunFolder
+    from harness.prefork import Prefork, PreforkFailed
+
+    stale = [run for run in runs if run is not None and RunFolder(run).sidecar_looks_stale()]
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    helper = Prefork.start(functools.partial(_refresh_sidecars, stale)) if stale and cores > 1 else None
+    try:
+        yield
+    finally:
+        if helper is not None:
+            try:
+                helper.wait()
+            except PreforkFailed as exc:
+                log.debug("the sidecar helper failed; reading without it: %s", exc)
 
 
 @app.command()
@@ -44,13 +85,15 @@ def report(
     The run's own gates are evaluated and shown, so the report and `harness gate` agree.
     Example: `harness report latest --vs triage@v1`
     """
-    from harness.analysis.run_data import load_run_data
-    from harness.cli.memory import return_freed_memory
-    from harness.gate import evaluate_gates
-    from harness.report.writer import write_report
+    path = _resolve_run(run, runs_dir, suite)
+    with _columns_ready(path, baseline):
+        from harness.analysis.run_data import load_run_data
+        from harness.cli.memory import return_freed_memory
+        from harness.gate import evaluate_gates
+        from harness.report.writer import write_report
 
     return_freed_memory()
-    data = load_run_data(_resolve_run(run, runs_dir, suite))
+    data = load_run_data(path)
     gates = (evaluate_gates(data, baseline=baseline, allow_dataset_change=allow_dataset_change)
              if data.manifest.gates else None)
     paths = write_report(data, out_dir=out, vs=vs, plots=plots, gates=gates, baseline=baseline,
@@ -148,13 +191,15 @@ def gate(
     Example: `harness gate latest` · `harness gate latest --suite router --baseline reports/baseline`
     """
     from harness.core.run_settings import check_setting
-    from harness.gate import evaluate_gates
 
     check_setting("max_error_rate", max_error_rate, label="--max-error-rate")
     if run in (None, "latest") and suite is None:
         raise typer.Exit(_gate_project(runs_dir, evals, baseline, max_error_rate, allow_partial, json_out,
                                        allow_dataset_change))
-    report_ = evaluate_gates(_resolve_run(run, runs_dir, suite), baseline=baseline, max_error_rate=max_error_rate,
+    path = _resolve_run(run, runs_dir, suite)
+    with _columns_ready(path, baseline):
+        from harness.gate import evaluate_gates
+    report_ = evaluate_gates(path, baseline=baseline, max_error_rate=max_error_rate,
                              allow_partial=allow_partial, allow_dataset_change=allow_dataset_change)
     if json_out:
         console.print_json(report_.model_dump_json())
@@ -170,18 +215,20 @@ def _gate_project(runs_dir: Path, evals: Path, baseline: Path | None, max_error_
                   allow_partial: bool, json_out: bool, allow_dataset_change: bool) -> int:
     """``harness gate latest``: every suite's newest run, one table, the worst exit code."""
     from harness.core.results import latest_runs
-    from harness.engine.loader import project_suites
-    from harness.gate.project import evaluate_project
 
     problems: list[str] = []
     declared: list[str] = []
-    if evals.is_dir():
-        sys.path.insert(0, str(Path.cwd()))
-        try:
-            declared = project_suites(evals)
-        except Exception as exc:  # noqa: BLE001 - any import error of a suite file is a configuration error
-            problems.append(f"cannot load the suites in {evals}: {type(exc).__name__}: {exc}")
     newest = {name: folder.path for name, folder in latest_runs(runs_dir).items()}
+    with _columns_ready(*newest.values(), baseline):  # the suites' imports too
+        from harness.engine.loader import project_suites
+        from harness.gate.project import evaluate_project
+
+        if evals.is_dir():
+            sys.path.insert(0, str(Path.cwd()))
+            try:
+                declared = project_suites(evals)
+            except Exception as exc:  # noqa: BLE001 - any import error of a suite file is a configuration error
+                problems.append(f"cannot load the suites in {evals}: {type(exc).__name__}: {exc}")
     project = evaluate_project(newest, declared or None, baseline=baseline, max_error_rate=max_error_rate,
                                allow_partial=allow_partial, problems=problems,
                                allow_dataset_change=allow_dataset_change)

@@ -285,6 +285,19 @@ class RunFolder:
     def results_path(self) -> Path:
         return self.path / "results.jsonl"
 
+    @property
+    def sidecar_path(self) -> Path:
+        """The columnar cache of ``results.jsonl`` (:mod:`harness.core.sidecar`), made and checked by its readers."""
+        return self.path / ".derived" / "results.parquet"
+
+    def sidecar_looks_stale(self) -> bool:
+        """Rows without a sidecar, or a sidecar older than them: a stat, for deciding whether to build
+        it ahead; readers trust only :func:`harness.core.sidecar.read_columns`' own check."""
+        try:
+            return self.sidecar_path.stat().st_mtime_ns < self.results_path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return self.results_path.is_file()
+
     @classmethod
     def create(cls, root: Path, manifest: RunManifest) -> RunFolder:
         folder = cls(root / manifest.run_id)

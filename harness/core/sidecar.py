@@ -38,9 +38,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from harness.core.columns import ROW_SCHEMA, decode_file
-from harness.core.results import DamagedLine
+from harness.core.results import DamagedLine, RunFolder
 
-__all__ = ["SIDECAR_VERSION", "sidecar_path", "fingerprint", "ColumnRead", "read_columns", "iter_batches"]
+__all__ = ["SIDECAR_VERSION", "sidecar_path", "fingerprint", "ColumnRead", "read_columns", "refresh", "iter_batches"]
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ _WINDOWS = 16
 
 
 def sidecar_path(run: Path) -> Path:
-    return run / ".derived" / "results.parquet"
+    return RunFolder(run).sidecar_path
 
 
 def fingerprint(path: Path, covered: int) -> str:
@@ -178,6 +178,12 @@ def read_columns(run: Path, columns: Sequence[str] | None = None, *, cache: bool
     return ColumnRead(table, damage, state)
 
 
+def refresh(run: Path) -> str:
+    """Bring ``run``'s sidecar up to date (built, grown or found valid) without reading its rows
+    back; how the sidecar served (:attr:`ColumnRead.cache`)."""
+    return read_columns(run, ["line"]).cache
+
+
 def _read(target: Path, names: Sequence[str]) -> pa.Table:
     """Only these columns of the sidecar; ``scores.<field>`` reads one field of the nested scores
     (the analysis reads six of their nine, leaving reasons and parameters on disk)."""
@@ -218,7 +224,7 @@ def iter_batches(run: Path, *, cache: bool = True, rows: int = 100_000) -> Itera
     results = run / "results.jsonl"
     if not results.is_file():
         return
-    if not cache or read_columns(run, ["line"], cache=True).cache == "off":
+    if not cache or refresh(run) == "off":
         yield from decode_file(results, damage=[])
         return
     target = sidecar_path(run)

@@ -301,6 +301,30 @@ def test_run_reports_and_gates_the_same_whoever_writes_the_report(cli: Cli, live
     assert (folder / "report" / "report.html").is_file()
 
 
+@pytest.mark.parametrize("helper", ["forked", "unavailable", "died"])
+def test_gate_and_report_on_a_run_without_its_sidecar_build_it_and_judge_the_same(
+        cli: Cli, live: list[str], project: Path, monkeypatch: pytest.MonkeyPatch, helper: str) -> None:
+    """A run copied without its columnar sidecar: `harness gate` and `harness report` build it in a
+    helper forked beside their imports; without one (no fork, or it died) they read the rows
+    themselves, with the same verdict."""
+    start = Prefork.start.__func__  # type: ignore[attr-defined]
+    if helper == "unavailable":
+        monkeypatch.setattr(Prefork, "start", classmethod(lambda cls, prepare: None))
+    elif helper == "died":
+        monkeypatch.setattr(Prefork, "start", classmethod(lambda cls, prepare: start(cls, _die_while_preparing)))
+    assert cli("run", "evals/test_demo.py", "--suite", "bad", "--no-gate", *live).code == 0
+    (folder,) = run_folders(project)
+    for command in (["gate", str(folder), "--json"], ["report", str(folder), "--no-show", "--no-plots"]):
+        shutil.rmtree(folder / ".derived")
+        result = cli(*command)
+        assert (folder / ".derived" / "results.parquet").is_file(), "the next reader finds it warm"
+        if command[0] == "gate":
+            assert result.code == 1, result.text
+            assert json.loads(result.out)["results"][0]["status"] == "fail"
+        else:
+            assert result.code == 0, result.text
+
+
 # -- lists -------------------------------------------------------------------------------------
 
 def test_ids_and_variant_take_several_values(cli: Cli, live: list[str], project: Path) -> None:

@@ -60,3 +60,22 @@ def test_a_helper_released_without_a_call_exits_cleanly() -> None:
     assert started is not None
     started.close()
     assert started._process.exitcode == 0
+
+
+def prepare_slowly(marker: str) -> None:
+    import time
+
+    time.sleep(0.3)
+    with open(marker, "w") as handle:
+        handle.write("prepared")
+
+
+def test_wait_returns_once_the_preparation_is_done(tmp_path) -> None:
+    import functools
+
+    marker = tmp_path / "marker"
+    started = Prefork.start(functools.partial(prepare_slowly, str(marker)))
+    assert started is not None
+    started.wait()
+    assert marker.read_text() == "prepared"
+    assert started._process.exitcode == 0
