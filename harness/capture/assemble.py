@@ -39,29 +39,45 @@ def _text(raw: bytes) -> str:
 _RESPONSE_DROPPED = RESPONSE_HEADERS | DECODED_AWAY
 
 
-def _scrubbed_headers(lines: bytes, dropped: frozenset[str], scrubber: Scrubber,
-                      extra: Callable[[str], str] | None) -> list[tuple[str, str]]:
-    """The ``name: value`` lines the request path kept, names in lower case (as httpx2 gives them),
-    without the ``dropped`` ones, each value scrubbed (then through ``extra``): what the cassette
-    scrubber keeps of headers (:meth:`Scrubber.request` and :meth:`Scrubber.response` drop the same
-    secret headers and scrub each value with the same :meth:`Scrubber.text`).
+#: Scrubbed header lines kept per kind at most; past it the memo starts again (a line with a date
+#: or a length in it is new on many calls).
+_MEMO_LINES = 4096
 
-    One pass over the lines: parsing into a dict and handing it to the scrubber's request and
-    response hooks went over every header four times (callgrind, the writer's work per trace:
-    0.35M -> 0.28M instructions; issue 26). The kept values are tested for a secret together, once
-    (the secret headers are gone by then), and scrubbed one by one only when that finds one
-    (0.28M -> 0.27M)."""
+
+def _scrubbed_headers(lines: bytes, dropped: frozenset[str], scrubber: Scrubber,
+                      memo: dict[str, tuple[str, str]]) -> list[tuple[str, str]]:
+    """The ``name: value`` lines the request path kept, names in lower case (as httpx2 gives them),
+    without the ``dropped`` ones, each value scrubbed: what the cassette scrubber keeps of headers
+    (:meth:`Scrubber.request` and :meth:`Scrubber.response` drop the same secret headers and scrub
+    each value with the same :meth:`Scrubber.text`). The user's ``redact_fn`` is not applied here.
+
+    A line's result depends on the line and the scrubber only, and an app's clients send the same
+    lines call after call (user agent, ``x-stainless-*``, host, accept, content type): ``memo``
+    keeps each kept line's result, so a line seen before is one dict lookup instead of being split,
+    its name lowered and tested and its value scrubbed (timeit, the bench's 17 request header
+    lines: 5.0 -> 1.9 us; callgrind numbers in docs/capture.md; issue 26). Only lines with nothing
+    to scrub are memoised: a secret header, or a value the scrubber changed, is done again each time
+    and kept nowhere past its trace."""
     kept = []
     for line in lines.decode("latin-1").split("\n"):
-        name, _, value = line.partition(": ")
-        name = name.lower()
-        if name and name not in dropped:
-            kept.append((name, value))
-    if scrubber.may_hold_secret("\n".join([value for _, value in kept])):
-        kept = [(name, scrubber.text(value)) for name, value in kept]
-    if extra is not None:
-        kept = [(name, extra(value)) for name, value in kept]
+        pair = memo.get(line)
+        if pair is None:
+            name, _, value = line.partition(": ")
+            name = name.lower()
+            if not name or name in dropped:
+                continue
+            pair = (name, scrubber.text(value))
+            if pair[1] == value:  # nothing secret in it (a line that held one is not kept past its trace)
+                if len(memo) >= _MEMO_LINES:
+                    memo.clear()
+                memo[line] = pair
+        kept.append(pair)
     return kept
+
+
+def _request_headers(lines: bytes, redactor: Redactor, extra: Callable[[str], str] | None) -> dict[str, str]:
+    headers = dict(_scrubbed_headers(lines, REQUEST_HEADERS, redactor.scrubber, redactor.request_lines))
+    return headers if extra is None else {name: extra(value) for name, value in headers.items()}
 
 
 def scrubbed_exchange(raw: RawExchange, redactor: Redactor) -> dict[str, Any]:
@@ -74,14 +90,15 @@ def scrubbed_exchange(raw: RawExchange, redactor: Redactor) -> dict[str, Any]:
     response_headers: dict[str, list[str]] = {}
     body = ""
     if raw.status is not None:
-        for name, value in _scrubbed_headers(raw.response_headers, _RESPONSE_DROPPED, scrubber, None):
+        for name, value in _scrubbed_headers(raw.response_headers, _RESPONSE_DROPPED, scrubber,
+                                             redactor.response_lines):
             response_headers.setdefault(name, []).append(value)
         body = scrubber.response_body(response_headers, _text(raw.body))
         if extra is not None:
             response_headers = {k: [extra(v) for v in values] for k, values in response_headers.items()}
     return {
         "position": position_of(raw.key), "method": raw.method, "url": redactor.text(raw.url),
-        "request_headers": dict(_scrubbed_headers(raw.request_headers, REQUEST_HEADERS, scrubber, extra)),
+        "request_headers": _request_headers(raw.request_headers, redactor, extra),
         "request_body": redactor.extra(scrubber.body(_text(raw.request_body))), "status": raw.status,
         "response_headers": response_headers, "response_body": redactor.extra(body),
         "latency_s": round(raw.latency_s, 6), "error": None if raw.error is None else redactor.text(raw.error),
@@ -119,7 +136,7 @@ def record_data(opened: OpenTrace, redactor: Redactor, sample: float) -> dict[st
     # redact_fn is left to apply to it, as to the bodies it will be described from.
     extra = redactor.extra if redactor.redact_fn is not None else None
     placed = {raw.span.id for raw in raws if raw.span is not None}
-    recorded = opened.recorder.trajectory().spans
+    recorded = opened.recorder.spans()
     spans = [_span_data(s, extra if s.id in placed else redactor.text, redactor) for s in recorded]
     exchanges = [scrubbed_exchange(raw, redactor) for raw in raws]
     for raw, exchange in zip(raws, exchanges, strict=True):

@@ -37,6 +37,11 @@ class Redactor:
 
     scrubber: Scrubber
     redact_fn: Callable[[str], str] | None = None
+    #: Header lines the scrubber has been over (``harness.capture.assemble``), request and response
+    #: apart: raw line -> (name, scrubbed value). Used by the writer thread only; valid as long as
+    #: the scrubber is not changed (capture builds it once, at install).
+    request_lines: dict[str, tuple[str, str]] = field(default_factory=dict, repr=False)
+    response_lines: dict[str, tuple[str, str]] = field(default_factory=dict, repr=False)
 
     def text(self, value: str) -> str:
         return self.extra(self.scrubber.text(value))

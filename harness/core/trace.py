@@ -284,6 +284,12 @@ class TraceRecorder:
         with self._lock:
             return [s for s in self._spans if s.kind == "model"]
 
+    def spans(self) -> list[Span]:
+        """The spans by start time: :meth:`trajectory`'s, without building (and validating) one
+        (production capture's writer reads only these: 1.7 us a trace, timeit; issue 26)."""
+        with self._lock:
+            return sorted(self._spans, key=_start)
+
     def trajectory(self) -> Trajectory:
         """The spans as a timeline (by start time)."""
         with self._lock:

@@ -89,3 +89,21 @@ def test_an_exchange_is_scrubbed_as_the_cassette_hooks_scrub_it(monkeypatch, str
     assert stored["response_headers"]["via"] == ["a", "b"] and "content-length" not in stored["response_headers"]
     assert "authorization" not in stored["request_headers"] and "set-cookie" not in stored["response_headers"]
     assert stored["position"] == "b0|c1" and stored["status"] == 200
+
+
+@pytest.mark.parametrize("user", [False, True], ids=["cassette-scrubbing", "with-user-redaction"])
+def test_header_lines_seen_before_are_scrubbed_as_the_first_time(monkeypatch, user: bool) -> None:
+    """The writer remembers scrubbed header lines across exchanges: a line seen again (the app's
+    clients send the same ones call after call) gives what the cassette hooks give, and a secret
+    header line is dropped every time; a line that held a secret is not remembered."""
+    monkeypatch.setenv("HARNESS_JUDGE_API_KEY", ENV_KEY)
+    redactor = Redactor(Scrubber(patterns=[r"\b(?:\d{4} ){3}\d{4}\b"] if user else []),
+                        (lambda text: text.replace("Globex", "<customer>")) if user else None)
+    for stream in (False, True, False, True):
+        raw = _raw(stream)
+        stored = scrubbed_exchange(raw, redactor)
+        assert {k: stored[k] for k in _as_cassette_scrubs(raw, redactor)} == _as_cassette_scrubs(raw, redactor)
+    remembered = json.dumps([*redactor.request_lines.items(), *redactor.response_lines.items()])
+    assert "content-type" in remembered and "via" in remembered
+    for secret in (KEY, ENV_KEY, "PLANTED", "x-ticket", "x-echo", "authorization", "set-cookie", "org-1"):
+        assert secret not in remembered.lower()
