@@ -142,7 +142,7 @@ def record_data(opened: OpenTrace, redactor: Redactor, sample: float) -> dict[st
     for raw, exchange in zip(raws, exchanges, strict=True):
         if raw.span is not None:
             exchange["span_id"] = raw.span.id if extra is None else extra(raw.span.id)
-    metadata = redactor.value(opened.metadata)
+    metadata = redactor.value(opened.metadata) if opened.metadata else {}
     agent = failed_agent(recorded)  # an agent span is scrubbed whole, as its error is here
     error = redactor.text(str(agent.error)) if agent is not None else next(
         (e["error"] for e in exchanges if e["error"]), None)

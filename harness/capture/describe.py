@@ -103,9 +103,11 @@ def failed_agent(spans: Sequence[Span]) -> Span | None:
     refusal. So an agent whose own guardrail tripped has not failed, for input and output
     guardrails alike; ``harness traces list --guardrail-tripped`` finds these traces.
     """
+    failed = [s for s in spans if s.kind == "agent" and s.error]
+    if not failed:  # most traces: one pass, no set and no sort (capture's writer asks it of every trace)
+        return None
     tripped = {s.parent_id for s in spans if s.kind == "guardrail" and s.attributes.get("triggered")}
-    return next((s for s in sorted(spans, key=lambda s: s.start_s)
-                 if s.kind == "agent" and s.error and s.id not in tripped), None)
+    return next((s for s in sorted(failed, key=lambda s: s.start_s) if s.id not in tripped), None)
 
 
 def trace_error(spans: Sequence[Span], call_errors: Iterable[str | None]) -> str | None:
