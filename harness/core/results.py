@@ -295,7 +295,7 @@ class RunFolder:
         it ahead; readers trust only :func:`harness.core.sidecar.read_columns`' own check."""
         try:
             return self.sidecar_path.stat().st_mtime_ns < self.results_path.stat().st_mtime_ns
-        except FileNotFoundError:
+        except OSError:  # no sidecar, or not a run folder at all (a file given as a baseline): its reader says so
             return self.results_path.is_file()
 
     @classmethod

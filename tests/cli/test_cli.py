@@ -325,6 +325,18 @@ def test_gate_and_report_on_a_run_without_its_sidecar_build_it_and_judge_the_sam
             assert result.code == 0, result.text
 
 
+def test_a_file_given_as_the_baseline_gets_the_gates_own_error_not_a_stat_error(
+        cli: Cli, live: list[str], project: Path) -> None:
+    """Building a stale sidecar ahead must not trip over a baseline that is not a run folder."""
+    assert cli("run", "evals/test_demo.py", "--suite", "ok", "--no-gate", *live).code == 0
+    (folder,) = run_folders(project)
+    shutil.rmtree(folder / ".derived")
+    result = cli("gate", str(folder), "--baseline", "evals/test_demo.py")
+    assert result.code in (2, 3), result.text
+    assert "Not a directory" not in result.text and ".derived" not in result.text
+    assert "evals/test_demo.py" in result.text, "the message names the baseline it could not read"
+
+
 # -- lists -------------------------------------------------------------------------------------
 
 def test_ids_and_variant_take_several_values(cli: Cli, live: list[str], project: Path) -> None:
