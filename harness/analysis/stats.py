@@ -41,7 +41,7 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, computed_field
-from scipy import stats as sps
+from scipy import special
 
 from harness.analysis.per_task import TaskValues
 from harness.analysis.power import (
@@ -179,6 +179,8 @@ def bootstrap_ci(values: Iterable[float], statistic: Callable[..., Any] = np.mea
     if n > BCA_MAX_N:
         # with this many values the bootstrap distribution is smooth; fewer resamples keep reports fast
         n_resamples = min(n_resamples, LARGE_N_RESAMPLES)
+    from scipy import stats as sps  # on first use: see _binomial_tail
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=sps.DegenerateDataWarning)
         warnings.simplefilter("ignore", category=RuntimeWarning)
@@ -208,6 +210,8 @@ def quantile_ci(values: Iterable[float], q: float, confidence: float = 0.95, see
     :data:`LARGE_N` values the distribution-free interval between two order statistics (binomial ranks)."""
     data = _clean(values)
     if data.size > LARGE_N:
+        from scipy import stats as sps  # on first use: see _binomial_tail
+
         n, ordered = int(data.size), np.sort(data)
         tail = (1 - confidence) / 2
         low = max(int(sps.binom.ppf(tail, n, q / 100)) - 1, 0)
@@ -257,10 +261,29 @@ def mcnemar_exact(baseline_only: int, candidate_only: int, alternative: Alternat
     the reverse. Under no difference each discordant task is a fair coin (binomial, p = 1/2).
     ``alternative``: ``less`` asks only "is the candidate worse?" (a no-regression gate).
     """
-    discordant = baseline_only + candidate_only
+    discordant = int(baseline_only + candidate_only)
     if discordant == 0:
         return 1.0
-    return float(sps.binomtest(int(candidate_only), int(discordant), 0.5, alternative=alternative).pvalue)
+    k = int(candidate_only)
+    if alternative == "less":
+        return _binomial_tail(k, discordant)
+    if alternative == "greater":
+        return _binomial_tail(discordant - k, discordant)
+    # two-sided: the fair coin is symmetric, so the outcomes as unlikely as k are the two tails
+    # beyond min(k, d - k), each as likely as the other (binomtest's rule, which sums them)
+    return 1.0 if 2 * k == discordant else min(1.0, 2.0 * _binomial_tail(min(k, discordant - k), discordant))
+
+
+def _binomial_tail(k: int, n: int) -> float:
+    """P(X <= k) for X ~ Binomial(n, 1/2).
+
+    From scipy.special rather than ``scipy.stats.binomtest``: importing scipy.stats costs 0.8-1.0 s
+    (it parses the docstrings of hundreds of functions), most of a fresh ``harness gate``'s own
+    time, and a gate on pass rates needs only this tail and the beta quantile below (``python -X
+    importtime -c 'import harness.gate'``: 2.3 s under load with scipy.stats, see docs/performance.md).
+    tests/analysis/test_stats_scipy.py holds both to scipy.stats's values over a grid.
+    """
+    return float(special.bdtr(k, n, 0.5))
 
 
 def mcnemar_min_p(discordant: int, alternative: Alternative = "two-sided") -> float:
@@ -279,9 +302,10 @@ def clopper_pearson(successes: int, n: int, confidence: float = 0.95) -> tuple[f
     if n <= 0:
         return 0.0, 1.0
     tail = (1 - confidence) / 2
-    # the beta quantiles directly: what binomtest().proportion_ci(method="exact") returns, 50x faster
-    low = 0.0 if successes <= 0 else float(sps.beta.ppf(tail, successes, n - successes + 1))
-    high = 1.0 if successes >= n else float(sps.beta.ppf(1 - tail, successes + 1, n - successes))
+    # the beta quantiles directly: what binomtest().proportion_ci(method="exact") returns, 50x faster;
+    # betaincinv is scipy.stats.beta.ppf's own function, without importing scipy.stats (_binomial_tail)
+    low = 0.0 if successes <= 0 else float(special.betaincinv(successes, n - successes + 1, tail))
+    high = 1.0 if successes >= n else float(special.betaincinv(successes + 1, n - successes, 1 - tail))
     return low, high
 
 
@@ -316,6 +340,8 @@ def paired_t_interval(differences: np.ndarray, confidence: float = 0.95) -> Inte
     if n < 2:
         return Interval(estimate=mean, low=-math.inf if n else math.nan, high=math.inf if n else math.nan, n=n,
                         confidence=confidence, method="paired t")
+    from scipy import stats as sps  # on first use: see _binomial_tail
+
     half = float(sps.t.ppf(0.5 + confidence / 2, n - 1) * differences.std(ddof=1) / math.sqrt(n))
     return Interval(estimate=mean, low=mean - half, high=mean + half, n=n, confidence=confidence, method="paired t")
 
@@ -476,6 +502,8 @@ def paired_compare(baseline: Mapping[str, float], candidate: Mapping[str, float]
                                 power_method=(f"Connor (1987) at the {PLANNING_CONFIDENCE:.0%} upper bound of the "
                                               f"discordance ({discordant}/{n} seen → {max(upper, abs(effect)):.3f}), "
                                               "raised until McNemar's exact test has the power"))
+    from scipy import stats as sps  # on first use: see _binomial_tail
+
     sd = float(d.std(ddof=1)) if n > 1 else math.nan
     constant = float(np.ptp(d)) == 0.0
     if constant:
