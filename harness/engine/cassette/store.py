@@ -1,18 +1,12 @@
 """Per-task cassettes on top of one run-wide vcrpy cassette, with an index keyed by request key.
 
 vcrpy patches transports globally, so a run has one active cassette however many tasks run
-concurrently. :class:`IndexedCassette` is that cassette. It holds no file of its own: the
+concurrently: :class:`~harness.engine.cassette.indexed.IndexedCassette`, which matches each
+request (:mod:`harness.engine.cassette.indexed`). It holds no file of its own: the
 :class:`CassetteStore` loads each task's file (``cassettes/<suite>/<variant>/<task>[.e<n>].json``,
 vcrpy's own JSON format) when the task starts and writes it, atomically, when the task ends —
 so a recording is on disk before the task's result row, and kill -9 loses only tasks in flight.
-
-Matching is by the ``x-harness-key`` header (suite, variant, task, epoch, branch, call number)
-and then by the JSON body, compared as data (key order and whitespace do not matter). A dict
-lookup replaces vcrpy's scan over every stored interaction, which made replay quadratic.
-
-This subclasses private parts of vcrpy 9.4.2 (``Cassette._responses``, ``play_response``,
-``can_play_response_for``, ``append``, ``_load``, ``_save``); the version is pinned and
-``tests/engine/cassette/test_vcrpy_contract.py`` fails if an upgrade changes them.
+The store keeps the loaded recordings indexed by request key, for the cassette's lookups.
 """
 
 from __future__ import annotations
@@ -25,9 +19,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
-from vcr.cassette import Cassette
 from vcr.persisters.filesystem import CassetteDecodeError
 from vcr.record_mode import RecordMode as VcrRecordMode
 from vcr.request import Request
@@ -35,10 +28,10 @@ from vcr.serialize import serialize
 from vcr.serializers import jsonserializer
 
 from harness.core.clock import utc_now
-from harness.core.context import RequestContext, current_request
+from harness.core.context import RequestContext
 from harness.core.lifeline import parent_alive
 from harness.engine import speedups
-from harness.engine.cassette import streaming
+from harness.engine.cassette import streaming, vcr_request
 from harness.engine.cassette.files import (
     CASSETTE_FORMAT,
     cassette_path,
@@ -50,53 +43,31 @@ from harness.engine.cassette.files import (
     write_cassette_file,
 )
 from harness.engine.cassette.guard import block_network
+from harness.engine.cassette.indexed import (
+    KEY_HEADER,
+    LEGACY_KEY_HEADER,
+    VOLATILE_FIELDS,
+    IndexedCassette,
+    RecordingStore,
+    comparable_body,
+    is_transient,
+    key_of,
+)
 from harness.engine.cassette.integrity import RecordingCheck, malformed_replies
-from harness.engine.cassette.miss import AbandonedCall, CassetteMiss, DamagedRecording, body_diff, json_body
+from harness.engine.cassette.miss import AbandonedCall, CassetteMiss, DamagedRecording, body_diff
 from harness.engine.cassette.record_mode import RecordMode
 from harness.engine.cassette.scrub import Scrubber
 from harness.engine.cassette.storage import LocalFiles, RecordingFiles
-from harness.engine.routing import call_site
 
 __all__ = ["RecordMode", "CassetteStore", "IndexedCassette", "CassetteMiss", "cassette_path", "read_cassette",
-           "parse_cassette", "CASSETTE_FORMAT", "recording_format", "write_cassette_file"]
+           "parse_cassette", "CASSETTE_FORMAT", "recording_format", "write_cassette_file", "KEY_HEADER",
+           "LEGACY_KEY_HEADER", "VOLATILE_FIELDS", "comparable_body"]
 
 log = logging.getLogger(__name__)
 
-KEY_HEADER = "x-harness-key"
-#: Sent with a request while a format-1 recording is replayed: the key that recording used.
-LEGACY_KEY_HEADER = "x-harness-legacy-key"
 #: How long a replayed call the recording abandoned waits (beyond the recorded task latency)
 #: before it is reported as a miss.
 ABANDONED_GRACE_S = 10.0
-
-
-#: Request fields that say how the provider should treat a call, not what the model is asked.
-#: The Agents SDK sends a random ``prompt_cache_key`` per run and ``store`` only when the base
-#: URL is api.openai.com: comparing them would make every OpenAI recording miss on replay.
-VOLATILE_FIELDS = frozenset({"prompt_cache_key", "store"})
-
-
-def comparable_body(raw: Any) -> Any:
-    """A request body as replay compares it: parsed JSON without the volatile fields."""
-    body = json_body(raw)
-    if isinstance(body, dict):
-        return {k: v for k, v in body.items() if k not in VOLATILE_FIELDS}
-    return body
-
-
-_UNPARSED = object()
-_RETRY_HEADER = "x-stainless-retry-count"
-
-
-def _is_transient(response: dict[str, Any]) -> bool:
-    """A failure the openai client retries (429, 5xx)."""
-    status = int((response.get("status") or {}).get("code") or 0)
-    return status == 429 or status >= 500
-
-
-def _key_of(request: Request) -> str | None:
-    # vcrpy is untyped (its Request is Any here); its headers map names to str values.
-    return cast(str | None, request.headers.get(KEY_HEADER))
 
 
 def _unit_prefix(key: str) -> str:
@@ -145,78 +116,6 @@ class _Unit:
     failures: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-class IndexedCassette(Cassette):
-    """The run-wide vcrpy cassette: lookups by request key, recording into per-task units."""
-
-    def __init__(self, *args: Any, store: CassetteStore, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.store = store
-        self._sent: dict[int, Any] = {}  # id(live request) -> its comparable body: see play_response
-
-    # vcrpy's file handling is replaced by the store's per-task files.
-    def _load(self) -> None:
-        return None
-
-    def _save(self, force: bool = False) -> None:
-        return None
-
-    @property
-    def write_protected(self) -> bool:
-        return self.store.mode is RecordMode.NONE
-
-    def _responses(self, request: Request, sent: Any = _UNPARSED) -> Iterator[tuple[str, int, Request, dict[str, Any]]]:
-        """Recorded answers for a request: under its own key, else (calls of one branch racing
-        each other, say a task and a child it did not wait for) under another key of its branch."""
-        key = self.store.lookup_key(request)
-        if key is None:
-            return
-        for candidate_key in self.store.lookup_order(key):
-            for index, (stored, response) in enumerate(self.store.candidates(candidate_key)):
-                if sent is _UNPARSED:
-                    sent = comparable_body(self.store.scrubber.body(request.body))
-                if stored.method == request.method and self.store.stored_body(stored) == sent:
-                    yield candidate_key, index, stored, response
-        failure = self.store.failure_for(key) if request.headers.get(_RETRY_HEADER, "0") not in ("0", "") else None
-        if failure is not None:  # a retry of a call whose recording ended in a failure: it fails again
-            yield key, -1, None, failure
-
-    def can_play_response_for(self, request: Request) -> bool:
-        key = _key_of(request)
-        unit = self.store.unit_for(key)
-        if unit is None:
-            # Recording a call the harness did not key would make a recording that cannot
-            # replay (or an empty "ok" one): inside a task, that is an error in every mode.
-            if self.store.mode is RecordMode.NONE or (key is None and current_request() is not None):
-                raise _unkeyed_miss(request, key, self.store.mode)
-            return False
-        if unit.mode != "replay":
-            return False
-        if next(self._responses(request, sent := comparable_body(self.store.scrubber.body(request.body))), None) is None:
-            raise self.store.miss(unit, request, key or "")
-        self._sent[id(request)] = sent  # popped by play_response, which vcrpy calls next with this request
-        return True
-
-    def play_response(self, request: Request) -> dict[str, Any]:
-        # The body can_play_response_for parsed: parsing it again was 14 % of the harness's own CPU per replayed call
-        key, sent = self.store.lookup_key(request) or "", self._sent.pop(id(request), _UNPARSED)  # (bench/replay_overhead.py)
-        for found_key, index, stored, response in self._responses(request, sent):
-            if stored is not None:
-                self.store.consume(found_key, index, stored, _key_of(request) or "", response)
-            return response
-        unit = self.store.unit_for(key)
-        raise self.store.miss(unit, request, key) if unit else CassetteMiss(key, "no recording")
-
-    def append(self, request: Request, response: dict[str, Any]) -> None:
-        unit = self.store.unit_for(_key_of(request))
-        if unit is None or unit.mode != "record":
-            return
-        scrubbed = self.store.scrubber.response(copy.deepcopy(response))
-        self.store.add_recording(unit, self.store.scrub(request), scrubbed)
-
-    def find_requests_with_most_matches(self, request: Request) -> list[Any]:
-        # vcrpy would compare the request with every stored one; misses are explained by the store.
-        return []
-
 
 class CassetteStore:
     """Decides per task whether to replay or record, and owns the files."""
@@ -255,11 +154,13 @@ class CassetteStore:
             yield None
             return
         streaming.install()
+        vcr_request.install()
+        store: RecordingStore = self  # what the cassette asks of it (checked here by mypy)
         with ExitStack() as stack:
             if self.mode is RecordMode.NONE:
                 stack.enter_context(block_network())
             cassette = stack.enter_context(IndexedCassette.use(
-                path=str(self.root / ".run"), store=self, serializer=jsonserializer,
+                path=str(self.root / ".run"), store=store, serializer=jsonserializer,
                 record_mode=VcrRecordMode.NONE if self.mode is RecordMode.NONE else VcrRecordMode.NEW_EPISODES,
             ))
             yield cassette
@@ -319,14 +220,13 @@ class CassetteStore:
             log.info("cassette %s is damaged (%s): its unit fails, the run goes on", unit.path, check.damage.reason)
             return
         unit.legacy = recording_format(unit.recorded_meta) < 2
-        keys = [k for k in (_key_of(stored) for stored, _ in unit.loaded) if k is not None]
+        keyed = [(key, stored, response) for stored, response in unit.loaded if (key := key_of(stored)) is not None]
+        keys = [key for key, _, _ in keyed]
         if not unit.legacy:
             unit.forks = _forks(keys)
         with self._lock:
-            for stored, response in unit.loaded:
-                key = _key_of(stored)
-                if key is not None:
-                    self._index.setdefault(key, []).append((stored, response))
+            for key, stored, response in keyed:
+                self._index.setdefault(key, []).append((stored, response))
             for key in dict.fromkeys(keys):
                 self._branches.setdefault(_branch_of(key), []).append(key)
 
@@ -342,7 +242,7 @@ class CassetteStore:
             if unit is None:
                 return None
             for stored, _ in unit.loaded:
-                key = _key_of(stored) or ""
+                key = key_of(stored) or ""
                 self._index.pop(key, None)
                 self._branches.pop(_branch_of(key), None)
                 self._parsed.pop(id(stored), None)
@@ -426,7 +326,7 @@ class CassetteStore:
         requests = []
         for stored, _ in unit.loaded:
             new_key = unit.played[id(stored)]
-            renamed[_key_of(stored) or ""] = new_key
+            renamed[key_of(stored) or ""] = new_key
             headers = dict(stored.headers) | {KEY_HEADER: new_key}
             requests.append(Request(stored.method, stored.uri, stored.body, headers))
         meta = dict(unit.recorded_meta)
@@ -448,10 +348,12 @@ class CassetteStore:
     def unit_for(self, key: str | None) -> _Unit | None:
         return None if key is None else self._units.get(_unit_prefix(key))
 
-    def lookup_key(self, request: Request) -> str | None:
-        """The key to look a request up by: its own, or the legacy one for a format-1 recording."""
-        key = _key_of(request)
-        unit = self.unit_for(key)
+    def lookup_key(self, request: Request, key: str | None = None, unit: _Unit | None = None) -> str | None:
+        """The key to look a request up by: its own, or the legacy one for a format-1 recording
+        (``key`` and ``unit``: the request's key and unit, when the caller has them already)."""
+        if key is None:
+            key = key_of(request)
+            unit = self.unit_for(key)
         if unit is not None and unit.legacy:
             return request.headers.get(LEGACY_KEY_HEADER) or key
         return key
@@ -493,19 +395,23 @@ class CassetteStore:
         with self._lock:
             return list(self._index.get(key, ()))
 
-    def consume(self, key: str, index: int, stored: Request | None = None, live_key: str = "",
-                response: dict[str, Any] | None = None) -> None:
+    def consume(self, key: str, stored: Request, live: Request, response: dict[str, Any] | None = None) -> bool:
+        """Use up the recorded answer ``stored`` (under ``key``) for the live request ``live``;
+        False when it is no longer there (a call on another thread used it first)."""
         with self._lock:
-            entries = self._index.get(key)
-            if entries and index < len(entries):
-                entries.pop(index)
+            entries = self._index.get(key) or []
+            at = next((n for n, (candidate, _) in enumerate(entries) if candidate is stored), None)
+            if at is None:
+                return False
+            del entries[at]
             unit = self.unit_for(key)
             if unit is None:
-                return
-            if stored is not None and self.migrate:
-                unit.played[id(stored)] = live_key
-            if response is not None and _is_transient(response):
+                return True
+            if self.migrate:
+                unit.played[id(stored)] = key_of(live) or ""
+            if response is not None and is_transient(response):
                 unit.failures[key] = response
+            return True
 
     def failure_for(self, key: str) -> dict[str, Any] | None:
         return unit.failures.get(key) if (unit := self.unit_for(key)) is not None else None
@@ -513,9 +419,9 @@ class CassetteStore:
     def add_recording(self, unit: _Unit, request: Request, response: dict[str, Any]) -> None:
         """Keep an exchange. A transient failure (429/5xx) is held back: the client retries it under
         the same key, and only a failure no retry overcame is stored (so replay fails the same way)."""
-        key = _key_of(request) or ""
+        key = key_of(request) or ""
         with self._lock:
-            if _is_transient(response):
+            if is_transient(response):
                 unit.held[key] = (request, response)
                 return
             unit.held.pop(key, None)
@@ -540,7 +446,7 @@ class CassetteStore:
         if unit.missing:
             return CassetteMiss(key, f"no recording at {unit.path}", hint=self._hint(unit, RecordMode.ONCE))
         sent = comparable_body(self.scrub(request).body)
-        same_key = [stored for stored, _ in unit.loaded if _key_of(stored) == key]
+        same_key = [stored for stored, _ in unit.loaded if key_of(stored) == key]
         identity = unit.meta.get("identity")
         if same_key and identity is not None and unit.recorded_meta.get("identity") != identity:
             # A judge whose rubric, labels or model changed: ``once`` records it anew.
@@ -552,8 +458,8 @@ class CassetteStore:
                                 diff=body_diff(comparable_body(same_key[0].body), sent),
                                 hint=self._hint(unit, RecordMode.REWRITE))
         branch = key.rsplit("|c", 1)[0]
-        in_branch = [stored for stored, _ in unit.loaded if (_key_of(stored) or "").startswith(branch + "|")]
-        calls = ", ".join((_key_of(s) or "").rsplit("|", 1)[-1] for s in in_branch) or "none"
+        in_branch = [stored for stored, _ in unit.loaded if (key_of(stored) or "").startswith(branch + "|")]
+        calls = ", ".join((key_of(s) or "").rsplit("|", 1)[-1] for s in in_branch) or "none"
         reason = (f"the recording at {unit.path} has no such call (this branch recorded: {calls}); "
                   "the flow now makes more or different calls than when it was recorded")
         diff = body_diff(comparable_body(in_branch[-1].body), sent) if in_branch else []
@@ -579,19 +485,6 @@ class CassetteStore:
         if mode is RecordMode.ONCE:
             return f"To record it: {command}"
         return f"The recording is stale; to record it again: {command}"
-
-
-def _unkeyed_miss(request: Request, key: str | None, mode: RecordMode) -> CassetteMiss:
-    """A request the harness did not key: made outside a task, or not by an ``openai`` client."""
-    task = current_request()
-    if task is None:
-        return CassetteMiss(key or "?|?|?|?|?", f"request to {request.uri} was made outside any task, "
-                            "and record mode 'none' forbids it")
-    where = f"{request.method} {request.host}{request.path}"
-    return CassetteMiss(f"{task.prefix}|b?|c?", f"{where}, called from {call_site()}, did not go through the "
-                        "harness's openai clients (inside a task every openai client is one, wherever it was "
-                        f"built; this call was made some other way), so it cannot be recorded or replayed; record "
-                        f"mode '{mode.value}' refuses it.")
 
 
 def record_command(suite_file: str | None, request: RequestContext, mode: RecordMode) -> str:

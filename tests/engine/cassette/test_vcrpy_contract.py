@@ -9,9 +9,10 @@ import httpx2
 import pytest
 import vcr
 from vcr.cassette import Cassette
+from vcr.request import HeadersDict, Request
 from vcr.stubs import httpx_stubs
 
-from harness.engine.cassette import streaming
+from harness.engine.cassette import streaming, vcr_request
 from harness.engine.cassette.store import IndexedCassette
 
 
@@ -65,3 +66,14 @@ def test_the_httpx_stubs_that_streaming_replaces_keep_their_shape(name, vcrpys, 
     assert f"return {name}(cassette, " in inspect.getsource(getattr(httpx_stubs, wrapper))
     streaming.install()
     assert getattr(httpx_stubs, name) is ours
+
+
+def test_the_httpx_stub_builds_its_request_by_the_function_vcr_request_replaces():
+    """harness.engine.cassette.vcr_request builds the same request with the headers copied in one pass."""
+    assert "_make_vcr_request(real_request, real_request_body)" in inspect.getsource(httpx_stubs._vcr_request)
+    own = inspect.getsource(vcr_request.VCRPYS_MAKE_VCR_REQUEST)
+    assert "VcrRequest(real_request.method, str(real_request.url), real_request_body, real_request.headers)" in own
+    assert "if not isinstance(value, HeadersDict)" in inspect.getsource(Request.headers.fset), "a HeadersDict is kept"
+    headers = HeadersDict()
+    headers["Content-Type"] = "text/plain"
+    assert headers._store == {"content-type": ("Content-Type", "text/plain")}, "CaseInsensitiveDict's storage"
