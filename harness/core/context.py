@@ -227,7 +227,9 @@ def current_branch() -> Branch | None:
     strand = _strand.get()
     if strand is None:
         return None
-    return strand.resolve(chooser=_chooser())
+    # A strand is resolved once and stays so: read without its lock or the chooser (every model
+    # span asks; callgrind, bench/capture_overhead.py).
+    return strand.resolved or strand.resolve(chooser=_chooser())
 
 
 def scope_extras() -> dict[str, Any]:
@@ -344,7 +346,7 @@ def next_request_keys(retry: bool = False, body: bytes | None = None) -> Request
     if retry and strand.last_keys is not None:
         return strand.last_keys
     with strand.lock:
-        resolved = strand.resolve(body, scope.extras.get("fork_chooser"))
+        resolved = strand.resolved or strand._resolve(body, scope.extras.get("fork_chooser"))
         prefix = scope.request.prefix
         keys = RequestKeys(f"{prefix}|b{resolved.path}|c{resolved.next_call()}",
                            f"{prefix}|b{strand.legacy.path}|c{strand.legacy.next_call()}")

@@ -217,10 +217,15 @@ def _recording_result(run: Callable[..., Awaitable[Any]]) -> Callable[..., Await
 def current_sdk_parent() -> str | None:
     """The harness span id under which a model call made now belongs (its agent's span)."""
     recorder = current_recorder()
-    sdk_span = get_current_span()
-    if recorder is None or sdk_span is None:
+    mapping: dict[str, _Entry] | None = None if recorder is None else getattr(recorder, _MAP_ATTR, None)
+    if not mapping:
+        # No SDK span recorded in this unit, so none is the parent: the SDK's span lookup skipped
+        # (a model call outside any agent, or a plain openai flow; callgrind, bench/capture_overhead.py).
         return None
-    parent_id, _, _ = _span_map(recorder).get(sdk_span.span_id, (None, None, None))
+    sdk_span = get_current_span()
+    if sdk_span is None:
+        return None
+    parent_id, _, _ = mapping.get(sdk_span.span_id, (None, None, None))
     return parent_id
 
 

@@ -17,7 +17,7 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx2
@@ -77,10 +77,12 @@ def _stamp(request: httpx2.Request, profile: BackendProfile,
     return wired, original, _stamp_key(wired, retry)
 
 
-def request_keys(request: httpx2.Request) -> RequestKeys | None:
+def request_keys(request: httpx2.Request, retry: bool | None = None) -> RequestKeys | None:
     """The keys of a request about to be sent, from what is really sent (the body as adapted); a
-    retry (the openai client marks it) keeps its first attempt's. ``None`` outside a unit."""
-    retry = request.headers.get(_RETRY_HEADER, "0") not in ("0", "")
+    retry (the openai client marks it; ``retry``: what the caller read of that mark) keeps its
+    first attempt's. ``None`` outside a unit."""
+    if retry is None:
+        retry = request.headers.get(_RETRY_HEADER, "0") not in ("0", "")
     return next_request_keys(retry=retry, body=request.content)
 
 
@@ -135,13 +137,22 @@ def _translate_reply(response: httpx2.Response, content: bytes, original: dict[s
 _json_or_none = loads_or_none
 
 
-def _sdk_parent() -> str | None:
-    """The harness span of the Agents SDK span in progress, when the SDK is in use."""
-    if "harness.engine.sdk_tracing" not in sys.modules:
-        return None
-    from harness.engine.sdk_tracing import current_sdk_parent
+#: harness.engine.sdk_tracing's ``current_sdk_parent``, once that module is loaded.
+_sdk_parent_of: list[Callable[[], str | None]] = []
 
-    return current_sdk_parent()
+
+def _sdk_parent() -> str | None:
+    """The harness span of the Agents SDK span in progress, when the SDK is in use.
+
+    The lookup is kept once found, not imported again on every call (an ``import`` statement runs
+    the import machinery's checks each time; callgrind, bench/capture_overhead.py)."""
+    if not _sdk_parent_of:
+        if "harness.engine.sdk_tracing" not in sys.modules:
+            return None
+        from harness.engine.sdk_tracing import current_sdk_parent
+
+        _sdk_parent_of.append(current_sdk_parent)
+    return _sdk_parent_of[0]()
 
 
 class _Unread:
@@ -183,11 +194,13 @@ class SpanWriter:
         self.app_model: str | None = None
 
     def _retries(self, key: str | None, add: int = 0) -> int:
-        pending: dict[str, int] = scope_extras().setdefault("pending_retries", {})
-        if add:
-            pending[key or ""] = pending.get(key or "", 0) + add
-            return 0
-        return pending.pop(key or "", 0)
+        extras = scope_extras()
+        if not add:  # most calls: no failed attempt waits to be counted (no dict made to find that)
+            pending_now: dict[str, int] | None = extras.get("pending_retries")
+            return pending_now.pop(key or "", 0) if pending_now else 0
+        pending: dict[str, int] = extras.setdefault("pending_retries", {})
+        pending[key or ""] = pending.get(key or "", 0) + add
+        return 0
 
     def finish(self, response: httpx2.Response, content: bytes, content_type: str | None = None) -> None:
         """Trace an answered exchange (``content_type``: the reply's, when the caller already read it)."""
