@@ -15,7 +15,6 @@ has the same ids as the recorded one whatever the scheduling order.
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
 from collections.abc import Iterator
@@ -211,7 +210,10 @@ class TraceRecorder:
         self._t0 = time.perf_counter()
         self._spans: list[Span] = []
         self._open: dict[str, Span] = {}
-        self._counters: dict[str, Iterator[int]] = {}
+        #: Spans numbered so far per branch. Plain ints, not ``itertools.count``: the collector never
+        #: tracks a dict of strings and ints, and a kept trace's recorder is swept until written
+        #: (production capture, bench/capture_overhead.py; issue 26).
+        self._counters: dict[str, int] = {}
         self._logs: list[LogLine] = []
         self._lock = threading.Lock()
 
@@ -219,8 +221,8 @@ class TraceRecorder:
         return time.perf_counter() - self._t0
 
     def _new_id(self, branch: str) -> str:
-        counter = self._counters.setdefault(branch, itertools.count(1))
-        return f"{branch}:{next(counter)}"
+        number = self._counters[branch] = self._counters.get(branch, 0) + 1
+        return f"{branch}:{number}"
 
     def start(self, kind: SpanKind, name: str, /, parent_id: str | None = None, **attributes: Any) -> Span:
         branch = current_branch()

@@ -143,6 +143,9 @@ def _with_model(content: bytes, model: str) -> tuple[bytes, str | None]:
 
 _route: contextvars.ContextVar[Route | None] = contextvars.ContextVar("harness_route", default=None)
 _owned: weakref.WeakSet[httpx2.Client | httpx2.AsyncClient] = weakref.WeakSet()
+#: Whether any client was ever owned: an app that captures owns none, and asking the WeakSet makes a
+#: weak reference to the client on every request (callgrind, bench/capture_overhead.py; issue 26).
+_owning = False
 _install_lock = threading.Lock()
 _originals: dict[str, Any] = {}
 
@@ -172,7 +175,9 @@ class routing:  # lower case: used as a function, ``with routing(route): ...``
 
 def own(client: httpx2.Client | httpx2.AsyncClient) -> None:
     """Mark an ``httpx2`` client as the harness's: its requests are never re-routed."""
+    global _owning
     _owned.add(client)
+    _owning = True
 
 
 #: User agents of ``openai`` clients: ``<client class>/Python <version>`` (``AsyncOpenAI/Python
@@ -197,7 +202,7 @@ def _target(client: httpx2.Client | httpx2.AsyncClient,
     route = _route.get()
     if route is None and not observing.observers():
         return None
-    if client in _owned or not is_model_request(request):
+    if (_owning and client in _owned) or not is_model_request(request):
         return None
     return route if route is not None else (observing.begin(request) or None)
 
