@@ -8,7 +8,6 @@ scrubbed across their chunks), then the user's ``redact_fn`` — before the reco
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -59,26 +58,21 @@ def _scrubbed_headers(lines: bytes, dropped: frozenset[str], scrubber: Scrubber,
     lines: 5.0 -> 1.9 us; callgrind numbers in docs/capture.md; issue 26). Only lines with nothing
     to scrub are memoised: a secret header, or a value the scrubber changed, is done again each time
     and kept nowhere past its trace."""
-    split = lines.decode("latin-1").split("\n")
-    # Every line looked up at once, and only the ones not seen before visited (list.index finds the
-    # next): a Python loop over all of them was a fifth of the writer's instructions per trace
-    # (callgrind, bench/capture_overhead.py --arm writer). A line left None is dropped.
-    kept: list[tuple[str, str] | None] = list(map(memo.get, split))
-    index = -1
-    while True:
-        try:
-            index = kept.index(None, index + 1)
-        except ValueError:
-            return list(filter(None, kept))
-        line = split[index]
-        name, _, value = line.partition(": ")
-        name = name.lower()
-        if name and name not in dropped:
-            pair = kept[index] = (name, scrubber.text(value))
+    kept = []
+    for line in lines.decode("latin-1").split("\n"):
+        pair = memo.get(line)
+        if pair is None:
+            name, _, value = line.partition(": ")
+            name = name.lower()
+            if not name or name in dropped:
+                continue
+            pair = (name, scrubber.text(value))
             if pair[1] == value:  # nothing secret in it (a line that held one is not kept past its trace)
                 if len(memo) >= _MEMO_LINES:
                     memo.clear()
                 memo[line] = pair
+        kept.append(pair)
+    return kept
 
 
 def _request_headers(lines: bytes, redactor: Redactor, extra: Callable[[str], str] | None) -> dict[str, str]:
@@ -114,13 +108,12 @@ def scrubbed_exchange(raw: RawExchange, redactor: Redactor) -> dict[str, Any]:
 
 #: The fields of a stored span (the record's ``spans`` hold them all, as ``Span.model_dump`` gives them).
 _SPAN_FIELDS = tuple(Span.model_fields)
-_span_values = operator.attrgetter(*_SPAN_FIELDS)
 
 
 def _span_data(span: Span, text: Callable[[str], str] | None, redactor: Redactor) -> dict[str, Any]:
     """A span's fields, every string it holds through ``text`` (its kind is the harness's own word);
     ``None``: nothing left to apply."""
-    data = dict(zip(_SPAN_FIELDS, _span_values(span), strict=True))  # read in C, not a comprehension
+    data = {name: getattr(span, name) for name in _SPAN_FIELDS}
     if text is not None:
         for name in ("id", "parent_id", "name", "branch", "error"):
             if data[name] is not None:
