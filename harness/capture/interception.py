@@ -87,26 +87,6 @@ def _header_lines(headers: httpx2.Headers) -> bytes:
     return b"\n".join(map(b": ".join, headers.raw))
 
 
-#: A header line that marks the openai client's retry of a call (lower case, at a line's start).
-_RETRY_LINE = b"\nx-stainless-retry-count: "
-
-
-def _retried(lines: bytes) -> bool:
-    """Whether the request whose :func:`_header_lines` these are is the client's retry of a call,
-    as :func:`~harness.engine.transport.request_keys` reads it (several values joined as
-    ``Headers.get`` joins them), from the bytes already kept: a ``Headers`` lookup walks and
-    decodes the list once more (callgrind, bench/capture_overhead.py; issue 26)."""
-    lowered = b"\n" + lines.lower()
-    values = []
-    start = lowered.find(_RETRY_LINE)
-    while start >= 0:
-        begin = start + len(_RETRY_LINE)
-        end = lowered.find(b"\n", begin)
-        values.append(lowered[begin:] if end < 0 else lowered[begin:end])
-        start = lowered.find(_RETRY_LINE, begin)
-    return b", ".join(values) not in (b"0", b"")
-
-
 @dataclass(slots=True)
 class RawExchange:
     """A model call as the request path kept it: plain values only. Reading the headers, scrubbing
@@ -263,9 +243,8 @@ class Capture:
             return self._alone(request)
         if not opened.kept:
             return None
-        lines = _header_lines(request.headers)
-        keys = request_keys(request, _retried(lines))
-        return self._call(opened, request, lines, None if keys is None else keys.key)
+        keys = request_keys(request)
+        return self._call(opened, request, None if keys is None else keys.key)
 
     def _alone(self, request: httpx2.Request) -> _Call | None:
         """A plain call outside any trace: a trace of its own (one exchange), keyed as a unit's first call."""
@@ -274,13 +253,13 @@ class Capture:
             self.sampled_out()
             return None
         opened = OpenTrace(trace_id=trace_id, workflow=_api_name(request), source="openai", alone=True)
-        lines = _header_lines(request.headers)
         with request_scope(RequestContext(CAPTURE_SUITE, CAPTURE_VARIANT, trace_id)):
-            keys = request_keys(request, _retried(lines))
-        return self._call(opened, request, lines, None if keys is None else keys.key)
+            keys = request_keys(request)
+        return self._call(opened, request, None if keys is None else keys.key)
 
-    def _call(self, opened: OpenTrace, request: httpx2.Request, lines: bytes, key: str | None) -> _Call:
-        exchange = RawExchange(key, request.method, str(request.url), lines, request.content, time.perf_counter(),
+    def _call(self, opened: OpenTrace, request: httpx2.Request, key: str | None) -> _Call:
+        exchange = RawExchange(key, request.method, str(request.url), _header_lines(request.headers),
+                               request.content, time.perf_counter(),
                                writer=SpanWriter(opened.recorder, request, key=key))
         return _Call(self, opened, exchange)
 

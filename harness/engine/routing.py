@@ -191,8 +191,9 @@ def is_model_request(request: httpx2.Request) -> bool:
     """A request made by an ``openai`` client. Other SDKs generated the same way (Anthropic's) send
     the same ``x-stainless-*`` headers, so those alone do not tell; the user agent or the path does."""
     agent = request.headers.get("user-agent", "")
-    if any(token in agent for token in _OPENAI_AGENTS):
-        return True
+    for token in _OPENAI_AGENTS:  # a loop, not any() over a generator: asked on every request
+        if token in agent:
+            return True
     return "x-stainless-lang" in request.headers and request.url.path.rstrip("/").endswith(_OPENAI_PATHS)
 
 

@@ -77,12 +77,10 @@ def _stamp(request: httpx2.Request, profile: BackendProfile,
     return wired, original, _stamp_key(wired, retry)
 
 
-def request_keys(request: httpx2.Request, retry: bool | None = None) -> RequestKeys | None:
+def request_keys(request: httpx2.Request) -> RequestKeys | None:
     """The keys of a request about to be sent, from what is really sent (the body as adapted); a
-    retry (the openai client marks it; ``retry``: what the caller read of that mark) keeps its
-    first attempt's. ``None`` outside a unit."""
-    if retry is None:
-        retry = request.headers.get(_RETRY_HEADER, "0") not in ("0", "")
+    retry (the openai client marks it) keeps its first attempt's. ``None`` outside a unit."""
+    retry = request.headers.get(_RETRY_HEADER, "0") not in ("0", "")
     return next_request_keys(retry=retry, body=request.content)
 
 

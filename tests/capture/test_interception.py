@@ -8,9 +8,8 @@ import gc
 import json
 
 import httpx2
-import pytest
 
-from harness.capture.interception import Capture, OpenTrace, _header_lines, _retried
+from harness.capture.interception import Capture, OpenTrace
 
 
 def _reachable(root: object, depth: int = 4) -> list[object]:
@@ -40,21 +39,3 @@ def test_a_captured_call_keeps_no_httpx2_object_until_it_is_written() -> None:
     assert b"authorization: Bearer sk-x" in exchange.request_headers, "scrubbed by the writer, not here"
     kept = _reachable(opened)
     assert not [o for o in kept if isinstance(o, httpx2.Request | httpx2.Response | httpx2.Headers | httpx2.URL)]
-
-
-@pytest.mark.parametrize("marks", [
-    [],
-    [("x-stainless-retry-count", "0")],
-    [("x-stainless-retry-count", "2")],
-    [("X-Stainless-Retry-Count", "1")],
-    [("x-stainless-retry-count", "")],
-    [("x-stainless-retry-count", "0"), ("x-stainless-retry-count", "0")],  # joined: "0, 0" is a retry
-    [("x-stainless-retry-count-note", "1")],
-    [("x-note", "x-stainless-retry-count: 1")],
-])
-def test_the_retry_mark_is_read_from_the_kept_header_lines_as_the_transport_reads_it(
-        marks: list[tuple[str, str]]) -> None:
-    request = httpx2.Request("POST", "http://127.0.0.1:9/v1/chat/completions", content=b"{}",
-                             headers=[("content-type", "application/json"), *marks, ("accept", "*/*")])
-    read_by_the_transport = request.headers.get("x-stainless-retry-count", "0") not in ("0", "")
-    assert _retried(_header_lines(request.headers)) is read_by_the_transport
