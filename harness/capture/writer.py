@@ -97,7 +97,12 @@ class TraceWriter:
         #: bench/capture_overhead.py measured +6 ms of latency per call that way. The writer wakes on
         #: its own every ``interval_s`` (or at once for flush) and writes what has gathered.
         self._pending: collections.deque[Renderable | None] = collections.deque()
-        self._wake = threading.Event()
+        #: Released to wake the writer at once (flush, close). A lock used as a signal, not an Event:
+        #: the writer waits every ``interval_s`` even when idle, and ``Event.wait`` runs a
+        #: Condition's Python code each time where ``Lock.acquire(timeout=…)`` waits in C
+        #: (callgrind, bench/capture_overhead.py: the writer thread's wake-ups; issue 26).
+        self._wake = threading.Lock()
+        self._wake.acquire()
         self.interval_s = interval_s
         self._stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
         self._sequence = 0
@@ -124,19 +129,24 @@ class TraceWriter:
             return not self._pending
         done = threading.Event()
         self._pending.append(_Marker(done))
-        self._wake.set()
+        self._signal()
         return done.wait(timeout)
 
     def close(self, timeout: float = 10.0) -> None:
         self.flush(timeout)
         self._pending.append(None)
-        self._wake.set()
+        self._signal()
         self._thread.join(timeout)
+
+    def _signal(self) -> None:
+        try:
+            self._wake.release()
+        except RuntimeError:
+            pass  # already signalled, not yet taken by the writer
 
     def _run(self) -> None:
         while True:
-            self._wake.wait(self.interval_s)
-            self._wake.clear()
+            self._wake.acquire(timeout=self.interval_s)  # taken: the signal is cleared with it
             while self._pending:
                 item = self._pending.popleft()
                 if item is None:
