@@ -210,9 +210,10 @@ class TraceRecorder:
         self._t0 = time.perf_counter()
         self._spans: list[Span] = []
         self._open: dict[str, Span] = {}
-        #: Spans numbered so far per branch. Plain ints, not ``itertools.count``: the collector never
-        #: tracks a dict of strings and ints, and a kept trace's recorder is swept until written
-        #: (production capture, bench/capture_overhead.py; issue 26).
+        #: Spans numbered so far per branch. Plain ints, not ``itertools.count`` (one made and dropped
+        #: per span by ``setdefault``): the collector never tracks a dict of strings and ints, so a
+        #: trace production capture keeps until written holds two objects fewer for it to sweep
+        #: (bench/capture_overhead.py; issue 26).
         self._counters: dict[str, int] = {}
         self._logs: list[LogLine] = []
         self._lock = threading.Lock()

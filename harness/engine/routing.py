@@ -144,7 +144,8 @@ def _with_model(content: bytes, model: str) -> tuple[bytes, str | None]:
 _route: contextvars.ContextVar[Route | None] = contextvars.ContextVar("harness_route", default=None)
 _owned: weakref.WeakSet[httpx2.Client | httpx2.AsyncClient] = weakref.WeakSet()
 #: Whether any client was ever owned: an app that captures owns none, and asking the WeakSet makes a
-#: weak reference to the client on every request (callgrind, bench/capture_overhead.py; issue 26).
+#: weak reference to the client on every request (with the user-agent loop below, ``_target`` of a
+#: captured call 2.04 -> 1.30 us, timeit, thread time; issue 26).
 _owning = False
 _install_lock = threading.Lock()
 _originals: dict[str, Any] = {}

@@ -219,8 +219,9 @@ def current_sdk_parent() -> str | None:
     recorder = current_recorder()
     mapping: dict[str, _Entry] | None = None if recorder is None else getattr(recorder, _MAP_ATTR, None)
     if not mapping:
-        # No SDK span recorded in this unit, so none is the parent: the SDK's span lookup skipped
-        # (a model call outside any agent, or a plain openai flow; callgrind, bench/capture_overhead.py).
+        # No SDK span recorded in this unit, so none is the parent: the SDK's span lookup (four calls
+        # into the SDK) skipped for a model call outside any agent or in a plain openai flow (see
+        # harness.engine.transport._sdk_parent for the figure; issue 26).
         return None
     sdk_span = get_current_span()
     if sdk_span is None:
