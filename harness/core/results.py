@@ -230,13 +230,23 @@ class RunTotals:
 
     @classmethod
     def of(cls, row: ResultRow) -> RunTotals:
-        """One row's share: small enough to send from a worker process beside the row's line."""
-        return cls(
-            rows=1, errors=int(row.error is not None), grader_errors=row.grader_errors,
-            passed=int(row.error is None and bool(row.scores) and all(s.passed and s.error is None for s in row.scores)),
-            input_tokens=row.usage.input_tokens, output_tokens=row.usage.output_tokens,
-            cost_usd=row.usage.cost_usd, model_calls=row.usage.model_calls,
-        )
+        """One row's share: small enough to send from a worker process beside the row's line.
+
+        One loop over the scores and positional fields: once per row, where two generator
+        expressions over the scores and keyword fields took 16.8 k instructions against 10.2 k
+        (callgrind; issue 25, bench/live_overhead.py).
+        """
+        grader_errors = 0
+        passed = row.error is None and bool(row.scores)
+        for score in row.scores:
+            if score.error is not None:
+                grader_errors += 1
+                passed = False
+            elif not score.passed:
+                passed = False
+        usage = row.usage
+        return cls(1, int(row.error is not None), grader_errors, int(passed), usage.input_tokens, usage.output_tokens,
+                   usage.cost_usd, usage.model_calls)
 
     def add(self, row: ResultRow) -> None:
         self.merge(RunTotals.of(row))

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import openai
 from pydantic import BaseModel
@@ -50,9 +50,11 @@ from harness.engine.cassette.inventory import recording_meta
 from harness.engine.cassette.miss import CassetteMiss
 from harness.engine.cassette.record_mode import RecordMode
 from harness.engine.cassette.scrub import Scrubber
+from harness.engine.deadline import WorkerDeadline
 from harness.engine.executors import open_executor
 from harness.engine.flow import FlowContext, run_flow, task_rng
 from harness.engine.loader import check_gates
+from harness.engine.progress import ProgressBar
 from harness.engine.provenance import git_state, packages
 from harness.engine.runtime import Runtime, RuntimeConfig, Unit
 from harness.engine.suite import Suite, Variant
@@ -326,7 +328,15 @@ class _Run:
     def request(self, item: _Work) -> RequestContext:
         return RequestContext(self.suite.name, item.variant.name, item.task.id, item.epoch)
 
-    async def execute(self, runtime: Runtime, item: _Work, run_id: str) -> ResultRow:
+    async def execute(self, runtime: Runtime, item: _Work, run_id: str,
+                      deadline: WorkerDeadline | None = None) -> ResultRow:
+        """Run one unit into its row. ``deadline``: the calling worker's (:meth:`drive`); else one of its own."""
+        if deadline is None:
+            deadline = WorkerDeadline(self.options.timeout_s)
+            try:
+                return await self.execute(runtime, item, run_id, deadline)
+            finally:
+                deadline.close()
         request = self.request(item)
         # What a recording stores about its inputs (a hash of the task input): nothing is recorded
         # or replayed with record mode off, where it cost 38 us per unit (cProfile, bench/runner_throughput.py).
@@ -339,7 +349,6 @@ class _Run:
         try:
             async with runtime.unit(request, meta, model=item.variant.forced_model) as unit:
                 ctx = self._context(runtime, item)
-                deadline = asyncio.timeout(self.options.timeout_s)
                 try:
                     async with deadline:
                         if unit.unreadable is not None:
@@ -411,10 +420,14 @@ class _Run:
         """Run the queue with ``concurrency`` units in flight, handing each finished row to ``sink``."""
 
         async def worker() -> None:
-            for item in queue:
-                if self.stop_requested():
-                    return
-                sink(await self.execute(runtime, item, run_id))
+            deadline = WorkerDeadline(self.options.timeout_s)  # one timer per worker, not one per unit
+            try:
+                for item in queue:
+                    if self.stop_requested():
+                        return
+                    sink(await self.execute(runtime, item, run_id, deadline))
+            finally:
+                deadline.close()
 
         await asyncio.gather(*(runtime_task(worker()) for _ in range(max(1, concurrency))))
 
@@ -489,7 +502,7 @@ async def run_suite(suite: Suite, options: RunOptions | None = None) -> RunResul
             threading.Thread(target=runtime.store.prefetch, args=(map(run.request, items),), name="harness-prefetch",
                              daemon=True).start()
             async with runtime:
-                with _ProgressBar(options.progress, len(items), run):
+                with ProgressBar(options.progress, len(items), run):
                     await executor.execute(writer)
                 calibrations = await _calibrate(suite) if suite.calibration and not run.stopped else []
         except (KeyboardInterrupt, asyncio.CancelledError):
@@ -559,40 +572,6 @@ def _save_calibrations(reports: list[Any], folder: RunFolder) -> None:
 def runtime_task(coro: Any) -> asyncio.Task[Any]:
     """Workers are created outside any request context, so they get no branch of their own."""
     return asyncio.ensure_future(coro)
-
-
-class _ProgressBar:
-    """A rich progress bar: done/total, errors, tokens and cost so far."""
-
-    def __init__(self, enabled: bool, total: int, run: _Run) -> None:
-        self.enabled, self.total, self.run = enabled, total, run
-        self._bar: Any = None
-
-    def __enter__(self) -> Self:
-        if not self.enabled:
-            return self
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self._bar = Progress(
-            TextColumn(f"[bold]{self.run.suite.name}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), transient=False,
-        )
-        self._bar.start()
-        task_id = self._bar.add_task("run", total=self.total, stats="")
-        start_rows = self.run.totals.rows
-
-        def update(totals: RunTotals) -> None:
-            stats = (f"errors {totals.errors} · tokens {totals.input_tokens + totals.output_tokens:,} "
-                     f"· ${totals.cost_usd:.4f}")
-            self._bar.update(task_id, completed=totals.rows - start_rows, stats=stats)
-
-        self.run.progress = update
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.stop()
-        self.run.progress = None
 
 
 def run_suite_sync(suite: Suite, options: RunOptions | None = None) -> RunResult:
