@@ -99,8 +99,9 @@ class Branch:
     def __init__(self, path: str) -> None:
         self.path = path
         self._calls = itertools.count(1)
-        self._taken: set[int] = set()
-        self._labels: dict[str, int] = {}
+        # Made by the first fork: most branches never fork, and every unit makes one (issue 25).
+        self._taken: set[int] | None = None
+        self._labels: dict[str, int] | None = None
 
     def next_call(self) -> int:
         return next(self._calls)
@@ -108,12 +109,14 @@ class Branch:
     def fork(self, label: str | None, body: bytes | None, chooser: ForkChooser | None) -> Branch:
         """A new branch under this one: labelled, or the chosen (else the lowest free) number."""
         if label is not None:
-            uses = self._labels[label] = self._labels.get(label, 0) + 1
+            labels = self._labels = {} if self._labels is None else self._labels
+            uses = labels[label] = labels.get(label, 0) + 1
             return Branch(f"{self.path}/{label}" + (f"#{uses}" if uses > 1 else ""))
-        number = chooser(self.path, frozenset(self._taken), body) if chooser else None
-        if number is None or number in self._taken:
-            number = next(n for n in itertools.count(1) if n not in self._taken)
-        self._taken.add(number)
+        taken = self._taken = set() if self._taken is None else self._taken
+        number = chooser(self.path, frozenset(taken), body) if chooser else None
+        if number is None or number in taken:
+            number = next(n for n in itertools.count(1) if n not in taken)
+        taken.add(number)
         return Branch(f"{self.path}/{number}")
 
 
@@ -126,13 +129,14 @@ class _Legacy:
     def __init__(self, path: str) -> None:
         self.path = path
         self._calls = itertools.count(1)
-        self._children: dict[str, itertools.count[int]] = {}
+        self._children: dict[str, itertools.count[int]] | None = None  # made by the first child
 
     def next_call(self) -> int:
         return next(self._calls)
 
     def child(self, name: str) -> _Legacy:
-        counter = self._children.setdefault(name, itertools.count(1))
+        children = self._children = {} if self._children is None else self._children
+        counter = children.setdefault(name, itertools.count(1))
         return _Legacy(f"{self.path}/{name}#{next(counter)}")
 
 

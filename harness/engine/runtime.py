@@ -22,7 +22,7 @@ import logging
 import os
 import time
 from collections.abc import Iterator
-from contextlib import AbstractAsyncContextManager, AbstractContextManager, ExitStack, contextmanager
+from contextlib import AbstractAsyncContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -276,7 +276,7 @@ class _UnitBlock:
     enters one, and the generator's two coroutines a unit cost 5-8 us of the harness's own CPU per
     unit (cProfile of bench/runner_throughput.py)."""
 
-    __slots__ = ("runtime", "request", "meta", "model", "unit", "handle", "scopes", "started")
+    __slots__ = ("runtime", "request", "meta", "model", "unit", "handle", "started", "scope", "recording", "routing")
 
     def __init__(self, runtime: Runtime, request: RequestContext, meta: dict[str, Any] | None,
                  model: str | None) -> None:
@@ -288,20 +288,31 @@ class _UnitBlock:
         handle = self.handle = runtime.store.begin(request, self.meta)
         unit.unreadable = runtime.store.unreadable(handle)
         self.started = time.perf_counter()
-        entered: list[AbstractContextManager[Any]] = []
+        # The unit's three scopes are entered (and left, in __aexit__) as nested ``with`` blocks
+        # would be, written out: a loop over them and a recursive exit cost 5-7 k instructions a
+        # unit (callgrind; issue 25, bench/live_overhead.py).
         try:
             legacy = handle is not None and handle.mode == "replay" and handle.legacy
             route = runtime.route if request.channel == "flow" else runtime.judge_route
             route = route if self.model is None else dataclasses.replace(route, model=self.model)
-            for scope in (request_scope(request, fork_chooser=runtime.store.fork_chooser(handle), legacy_keys=legacy),
-                          recording(unit.recorder), routing.routing(route)):
-                scope.__enter__()
-                entered.append(scope)
+            scope = self.scope = request_scope(request, fork_chooser=runtime.store.fork_chooser(handle),
+                                               legacy_keys=legacy)
+            traced = self.recording = recording(unit.recorder)
+            routed = self.routing = routing.routing(route)
+            scope.__enter__()
+            try:
+                traced.__enter__()
+                try:
+                    routed.__enter__()
+                except BaseException:
+                    traced.__exit__(None, None, None)
+                    raise
+            except BaseException:
+                scope.__exit__(None, None, None)
+                raise
         except BaseException:
-            _leave(entered, None, None, None)
             self._close(ok=False)
             raise
-        self.scopes = entered
         return unit
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -311,7 +322,13 @@ class _UnitBlock:
             try:
                 cancel_abandoned_tasks()
             finally:
-                _leave(self.scopes, exc_type, exc, traceback)
+                try:
+                    self.routing.__exit__(exc_type, exc, traceback)
+                finally:
+                    try:
+                        self.recording.__exit__(exc_type, exc, traceback)
+                    finally:
+                        self.scope.__exit__(exc_type, exc, traceback)
             ok = exc_type is None
         finally:
             self._close(ok)
@@ -319,18 +336,6 @@ class _UnitBlock:
     def _close(self, ok: bool) -> None:
         self.unit.latency_s = time.perf_counter() - self.started
         self.runtime._close_unit(self.unit, self.handle, ok)
-
-
-def _leave(scopes: list[AbstractContextManager[Any]], exc_type: type[BaseException] | None,
-           exc: BaseException | None, traceback: TracebackType | None) -> None:
-    """Exit entered context managers, innermost first, each even if an inner one raised (as nested
-    ``with`` blocks would)."""
-    if not scopes:
-        return
-    try:
-        scopes[-1].__exit__(exc_type, exc, traceback)
-    finally:
-        _leave(scopes[:-1], exc_type, exc, traceback)
 
 
 def _timing(unit: Unit) -> dict[str, Any]:
