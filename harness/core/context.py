@@ -247,30 +247,32 @@ def _chooser() -> ForkChooser | None:
     return scope.extras.get("fork_chooser") if scope else None
 
 
-class request_scope:  # lower case: used as a function, ``with request_scope(request): ...``
+class request_scope(_Scope):  # lower case: used as a function, ``with request_scope(request): ...``
     """Enter ``request`` for the current task; nested tasks and threads inherit it.
 
     ``fork_chooser`` (a :data:`ForkChooser`) numbers new branches as a recording did.
 
     A class, not a ``@contextmanager`` generator (as :class:`transport_scope`): every unit enters
-    one, and the generator's machinery was most of its 18 us (timeit, a busy 2-core machine).
+    one, and the generator's machinery was most of its 18 us (timeit, a busy 2-core machine). It
+    is its own :class:`_Scope`: one object less per unit, 23.2 k -> 21.2 k instructions a scope
+    entered and left (callgrind; issue 25, bench/live_overhead.py).
     """
 
-    __slots__ = ("request", "extras", "_tokens")
+    __slots__ = ("_scope_token", "_strand_token")
 
-    def __init__(self, request: RequestContext, **extras: Any) -> None:
+    def __init__(self, request: RequestContext, **extras: Any) -> None:  # _Scope's fields, without its frame
         self.request = request
         self.extras = extras
 
     def __enter__(self) -> RequestContext:
-        self._tokens = (_scope.set(_Scope(self.request, self.extras)),
-                        _strand.set(_Strand(None, _Legacy("0"), resolved=Branch("0"))))
+        self.tasks = None
+        self._scope_token = _scope.set(self)
+        self._strand_token = _strand.set(_Strand(None, _Legacy("0"), resolved=Branch("0")))
         return self.request
 
     def __exit__(self, *exc_info: object) -> None:
-        scope_token, strand_token = self._tokens
-        _strand.reset(strand_token)
-        _scope.reset(scope_token)
+        _strand.reset(self._strand_token)
+        _scope.reset(self._scope_token)
 
 
 @contextmanager
