@@ -99,7 +99,8 @@ class Branch:
     def __init__(self, path: str) -> None:
         self.path = path
         self._calls = itertools.count(1)
-        # Made by the first fork: most branches never fork, and every unit makes one (issue 25).
+        # Made by the first fork: most branches never fork, and every unit makes one (0.8 k instructions
+        # of a unit's 23.9 k request scope, callgrind; issue 25).
         self._taken: set[int] | None = None
         self._labels: dict[str, int] | None = None
 
