@@ -1,8 +1,9 @@
 """The task timeout (``--timeout``) of the units one runner worker runs, one after another.
 
 ``asyncio.timeout`` per unit schedules a timer on the event loop's heap and cancels it a moment
-later (every unit finishes long before a timeout of minutes): 39 k instructions a unit, 7 % of the
-harness's own cost per live call (issue 25; callgrind, ``bench/live_overhead.py``). A worker runs
+later (every unit finishes long before a timeout of minutes): 38.3 k instructions a unit, 7 % of
+the harness's own cost per live call, against 5.5 k for a block of this one (issue 25; callgrind of
+100 blocks in a loop, ``bench/live_overhead.py`` for the whole call). A worker runs
 its units in turn, so it keeps one :class:`WorkerDeadline` with at most one timer armed. A unit
 sets its due time; when the timer fires, a unit still running past its due time is cancelled,
 and any other due time (a later unit's) re-arms the timer. A unit of a timeout of minutes that
@@ -23,9 +24,11 @@ __all__ = ["WorkerDeadline"]
 
 
 class WorkerDeadline:
-    """``async with deadline: ...`` bounds each unit of one worker task by ``timeout_s`` seconds.
+    """``with deadline: ...`` bounds each unit of one worker task by ``timeout_s`` seconds.
 
     Enter it from the task it bounds only, one block at a time (a worker runs one unit at a time).
+    A plain ``with``, where ``asyncio.timeout`` is an ``async with``: nothing in it awaits, and the
+    two coroutines an ``async with`` makes are work a unit need not do.
     """
 
     __slots__ = ("timeout_s", "_loop", "_task", "_due", "_timer", "_expiring", "_expired", "_cancelling")
@@ -45,7 +48,7 @@ class WorkerDeadline:
         """Whether the last block was cancelled by its deadline (as ``asyncio.Timeout.expired``)."""
         return self._expired
 
-    async def __aenter__(self) -> Self:
+    def __enter__(self) -> Self:
         task = asyncio.current_task()
         if task is None:
             raise RuntimeError("WorkerDeadline must be used inside a task")
@@ -61,8 +64,8 @@ class WorkerDeadline:
             self._timer = self._loop.call_at(due, self._on_timer)
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        traceback: TracebackType | None) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
         self._due = None
         if self._expiring:
             self._expiring, self._expired = False, True

@@ -350,7 +350,7 @@ class _Run:
             async with runtime.unit(request, meta, model=item.variant.forced_model) as unit:
                 ctx = self._context(runtime, item)
                 try:
-                    async with deadline:
+                    with deadline:
                         if unit.unreadable is not None:
                             raise unit.unreadable
                         output = _jsonable(await run_flow(item.variant.resolve_flow(), item.task.input, ctx))

@@ -12,9 +12,8 @@ from harness.engine.deadline import WorkerDeadline
 def test_a_block_past_its_due_time_leaves_as_timeout_error() -> None:
     async def main() -> bool:
         deadline = WorkerDeadline(0.05)
-        with pytest.raises(TimeoutError):
-            async with deadline:
-                await asyncio.sleep(5)
+        with pytest.raises(TimeoutError), deadline:
+            await asyncio.sleep(5)
         deadline.close()
         return deadline.expired()
 
@@ -27,12 +26,12 @@ def test_a_later_block_is_not_cut_short_by_the_timer_an_earlier_block_armed() ->
         deadline = WorkerDeadline(0.2)
         expired = []
         for _ in range(2):
-            async with deadline:
+            with deadline:
                 await asyncio.sleep(0.15)
             expired.append(deadline.expired())
-        with pytest.raises(TimeoutError):  # and the re-armed timer still ends a block that overruns
-            async with deadline:
-                await asyncio.sleep(5)
+        # and the re-armed timer still ends a block that overruns
+        with pytest.raises(TimeoutError), deadline:
+            await asyncio.sleep(5)
         expired.append(deadline.expired())
         deadline.close()
         return expired
@@ -43,9 +42,8 @@ def test_a_later_block_is_not_cut_short_by_the_timer_an_earlier_block_armed() ->
 def test_a_blocks_own_timeout_error_is_not_the_deadlines() -> None:
     async def main() -> bool:
         deadline = WorkerDeadline(10)
-        with pytest.raises(TimeoutError, match="the flow's own"):
-            async with deadline:
-                raise TimeoutError("the flow's own")
+        with pytest.raises(TimeoutError, match="the flow's own"), deadline:
+            raise TimeoutError("the flow's own")
         deadline.close()
         return deadline.expired()
 
@@ -54,7 +52,7 @@ def test_a_blocks_own_timeout_error_is_not_the_deadlines() -> None:
 
 def test_someone_elses_cancellation_goes_on_as_cancellation() -> None:
     async def worker(deadline: WorkerDeadline, started: asyncio.Event) -> None:
-        async with deadline:
+        with deadline:
             started.set()
             await asyncio.sleep(5)
 
@@ -74,7 +72,7 @@ def test_someone_elses_cancellation_goes_on_as_cancellation() -> None:
 def test_the_timer_between_blocks_cancels_nothing() -> None:
     async def main() -> str:
         deadline = WorkerDeadline(0.05)
-        async with deadline:
+        with deadline:
             pass
         await asyncio.sleep(0.1)  # the armed timer fires here, between blocks
         deadline.close()
@@ -85,7 +83,7 @@ def test_the_timer_between_blocks_cancels_nothing() -> None:
 
 def test_one_deadline_bounds_one_task() -> None:
     async def enter(deadline: WorkerDeadline) -> None:
-        async with deadline:
+        with deadline:
             pass
 
     async def main() -> None:
