@@ -219,12 +219,24 @@ def _portable(path: Any) -> Any:
     return None if path is None else portable_path(path)
 
 
-async def grade(graders: Sequence[Any], attempt: Attempt) -> list[ScoreRecord]:
-    """Every grader's verdict; a grader that raises is a grader error, not a score of 0."""
+#: A grader's id, metric name and JSON-able parameters: what each of its score records carries.
+GraderHead = tuple[str, str, dict[str, Any]]
+
+
+def grader_heads(graders: Sequence[Any]) -> list[GraderHead]:
+    """Each grader's :data:`GraderHead`, made once per run: per row and grader, the id (formatted
+    from the parameters, twice) and the parameters' JSON round trip cost GRADER_NUMBERS."""
+    return [(getattr(g, "id", repr(g)), metric_name(g), jsonable_params(getattr(g, "params", {}))) for g in graders]
+
+
+async def grade(graders: Sequence[Any], attempt: Attempt, heads: Sequence[GraderHead] | None = None) -> list[ScoreRecord]:
+    """Every grader's verdict; a grader that raises is a grader error, not a score of 0.
+
+    ``heads``: :func:`grader_heads` of ``graders``, when the caller made them once for many attempts.
+    """
     records = []
-    for grader in graders:
-        record = ScoreRecord(grader=getattr(grader, "id", repr(grader)), name=metric_name(grader),
-                             params=jsonable_params(getattr(grader, "params", {})))
+    for grader, (grader_id, name, params) in zip(graders, heads or grader_heads(graders), strict=True):
+        record = ScoreRecord(grader=grader_id, name=name, params=params)
         try:
             score = await grader(attempt)
         except Exception as exc:  # noqa: BLE001 - any grader failure is recorded for that row
@@ -258,6 +270,7 @@ class _Run:
             tags=options.tags or None, ids=options.ids or None, sample=options.sample,
             seed=options.seed, limit=options.limit,
         )
+        self.grader_heads = grader_heads(suite.graders)
         self.totals = RunTotals()
         self.stopped: str | None = None
         #: Set by the parent when a run is spread over worker processes (a multiprocessing Event).
@@ -372,7 +385,7 @@ class _Run:
         if error is None and self.suite.graders:
             attempt = Attempt(task=item.task, output=output, trajectory=trajectory, state=state,
                               variant=item.variant.name, epoch=item.epoch, suite=self.suite.name)
-            scores = await grade(self.suite.graders, attempt)
+            scores = await grade(self.suite.graders, attempt, self.grader_heads)
         # model_validate of a dict: ResultRow(**fields) without pydantic's __init__ (see TraceRecorder.add).
         return ResultRow.model_validate({
             "run_id": run_id, "suite": self.suite.name, "variant": item.variant.name, "task_id": item.task.id,
