@@ -224,8 +224,9 @@ GraderHead = tuple[str, str, dict[str, Any]]
 
 
 def grader_heads(graders: Sequence[Any]) -> list[GraderHead]:
-    """Each grader's :data:`GraderHead`, made once per run: per row and grader, the id (formatted
-    from the parameters, twice) and the parameters' JSON round trip cost GRADER_NUMBERS."""
+    """Each grader's :data:`GraderHead`, made once per run. Per row and grader, the id (formatted
+    from the parameters, twice) and the parameters' JSON round trip were 172 k of the 292 k
+    instructions an attempt graded by ``exact_match`` and ``contains`` cost (callgrind; issue 25)."""
     return [(getattr(g, "id", repr(g)), metric_name(g), jsonable_params(getattr(g, "params", {}))) for g in graders]
 
 
