@@ -416,6 +416,9 @@ class _Run:
         self.totals.merge(tally)
         if self.progress is not None:
             self.progress(self.totals)
+        opts = self.options
+        if opts.max_cost_usd is None and opts.max_tokens is None:  # no budget: nothing to check (about 1 k a row)
+            return
         reason = self.over_budget()
         if reason and not self.stopped:
             self.stopped = reason
