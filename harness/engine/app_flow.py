@@ -10,14 +10,16 @@ its code makes is captured inside a unit (:mod:`harness.engine.routing`), so a f
     whole_app = harness.app_flow(main)                      # await main(task input)
     sync_app = harness.app_flow(sync_main)                  # def main: in a worker thread
 
-A synchronous ``def main`` runs in a worker thread with the unit's context copied in (what
+A synchronous ``def main`` runs in a worker thread with the unit's context copied in (as
 ``asyncio.to_thread`` does), so ``Runner.run_sync`` and the sync ``OpenAI()`` client work as in
 the app (``run_sync`` refuses to start inside a running event loop) and one unit's blocking calls
-never stall the others. Its model calls are routed and recorded like any other. One caution:
-``run_sync`` starts an event loop per call, and the SDK's shared default ``AsyncOpenAI`` client
-keeps its pooled connections bound to the loop that opened them, so two such mains at once can
-fail with "bound to a different event loop" (in the app as under the harness): run them at
-``--concurrency 1``, or let the main build its own client.
+never stall the others. Its model calls are routed and recorded like any other. A unit takes an
+idle thread of the flow's own before it starts another, so units one after another run on one
+thread, as the app's calls do: ``run_sync`` runs on its thread's event loop, and the SDK's shared
+default ``AsyncOpenAI`` client keeps its pooled connections bound to the loop that opened them (on
+a fresh pool thread each time, as ``asyncio.to_thread`` may pick, a later call failed now and then
+with "bound to a different event loop"). Two such mains *at once* still fail that way, in the app
+as under the harness: run them at ``--concurrency 1``, or let the main build its own client.
 
 The flow returns the final output. Graders also see, in ``state``: ``last_agent`` (the agent that
 produced the final output) and, for a streamed run, ``streamed_text`` (the text deltas as the
@@ -27,9 +29,12 @@ app's user saw them arrive). A ``main`` that returns a ``RunResult`` is unpacked
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextvars
 import dataclasses
 import inspect
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from harness.engine.flow import FlowContext
@@ -55,11 +60,11 @@ def app_flow(target: Any, *, streamed: bool = False, max_turns: int = 10, name: 
     if not callable(target):
         raise TypeError(f"app_flow takes an agents.Agent or a main(input), async or not; got {type(target).__name__}")
     takes_input = _takes_input(target)
-    blocking = not _is_async(target)
+    threads = _Threads() if not _is_async(target) else None
 
     async def run_main(input: Any, ctx: FlowContext) -> Any:
         args = (input,) if takes_input else ()
-        result = await asyncio.to_thread(target, *args) if blocking else target(*args)
+        result = await threads.call(target, *args) if threads is not None else target(*args)
         if inspect.isawaitable(result):
             result = await result
         if hasattr(result, "stream_events") and not getattr(result, "is_complete", True):
@@ -67,6 +72,25 @@ def app_flow(target: Any, *, streamed: bool = False, max_turns: int = 10, name: 
         return _unpacked(result, ctx)
 
     return _named(run_main, name or f"app_flow({getattr(target, '__qualname__', 'main')})")
+
+
+class _Threads:
+    """A synchronous main's threads: a unit takes an idle one before a new one is started, so units
+    that do not overlap all run on one thread (and on its event loop, for ``Runner.run_sync``)."""
+
+    def __init__(self) -> None:
+        self._idle: collections.deque[ThreadPoolExecutor] = collections.deque()
+
+    async def call(self, target: Callable[..., Any], *args: Any) -> Any:
+        try:
+            thread = self._idle.pop()  # the one used last: a deque's pop and append are atomic
+        except IndexError:
+            thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="harness-app-main")
+        # back to the idle ones when the main has returned, not when the unit stops waiting (a unit
+        # cut short by its timeout leaves the thread busy until the main is done)
+        done = thread.submit(contextvars.copy_context().run, target, *args)  # the context, as asyncio.to_thread
+        done.add_done_callback(lambda _: self._idle.append(thread))
+        return await asyncio.wrap_future(done)
 
 
 def _is_agent(target: Any) -> bool:

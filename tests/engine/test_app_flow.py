@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -61,6 +63,22 @@ def test_a_synchronous_main_runs_off_the_event_loop_and_replays(make_suite: Any,
     assert calls == 3 and all(r.output == f"stub reply to: {r.input}" for r in rows)
     replayed = run(suite, record_mode="none", concurrency=concurrency)  # the stub is gone: every reply from the cassettes
     assert [r.output for r in sorted(replayed.folder.rows(), key=lambda r: r.task_id)] == [r.output for r in rows]
+
+
+def main_telling_its_thread(question: str) -> str:
+    time.sleep(0.05)
+    return str(threading.get_ident())
+
+
+def test_sync_mains_one_after_another_run_on_one_thread_as_in_the_app(make_suite: Any, run: Any) -> None:
+    """Runner.run_sync runs on its thread's event loop and the SDK's default client stays bound to
+    it: units that do not overlap, in one run or the next, must not wander between threads (a fresh
+    thread's loop made a later call fail now and then with "bound to a different event loop")."""
+    suite = make_suite(flow=app_flow(main_telling_its_thread), n=8)
+    first, again = (run(suite, record_mode="off", concurrency=1) for _ in range(2))  # as record, then replay
+    assert len({r.output for r in [*first.folder.rows(), *again.folder.rows()]}) == 1
+    overlapping = run(make_suite(flow=app_flow(main_telling_its_thread), n=8), record_mode="off", concurrency=4)
+    assert len({r.output for r in overlapping.folder.rows()}) > 1, "overlapping units still run side by side"
 
 
 def test_anything_else_is_refused() -> None:
