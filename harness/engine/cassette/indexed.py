@@ -116,8 +116,10 @@ class IndexedCassette(Cassette):
     def __init__(self, *args: Any, store: RecordingStore, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.store = store
-        #: id(live request) -> the answer can_play_response_for found for it: see play_response.
-        self._found: dict[int, Match] = {}
+        #: id(live request) -> (that request, the answer can_play_response_for found for it): see
+        #: play_response. The request is kept beside its id so that an id reused by a later object
+        #: can never hand that object another request's answer.
+        self._found: dict[int, tuple[Request, Match]] = {}
 
     # vcrpy's file handling is replaced by the store's per-task files.
     def _load(self) -> None:
@@ -163,15 +165,15 @@ class IndexedCassette(Cassette):
         found = next(self._responses(request, self.store.lookup_key(request, key, unit)), None)
         if found is None:
             raise self.store.miss(unit, request, key or "")
-        self._found[id(request)] = found  # popped by play_response, which vcrpy calls next with this request
+        self._found[id(request)] = (request, found)  # popped by play_response, which vcrpy calls next with it
         return True
 
     def play_response(self, request: Request) -> dict[str, Any]:
         # The answer can_play_response_for found, taken unless a call on another thread took it in
         # between: looking it up again was 0.2 of the 0.8 s the cassette's matching cost in a
         # cProfile of bench/replay_overhead.py (2,000 calls).
-        found = self._found.pop(id(request), None)
-        if found is not None and self._take(request, found):
+        asked, found = self._found.pop(id(request), (None, None))
+        if asked is request and found is not None and self._take(request, found):
             return found[2]
         key = self.store.lookup_key(request)
         for match in self._responses(request, key):

@@ -71,3 +71,14 @@ def test_two_calls_that_found_the_same_answer_get_one_each(tmp_path: Path) -> No
 
 def _answer(response: dict[str, Any]) -> str:
     return str(json.loads(response["body"]["string"])["answer"])
+
+
+def test_an_answer_found_for_one_request_is_never_played_for_another(tmp_path: Path) -> None:
+    """The answer kept between can_play_response_for and play_response is keyed by the request's id:
+    a later request that happens to get the same id (the first one gone) is looked up afresh."""
+    cassette = _replaying(tmp_path, ("b0|c1", "first"), ("b0|c2", "second"))
+    asked = _request(f"{UNIT.prefix}|b0|c1", json.dumps(BODY).encode())
+    assert cassette.can_play_response_for(asked)
+    later = _request(f"{UNIT.prefix}|b0|c2", json.dumps(BODY).encode())
+    cassette._found[id(later)] = cassette._found.pop(id(asked))  # as if `later` reused the id of `asked`
+    assert _answer(cassette.play_response(later)) == "second", "its own answer, not the one found for `asked`"
