@@ -35,7 +35,6 @@ SDK callbacks catch and log, and a finished trace is handed to the writer's boun
 from __future__ import annotations
 
 import contextvars
-import functools
 import hashlib
 import logging
 import threading
@@ -129,8 +128,12 @@ class OpenTrace:
     exchanges: list[RawExchange] = field(default_factory=list)
     closed: bool = False
     latency_s: float = 0.0
-    #: What :meth:`Capture.close` undoes, in order: the trace's context variables, set in :meth:`Capture.open`.
-    undo: tuple[Callable[[], object], ...] = ()
+    #: What :meth:`Capture.close` resets, in order: the trace's token in ``_open``, then the recording
+    #: and the request scope entered in :meth:`Capture.open` (a sampled-out trace enters neither).
+    #: The objects themselves, not a tuple of bound methods and a ``functools.partial`` made per
+    #: trace to undo them (three objects fewer a trace; docs/capture.md's cost section, issue 26).
+    token: contextvars.Token[OpenTrace | None] | None = None
+    entered: tuple[recording, request_scope] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, exchange: RawExchange) -> None:
@@ -211,11 +214,10 @@ class Capture:
             recorded = recording(opened.recorder)
             scope.__enter__()
             recorded.__enter__()
-            token = _open.set(opened)
-            opened.undo = (functools.partial(_open.reset, token), recorded.__exit__, scope.__exit__)
+            opened.entered = (recorded, scope)
         else:
             self.sampled_out()
-            opened.undo = (functools.partial(_open.reset, _open.set(opened)),)
+        opened.token = _open.set(opened)
         return opened
 
     def close(self, opened: OpenTrace) -> None:
@@ -223,12 +225,19 @@ class Capture:
         opened.latency_s = time.perf_counter() - opened.started
         # Undone one by one, not with an ExitStack: its machinery was ~20% of what opening and
         # closing a trace cost the app (callgrind: 85k -> 65k instructions a trace; issue 26).
-        for undo in opened.undo:
+        token, entered = opened.token, opened.entered
+        opened.token = opened.entered = None
+        # Each reset on its own: one that fails leaves the others to do.
+        if token is not None:
             try:
-                undo()
+                _open.reset(token)
             except ValueError:
                 pass  # ended in another context than it started in (run_streamed): nothing to reset here
-        opened.undo = ()
+        for scope in entered or ():
+            try:
+                scope.__exit__(None, None, None)
+            except ValueError:
+                pass  # as above
         if opened.kept:
             self.finished(opened)
 
