@@ -133,7 +133,10 @@ def run_once(run: Path, warm: bool) -> float:
     env = {**os.environ, "TIMELINE_LOG": str(log)}
     env["TIMELINE_T0"] = repr(time.time())
     started = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-c", PROBE, "gate", str(run)], env=env, stdout=subprocess.DEVNULL)
+    # cwd: not the checkout, whose harness/ would shadow the PYTHONPATH a comparison sets (`-c` puts
+    # the working directory first on sys.path)
+    child = subprocess.Popen([sys.executable, "-c", PROBE, "gate", str(run.resolve())], env=env,
+                             stdout=subprocess.DEVNULL, cwd=tempfile.gettempdir())
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - started
     lines = [line.split("\t") for line in log.read_text().splitlines()]
