@@ -45,7 +45,7 @@ class _NoPandas(importlib.abc.MetaPathFinder):
 def _refresh_sidecars(runs: Sequence[Path]) -> None:
     """The sidecar helper's whole job (:func:`_columns_ready`); it runs in its own forked process."""
     # pyarrow's pa.array imports pandas the first time it is called, only to ask whether its input
-    # is a pandas object: 0.13-0.26 s of this helper's CPU, on the cold gate's critical path
+    # is a pandas object: 0.1-0.3 s of this helper's CPU, on the cold gate's critical path
     # (bench/gate_timeline.py). This process builds sidecars and exits; it never uses pandas, so
     # pandas is marked absent here and pyarrow answers "not a pandas object" at once. (Had pandas
     # been needed after all, the import fails, the helper with it, and the command reads alone.)

@@ -332,6 +332,9 @@ def decode_file(path: Path, *, start: int = 0, first_line: int = 1, size: int | 
                 tally: dict[str, int] | None = None) -> Iterator[pa.RecordBatch]:
     """Decode the rows of ``path`` from byte ``start`` (line ``first_line``) to ``size`` into Arrow batches.
 
+    Batches hold at most :data:`BATCH_ROWS` rows; a multiple of ``BATCH_ROWS`` rows always ends
+    at a batch's end, so a reader can gather them into groups of ``BATCH_ROWS`` without cutting one.
+
     ``tally["lines"]`` (when given) ends as the count of newline-ended lines up to where it stopped.
 
     Bad lines go to ``damage`` as :func:`~harness.core.results.read_rows` records them (without
@@ -339,8 +342,7 @@ def decode_file(path: Path, *, start: int = 0, first_line: int = 1, size: int | 
     """
     file_size = path.stat().st_size  # "last" means nothing follows in the file, not in the part read
     size = file_size if size is None else size
-    done: list[pa.RecordBatch] = []  # pieces already in Arrow, waiting to fill a batch
-    held = 0
+    held = 0  # rows since the last multiple of BATCH_ROWS
     line = first_line
     # one buffer for the whole file, read into again and again: a new bytes object per chunk (and
     # its copies) had the kernel fault in and zero three times the file's size (173k page faults
@@ -369,11 +371,14 @@ def decode_file(path: Path, *, start: int = 0, first_line: int = 1, size: int | 
                 # each piece goes to Arrow before the collector is back on: Python rows held
                 # across it made it trace them again and again (0.8 of 2.5 s for 100k rows)
                 with _gc_paused():
-                    done.append(_piece_batch(piece, path, file_size, damage, tolerate_torn_tail))
-                held += done[-1].num_rows
-                if held >= BATCH_ROWS:
-                    yield pa.concat_batches(done)
-                    done, held = [], 0
+                    batch = _piece_batch(piece, path, file_size, damage, tolerate_torn_tail)
+                held = (held + batch.num_rows) % BATCH_ROWS
+                if batch.num_rows:
+                    # each piece as it is, not concatenated with the others into one batch: the copy
+                    # cost 0.12 of the 0.94 s of CPU decode_file took over bench/analysis_scale.py's
+                    # 100k-row run (a cold gate's critical path); the sidecar writes them as one row
+                    # group all the same
+                    yield batch
             line += len(ends) - int(ends[-1] == cut)  # the newlines in buffer[:cut]: the last line may lack one
             base += cut
             if at_end:
@@ -382,8 +387,6 @@ def decode_file(path: Path, *, start: int = 0, first_line: int = 1, size: int | 
             kept = end - cut
     if tally is not None:
         tally["lines"] = line - 1  # newlines up to where reading stopped
-    if held:
-        yield pa.concat_batches(done)
 
 
 def _record(text: memoryview, path: Path, number: int, last: bool, damage: list[DamagedLine] | None,
