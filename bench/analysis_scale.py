@@ -101,7 +101,9 @@ def shards(run: Path, count: int = 100) -> list[Path]:
 def timed(argv: list[str]) -> tuple[float, float, int]:
     """(wall seconds, peak RSS MB, exit code) of one child process."""
     started = time.perf_counter()
-    child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # cwd: not the checkout, whose harness/ would shadow the PYTHONPATH a comparison with other code
+    # sets (`-m` and `-c` put the working directory first on sys.path)
+    child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tempfile.gettempdir())
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - started
     code = os.waitstatus_to_exitcode(status)
@@ -122,7 +124,7 @@ def main() -> None:
     parser.add_argument("--only", default="gate,report,view,hash", help="which measurements (comma separated)")
     parser.add_argument("--merge", action="store_true", help="also merge the largest run cut into 100 shards")
     args = parser.parse_args()
-    root = args.keep or Path(tempfile.mkdtemp(prefix="bench-analysis-"))
+    root = (args.keep or Path(tempfile.mkdtemp(prefix="bench-analysis-"))).resolve()
     root.mkdir(parents=True, exist_ok=True)
     only = set(args.only.split(","))
     python = sys.executable
