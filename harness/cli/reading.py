@@ -73,7 +73,12 @@ def _columns_ready(*runs: Path | None) -> Iterator[None]:
 
     stale = [run for run in runs if run is not None and RunFolder(run).sidecar_looks_stale()]
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    helper = Prefork.start(functools.partial(_refresh_sidecars, stale)) if stale and cores > 1 else None
+    helper = None
+    if stale and cores > 1:
+        # numpy, pyarrow and msgspec imported once, here, instead of in both processes: the body
+        # needs them as much as the helper does
+        import harness.core.sidecar  # noqa: F401
+        helper = Prefork.start(functools.partial(_refresh_sidecars, stale))
     try:
         yield
     finally:
