@@ -52,7 +52,7 @@ ROW_SCHEMA = pa.schema([
     ("cost_usd", pa.float64()), ("unpriced_calls", pa.int64()), ("latency_s", pa.float64()),
     ("scores", pa.list_(SCORE_TYPE)),
 ])
-#: Rows per Arrow batch while decoding: bounds the Python lists alive at once (about 50 MB).
+#: The most rows of an Arrow batch while decoding: bounds the Python objects alive at once (about 50 MB).
 BATCH_ROWS = 50_000
 
 
@@ -332,8 +332,8 @@ def decode_file(path: Path, *, start: int = 0, first_line: int = 1, size: int | 
                 tally: dict[str, int] | None = None) -> Iterator[pa.RecordBatch]:
     """Decode the rows of ``path`` from byte ``start`` (line ``first_line``) to ``size`` into Arrow batches.
 
-    Batches hold at most :data:`BATCH_ROWS` rows; a multiple of ``BATCH_ROWS`` rows always ends
-    at a batch's end, so a reader can gather them into groups of ``BATCH_ROWS`` without cutting one.
+    Each batch is a piece of the file: at most :data:`BATCH_ROWS` rows, and never more than one
+    read of :data:`CHUNK_BYTES` holds.
 
     ``tally["lines"]`` (when given) ends as the count of newline-ended lines up to where it stopped.
 
@@ -342,7 +342,6 @@ def decode_file(path: Path, *, start: int = 0, first_line: int = 1, size: int | 
     """
     file_size = path.stat().st_size  # "last" means nothing follows in the file, not in the part read
     size = file_size if size is None else size
-    held = 0  # rows since the last multiple of BATCH_ROWS
     line = first_line
     # one buffer for the whole file, read into again and again: a new bytes object per chunk (and
     # its copies) had the kernel fault in and zero three times the file's size (173k page faults
@@ -363,21 +362,16 @@ def decode_file(path: Path, *, start: int = 0, first_line: int = 1, size: int | 
                 kept = end
                 continue
             starts, ends = _line_bounds(buffer, cut)
-            at = 0
-            while at < len(ends):  # as many lines as the batch has room for: never over-full
-                take = BATCH_ROWS - held
-                piece = _Piece(buffer, base, line + at, starts[at:at + take], ends[at:at + take])
-                at += take
+            for at in range(0, len(ends), BATCH_ROWS):  # at most BATCH_ROWS lines a piece
+                piece = _Piece(buffer, base, line + at, starts[at:at + BATCH_ROWS], ends[at:at + BATCH_ROWS])
                 # each piece goes to Arrow before the collector is back on: Python rows held
                 # across it made it trace them again and again (0.8 of 2.5 s for 100k rows)
                 with _gc_paused():
                     batch = _piece_batch(piece, path, file_size, damage, tolerate_torn_tail)
-                held = (held + batch.num_rows) % BATCH_ROWS
                 if batch.num_rows:
-                    # each piece as it is, not concatenated with the others into one batch: the copy
-                    # cost 0.12 of the 0.94 s of CPU decode_file took over bench/analysis_scale.py's
-                    # 100k-row run (a cold gate's critical path); the sidecar writes them as one row
-                    # group all the same
+                    # each piece as it is, not concatenated with the next ones into a batch of
+                    # BATCH_ROWS: the copy cost 0.12 of the 0.94 s of CPU decode_file took over
+                    # bench/analysis_scale.py's 100k-row run (a cold gate's critical path)
                     yield batch
             line += len(ends) - int(ends[-1] == cut)  # the newlines in buffer[:cut]: the last line may lack one
             base += cut

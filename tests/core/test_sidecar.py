@@ -25,10 +25,10 @@ def run(make_run_folder: Callable[..., Path]) -> Path:
 
 
 def test_row_groups_hold_batch_rows_each_and_every_row_in_order(run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Decoded pieces (cut small here) are gathered into row groups of BATCH_ROWS, written on the
+    """Decoded pieces (cut small here) are gathered into row groups of ROW_GROUP_ROWS, written on the
     writer's thread while the next ones decode; the file reads back as the rows decoded in memory."""
     monkeypatch.setattr(columns, "BATCH_ROWS", 7)
-    monkeypatch.setattr(sidecar, "BATCH_ROWS", 7)
+    monkeypatch.setattr(sidecar, "ROW_GROUP_ROWS", 7)
     monkeypatch.setattr(columns, "CHUNK_BYTES", 3000)  # pieces smaller than a batch: several to a group
     built = read_columns(run)
     assert built.cache == "built"
@@ -41,7 +41,7 @@ def test_row_groups_hold_batch_rows_each_and_every_row_in_order(run: Path, monke
 def test_a_write_that_fails_on_the_writer_thread_leaves_no_sidecar(run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A full disk, met on the writer's thread: the read goes on without a cache, nothing half-written stays."""
     monkeypatch.setattr(columns, "BATCH_ROWS", 7)
-    monkeypatch.setattr(sidecar, "BATCH_ROWS", 7)
+    monkeypatch.setattr(sidecar, "ROW_GROUP_ROWS", 7)
     written: list[int] = []
 
     def full_disk(self: pq.ParquetWriter, table: object, *args: object, **kwargs: object) -> None:
