@@ -111,13 +111,7 @@ class _Finder(importlib.abc.MetaPathFinder):
         return None
 sys.meta_path.insert(0, _Finder())
 import atexit
-def _at_exit():
-    mark("exit")
-    if os.environ.get("TIMELINE_EXIT") == "freeze":
-        import gc; gc.freeze()
-    elif os.environ.get("TIMELINE_EXIT") == "now":
-        os._exit(0)
-atexit.register(_at_exit)
+atexit.register(lambda: mark("exit"))  # registered first, so it runs last of the exit handlers
 _fork_parent = os.getpid()
 os.register_at_fork(after_in_child=lambda: mark("forked"))
 sys.argv[0] = "harness"
@@ -142,9 +136,16 @@ def run_once(run: Path, warm: bool) -> float:
     lines = [line.split("\t") for line in log.read_text().splitlines()]
     log.unlink()
     names: dict[str, str] = {}
+    last: dict[str, tuple[float, float]] = {}  # process -> (wall, CPU) at its last stamp
+    waited = 0.0
     for stamp, pid, cpu, faults, what in sorted(lines, key=lambda item: float(item[0])):
         who = names.setdefault(pid, "command" if not names else f"helper{len(names)}")
         print(f"  {float(stamp):7.3f} s  {who:<8} cpu {float(cpu):6.3f}  faults {int(faults):7d}  {what}")
+        waited += float(stamp) * {"> Prefork.wait": -1, "< Prefork.wait": 1}.get(what, 0)
+        last[who] = (float(stamp), float(cpu))
+    print("  " + "; ".join(f"{who}: {cpu:.2f} s CPU by {at:.2f} s" for who, (at, cpu) in last.items())
+          + f"; the command waited {waited:.2f} s for the helper; {wall - last['command'][0]:.3f} s from the "
+          "command's last exit handler to its end")
     print(f"wall {wall:.3f} s, exit {os.waitstatus_to_exitcode(status)}; command CPU {usage.ru_utime:.2f} user + "
           f"{usage.ru_stime:.2f} sys (helpers included once reaped), peak RSS {usage.ru_maxrss / 1024:.0f} MB; "
           f"load {os.getloadavg()[0]:.2f}")
