@@ -154,9 +154,10 @@ class _RowGroups:
 
     def __exit__(self, kind: object, *_: object) -> None:
         try:
-            if kind is None and self._group:
-                self.write(pa.Table.from_batches(self._group, schema=ROW_SCHEMA))
-            self._wait()
+            if kind is None:  # on an error, the one in flight is the one to tell: the last write is only awaited
+                if self._group:
+                    self.write(pa.Table.from_batches(self._group, schema=ROW_SCHEMA))
+                self._wait()
         finally:
             self._pool.shutdown(wait=True)
 

@@ -6,6 +6,7 @@ tests/analysis/test_columnar_path.py.)
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 from synthetic_runs import VariantSpec
 
 from harness.core import columns, sidecar
+from harness.core.results import RunFolderError
 from harness.core.sidecar import read_columns, sidecar_path
 
 
@@ -55,3 +57,23 @@ def test_a_write_that_fails_on_the_writer_thread_leaves_no_sidecar(run: Path, mo
     assert len(written) == 3, "nothing written after the failure"
     assert not sidecar_path(run).exists()
     assert not [p.name for p in sidecar_path(run).parent.iterdir()], "no temp file left"
+
+
+def test_a_row_of_another_format_version_stops_the_build_with_its_own_error(
+        run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Row groups in flight on the writer's thread (one of them failing) never hide the decode's
+    error: the reader says which version it met, and nothing half-written stays."""
+    monkeypatch.setattr(columns, "BATCH_ROWS", 7)
+    monkeypatch.setattr(sidecar, "ROW_GROUP_ROWS", 7)
+    path = run / "results.jsonl"
+    lines = path.read_bytes().splitlines(keepends=True)
+    lines[60] = json.dumps({**json.loads(lines[60]), "format_version": 99}).encode() + b"\n"
+    path.write_bytes(b"".join(lines))
+
+    def full_disk(self: pq.ParquetWriter, table: object, *args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", full_disk)
+    with pytest.raises(RunFolderError, match="99"):
+        read_columns(run)
+    assert not [p.name for p in sidecar_path(run).parent.iterdir()], "no sidecar, no temp file"
