@@ -32,10 +32,12 @@ REPLY = {"id": "c1", "object": "chat.completion", "created": 0, "model": "gzip-m
 class _GzipHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers["content-length"]))
-        body = gzip.compress(json.dumps(REPLY).encode())
+        plain = self.path.startswith("/plain/")  # the same reply sent as it is, not compressed
+        body = json.dumps(REPLY).encode() if plain else gzip.compress(json.dumps(REPLY).encode())
         self.send_response(200)
         self.send_header("content-type", "application/json")
-        self.send_header("content-encoding", "gzip")
+        if not plain:
+            self.send_header("content-encoding", "gzip")
         self.send_header("content-length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -54,19 +56,22 @@ def gzip_server() -> Iterator[str]:
     server.server_close()
 
 
-def test_a_gzip_reply_is_decoded_once_and_traced(gzip_server: str) -> None:
-    recorder = TraceRecorder()
-
+def _ask(base_url: str, recorder: TraceRecorder) -> Any:
     async def ask() -> Any:
         http = httpx2.AsyncClient(transport=HarnessAsyncTransport(httpx2.AsyncHTTPTransport()))
-        client = AsyncOpenAI(base_url=gzip_server, api_key="sk-test-not-a-secret", http_client=http, max_retries=0)
+        client = AsyncOpenAI(base_url=base_url, api_key="sk-test-not-a-secret", http_client=http, max_retries=0)
         with request_scope(RequestContext("suite", "v1", "t1")), recording(recorder):
             raw = await client.chat.completions.with_raw_response.create(
                 model="gzip-model", messages=[{"role": "user", "content": "hi"}])
         await client.close()
         return raw
 
-    raw = asyncio.run(ask())
+    return asyncio.run(ask())
+
+
+def test_a_gzip_reply_is_decoded_once_and_traced(gzip_server: str) -> None:
+    recorder = TraceRecorder()
+    raw = _ask(gzip_server, recorder)
     reply = raw.parse()
     assert reply.choices[0].message.content == "squeezed " * 50
     assert "content-encoding" not in raw.headers and "content-length" not in raw.headers
@@ -75,3 +80,13 @@ def test_a_gzip_reply_is_decoded_once_and_traced(gzip_server: str) -> None:
     assert span.attributes["output"] == "squeezed " * 50
     assert (span.attributes["input_tokens"], span.attributes["output_tokens"]) == (7, 100)
     assert span.attributes["key"] == "suite|flow|v1|t1|e1|b0|c1"
+
+
+def test_a_reply_sent_as_it_is_keeps_its_content_length(gzip_server: str) -> None:
+    """Nothing was decoded, so the length still counts the body the client reads: kept, as a bare client sees it."""
+    recorder = TraceRecorder()
+    raw = _ask(gzip_server.replace("/v1", "/plain/v1"), recorder)
+    assert raw.parse().choices[0].message.content == "squeezed " * 50
+    assert raw.headers["content-length"] == str(len(raw.content)) == str(len(json.dumps(REPLY).encode()))
+    [span] = recorder.model_spans()
+    assert span.attributes["output"] == "squeezed " * 50
