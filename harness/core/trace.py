@@ -298,7 +298,10 @@ class TraceRecorder:
     def trajectory(self) -> Trajectory:
         """The spans as a timeline (by start time)."""
         with self._lock:
-            return Trajectory.model_validate({"spans": sorted(self._spans, key=_start), "logs": list(self._logs)})
+            # The model's validator itself, as in add: 1.25 -> 0.75 us a one-span trajectory (timeit; issue 25).
+            built: Trajectory = Trajectory.__pydantic_validator__.validate_python(
+                {"spans": sorted(self._spans, key=_start), "logs": list(self._logs)})
+            return built
 
 
 def _start(span_: Span) -> float:
