@@ -136,3 +136,17 @@ def test_kill_9_while_recording_keeps_finished_cassettes_and_resume_records_the_
     config = RuntimeConfig(base_url="http://127.0.0.1:9/v1", cassette_dir=project / "cassettes")
     result = asyncio.run(run_suite(suite, RunOptions(record_mode="none", runtime=config, runs_dir=project / "replay")))
     assert result.errors == 0 and result.rows == N
+
+
+def test_a_finished_row_is_in_the_file_before_its_worker_starts_another_unit(make_suite, run, tmp_path: Path):
+    """A flow that never waits (a code-only async flow) finds every earlier row on disk: what kill -9 would keep."""
+    seen: list[int] = []
+
+    async def counts_rows(input, ctx):  # never awaits: the loop does not turn between its units
+        (results,) = (tmp_path / "runs").glob("*/results.jsonl")
+        seen.append(len(results.read_bytes().splitlines()))
+        return "ok"
+
+    result = run(make_suite(flow=counts_rows, n=5), concurrency=1)
+    assert result.errors == 0
+    assert seen == [0, 1, 2, 3, 4]
