@@ -13,10 +13,13 @@ calls once, after a warm-up, so the difference leaves out imports and start-up. 
 its own process (callgrind does not follow it), so the live arm counts the client's side alone.
 ``--arm bare`` makes the same calls with a bare ``openai`` client (no harness, no vcrpy) over an
 in-memory transport that answers each with its recorded reply: the client's own floor, which no
-replay can go below.
+replay can go below. ``--arm harness`` runs the harness in record mode ``off`` with its HTTP transport
+answering in memory, each call with its recorded status, headers and body as an unread stream (what
+vcrpy hands back): the harness's live path without the network, so replay minus this arm is replay's
+own cost (vcrpy and the cassette store), and this arm minus ``bare`` is the live path's.
 
     python bench/replay_overhead.py [--calls-per-task 5] [--concurrency 64]
-    python bench/replay_overhead.py --work DIR --arm record|live|replay|bare [--calls 1500]
+    python bench/replay_overhead.py --work DIR --arm record|live|replay|bare|harness [--calls 1500]
 """
 
 from __future__ import annotations
@@ -67,12 +70,31 @@ def run(suite: Suite, mode: str, base_url: str, work: Path, concurrency: int, li
     return wall, cpu, result.rows
 
 
-async def bare_client(work: Path, calls: int, per_task: int, concurrency: int) -> None:
-    """The flow's calls from a bare client, each answered in memory with the reply recorded for it."""
+def recorded_replies(work: Path) -> dict[bytes, dict]:
+    """Each recorded request body -> its recorded response (vcrpy's dict: status, headers, body)."""
     replies = {}
     for path in (work / "cassettes").rglob("*.json"):
         for interaction in json.loads(path.read_text())["interactions"]:
-            replies[interaction["request"]["body"].encode()] = interaction["response"]["body"]["string"].encode()
+            replies[interaction["request"]["body"].encode()] = interaction["response"]
+    return replies
+
+
+def answer_in_memory(work: Path) -> None:
+    """Make the harness's HTTP transport answer each call with its recorded reply, unread, as vcrpy would."""
+    replies = recorded_replies(work)
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        recorded = replies[request.content]
+        headers = [(name, value) for name, values in recorded["headers"].items() for value in values]
+        return httpx2.Response(recorded["status"]["code"], headers=headers,
+                               stream=httpx2.ByteStream(recorded["body"]["string"].encode()))
+
+    httpx2.AsyncHTTPTransport.handle_async_request = handle_async_request
+
+
+async def bare_client(work: Path, calls: int, per_task: int, concurrency: int) -> None:
+    """The flow's calls from a bare client, each answered in memory with the reply recorded for it."""
+    replies = {body: reply["body"]["string"].encode() for body, reply in recorded_replies(work).items()}
 
     def answer(request: httpx2.Request) -> httpx2.Response:
         return httpx2.Response(200, content=replies[request.content], headers={"content-type": "application/json"})
@@ -107,6 +129,10 @@ def arm(args: argparse.Namespace, per_task: int) -> None:
         wall0, cpu0 = time.perf_counter(), time.process_time()
         asyncio.run(bare_client(work, args.calls, per_task, args.concurrency))
         wall, cpu, rows = time.perf_counter() - wall0, time.process_time() - cpu0, tasks
+    elif args.arm == "harness":
+        answer_in_memory(work)
+        run(suite, "off", DEAD_URL, work, args.concurrency, 20, "warm-harness")
+        wall, cpu, rows = run(suite, "off", DEAD_URL, work, args.concurrency, tasks, "harness-arm")
     elif args.arm == "replay":
         run(suite, "none", DEAD_URL, work, args.concurrency, 20, "warm-replay")
         wall, cpu, rows = run(suite, "none", DEAD_URL, work, args.concurrency, tasks, "replay-arm")
@@ -124,7 +150,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--work", help="a folder kept between arms (with --arm)")
-    parser.add_argument("--arm", choices=("record", "live", "replay", "bare"), help="run one arm once (for callgrind)")
+    parser.add_argument("--arm", choices=("record", "live", "replay", "bare", "harness"), help="run one arm once (for callgrind)")
     parser.add_argument("--calls", type=int, default=1500, help="calls the arm makes (live, replay)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)

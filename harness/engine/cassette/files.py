@@ -19,9 +19,11 @@ from harness.engine.cassette.integrity import (
     CASSETTE_FORMAT,
     Damage,
     RecordingCheck,
+    check_parsed,
     check_recording,
     recording_format,
 )
+from harness.engine.cassette.replay_parse import KEY_ONLY, parse_keyed
 from harness.engine.cassette.storage import LocalFiles, RecordingFiles
 
 __all__ = ["CASSETTE_FORMAT", "cassette_path", "read_cassette", "parse_cassette", "recording_format",
@@ -93,7 +95,12 @@ def parse_checked(check: RecordingCheck, keep_headers: frozenset[str] | None = N
     """
     if check.data is None:
         raise ValueError(f"{check.path} was not parsed")
-    data = check.data if keep_headers is None else _keeping_headers(check.data, keep_headers)
+    if check.request_headers is not None and check.request_headers != keep_headers:
+        raise RuntimeError(f"{check.path} was parsed keeping the request headers {sorted(check.request_headers)}, "
+                           f"not {sorted(keep_headers) if keep_headers is not None else 'all'}")
+    data = check.data
+    if keep_headers is not None and check.request_headers is None:  # else replay_parse kept them as it parsed
+        data = _keeping_headers(data, keep_headers)
     requests, responses, _ = _parsed(deserialize(data, _AlreadyParsed))
     return requests, responses, check.meta
 
@@ -113,11 +120,23 @@ def _keeping_headers(data: Any, keep: frozenset[str]) -> Any:
     return {**data, "interactions": kept}
 
 
-def inspect_recording(path: Path, files: RecordingFiles | None = None) -> RecordingCheck:
+def inspect_recording(path: Path, files: RecordingFiles | None = None,
+                      request_headers: frozenset[str] | None = None) -> RecordingCheck:
     """Read the recording at ``path`` and check it (:func:`check_recording`); an unreadable file
-    (permissions, a folder in its place) is damaged, with the OS's reason."""
+    (permissions, a folder in its place) is damaged, with the OS's reason.
+
+    ``request_headers``: the recorded requests' headers the caller reads (lower-case names; None:
+    all). A replay reads the key alone (:data:`~harness.engine.cassette.replay_parse.KEY_ONLY`): the
+    file is then parsed without the others where it can be, else the general way; the check's answer
+    is the same, and :func:`parse_checked` is then asked for the same headers.
+    """
+    files = files or LocalFiles()
     try:
-        text = (files or LocalFiles()).read(path)
+        if request_headers == KEY_ONLY:
+            data = parse_keyed(files.read_raw(path))
+            if data is not None:
+                return check_parsed(path, data, KEY_ONLY)
+        text = files.read(path)
     except (OSError, UnicodeDecodeError) as exc:
         return RecordingCheck(Path(path), exists=True, damage=Damage("unreadable", f"unreadable: {exc}"))
     return check_recording(path, text)

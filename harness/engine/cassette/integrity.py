@@ -38,7 +38,7 @@ from vcr.serialize import CASSETTE_FORMAT_VERSION as VCR_VERSION
 from harness.core.json_bodies import loads
 from harness.engine.cassette.streaming import has_last_event
 
-__all__ = ["CASSETTE_FORMAT", "Damage", "RecordingCheck", "check_recording", "recording_format", "malformed_replies",
+__all__ = ["CASSETTE_FORMAT", "Damage", "RecordingCheck", "check_recording", "check_parsed", "recording_format", "malformed_replies",
            "NEWER", "EMPTY", "VCR_VERSION"]
 
 #: 1: branch paths named after coroutines (``0/preserve_tool_task_cancellation#1``);
@@ -80,6 +80,8 @@ class RecordingCheck:
     damage: Damage | None = None
     #: The parsed cassette, so a reader does not parse the file twice (None if unparsable).
     data: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    #: The recorded requests' headers :attr:`data` holds (lower-case names); None: all of them.
+    request_headers: frozenset[str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def intact(self) -> bool:
@@ -130,11 +132,23 @@ def check_recording(path: Path, text: str | None) -> RecordingCheck:
         data = loads(text)  # msgspec's parse, json's result and errors (harness.core.json_bodies)
     except ValueError as exc:
         return _damaged(path, "not-json", f"unreadable: not valid JSON ({exc}); the file was cut short or edited")
+    return check_parsed(path, data)
+
+
+def check_parsed(path: Path, data: Any, request_headers: frozenset[str] | None = None) -> RecordingCheck:
+    """:func:`check_recording` of a recording already parsed (``data``: the file's JSON).
+
+    ``request_headers``: the recorded requests' headers ``data`` holds (lower-case names), when the
+    parser left the others out (:mod:`harness.engine.cassette.replay_parse`); None: all of them.
+    No check reads a request's headers, so the answer is the same either way.
+    """
+    path = Path(path)
     if not isinstance(data, dict) or not isinstance(data.get("interactions"), list):
         return _damaged(path, "not-a-cassette", "unreadable: not a vcrpy cassette (it has no list of interactions)")
     metadata = data.get("metadata")
     meta = dict(metadata.get("harness") or {}) if isinstance(metadata, dict) else {}
-    found = RecordingCheck(path, exists=True, meta=meta, interactions=len(data["interactions"]), data=data)
+    found = RecordingCheck(path, exists=True, meta=meta, interactions=len(data["interactions"]), data=data,
+                           request_headers=request_headers)
     damage = _versions(data, meta) or _completeness(data, meta) or _bodies(data["interactions"], meta)
     return replace(found, damage=damage) if damage else found
 

@@ -56,6 +56,7 @@ from harness.engine.cassette.indexed import (
 from harness.engine.cassette.integrity import RecordingCheck, malformed_replies
 from harness.engine.cassette.miss import AbandonedCall, CassetteMiss, DamagedRecording, body_diff
 from harness.engine.cassette.record_mode import RecordMode
+from harness.engine.cassette.replay_parse import KEY_ONLY
 from harness.engine.cassette.scrub import Scrubber
 from harness.engine.cassette.storage import LocalFiles, RecordingFiles
 
@@ -146,6 +147,11 @@ class CassetteStore:
         self._parsed: dict[int, tuple[Request, Any]] = {}
         self._lock = threading.RLock()
 
+    @property
+    def _request_headers(self) -> frozenset[str] | None:
+        """The recorded requests' headers a replay loads: the key alone (key_of), all to migrate them."""
+        return None if self.migrate else KEY_ONLY
+
     # -- activation -------------------------------------------------------------------------
     @contextmanager
     def activate(self) -> Iterator[IndexedCassette | None]:
@@ -191,7 +197,7 @@ class CassetteStore:
         unit = _Unit(request=request, path=path, mode="record", meta=dict(meta or {}))
         anew = bool(unit.meta.pop("record_anew", False))  # a customer whose agent records: never an old half
         if self.mode in (RecordMode.NONE, RecordMode.ONCE):
-            check = inspect_recording(path, self.files)
+            check = inspect_recording(path, self.files, self._request_headers)
             if self.mode is RecordMode.NONE or check.newer or (not anew and check.reusable(unit.meta.get("identity"))):
                 unit.mode = "replay"
                 self._load(unit, check)
@@ -207,8 +213,7 @@ class CassetteStore:
             return
         if check.damage is None:
             try:
-                keep = None if self.migrate else frozenset({KEY_HEADER})  # a replay reads the key (_key_of) alone
-                requests, responses, unit.recorded_meta = parse_checked(check, keep)
+                requests, responses, unit.recorded_meta = parse_checked(check, self._request_headers)
                 unit.loaded = list(zip(requests, responses, strict=True))
             except (CassetteDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
                 check = check.with_damage("unreadable", f"unreadable: vcrpy cannot read it "
