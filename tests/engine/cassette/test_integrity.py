@@ -190,3 +190,25 @@ def test_every_committed_demo_recording_passes_the_check():
     root = Path(__file__).resolve().parents[3] / "cassettes"
     damaged = [(p, c.damage) for p in sorted(root.rglob("*.json")) if (c := inspect_recording(p)).damage]
     assert len(list(root.rglob("*.json"))) > 100 and not damaged, damaged[:3]
+
+
+# Reply bodies msgspec checks without building them; what it refuses goes to json, whose answer counts.
+BODIES = ['{"a": [1, 2.5e3, true, null, {"b": "\\u00e9"}]}', "[1, 2]", '"text"', "12", '{"a": NaN}',
+          '{"a": "\\ud800"}', '{"a": 1e400}', '{"a": [1,]}', '{"a": 01}', '{"a": {"b": tru}}', '{"a": "\\x"}',
+          '{"a": 1} x', '{"a": 1', '{"a": "\x01"}']
+
+
+@pytest.mark.parametrize("body", BODIES)
+def test_a_json_reply_body_is_damaged_exactly_when_json_cannot_read_it(body: str, tmp_path: Path):
+    response = {"status": {"code": 200, "message": "OK"}, "headers": {"Content-Type": ["application/json"]},
+                "body": {"string": body}}
+    recording = {"version": 1, "interactions": [{"request": {"method": "POST", "uri": "u", "body": "", "headers": {}},
+                                                  "response": response}],
+                 "metadata": {"harness": {"format": CASSETTE_FORMAT, "complete": True, "interactions": 1}}}
+    check = check_recording(tmp_path / "r.json", json.dumps(recording))
+    try:
+        json.loads(body)
+    except ValueError as exc:
+        assert check.damage is not None and check.damage.kind == "bad-body" and str(exc) in check.damage.reason
+    else:
+        assert check.intact, check.damage
