@@ -363,12 +363,13 @@ class CassetteStore:
             return request.headers.get(LEGACY_KEY_HEADER) or key
         return key
 
-    def lookup_order(self, key: str) -> list[str]:
-        """The key itself, then the other recorded keys of its branch."""
-        siblings = self._branches.get(_branch_of(key))
-        if not siblings:
-            return [key]
-        return [key, *(k for k in siblings if k != key)]
+    def lookup_order(self, key: str) -> Iterator[str]:
+        """The key itself, then the other recorded keys of its branch (found only if asked for: the key
+        itself nearly always answers)."""
+        yield key
+        for sibling in self._branches.get(_branch_of(key)) or ():
+            if sibling != key:
+                yield sibling
 
     def fork_chooser(self, unit: _Unit | None) -> Any:
         """For a replayed unit: the recorded number of a new branch, found by its first request."""

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx2
+import pytest
 from vcr.request import HeadersDict
 from vcr.stubs import httpx_stubs
 
@@ -25,6 +28,15 @@ def test_the_headers_equal_vcrpys_copy_name_for_name() -> None:
     assert ours["COOKIE"] == theirs["cookie"] == "a=1, b=2", "a repeated header joined as httpx joins it"
     assert ours.get("x-harness-key") == "s|flow|v|t|e1|b0|c1" and ours["x-empty"] == ""
     assert ours["x-note"] == theirs["x-note"] == "café", "decoded as httpx decodes it (here UTF-8)"
+
+
+@pytest.mark.parametrize("headers", [
+    [h for h in HEADERS if h[0] != b"X-Note"],  # all ASCII, as an openai call's: decoded without asking httpx
+    [*HEADERS[:3], (b"X-Latin", b"caf\xe9")],  # not UTF-8: httpx falls back to iso-8859-1
+], ids=["ascii", "latin-1"])
+def test_the_headers_are_decoded_as_httpx_decodes_them(headers: list[tuple[Any, Any]]) -> None:
+    real = httpx2.Request("POST", "http://127.0.0.1:9/v1", headers=headers, content=b"{}")
+    assert list(vcr_request.headers_dict(real.headers).items()) == list(HeadersDict(real.headers).items())
 
 
 def test_the_request_is_the_one_vcrpys_stub_builds() -> None:
