@@ -186,7 +186,8 @@ def _held_body(real_request: Any, httpx: Any) -> bytes | None:
     need not be read, nor replaced (vcrpy reads it again). Reading and replacing it, and the store making
     the list of a call's sibling keys that the call itself nearly always makes unneeded, were 16 k of the
     195 k instructions per call the cassette's part cost (callgrind, bench/replay_overhead.py's recordings
-    played through httpx with and without vcrpy, 1,500 calls less 500; issue 25)."""
+    played through httpx with and without vcrpy, 1,500 calls less 500; issue 25). An ``openai`` call's
+    body is held: the harness's transport hands it on as the client built it."""
     try:
         return cast(bytes, real_request.content)
     except httpx.RequestNotRead:

@@ -33,33 +33,19 @@ def headers_dict(headers: Any) -> HeadersDict:
     """``HeadersDict(headers)`` for httpx ``Headers``, in one pass over their raw bytes.
 
     Names are lower-cased as httpx lower-cases them (``bytes.lower``) and decoded as httpx decodes
-    them (``Headers.encoding``). Measured with timeit (best of 3 x 20,000, busy machine), a
-    bench/replay_overhead.py request with 17 headers: vcrpy's ``_make_vcr_request`` 32.7 us,
-    :func:`make_vcr_request` 8.4 us (this copy 5.3 us of it; 6.3 us through ``multi_items()``).
-
-    ASCII decodes the same in each encoding httpx picks (ascii, utf-8, iso-8859-1), so the headers are
-    decoded as ASCII first (an ``openai`` call's are) and with httpx's encoding only if that fails:
-    httpx finds its encoding by decoding every header of a new request: this way saves 39.7 k of the 221 k
-    instructions per call the cassette's part cost (callgrind, bench/replay_overhead.py's recordings
-    played through httpx with and without vcrpy, 1,500 calls less 500; issue 25).
+    them (``Headers.encoding``, looked up once here). Measured with timeit (best of 3 x 20,000, busy
+    machine), a bench/replay_overhead.py request with 17 headers: vcrpy's ``_make_vcr_request``
+    32.7 us, :func:`make_vcr_request` 8.4 us (this copy 5.3 us of it; 6.3 us through ``multi_items()``).
     """
-    raw = headers.raw
-    try:
-        store = _decoded(raw, "ascii")
-    except UnicodeDecodeError:
-        store = _decoded(raw, headers.encoding)
-    copied = HeadersDict()
-    copied._store = store  # CaseInsensitiveDict's own storage: lower-case name -> (name as set, value)
-    return copied
-
-
-def _decoded(raw: list[tuple[bytes, bytes]], encoding: str) -> dict[str, tuple[str, str]]:
+    encoding = headers.encoding
     store: dict[str, tuple[str, str]] = {}
-    for raw_name, raw_value in raw:
+    for raw_name, raw_value in headers.raw:
         name, value = raw_name.lower().decode(encoding), raw_value.decode(encoding)
         held = store.get(name)
         store[name] = (name, value if held is None else f"{held[1]}, {value}")
-    return store
+    copied = HeadersDict()
+    copied._store = store  # CaseInsensitiveDict's own storage: lower-case name -> (name as set, value)
+    return copied
 
 
 def make_vcr_request(real_request: Any, real_request_body: bytes) -> VcrRequest:
