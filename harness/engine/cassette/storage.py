@@ -59,7 +59,8 @@ class LocalFiles(RecordingFiles):
         """The file's bytes: a replay's parser reads them as they are (decoding the 18 KB text first
         was 42 k of its 66 k instructions to read a bench/replay_overhead.py recording; callgrind)."""
         try:
-            return Path(path).read_bytes()
+            with open(path, "rb") as handle:  # not Path(path).read_bytes(): a Path made of a Path is parsed again
+                return handle.read()
         except (FileNotFoundError, NotADirectoryError):
             return None
 
