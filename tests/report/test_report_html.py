@@ -124,6 +124,26 @@ def test_non_finite_numbers_do_not_break_the_page(make_run_folder: Callable[...,
     assert row["output"] == {"confidence": None} and row["latency"] is None
 
 
+def test_numpy_numbers_stay_numbers_and_other_objects_become_text(make_run_folder: Callable[..., Path]) -> None:
+    """A flow's output may hold numpy scalars or objects JSON has no type for: the page carries the
+    numbers as numbers and the rest as their text, and a '</script>' inside can never end the island."""
+    import numpy as np
+
+    class Odd:
+        def __str__(self) -> str:
+            return "odd </script><script>alert(1)</script>"
+
+    analysis = analyse(make_run_folder([VariantSpec("v", 0.5)], n_tasks=2))
+    first = analysis.data.rows[0]
+    analysis.data.rows[0] = first.model_construct(**(dict(first) | {
+        "output": {"score": np.float64(0.25), "count": np.int64(3), "ok": np.bool_(True), "odd": Odd()}}))
+    page = render_html(analysis)
+    island = re.search(r'id="report-data">(.*?)</script>', page, re.DOTALL).group(1)  # type: ignore[union-attr]
+    assert "<" not in island
+    output = json.loads(island)["rows"][0]["output"]
+    assert output == {"score": 0.25, "count": 3, "ok": True, "odd": "odd </script><script>alert(1)</script>"}
+
+
 def test_the_page_names_the_run_and_allows_only_its_own_scripts(ab_run: Path) -> None:
     """Label, notes, record mode and a dirty tree in the header; a policy that lets exactly the
     page's own inline scripts and stylesheet run (by hash), nothing else."""
