@@ -18,7 +18,7 @@ import html
 import logging
 import math
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -272,10 +272,17 @@ def _sampling_html(sampling: Sampling, links: Mapping[str, str]) -> str:
     return f'<p id="sampling" class="note" data-sampled="{str(sampling.sampled).lower()}">{text}</p>'
 
 
-def render_html(analysis: Analysis, gates: GateReport | None = None, plots: Mapping[str, Path] | None = None, *,
+def render_html(analysis: Analysis, gates: GateReport | None = None,
+                plots: Mapping[str, Path] | Callable[[], Mapping[str, Path]] | None = None, *,
                 links: Mapping[str, str] | None = None, max_rows: int = MAX_ROWS, failure_cap: int = FAILURE_CAP,
                 sample_size: int = SAMPLE_SIZE, seed: int = 0) -> str:
-    """The whole report as one HTML document (a string)."""
+    """The whole report as one HTML document (a string).
+
+    ``plots``: name -> PNG, or a function that gives them, called once the rows are rendered: the
+    report passes its plot process's (:mod:`harness.report.plot_process`), so the plots are drawn
+    while the rows are read and rendered, not before (bench/replay_e2e.py's 4,000-row report waited
+    0.22 s for its plots, then took 0.21 s for the rows).
+    """
     summary = analysis.summary
     links = dict(links or {"results.csv": "results.csv", "results.parquet": "results.parquet",
                            "summary.json": "summary.json"})
@@ -290,6 +297,8 @@ def render_html(analysis: Analysis, gates: GateReport | None = None, plots: Mapp
         "baseline": analysis.data.baseline_variant,
         "rows": _payload_rows(rows, analysis.data.baseline_variant),
     }
+    island = _json_island(payload)
+    drawn = plots() if callable(plots) else plots
     run = summary.run
     title = f"{run.suite} eval report — {run.run_id}"
     word = summary.run_status.word if summary.run_status is not None else run.status
@@ -310,7 +319,7 @@ def render_html(analysis: Analysis, gates: GateReport | None = None, plots: Mapp
         header,
         _gates_html(gates) if gates is not None else "",
         _summary_html(summary),
-        _plots_html(plots or {}),
+        _plots_html(drawn or {}),
         '<section id="explorer"><h2>Results</h2>',
         _sampling_html(sampling, links),
         _EXPLORER,
@@ -321,7 +330,7 @@ def render_html(analysis: Analysis, gates: GateReport | None = None, plots: Mapp
             f'<meta http-equiv="Content-Security-Policy" content="{_e(content_security_policy(style))}">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f'<link rel="icon" href="data:,"><title>{_e(title)}</title><style>{style}</style></head>'
-            f'<body>{body}<script type="application/json" id="report-data">{_json_island(payload)}</script>'
+            f'<body>{body}<script type="application/json" id="report-data">{island}</script>'
             f"<script>{TRANSCRIPT_SCRIPT}</script><script>{_JS}</script></body></html>")
 
 

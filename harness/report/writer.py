@@ -103,6 +103,9 @@ def write_report(run_folder: str | Path | RunData, out_dir: str | Path | None = 
         summary_doc["gates"] = gate_report.model_dump(mode="json")
     write_text_atomic(paths.summary_json, json.dumps(summary_doc, indent=2, ensure_ascii=False))
 
+    # the HTML reads and renders its rows first and asks for the plots after, while they are drawn
+    page = render_html(analysis, gate_report, plot_job.paths if plot_job is not None else None, links={
+        "results.csv": "results.csv", "results.parquet": "results.parquet", "summary.json": "summary.json"})
     plot_paths = plot_job.paths() if plot_job is not None else {}
     paths.plots.update(plot_paths)
 
@@ -112,7 +115,6 @@ def write_report(run_folder: str | Path | RunData, out_dir: str | Path | None = 
     if plot_paths:  # links, not inline images: a PR comment or step summary cannot reach these files
         markdown += "\nPlots: " + " · ".join(f"[{name}](plots/{p.name})" for name, p in plot_paths.items()) + "\n"
     write_text_atomic(paths.markdown, markdown)
-    write_text_atomic(paths.html, render_html(analysis, gate_report, plot_paths, links={
-        "results.csv": "results.csv", "results.parquet": "results.parquet", "summary.json": "summary.json"}))
+    write_text_atomic(paths.html, page)
     log.info("report for %s written to %s in %.2f s", data.manifest.run_id, root, time.perf_counter() - started)
     return paths

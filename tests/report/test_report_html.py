@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import random
@@ -127,7 +128,6 @@ def test_non_finite_numbers_do_not_break_the_page(make_run_folder: Callable[...,
 def test_numpy_numbers_stay_numbers_and_other_objects_become_text(make_run_folder: Callable[..., Path]) -> None:
     """A flow's output may hold numpy scalars or objects JSON has no type for: the page carries the
     numbers as numbers and the rest as their text, and a '</script>' inside can never end the island."""
-    import numpy as np
 
     class Odd:
         def __str__(self) -> str:
@@ -142,6 +142,26 @@ def test_numpy_numbers_stay_numbers_and_other_objects_become_text(make_run_folde
     assert "<" not in island
     output = json.loads(island)["rows"][0]["output"]
     assert output == {"score": 0.25, "count": 3, "ok": True, "odd": "odd </script><script>alert(1)</script>"}
+
+
+def test_plots_still_being_drawn_are_asked_for_once_after_the_rows(make_run_folder: Callable[..., Path],
+                                                                    tmp_path: Path) -> None:
+    """The report draws its plots in another process while the page's rows are read and rendered:
+    a function for the plots is called once, after the rows, and what it gives is on the page."""
+    analysis = analyse(make_run_folder([VariantSpec("v", 0.5)], n_tasks=2))
+    order: list[str] = []
+    read = analysis.data.rows_at
+    analysis.data.rows_at = lambda indices: order.append("rows") or read(indices)  # type: ignore[method-assign,func-returns-value]
+    png = tmp_path / "scores.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n")
+
+    def drawn() -> dict[str, Path]:
+        order.append("plots")
+        return {"scores": png}
+
+    page = render_html(analysis, plots=drawn)
+    assert order == ["rows", "plots"]
+    assert f'alt="scores" src="data:image/png;base64,{base64.b64encode(png.read_bytes()).decode()}"' in page
 
 
 def test_the_page_names_the_run_and_allows_only_its_own_scripts(ab_run: Path) -> None:
